@@ -1,0 +1,251 @@
+"""The adapter contract.
+
+An adapter is one module in `data_sources/` holding one `Adapter` subclass:
+- `Config`: a pydantic schema for its block in config.yaml (extends `SourceConfig`);
+- `fetch()`: the I/O, bounded by the source's timeout and `max_bytes`;
+- `parse(raw)`: pure, bytes in, `ParseResult` (records + rejects with reasons) out.
+  It must not raise on bad data; `engine.pipeline.parse_safely` still guards it.
+Capabilities are class attributes, so screens and the collector can ask without
+instantiating anything.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from engine.records import ParseResult, Reject
+
+
+class FetchError(Exception):
+    """A fetch that produced no usable bytes (network, HTTP status, size limit)."""
+
+
+class SourceConfig(BaseModel):
+    """Keys every source block has. Adapters add their own in a subclass."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    adapter: str
+    enabled: bool = True
+    title: str | None = Field(default=None, description="label on screens; defaults to the source name")
+    url: str | None = None
+    path: str | None = Field(default=None, description="a local file read on each poll instead of a URL")
+    headers: dict[str, str] = Field(default_factory=dict)
+    interval: float = Field(default=60, description="seconds between polls")
+    timeout: float = Field(default=10, description="seconds before a fetch is abandoned")
+    stale_after: float | None = Field(default=None, description="seconds without success before screens mark it stale; default 3 x interval, at least 60")
+    max_bytes: int = Field(default=20_000_000, ge=1024)
+    live_hours: float = Field(default=24, gt=0, description="how long a closed or past record stays on the live wall")
+    thresholds: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, v: float) -> float:
+        if v < 1:
+            raise ValueError("must be at least 1 second")
+        return v
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("must be more than 0 seconds")
+        return v
+
+    @model_validator(mode="after")
+    def _one_origin(self):
+        if self.url and self.path:
+            raise ValueError("give either url or path, not both")
+        return self
+
+    @property
+    def stale_seconds(self) -> float:
+        return self.stale_after if self.stale_after is not None else max(3 * self.interval, 60.0)
+
+
+class Adapter:
+    name: ClassVar[str] = ""
+    Config: ClassVar[type[SourceConfig]] = SourceConfig
+    kinds: ClassVar[tuple[str, ...]] = ("incident",)
+    # True when each fetch is the whole current state (positions, gauges):
+    # records missing from a new fetch leave the live view. False for feeds of
+    # events, where records stay live until they close or age out.
+    snapshot: ClassVar[bool] = False
+    description: ClassVar[str] = ""
+
+    def __init__(self, source: str, config: SourceConfig | None = None):
+        self.source = source
+        self.config = config if config is not None else self.Config(adapter=self.name)
+
+    # ---- I/O -----------------------------------------------------------------
+    def fetch(self) -> bytes:
+        if self.config.path:
+            return read_file(self.config.path, self.config.max_bytes)
+        if self.config.url:
+            return http_get(self.config.url, self.config.timeout, self.config.max_bytes, self.config.headers)
+        raise FetchError(f"source {self.source!r} has neither url nor path")
+
+    def close(self) -> None:
+        """Release connections held between polls (MQTT, sockets)."""
+
+    # ---- pure ----------------------------------------------------------------
+    def parse(self, raw: bytes) -> ParseResult:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def build(self, model: type, ref: Any, item: Any = "", **fields) -> Any:
+        """Make a record, or a Reject saying which field was wrong."""
+        try:
+            return model(source=self.source, **fields)
+        except ValidationError as exc:
+            return Reject.of(validation_reason(exc), item, ref)
+
+    @staticmethod
+    def collect(result: ParseResult, built: Any) -> None:
+        (result.rejects if isinstance(built, Reject) else result.records).append(built)
+
+
+def validation_reason(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        where = ".".join(str(p) for p in err["loc"]) or "record"
+        parts.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
+    return "; ".join(parts)
+
+
+def read_file(path: str, max_bytes: int) -> bytes:
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > max_bytes:
+            raise FetchError(f"{path} is {size} bytes, over the {max_bytes} byte limit")
+        return p.read_bytes()
+    except OSError as exc:
+        raise FetchError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def http_get(url: str, timeout: float, max_bytes: int, headers: dict[str, str] | None = None) -> bytes:
+    """GET with a whole-request timeout and a body size limit."""
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=True, headers=headers) as client:
+            with client.stream("GET", url) as resp:
+                if resp.status_code >= 400:
+                    raise FetchError(f"HTTP {resp.status_code} from {url}")
+                chunks, total = [], 0
+                for chunk in resp.iter_bytes():
+                    total += len(chunk)
+                    if total > max_bytes:
+                        raise FetchError(f"body over the {max_bytes} byte limit from {url}")
+                    chunks.append(chunk)
+                return b"".join(chunks)
+    except httpx.TimeoutException as exc:
+        raise FetchError(f"timed out after {timeout:g} s: {url}") from exc
+    except httpx.HTTPError as exc:
+        raise FetchError(f"{type(exc).__name__}: {exc}") from exc
+
+
+# ---- helpers for parse ---------------------------------------------------------
+
+def sniff_problem(raw: bytes) -> str | None:
+    """A reason when the body is plainly not a feed: empty, or an HTML error page."""
+    head = raw[:512].lstrip().lower()
+    if not head:
+        return "empty body"
+    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:200]:
+        return "an HTML page, not a feed (the server probably returned an error page)"
+    return None
+
+
+def load_json(raw: bytes) -> tuple[Any, Reject | None]:
+    """Decode JSON; on failure a Reject saying why, never an exception."""
+    problem = sniff_problem(raw)
+    if problem:
+        return None, Reject.of(problem, raw[:120].decode("utf-8", "replace"))
+    try:
+        return orjson.loads(raw), None
+    except orjson.JSONDecodeError as exc:
+        try:  # orjson refuses non-UTF-8; a Latin-1 feed is still worth reading
+            return json.loads(raw.decode("latin-1")), None
+        except (ValueError, RecursionError):
+            return None, Reject.of(f"not valid JSON: {exc}", raw[:120].decode("utf-8", "replace"))
+    except RecursionError:
+        return None, Reject.of("JSON nested too deeply", raw[:120].decode("utf-8", "replace"))
+
+
+_ID_MONTHS = {"jan": 1, "feb": 2, "mar": 3, "apr": 4, "mei": 5, "may": 5, "jun": 6, "jul": 7, "agu": 8, "agt": 8,
+              "aug": 8, "sep": 9, "okt": 10, "oct": 10, "nov": 11, "des": 12, "dec": 12}
+_ZONES = {"WIB": 7, "WITA": 8, "WIT": 9, "UTC": 0, "GMT": 0, "Z": 0}
+
+
+def parse_time(text: Any, default_tz=None):
+    """ISO 8601, epoch seconds/milliseconds, or BMKG's '05 Okt 2021 18:00:27 WIB'.
+
+    A time with no zone takes `default_tz` (the source's own zone); with neither
+    it is an error, because guessing a zone silently shifts incidents by hours.
+    Raises ValueError with a readable message.
+    """
+    from datetime import datetime, timedelta, timezone
+
+    if text is None or (isinstance(text, str) and not text.strip()):
+        raise ValueError("time is missing")
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        seconds = text / 1000 if text > 1e11 else text
+        return datetime.fromtimestamp(seconds, timezone.utc)
+    s = str(text).strip()
+    zone = None
+    parts = s.rsplit(" ", 1)
+    if len(parts) == 2 and parts[1].upper() in _ZONES:
+        s, zone = parts[0], timezone(timedelta(hours=_ZONES[parts[1].upper()]))
+    try:
+        value = datetime.fromisoformat(s.replace("Z", "+00:00") if s.endswith("Z") else s)
+    except ValueError:
+        value = _parse_day_month_name(s)
+    if value.tzinfo is None:
+        tz = zone or default_tz
+        if tz is None:
+            raise ValueError(f"time {text!r} has no zone")
+        value = value.replace(tzinfo=tz)
+    return value.astimezone(timezone.utc)
+
+
+def _parse_day_month_name(s: str):
+    from datetime import datetime
+
+    bits = s.replace(",", " ").split()
+    try:
+        day, month, year = int(bits[0]), _ID_MONTHS[bits[1][:3].lower()], int(bits[2])
+        hms = [int(x) for x in (bits[3].split(":") if len(bits) > 3 else ["0"])] + [0, 0]
+        return datetime(year, month, day, hms[0], hms[1], hms[2])
+    except (IndexError, KeyError, ValueError):
+        raise ValueError(f"unreadable time {s!r}") from None
+
+
+def parse_number(text: Any) -> float | None:
+    """'50,000', 'Rp50.000', '4.5', '-', '' -> float or None (not reported). For amounts, not coordinates.
+
+    A group separator is told from a decimal point by position: '50.000' and
+    '50,000' are fifty thousand, '4.5' and '4,5' are four and a half.
+    """
+    if text is None or isinstance(text, bool):
+        return None
+    if isinstance(text, (int, float)):
+        return float(text)
+    s = str(text).strip().lower().removeprefix("rp").replace(" ", "").replace("\u00a0", "")
+    if s in {"", "-", "--", "n/a", "na", "null", "none"}:
+        return None
+    sign = -1.0 if s.startswith("-") else 1.0
+    s = s.lstrip("+-")
+    seps = [c for c in s if c in ",."]
+    if seps:
+        last = max(s.rfind(","), s.rfind("."))
+        head, tail = s[:last], s[last + 1:]
+        only_grouping = len(set(seps)) == 1 and len(tail) == 3 and (len(seps) > 1 or head not in {"", "0"})
+        s = s.replace(",", "").replace(".", "") if only_grouping else head.replace(",", "").replace(".", "") + "." + tail
+    try:
+        return sign * float(s)
+    except ValueError:
+        return None
