@@ -1,0 +1,146 @@
+"""config.yaml, validated. A wrong key or value stops start-up with one line naming it."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from data_sources import SourceConfig, registry
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
+
+
+class ConfigError(Exception):
+    """One readable line: `config.yaml: sources.floods.interval: must be at least 1 second`."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RedisConfig(_Strict):
+    url: str | None = Field(default=None, description="None starts an embedded server owned by `damamaya run`")
+    prefix: str = Field(default="dmy", pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+class DatabaseConfig(_Strict):
+    url: str = "sqlite:///var/damamaya.sqlite"
+
+
+class MapConfig(_Strict):
+    center: tuple[float, float] = (-8.6705, 115.2126)
+    zoom: int = Field(default=13, ge=1, le=19)
+    tile_url: str | None = None
+    tile_attribution: str = ""
+
+    @field_validator("center")
+    @classmethod
+    def _center(cls, v):
+        if not (-90 <= v[0] <= 90 and -180 <= v[1] <= 180):
+            raise ValueError("must be [latitude, longitude]")
+        return v
+
+
+class WallConfig(_Strict):
+    title: str = "Damamaya Denpasar Cyber Monitor"
+    poll_seconds: float = Field(default=2.0, ge=0.5, le=60)
+    incident_list_size: int = Field(default=200, ge=10, le=2000)
+
+
+class WebConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8050, ge=1, le=65535)
+    workers: int = Field(default=2, ge=1, le=64)
+    threads: int = Field(default=4, ge=1, le=64)
+
+
+class CollectorConfig(_Strict):
+    max_backoff: float = Field(default=300, ge=1, description="seconds, the ceiling of the retry delay")
+    lock_seconds: float = Field(default=60, ge=5, description="lease of a source's poll lock between collectors")
+    change_stream_length: int = Field(default=10_000, ge=100)
+    reject_list_length: int = Field(default=50, ge=1)
+
+
+class AppConfig(_Strict):
+    language: Literal["id", "en"] = "id"
+    redis: RedisConfig = RedisConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    map: MapConfig = MapConfig()
+    wall: WallConfig = WallConfig()
+    web: WebConfig = WebConfig()
+    collector: CollectorConfig = CollectorConfig()
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _adapter_schemas(cls, raw: Any) -> dict[str, SourceConfig]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            raise ValueError("must be a mapping of source name to its block")
+        adapters = registry()
+        built: dict[str, SourceConfig] = {}
+        errors: list[str] = []
+        for name, block in raw.items():
+            if isinstance(block, SourceConfig):
+                built[name] = block
+                continue
+            if not isinstance(block, dict) or "adapter" not in block:
+                raise ValueError(f"{name}: needs an `adapter:` key")
+            if block["adapter"] not in adapters:
+                raise ValueError(f"{name}.adapter: no adapter named {block['adapter']!r}; known: {', '.join(adapters)}")
+            try:
+                built[name] = adapters[block["adapter"]].Config(**block)
+            except ValidationError as exc:
+                errors.append(_first_error(exc, prefix=name))
+        if errors:
+            raise ValueError(errors[0])
+        return built
+
+    def enabled_sources(self) -> dict[str, SourceConfig]:
+        return {k: v for k, v in self.sources.items() if v.enabled}
+
+
+def _first_error(exc: ValidationError, prefix: str = "") -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    head, sep, rest = msg.partition(": ")
+    if sep and loc == "sources" and " " not in head:  # raised inside the sources validator
+        loc, msg = f"sources.{head}", rest
+    where = ".".join(p for p in (prefix, loc) if p)
+    return f"{where}: {msg}" if where else msg
+
+
+def load_config(path: str | Path | None = None) -> AppConfig:
+    """Read, apply environment overrides, validate. Raises ConfigError with one line."""
+    path = Path(path or os.environ.get("DAMAMAYA_CONFIG") or DEFAULT_CONFIG)
+    label = path.name
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"{label}: cannot read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{label}: not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{label}: must be a mapping of keys")
+    return config_from_dict(data, label)
+
+
+def config_from_dict(data: dict, label: str = "config") -> AppConfig:
+    data = dict(data)
+    if os.environ.get("DAMAMAYA_REDIS_URL"):
+        data["redis"] = {**(data.get("redis") or {}), "url": os.environ["DAMAMAYA_REDIS_URL"]}
+    if os.environ.get("DAMAMAYA_DATABASE_URL"):
+        data["database"] = {**(data.get("database") or {}), "url": os.environ["DAMAMAYA_DATABASE_URL"]}
+    try:
+        return AppConfig(**data)
+    except ValidationError as exc:
+        raise ConfigError(f"{label}: {_first_error(exc)}") from None

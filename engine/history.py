@@ -1,0 +1,291 @@
+"""The history store: the system of record, on SQLite by default or PostgreSQL by URL.
+
+Tables
+- `records`: the latest version of every record, flat columns for querying.
+- `record_versions`: every distinct version ever seen; (source, record_id,
+  content_hash) is unique, so the same record twice is one row.
+- `rejects`: every input item that did not become a record, with its reason,
+  counted rather than repeated when a feed sends the same bad item each poll.
+- `source_outages`: when each source was failing, for KPI completeness.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import orjson
+from sqlalchemy import (Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text,
+                        TypeDecorator, UniqueConstraint, and_, create_engine, event, func, select, update)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from engine.records import Incident, Reject, record_from_json, status_rank, utcnow
+
+metadata = MetaData()
+
+
+class UtcDateTime(TypeDecorator):
+    """Timezone-aware in, timezone-aware (UTC) out, on both SQLite and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+records = Table(
+    "records", metadata,
+    Column("source", String(64), primary_key=True),
+    Column("record_id", String(300), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content_hash", String(32), nullable=False),
+    Column("domain", String(24)),
+    Column("category", String(80)),
+    Column("severity", String(16)),
+    Column("status", String(16)),
+    Column("lat", Float),
+    Column("lon", Float),
+    Column("kecamatan", String(64)),
+    Column("desa", String(80)),
+    Column("desa_code", String(20)),
+    Column("in_city", Boolean),
+    Column("event_time", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("first_seen", UtcDateTime(), nullable=False),
+    Column("title", String(500)),
+    Column("value", Float),
+    Column("payload", Text, nullable=False),
+)
+Index("ix_records_kind_time", records.c.kind, records.c.event_time)
+Index("ix_records_source_time", records.c.source, records.c.event_time)
+Index("ix_records_domain_time", records.c.domain, records.c.event_time)
+
+record_versions = Table(
+    "record_versions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("record_id", String(300), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content_hash", String(32), nullable=False),
+    Column("seen_at", UtcDateTime(), nullable=False),
+    Column("payload", Text, nullable=False),
+    UniqueConstraint("source", "record_id", "content_hash", name="uq_record_versions_content"),
+)
+
+rejects = Table(
+    "rejects", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("fingerprint", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("item", Text, nullable=False),
+    Column("ref", String(300)),
+    Column("first_seen", UtcDateTime(), nullable=False),
+    Column("last_seen", UtcDateTime(), nullable=False),
+    Column("times", Integer, nullable=False, default=1),
+    UniqueConstraint("source", "fingerprint", name="uq_rejects_fingerprint"),
+)
+
+source_outages = Table(
+    "source_outages", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False, index=True),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("ended_at", UtcDateTime()),
+    Column("error", Text),
+)
+
+
+@dataclass
+class Applied:
+    """What a batch did to history: the records that are new or changed, and the ones ignored."""
+
+    changed: list
+    unchanged: int
+    out_of_order: int
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _pragmas(conn, _record):
+            cur = conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")  # readers never block the collector's writes
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.close()
+    return engine
+
+
+def _insert(engine: Engine, table: Table):
+    return (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _row(record, version: int, digest: str, first_seen: datetime, payload: str) -> dict:
+    return {
+        "source": record.source, "record_id": record.id, "kind": record.kind, "version": version,
+        "content_hash": digest,
+        "domain": getattr(record, "domain", None), "category": getattr(record, "category", None) or getattr(record, "quantity", None) or getattr(record, "commodity", None),
+        "severity": getattr(record, "severity", None), "status": getattr(record, "status", None),
+        "lat": record.lat, "lon": record.lon, "kecamatan": record.kecamatan, "desa": record.desa,
+        "desa_code": record.desa_code, "in_city": record.in_city,
+        "event_time": record.event_time, "updated_at": getattr(record, "updated_at", None) or record.event_time,
+        "first_seen": first_seen, "title": (getattr(record, "title", None) or getattr(record, "station_name", None) or getattr(record, "name", None) or getattr(record, "market", None) or "")[:500],
+        "value": getattr(record, "value", None) if record.kind in ("reading", "price") else (record.details.get("magnitude") if record.kind == "incident" else record.speed_kmh),
+        "payload": payload,
+    }
+
+
+class History:
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = make_engine(url)
+
+    def create(self) -> None:
+        metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # ---- writes ----------------------------------------------------------------
+    def apply(self, source: str, batch: Iterable, now: datetime | None = None) -> Applied:
+        """Store new and changed records; same content twice is one row.
+
+        An incident update older than the stored one is ignored, and a newer
+        one never moves the status backwards (it keeps the stored status).
+        """
+        now = now or utcnow()
+        latest: dict[str, object] = {}
+        for record in batch:
+            latest[record.id] = record  # last one wins within a batch
+        changed, unchanged, out_of_order = [], 0, 0
+        with self.engine.begin() as conn:
+            for ids in _chunks(list(latest), 500):
+                stored = {
+                    r.record_id: r for r in conn.execute(
+                        select(records.c.record_id, records.c.content_hash, records.c.version, records.c.status,
+                               records.c.updated_at, records.c.first_seen)
+                        .where(records.c.source == source, records.c.record_id.in_(ids)))
+                }
+                rows, versions = [], []
+                for rid in ids:
+                    record = latest[rid]
+                    old = stored.get(rid)
+                    if old is not None and isinstance(record, Incident):
+                        if record.updated_at < old.updated_at:
+                            out_of_order += 1
+                            continue
+                        if old.status and status_rank(record.status) < status_rank(old.status):
+                            record = record.model_copy(update={"status": old.status})
+                    payload = orjson.dumps(record.model_dump(mode="json")).decode()
+                    digest = record.content_hash()
+                    if old is not None and old.content_hash == digest:
+                        unchanged += 1
+                        continue
+                    version = 1 if old is None else old.version + 1
+                    rows.append(_row(record, version, digest, old.first_seen if old else now, payload))
+                    versions.append({"source": source, "record_id": rid, "version": version, "content_hash": digest,
+                                     "seen_at": now, "payload": payload})
+                    changed.append(record)
+                if rows:
+                    ins = _insert(self.engine, records)
+                    conn.execute(ins.on_conflict_do_update(
+                        index_elements=[records.c.source, records.c.record_id],
+                        set_={c.name: ins.excluded[c.name] for c in records.c if c.name not in ("source", "record_id", "first_seen")}),
+                        rows)
+                    vins = _insert(self.engine, record_versions)
+                    conn.execute(vins.on_conflict_do_nothing(), versions)
+        return Applied(changed, unchanged, out_of_order)
+
+    def add_rejects(self, source: str, items: Sequence[Reject], now: datetime | None = None) -> None:
+        if not items:
+            return
+        now = now or utcnow()
+        rows = {}
+        for r in items:
+            fp = hashlib.blake2b(f"{r.reason}\x00{r.item}\x00{r.ref}".encode(), digest_size=12).hexdigest()
+            rows[fp] = {"source": source, "fingerprint": fp, "reason": r.reason, "item": r.item, "ref": r.ref,
+                        "first_seen": now, "last_seen": now, "times": 1}
+        ins = _insert(self.engine, rejects)
+        stmt = ins.on_conflict_do_update(
+            index_elements=[rejects.c.source, rejects.c.fingerprint],
+            set_={"last_seen": ins.excluded.last_seen, "times": rejects.c.times + 1})
+        with self.engine.begin() as conn:
+            conn.execute(stmt, list(rows.values()))
+
+    def outage_started(self, source: str, at: datetime, error: str) -> None:
+        with self.engine.begin() as conn:
+            open_ = conn.execute(select(source_outages.c.id).where(
+                source_outages.c.source == source, source_outages.c.ended_at.is_(None))).first()
+            if open_ is None:
+                conn.execute(source_outages.insert().values(source=source, started_at=at, error=error[:2000]))
+
+    def outage_ended(self, source: str, at: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(source_outages).where(
+                source_outages.c.source == source, source_outages.c.ended_at.is_(None)).values(ended_at=at))
+
+    # ---- reads -----------------------------------------------------------------
+    def live_records(self, source: str, since: datetime) -> list:
+        """Records the live view should hold: open incidents, and anything updated since `since`."""
+        open_statuses = ("new", "acknowledged", "dispatched", "in_progress")
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(records.c.payload).where(
+                records.c.source == source,
+                (records.c.updated_at >= since) | (records.c.event_time >= since)
+                | and_(records.c.kind == "incident", records.c.status.in_(open_statuses))))
+            return [record_from_json(r.payload) for r in rows]
+
+    def sources(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(select(records.c.source).distinct())]
+
+    def count(self, source: str | None = None) -> int:
+        with self.engine.connect() as conn:
+            q = select(func.count()).select_from(records)
+            if source:
+                q = q.where(records.c.source == source)
+            return conn.execute(q).scalar_one()
+
+    def versions_of(self, source: str, record_id: str) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(record_versions.c.version, record_versions.c.payload)
+                                .where(record_versions.c.source == source, record_versions.c.record_id == record_id)
+                                .order_by(record_versions.c.version))
+            return [{"version": r.version, **orjson.loads(r.payload)} for r in rows]
+
+    def recent_rejects(self, source: str, limit: int = 50) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(rejects).where(rejects.c.source == source)
+                                .order_by(rejects.c.last_seen.desc()).limit(limit))
+            return [dict(r._mapping) for r in rows]
+
+    def outages(self, source: str | None = None) -> list[dict]:
+        with self.engine.connect() as conn:
+            q = select(source_outages).order_by(source_outages.c.started_at)
+            if source:
+                q = q.where(source_outages.c.source == source)
+            return [dict(r._mapping) for r in conn.execute(q)]
