@@ -1,20 +1,66 @@
-"""BMKG earthquakes: autogempa.json (latest felt quake) and gempaterkini.json (latest M5+).
+"""BMKG earthquakes and InaTEWS tsunami warnings, one adapter for every BMKG quake format.
 
-Both wrap quakes in `Infogempa.gempa` (one object or a list). `Coordinates` is
-"lat,lon"; `DateTime` is ISO with zone; `Tanggal` + `Jam` are WIB wall-clock,
-used only when `DateTime` is absent. Magnitude and depth arrive as strings.
+The format is told from the content, not from the URL:
+- `autogempa` / `gempaterkini` / `gempadirasakan`, JSON or XML: `Infogempa.gempa`
+  (one object or a list). `Coordinates` (XML: `point/coordinates`) is "lat,lon";
+  `DateTime` is ISO with zone; `Tanggal` + `Jam` ("04 Okt 2021", "17:59:19 WIB")
+  are used only when `DateTime` is absent.
+- InaTEWS `datagempa.json` (CAP-like JSON): `info.point.coordinates` is "lon,lat"
+  (the opposite of autogempa), `info.date` is "dd-mm-yy", times end in "WIB",
+  sometimes glued to the number ("2023-04-25T03:05:33WIB"). A tsunami warning
+  carries `wzarea[]` zones with levels AWAS / SIAGA / WASPADA.
+- BMKG realtime GeoJSON: a FeatureCollection whose numbers are all strings and
+  whose `time` has no zone (SeisComP origin times, UTC: `realtime_timezone`).
+
+Where BMKG gives hemisphere text ("4.52 LS", "176.44 BB") it is preferred over
+the bare number pair, because the text cannot be read in the wrong order.
+
+Ids: the origin time in UTC ("20211005T110027Z") for autogempa and InaTEWS, so
+every message about one quake (felt report, tsunami warning PD-1, PD-2, end)
+updates one incident; the realtime feed's own event id ("bmg2022suve").
 """
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
+from xml.etree.ElementTree import Element
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from data_sources.base import Adapter, SourceConfig, load_json, parse_number, parse_time
+from pydantic import Field, field_validator
+
+from data_sources._xml import load_xml, local
+from data_sources.base import Adapter, SourceConfig, load_json, parse_number, parse_time, sniff_problem
 from engine.records import WIB, Incident, ParseResult, Reject
+
+
+def zone_from_name(name: str) -> tzinfo:
+    """'UTC', 'WIB', 'WITA', 'WIT', '+07:00', 'UTC+8' or an IANA name -> tzinfo; ValueError otherwise."""
+    fixed = {"UTC": 0, "GMT": 0, "Z": 0, "WIB": 7, "WITA": 8, "WIT": 9}
+    s = str(name).strip()
+    if s.upper() in fixed:
+        return timezone(timedelta(hours=fixed[s.upper()]), s.upper())
+    m = re.fullmatch(r"(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?", s, re.I)
+    if m:
+        delta = timedelta(hours=int(m[2]), minutes=int(m[3] or 0))
+        return timezone(delta if m[1] == "+" else -delta)
+    try:
+        return ZoneInfo(s)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}; use UTC, WIB, WITA, WIT, +07:00 or an IANA name") from None
 
 
 class BmkgQuakeConfig(SourceConfig):
     adapter: str = "bmkg-quake"
     interval: float = 60
+    realtime_timezone: str = Field(default="UTC", description="zone of the zone-less `time` in the realtime GeoJSON feed")
+    accept_status: list[str] = Field(default=["Actual"], description="InaTEWS `status` values kept; Test/Exercise messages are rejected")
+
+    @field_validator("realtime_timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        zone_from_name(v)
+        return v
 
 
 def quake_severity(magnitude: float, tsunami: bool) -> str:
@@ -29,43 +75,156 @@ def quake_severity(magnitude: float, tsunami: bool) -> str:
     return "info"
 
 
+# InaTEWS warning-zone levels, worst first (Awas = evacuate everyone, Waspada = keep off the beach).
+ZONE_SEVERITY = {"AWAS": "critical", "SIAGA": "high", "WASPADA": "medium"}
+_ZONE_RANK = {"AWAS": 3, "SIAGA": 2, "WASPADA": 1}
+_LABEL_ZONES = {"WIB": 7, "WITA": 8, "WIT": 9, "UTC": 0, "GMT": 0}
+_TRAILING_ZONE = re.compile(r"^(.*?\d)\s*(WIB|WITA|WIT|UTC|GMT)$", re.I)
+_DMY = re.compile(r"^(\d{1,2})[-/](\d{1,2})[-/](\d{4}|\d{2})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+_HEMI = re.compile(r"^\s*(-?\d+(?:[.,]\d+)?)\s*(LU|LS|BT|BB|N|S|E|W)?\s*$", re.I)
+
+
+def bmkg_time(text: Any, default_tz: tzinfo | None = None) -> datetime:
+    """BMKG's many time spellings -> aware UTC datetime; ValueError with a readable message.
+
+    Handles ISO, '05 Okt 2021 18:00:27 WIB', '2023-04-25T03:05:33WIB' (zone glued on),
+    '14-02-22 12:57:47 WIB' (dd-mm-yy) and '14/02/2022 13:02:47WIB'.
+    """
+    s = str(text if text is not None else "").strip()
+    if not s:
+        raise ValueError("time is missing")
+    zone = None
+    m = _TRAILING_ZONE.match(s)
+    if m:
+        s, zone = m[1].strip(), timezone(timedelta(hours=_LABEL_ZONES[m[2].upper()]))
+    dmy = _DMY.match(s)
+    if not dmy:
+        return parse_time(s, zone or default_tz)
+    day, month, year = int(dmy[1]), int(dmy[2]), int(dmy[3])
+    year += 2000 if year < 100 else 0
+    try:
+        value = datetime(year, month, day, int(dmy[4] or 0), int(dmy[5] or 0), int(dmy[6] or 0))
+    except ValueError:
+        raise ValueError(f"unreadable time {text!r}") from None
+    tz = zone or default_tz
+    if tz is None:
+        raise ValueError(f"time {text!r} has no zone")
+    return value.replace(tzinfo=tz).astimezone(timezone.utc)
+
+
+def hemisphere_value(text: Any) -> tuple[float, str] | None:
+    """'4.52 LS' -> (-4.52, 'lat'); '176.44 BB' -> (-176.44, 'lon'); None when not of that form."""
+    m = _HEMI.match(str(text or ""))
+    if not m or not m[2]:
+        return None
+    value = float(m[1].replace(",", "."))
+    hemi = m[2].upper()
+    if hemi in ("LS", "S", "BB", "W"):
+        value = -abs(value)
+    return value, ("lat" if hemi in ("LU", "LS", "N", "S") else "lon")
+
+
+def _pair(text: Any) -> tuple[float, float] | None:
+    try:
+        a, b = (float(x) for x in str(text).replace(" ", "").split(","))
+        return a, b
+    except (TypeError, ValueError):
+        return None
+
+
+def _located(lat_text: Any, lon_text: Any, pair_text: Any, lat_first: bool) -> tuple[float, float] | str:
+    """Hemisphere text first, else the number pair in the order this format uses; a reason on failure."""
+    lat_h, lon_h = hemisphere_value(lat_text), hemisphere_value(lon_text)
+    if lat_h and lon_h and lat_h[1] == "lat" and lon_h[1] == "lon":
+        return lat_h[0], lon_h[0]
+    pair = _pair(pair_text)
+    if pair is None:
+        order = "lat,lon" if lat_first else "lon,lat"
+        return f"coordinates {pair_text!r} are not {order!r} and there is no hemisphere text"
+    return pair if lat_first else (pair[1], pair[0])
+
+
+def _depth_km(text: Any) -> float | None:
+    return parse_number(re.sub(r"(?i)\s*km\s*$", "", str(text or "")))
+
+
+def _felt(value: Any) -> str | None:
+    return None if value in (None, "-", "") else str(value)
+
+
+def _tsunami_potential(potential: str) -> bool:
+    low = potential.lower()
+    return "tsunami" in low and "tidak" not in low and "berpotensi tsunami" in low
+
+
 class BmkgQuake(Adapter):
     name = "bmkg-quake"
     Config = BmkgQuakeConfig
     kinds = ("incident",)
-    description = "BMKG earthquakes (autogempa, gempaterkini)"
+    description = "BMKG earthquakes (autogempa JSON/XML, gempaterkini, realtime GeoJSON) and InaTEWS quake/tsunami messages"
 
     def parse(self, raw: bytes) -> ParseResult:
         result = ParseResult()
-        data, problem = load_json(raw)
-        if problem:
-            result.rejects.append(problem)
-            return result
-        quakes = data.get("Infogempa", {}).get("gempa") if isinstance(data, dict) else None
-        if quakes is None:
-            result.rejects.append(Reject.of("no Infogempa.gempa in the document", data))
-            return result
-        for i, quake in enumerate(quakes if isinstance(quakes, list) else [quakes]):
-            self.collect(result, self._quake(quake, i))
-        return result
+        if raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<" and not sniff_problem(raw):
+            root, problem = load_xml(raw)
+            if problem:
+                result.rejects.append(problem)
+                return result
+            self._xml(root, result)
+        else:
+            data, problem = load_json(raw)
+            if problem:
+                result.rejects.append(problem)
+                return result
+            self._json(data, result)
+        return _dedupe(result)
 
+    # ---- formats -------------------------------------------------------------------
+    def _json(self, data: Any, result: ParseResult) -> None:
+        if isinstance(data, dict) and "Infogempa" in data:
+            quakes = data["Infogempa"].get("gempa") if isinstance(data["Infogempa"], dict) else None
+            if quakes is None:
+                result.rejects.append(Reject.of("no Infogempa.gempa in the document", data))
+                return
+            for i, quake in enumerate(quakes if isinstance(quakes, list) else [quakes]):
+                self.collect(result, self._quake(quake, i))
+        elif isinstance(data, dict) and isinstance(data.get("features"), list):
+            for i, feature in enumerate(data["features"]):
+                self.collect(result, self._realtime(feature, i))
+        elif isinstance(data, dict) and isinstance(data.get("info"), dict):
+            self.collect(result, self._inatews(data, data.get("identifier", 0)))
+        elif isinstance(data, list) and data and all(isinstance(d, dict) and "info" in d for d in data):
+            for i, message in enumerate(data):
+                self.collect(result, self._inatews(message, message.get("identifier", i)))
+        else:
+            result.rejects.append(Reject.of("not a BMKG quake document (no Infogempa, features or InaTEWS info)", data))
+
+    def _xml(self, root: Element, result: ParseResult) -> None:
+        if local(root.tag) != "Infogempa":
+            result.rejects.append(Reject.of(f"XML root <{local(root.tag)}> is not BMKG <Infogempa>", root.tag))
+            return
+        quakes = [el for el in root if local(el.tag) == "gempa"]
+        if not quakes:
+            result.rejects.append(Reject.of("no <gempa> in <Infogempa>", root.tag))
+        for i, el in enumerate(quakes):
+            self.collect(result, self._quake(_xml_quake(el), i))
+
+    # ---- one quake per format ------------------------------------------------------------
     def _quake(self, q: Any, index: int):
         if not isinstance(q, dict):
             return Reject.of("quake entry is not an object", q, index)
         try:
-            when = parse_time(q["DateTime"]) if q.get("DateTime") else parse_time(f"{q.get('Tanggal')} {q.get('Jam')}", WIB)
+            when = bmkg_time(q["DateTime"]) if q.get("DateTime") else bmkg_time(f"{q.get('Tanggal')} {q.get('Jam')}", WIB)
         except ValueError as exc:
             return Reject.of(f"time: {exc}", q, index)
-        try:
-            lat_s, lon_s = str(q["Coordinates"]).split(",")
-            lat, lon = float(lat_s), float(lon_s)
-        except (KeyError, ValueError):
-            return Reject.of(f"Coordinates {q.get('Coordinates')!r} are not 'lat,lon'", q, index)
+        where = _located(q.get("Lintang"), q.get("Bujur"), q.get("Coordinates"), lat_first=True)
+        if isinstance(where, str):
+            return Reject.of(where.replace("coordinates", "Coordinates", 1), q, index)
         magnitude = parse_number(q.get("Magnitude"))
         if magnitude is None:
             return Reject.of(f"Magnitude {q.get('Magnitude')!r} is not a number", q, index)
-        potensi = str(q.get("Potensi") or "")
-        tsunami = "berpotensi tsunami" in potensi.lower() and "tidak" not in potensi.lower()
+        potential = str(q.get("Potensi") or "")
+        tsunami = _tsunami_potential(potential)
         region = str(q.get("Wilayah") or "").strip()
         return self.build(
             Incident, index, q,
@@ -73,16 +232,172 @@ class BmkgQuake(Adapter):
             category="earthquake",
             severity=quake_severity(magnitude, tsunami),
             status="new",
-            lat=lat, lon=lon,
+            lat=where[0], lon=where[1],
             reported_at=when, updated_at=when,
             title=f"Gempa M{magnitude:g} {region}".strip(),
             details={
+                "format": "autogempa",
                 "magnitude": magnitude,
-                "depth_km": parse_number(str(q.get("Kedalaman", "")).replace("km", "")),
+                "depth_km": _depth_km(q.get("Kedalaman")),
                 "region": region,
-                "potential": potensi,
-                "felt": None if q.get("Dirasakan") in (None, "-", "") else q.get("Dirasakan"),
+                "potential": potential,
+                "felt": _felt(q.get("Dirasakan")),
                 "shakemap": q.get("Shakemap"),
                 "tsunami": tsunami,
+                "source_category": "gempabumi",
             },
         )
+
+    def _realtime(self, f: Any, index: int):
+        if not isinstance(f, dict) or not isinstance(f.get("properties"), dict):
+            return Reject.of("feature is not an object with properties", f, index)
+        p = f["properties"]
+        event_id = str(p.get("id") or "").strip()
+        if not event_id:
+            return Reject.of("feature has no event id", f, index)
+        try:
+            when = bmkg_time(p.get("time"), zone_from_name(self.config.realtime_timezone))
+        except ValueError as exc:
+            return Reject.of(f"time: {exc}", f, event_id)
+        coords = (f.get("geometry") or {}).get("coordinates") if isinstance(f.get("geometry"), dict) else None
+        try:
+            lon, lat = float(coords[0]), float(coords[1])
+        except (TypeError, ValueError, IndexError, KeyError):
+            return Reject.of(f"geometry coordinates {coords!r} are not [lon, lat]", f, event_id)
+        magnitude = parse_number(p.get("mag"))
+        if magnitude is None:
+            return Reject.of(f"mag {p.get('mag')!r} is not a number", f, event_id)
+        place = str(p.get("place") or "").strip()
+        return self.build(
+            Incident, event_id, f,
+            id=event_id,
+            category="earthquake",
+            severity=quake_severity(magnitude, False),
+            lat=lat, lon=lon,
+            reported_at=when, updated_at=when,
+            title=f"Gempa M{magnitude:.1f} {place}".strip(),
+            details={
+                "format": "realtime",
+                "magnitude": magnitude,
+                "depth_km": parse_number(p.get("depth")),
+                "region": place,
+                "phase_count": parse_number(p.get("fase")),
+                "bmkg_status": p.get("status"),
+                "tsunami": False,
+                "source_category": "gempabumi realtime",
+            },
+        )
+
+    def _inatews(self, msg: dict, ref: Any):
+        info = msg["info"] if isinstance(msg.get("info"), dict) else None
+        if info is None:
+            return Reject.of("InaTEWS message has no info object", msg, ref)
+        status = str(msg.get("status") or "Actual")
+        if status not in self.config.accept_status:
+            return Reject.of(f"status {status!r} is not an actual alert (accepted: {', '.join(self.config.accept_status)})", msg, ref)
+        try:
+            when = bmkg_time(f"{info.get('date')} {info.get('time')}", WIB)
+        except ValueError as exc:
+            return Reject.of(f"origin time: {exc}", msg, ref)
+        try:
+            sent = bmkg_time(msg.get("sent") or info.get("timesent"), WIB)
+        except ValueError:
+            sent = when
+        point = info.get("point").get("coordinates") if isinstance(info.get("point"), dict) else None
+        where = _located(info.get("latitude"), info.get("longitude"), point, lat_first=False)
+        if isinstance(where, str):
+            return Reject.of(where, msg, ref)
+        magnitude = parse_number(info.get("magnitude"))
+        if magnitude is None:
+            return Reject.of(f"magnitude {info.get('magnitude')!r} is not a number", msg, ref)
+        zones = _zones(info.get("wzarea"))
+        subject = str(info.get("subject") or "")
+        potential = str(info.get("potential") or "")
+        warning = bool(zones) or ("tsunami" in subject.lower() and "tidak" not in potential.lower())
+        tsunami = warning or _tsunami_potential(potential)
+        text = f"{subject} {info.get('headline') or ''}".lower()
+        ended = "berakhir" in text or "ended" in text
+        region = str(info.get("area") or "").strip()
+        return self.build(
+            Incident, ref, msg,
+            id=when.strftime("%Y%m%dT%H%M%SZ"),
+            category="tsunami" if warning else "earthquake",
+            severity=_tsunami_severity(zones) if warning else quake_severity(magnitude, tsunami),
+            status="cancelled" if msg.get("msgType") == "Cancel" else "resolved" if ended else "new",
+            lat=where[0], lon=where[1],
+            reported_at=when, updated_at=max(sent, when),
+            title=f"{'Peringatan Dini Tsunami' if warning else 'Gempa'} M{magnitude:g} {region}".strip(),
+            details={
+                "format": "inatews",
+                "identifier": msg.get("identifier"),
+                "event_id": info.get("eventid"),
+                "msg_type": msg.get("msgType"),
+                "magnitude": magnitude,
+                "depth_km": _depth_km(info.get("depth")),
+                "region": region,
+                "potential": potential,
+                "felt": _felt(info.get("felt")),
+                "subject": subject,
+                "headline": info.get("headline"),
+                "instruction": [info[k] for k in ("instruction", "instruction1", "instruction2", "instruction3") if info.get(k)],
+                "shakemap": info.get("shakemap"),
+                "maps": {k: info[k] for k in ("wzmap", "ttmap", "sshmap") if info.get(k)},
+                "warning_zones": zones,
+                "highest_zone_level": max((z["level"] for z in zones), key=lambda lv: _ZONE_RANK.get(lv, 0), default=None),
+                "tsunami": tsunami,
+                "source_category": str(info.get("event") or "Gempabumi"),
+            },
+        )
+
+
+def _xml_quake(el: Element) -> dict:
+    """<gempa> children -> the same keys as autogempa.json (point/coordinates -> Coordinates)."""
+    q: dict[str, Any] = {}
+    for c in el:
+        name = local(c.tag)
+        if name == "point":
+            coords = next((p for p in c if local(p.tag) == "coordinates"), None)
+            q["Coordinates"] = (coords.text or "").strip() if coords is not None else None
+        else:
+            q[name] = (c.text or "").strip()
+    return q
+
+
+def _zones(raw: Any) -> list[dict]:
+    """wzarea[] -> [{province, district, level, time}], exact repeats dropped (BMKG lists some twice)."""
+    zones: list[dict] = []
+    for z in raw if isinstance(raw, list) else []:
+        if not isinstance(z, dict):
+            continue
+        try:
+            at = bmkg_time(f"{z.get('date')} {z.get('time')}", WIB).isoformat()
+        except ValueError:
+            at = None
+        zone = {"province": z.get("province"), "district": z.get("district"),
+                "level": str(z.get("level") or "").strip().upper(), "time": at}
+        if zone not in zones:
+            zones.append(zone)
+    return zones
+
+
+def _tsunami_severity(zones: list[dict]) -> str:
+    levels = [z["level"] for z in zones if z["level"] in ZONE_SEVERITY]
+    if not levels:
+        return "critical"  # a tsunami warning whose zones we cannot read is treated as the worst case
+    return ZONE_SEVERITY[max(levels, key=_ZONE_RANK.__getitem__)]
+
+
+def _dedupe(result: ParseResult) -> ParseResult:
+    """One record per id: the newest version (by updated_at) wins, the others become rejects."""
+    kept: dict[str, Incident] = {}
+    rejects = list(result.rejects)
+    for record in result.records:
+        old = kept.get(record.id)
+        if old is None:
+            kept[record.id] = record
+        elif record.updated_at > old.updated_at:
+            kept[record.id] = record
+            rejects.append(Reject.of(f"older version of id {record.id} (superseded in the same document)", old.title, record.id))
+        else:
+            rejects.append(Reject.of(f"duplicate of id {record.id}", record.title, record.id))
+    return ParseResult(records=list(kept.values()), rejects=rejects)
