@@ -1,0 +1,180 @@
+from collections import Counter
+from datetime import datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from data_sources import FetchError, get_adapter
+from data_sources._prices import canonical_commodity, market_day, price_changes
+from engine.pipeline import parse_safely
+from engine.records import WITA, Price
+
+CSV = "market_prices/bapanas_panelharga_konsumen_kota_bandung_2025-09_2025-11.csv"
+HEADER = "Timestamp,ID,Komoditas,Satuan,Harga,Harga Kemarin,Tanggal Kemarin,Gap,Gap Persen,Gap Perubahan\n"
+
+
+def adapter(**config):
+    cls = get_adapter("panel-harga")
+    return cls("panel-harga", cls.Config(**{"market": "Kota Bandung", **config}))
+
+
+def test_bandung_csv_counts_and_values(samples):
+    result = parse_safely(adapter(), (samples / CSV).read_bytes())
+    # 1,625 rows; 299 have Harga 0 (four commodities never reported, 2 gaps in most others)
+    assert len(result.records) == 1326 and len(result.rejects) == 299
+    assert all(r.reason == "not reported (Harga = '0')" for r in result.rejects)
+    assert len({p.id for p in result.records}) == 1326
+    by_id = {p.id: p for p in result.records}
+    chili = by_id["cabai_rawit_merah|kota_bandung|2025-11-16"]
+    assert chili.value == 40000 and chili.unit == "kg" and chili.market == "Kota Bandung"
+    assert chili.date == datetime(2025, 11, 16, tzinfo=WITA)
+    assert chili.details["source_commodity"] == "Cabai Rawit Merah" and chili.details["commodity_id"] == "33"
+    assert by_id["minyakita|kota_bandung|2025-11-15"].unit == "liter"
+    first = by_id["beras_premium|kota_bandung|2025-09-13"]
+    assert first.value == 16000 and first.details["previous_value"] == 15500
+    commodities = Counter(p.commodity for p in result.records)
+    assert commodities["telur_ayam_ras"] == 63 and commodities["beras_medium"] == 64
+    assert "jagung_peternak" not in commodities  # always 0 in the file
+
+
+def test_ceiling_from_config(samples):
+    result = parse_safely(adapter(ceilings={"minyakita": 15700}), (samples / CSV).read_bytes())
+    oil = [p for p in result.records if p.commodity == "minyakita"]
+    assert oil and all(p.details["ceiling"] == 15700 for p in oil)
+    assert next(p for p in oil if p.id.endswith("2025-11-16")).details["above_ceiling"] is True
+    assert all("ceiling" not in p.details for p in result.records if p.commodity != "minyakita")
+
+
+def test_changes_on_the_sample(samples):
+    result = parse_safely(adapter(), (samples / CSV).read_bytes())
+    changes = price_changes(result.records)
+    chili = changes[("cabai_rawit_merah", "Kota Bandung")]
+    assert chili["date"] == "2025-11-16" and chili["value"] == 40000
+    assert chili["changes"]["1d"] == {"ref_date": "2025-11-15", "ref_value": 40000, "abs": 0, "pct": 0}
+    assert chili["changes"]["7d"]["ref_date"] == "2025-11-09" and chili["changes"]["7d"]["abs"] == -2500
+    assert chili["changes"]["7d"]["pct"] == -5.88
+
+
+def test_rows_with_odd_values_and_market_column():
+    raw = (HEADER.replace("Gap Perubahan", "Gap Perubahan,Pasar")
+           + "2025-11-03,33,Cabai Rawit Merah,Rp./Kg,\"55,000\",0,2-11-2025,0,0,up,Pasar Badung\n"
+           + "2025-11-03,30,Bawang Merah,Rp./Kg,-,0,2-11-2025,0,0,up,Pasar Badung\n"
+           + "2025-11-03,33,Cabai Rawit Merah,Rp./Kg,56000,0,2-11-2025,0,0,up,Pasar Badung\n"
+           + "2025-13-03,36,Telur Ayam Ras,Rp./Kg,29000,0,2-11-2025,0,0,up,Pasar Badung\n"
+           + "2025-11-03,36,,Rp./Kg,29000,0,2-11-2025,0,0,up,Pasar Badung\n"
+           + "2025-11-03,36,Telur Ayam Ras,Rp./Kg,Rp29.500,0,2-11-2025,0,0,up,\n").encode()
+    result = parse_safely(adapter(), raw)
+    assert [(p.market, p.value) for p in result.records] == [("Pasar Badung", 55000), ("Kota Bandung", 29500)]
+    assert [r.reason for r in result.rejects] == [
+        "not reported (Harga = '-')",
+        "duplicate of id cabai_rawit_merah|pasar_badung|2025-11-03",
+        "date: impossible date '2025-13-03'",
+        "no commodity name",
+    ]
+    assert [r.ref for r in result.rejects] == ["3", "4", "5", "6"]
+
+
+def test_semicolon_csv_with_renamed_columns():
+    raw = "tanggal;komoditas;harga\n2025-11-03;Cabai Rawit Merah;Rp61.000\n".encode()
+    a = adapter(delimiter=";", columns={"date": "tanggal", "commodity": "komoditas", "value": "harga"}, market="Kota Denpasar")
+    [p] = parse_safely(a, raw).records
+    assert (p.commodity, p.market, p.value, p.unit) == ("cabai_rawit_merah", "Kota Denpasar", 61000, "kg")
+
+
+def test_fetch_path(samples, feed_server):
+    body = (samples / CSV).read_bytes()
+    a = adapter(url=feed_server.serve("/harga.csv", body, content_type="text/csv"))
+    assert len(parse_safely(a, a.fetch()).records) == 1326
+    with pytest.raises(FetchError):
+        adapter(url=feed_server.serve("/e", b"x", status=500)).fetch()
+    with pytest.raises(FetchError):
+        adapter(url=feed_server.serve("/big.csv", body), max_bytes=4096).fetch()
+
+
+@pytest.mark.parametrize("raw", [b"", b"<html><head><title>502 Bad Gateway</title></html>", HEADER[:30].encode(),
+                                 b"\xff\xfe\x00\x81\x00garbage", b"a,b,c\n1,2,3\n", b'{"data": []}',
+                                 ("[" * 5000).encode()])
+def test_broken_documents_are_one_reject(raw):
+    result = parse_safely(adapter(), raw)
+    assert result.records == [] and len(result.rejects) == 1 and result.rejects[0].reason
+
+
+def test_truncated_csv_keeps_whole_rows_and_rejects_the_cut_one(samples):
+    lines = (samples / CSV).read_bytes().splitlines(keepends=True)
+    raw = b"".join(lines[:4]) + lines[4][:25]  # last row cut inside the price
+    result = parse_safely(adapter(), raw)
+    assert len(result.records) + len(result.rejects) == 4
+    assert result.rejects[-1].reason == "row is cut short: 3 of 10 columns"
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.binary(max_size=300))
+def test_random_bytes_never_raise(raw):
+    result = adapter().parse(raw)
+    assert all(r.reason for r in result.rejects)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.data())
+def test_mutated_sample_never_raises(samples, data):
+    sample = (samples / CSV).read_bytes()[:6000]
+    cut, junk, drop = data.draw(st.tuples(st.integers(0, len(sample) - 1), st.binary(max_size=8), st.integers(0, 20)))
+    result = adapter().parse(sample[:cut] + junk + sample[cut + drop:])
+    assert all(r.reason for r in result.rejects)
+
+
+# ---- price_changes: hand-computed ------------------------------------------------
+
+def _p(commodity, market, day, value):
+    return Price(id=f"{commodity}{market}{day}", source="t", commodity=commodity, market=market, value=value,
+                 date=market_day(day))
+
+
+def test_changes_with_gaps_and_tolerance():
+    prices = [_p("cabai_rawit_merah", "Pasar Badung", d, v) for d, v in [
+        ("2025-10-01", 40000), ("2025-10-20", 45000), ("2025-10-24", 50000), ("2025-10-28", 52000), ("2025-10-30", 60000)]]
+    s = price_changes(prices)[("cabai_rawit_merah", "Pasar Badung")]
+    assert (s["date"], s["value"]) == ("2025-10-30", 60000)
+    # no price on 29 Oct: the most recent within 3 days before it, 28 Oct
+    assert s["changes"]["1d"] == {"ref_date": "2025-10-28", "ref_value": 52000, "abs": 8000, "pct": 15.38}
+    # target 23 Oct has no price; 20 Oct is within the 3-day tolerance (24 Oct is after the target)
+    assert s["changes"]["7d"] == {"ref_date": "2025-10-20", "ref_value": 45000, "abs": 15000, "pct": 33.33}
+    # target 30 Sep: nothing on or up to 7 days before it (1 Oct is after the target)
+    assert s["changes"]["30d"] is None
+    assert s["cv_30d"] == 15.26
+
+
+def test_changes_exact_days_duplicates_and_markets():
+    prices = [
+        _p("bawang_merah", "Pasar Badung", "2025-10-31", 30000),
+        _p("bawang_merah", "Pasar Badung", "2025-11-23", 35000),
+        _p("bawang_merah", "Pasar Badung", "2025-11-29", 39000),
+        _p("bawang_merah", "Pasar Badung", "2025-11-29", 40000),  # later duplicate of the day wins
+        _p("bawang_merah", "Pasar Badung", "2025-11-30", 42000),
+        _p("bawang_merah", "Pasar Kreneng", "2025-11-30", 41000),
+    ]
+    changes = price_changes(prices)
+    s = changes[("bawang_merah", "Pasar Badung")]
+    assert s["changes"]["1d"] == {"ref_date": "2025-11-29", "ref_value": 40000, "abs": 2000, "pct": 5.0}
+    assert s["changes"]["7d"] == {"ref_date": "2025-11-23", "ref_value": 35000, "abs": 7000, "pct": 20.0}
+    assert s["changes"]["30d"] == {"ref_date": "2025-10-31", "ref_value": 30000, "abs": 12000, "pct": 40.0}
+    k = changes[("bawang_merah", "Pasar Kreneng")]
+    assert k["value"] == 41000 and k["changes"] == {"1d": None, "7d": None, "30d": None} and k["cv_30d"] is None
+
+
+def test_changes_gap_beyond_tolerance_and_custom_tolerance():
+    prices = [_p("beras_medium", "Kota Denpasar", "2025-11-05", 13000), _p("beras_medium", "Kota Denpasar", "2025-11-10", 13500)]
+    s = price_changes(prices)[("beras_medium", "Kota Denpasar")]
+    assert s["changes"]["1d"] is None  # 5 Nov is 4 days before the target 9 Nov
+    wide = price_changes(prices, tolerance={"1d": 4})[("beras_medium", "Kota Denpasar")]
+    assert wide["changes"]["1d"] == {"ref_date": "2025-11-05", "ref_value": 13000, "abs": 500, "pct": 3.85}
+    assert price_changes([]) == {}
+
+
+def test_canonical_names_match_between_sources():
+    assert canonical_commodity("Telur Ayam Ras Segar") == ("telur_ayam_ras", True)
+    assert canonical_commodity("Telur Ayam Ras") == ("telur_ayam_ras", True)
+    assert canonical_commodity("Cabai Merah Keriting ") == ("cabai_merah_keriting", True)
+    assert canonical_commodity("Bawang Putih Bonggol")[0] == canonical_commodity("Bawang Putih Ukuran Sedang")[0]
+    assert canonical_commodity("Daging Kerbau Segar (Lokal)") == ("daging_kerbau_segar", True)

@@ -1,0 +1,146 @@
+from datetime import datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from data_sources import FetchError, get_adapter
+from data_sources.pihps import commodity_names
+from engine.pipeline import parse_safely
+from engine.records import WITA
+
+HISTOGRAM = "market_prices/pihps_bi_histogram_telur_ayam_per_provinsi_20200720.json"
+TREE = "market_prices/pihps_bi_commodity_tree.json"
+
+
+def adapter(**config):
+    cls = get_adapter("pihps")
+    return cls("pihps", cls.Config(**config))
+
+
+def test_histogram_one_price_per_province(samples):
+    result = parse_safely(adapter(), (samples / HISTOGRAM).read_bytes())
+    assert len(result.records) == 34 and result.rejects == []
+    assert len({p.id for p in result.records}) == 34
+    bali = next(p for p in result.records if p.market == "Bali")
+    assert bali.commodity == "telur_ayam_ras" and bali.details["source_commodity"] == "Telur Ayam"
+    assert bali.value == 23150 and bali.unit == "kg"
+    assert bali.date == datetime(2020, 7, 20, tzinfo=WITA)
+    assert bali.id == "telur_ayam_ras|bali|2020-07-20"
+    assert bali.details["change_rp"] == 500 and bali.details["national_average"] == 26400
+    sumsel = next(p for p in result.records if p.market == "Sumatera Selatan")
+    assert sumsel.details["change_rp"] == -100  # "-Rp100"
+    assert "ceiling" not in bali.details
+
+
+def test_region_filter_and_ceiling(samples):
+    a = adapter(region="BALI", ceilings={"telur_ayam_ras": 23000})
+    result = parse_safely(a, (samples / HISTOGRAM).read_bytes())
+    [bali] = result.records
+    assert bali.details["ceiling"] == 23000 and bali.details["above_ceiling"] is True
+    assert len(result.rejects) == 33
+    assert all("outside the configured region" in r.reason for r in result.rejects)
+
+
+def test_tree_document_is_one_informative_reject(samples):
+    result = parse_safely(adapter(), (samples / TREE).read_bytes())
+    assert result.records == []
+    [reject] = result.rejects
+    assert "commodity tree" in reject.reason and "31" in reject.reason
+
+
+def test_commodity_names_from_tree(samples):
+    names = commodity_names((samples / TREE).read_bytes())
+    assert len(names) == 31
+    assert names["7_14"] == {"name": "Cabai Merah Keriting", "commodity": "cabai_merah_keriting", "parent": "7"}
+    assert names["8_16"]["commodity"] == "cabai_rawit_merah"
+    assert names["1_3"]["commodity"] == "beras_medium_1"
+    assert names["9_18"]["commodity"] == "minyak_goreng_kemasan_1"
+    assert names["1"]["parent"] is None
+    # every sub-commodity of the tree has its own canonical name
+    leaves = [v["commodity"] for k, v in names.items() if "_" in k]
+    assert len(leaves) == 21 == len(set(leaves))
+    assert commodity_names(b"[1, 2]") == {} and commodity_names(b"<html>") == {}
+    assert commodity_names((samples / HISTOGRAM).read_bytes()) == {}
+
+
+def test_string_values_dash_zero_and_duplicates():
+    raw = ('{"data": ['
+           '{"Provinsi": "Bali", "Komoditas": "Cabai Rawit Merah", "Tanggal": "20 Agu 2025", "Nilai": "Rp50.000"},'
+           '{"Provinsi": "Bali", "Komoditas": "Bawang Merah", "Tanggal": "20 Agu 2025", "Nilai": "38,500"},'
+           '{"Provinsi": "Bali", "Komoditas": "Minyak Goreng Curah", "Tanggal": "20 Agu 2025", "Nilai": "17.000"},'
+           '{"Provinsi": "Bali", "Komoditas": "Beras Kualitas Medium I", "Tanggal": "20 Agu 2025", "Nilai": "-"},'
+           '{"Provinsi": "Bali", "Komoditas": "Gula Pasir Lokal", "Tanggal": "20 Agu 2025", "Nilai": 0},'
+           '{"Provinsi": "Bali", "Komoditas": "Cabai Rawit Merah", "Tanggal": "20 Agu 2025", "Nilai": "51000"},'
+           '{"Provinsi": "Bali", "Komoditas": "Daging Sapi Kualitas 1", "Tanggal": "32 Agu 2025", "Nilai": "130000"},'
+           '{"Provinsi": "", "Komoditas": "Daging Sapi Kualitas 1", "Tanggal": "20 Agu 2025", "Nilai": "130000"},'
+           '"oops"]}').encode()
+    result = parse_safely(adapter(), raw)
+    assert [p.commodity for p in result.records] == ["cabai_rawit_merah", "bawang_merah", "minyak_goreng_curah"]
+    assert [p.value for p in result.records] == [50000, 38500, 17000]
+    assert result.records[2].unit == "liter"
+    assert result.records[0].date == datetime(2025, 8, 20, tzinfo=WITA)
+    reasons = [r.reason for r in result.rejects]
+    assert len(reasons) == 6
+    assert reasons[0].startswith("not reported") and reasons[1].startswith("not reported")
+    assert reasons[2] == "duplicate of id cabai_rawit_merah|bali|2025-08-20"
+    assert "impossible date" in reasons[3]
+    assert "no market" in reasons[4]
+    assert "not an object" in reasons[5]
+
+
+def test_commodity_from_config_and_custom_fields():
+    raw = b'[{"nama_pasar": "Pasar Badung", "harga": "Rp42.000", "tgl": "2025-11-03"}]'
+    a = adapter(commodity="Cabai Merah Keriting", fields={"market": "nama_pasar", "value": "harga", "date": "tgl"},
+                commodity_map={"Cabai Merah Keriting": "cabai_keriting_lokal"})
+    [p] = parse_safely(a, raw).records
+    assert (p.commodity, p.market, p.value) == ("cabai_keriting_lokal", "Pasar Badung", 42000)
+    assert p.details["commodity_mapped"] is True
+
+
+def test_unknown_commodity_keeps_a_snake_case_name():
+    raw = b'[{"Provinsi": "Bali", "Komoditas": "Kacang Tanah (Kupas)", "Tanggal": "20 Jul 20", "Nilai": 30000}]'
+    [p] = parse_safely(adapter(), raw).records
+    assert p.commodity == "kacang_tanah_kupas" and p.details["commodity_mapped"] is False
+
+
+def test_fetch_path(samples, feed_server):
+    body = (samples / HISTOGRAM).read_bytes()
+    a = adapter(url=feed_server.serve("/hist.json", body, content_type="application/json"))
+    result = parse_safely(a, a.fetch())
+    assert len(result.records) == 34
+    a = adapter(url=feed_server.serve("/err.json", b"oops", status=500))
+    with pytest.raises(FetchError):
+        a.fetch()
+    a = adapter(url=feed_server.serve("/big.json", body), max_bytes=2048)
+    with pytest.raises(FetchError):
+        a.fetch()
+
+
+@pytest.mark.parametrize("raw", [b"", b"<!DOCTYPE html><html><body>Maintenance</body></html>",
+                                 b'[{"Provinsi": "Bali", "Nilai": 2', b"\xff\xfe\x00\x81garbage",
+                                 b"[" * 5000 + b"]" * 5000, b'{"error": "session expired"}', b"42"])
+def test_broken_documents_are_one_reject(raw):
+    result = parse_safely(adapter(), raw)
+    assert result.records == [] and len(result.rejects) == 1 and result.rejects[0].reason
+
+
+def _mutations(sample: bytes):
+    return st.tuples(st.integers(0, len(sample) - 1), st.binary(max_size=8), st.integers(0, 20)).map(
+        lambda t: sample[:t[0]] + t[1] + sample[t[0] + t[2]:])
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.binary(max_size=300))
+def test_random_bytes_never_raise(raw):
+    result = adapter().parse(raw)
+    assert all(r.reason for r in result.rejects)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.data())
+def test_mutated_sample_never_raises(samples, data):
+    sample = (samples / HISTOGRAM).read_bytes()
+    raw = data.draw(_mutations(sample))
+    result = adapter().parse(raw)
+    assert all(r.reason for r in result.rejects)
