@@ -177,7 +177,7 @@ class BmkgQuake(Adapter):
                 result.rejects.append(problem)
                 return result
             self._json(data, result)
-        return _dedupe(result)
+        return dedupe(result)
 
     # ---- formats -------------------------------------------------------------------
     def _json(self, data: Any, result: ParseResult) -> None:
@@ -387,17 +387,25 @@ def _tsunami_severity(zones: list[dict]) -> str:
     return ZONE_SEVERITY[max(levels, key=_ZONE_RANK.__getitem__)]
 
 
-def _dedupe(result: ParseResult) -> ParseResult:
-    """One record per id: the newest version (by updated_at) wins, the others become rejects."""
-    kept: dict[str, Incident] = {}
+def dedupe(result: ParseResult) -> ParseResult:
+    """One record per id: the newest version wins (incidents by updated_at), the others become rejects."""
+    kept: dict[str, Any] = {}
     rejects = list(result.rejects)
     for record in result.records:
         old = kept.get(record.id)
         if old is None:
             kept[record.id] = record
-        elif record.updated_at > old.updated_at:
+        elif _version(record) > _version(old):
             kept[record.id] = record
-            rejects.append(Reject.of(f"older version of id {record.id} (superseded in the same document)", old.title, record.id))
+            rejects.append(Reject.of(f"older version of id {record.id} (superseded in the same document)", _excerpt(old), record.id))
         else:
-            rejects.append(Reject.of(f"duplicate of id {record.id}", record.title, record.id))
+            rejects.append(Reject.of(f"duplicate of id {record.id}", _excerpt(record), record.id))
     return ParseResult(records=list(kept.values()), rejects=rejects)
+
+
+def _version(record) -> datetime:
+    return getattr(record, "updated_at", None) or record.event_time
+
+
+def _excerpt(record) -> str:
+    return getattr(record, "title", "") or f"{record.id} = {getattr(record, 'value', '')}"

@@ -1,0 +1,221 @@
+from datetime import datetime, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from shapely.geometry import shape
+
+from data_sources import get_adapter
+from data_sources.base import FetchError
+from data_sources.cap import CapConfig
+from engine.pipeline import parse_safely
+
+UTC = timezone.utc
+
+
+def adapter(config=None):
+    return get_adapter("cap")("cap", config)
+
+
+def parse(samples, name, config=None):
+    return parse_safely(adapter(config), (samples / name).read_bytes())
+
+
+def one(samples, name, config=None):
+    result = parse(samples, name, config)
+    assert result.rejects == [], [r.reason for r in result.rejects]
+    [record] = result.records
+    return record
+
+
+def test_bmkg_nowcast_two_lat_lon_polygons(samples):
+    a = one(samples, "weather/bmkg_nowcast_cap_banten_20260216.xml")
+    assert a.id == "2.49.0.1.360.0.2026.02.16.16.36.004"
+    assert a.category == "extreme_weather" and a.domain == "weather" and a.severity == "medium" and a.status == "new"
+    assert a.reported_at == datetime(2026, 2, 16, 15, 50, tzinfo=UTC)
+    assert a.expires_at == datetime(2026, 2, 16, 19, 0, tzinfo=UTC)
+    assert a.geometry["type"] == "MultiPolygon" and len(a.geometry["coordinates"]) == 2
+    assert a.geometry["coordinates"][0][0][0] == [105.994, -5.981]  # "-5.981,105.994" -> [lon, lat]
+    assert -6.8 < a.lat < -5.9 and 105.9 < a.lon < 106.5 and a.in_city is False
+    assert a.details["language"] == "id" and a.details["event_codes"] == {"OET": "OET-194"}
+    assert a.details["source_category"] == ["Met"] and a.title == "Hujan Lebat disertai Petir di Banten"
+
+
+def test_oasis_thunderstorm_polygon_and_geocodes(samples):
+    a = one(samples, "alerts_cap/cap12_oasis_spec_thunderstorm_KSTO1055887203.xml")
+    assert a.id == "KSTO1055887203" and a.severity == "high" and a.category == "extreme_weather"
+    assert a.reported_at == datetime(2003, 6, 17, 21, 57, tzinfo=UTC)
+    assert a.geometry["type"] == "Polygon" and a.geometry["coordinates"][0][0] == [-120.14, 38.47]
+    assert a.lat == pytest.approx(38.48, abs=0.05) and a.lon == pytest.approx(-119.93, abs=0.05)
+    assert [g["value"] for g in a.details["geocodes"]] == ["006109", "006009", "006003"]
+
+
+def test_homeland_security_without_area_geometry(samples):
+    a = one(samples, "alerts_cap/cap12_oasis_spec_homeland_security_43b080713727.xml")
+    assert a.category == "alert" and a.severity == "high"
+    assert a.lat is None and a.geometry is None and a.in_city is None
+    assert a.details["parameters"] == {"HSAS": "ORANGE"} and a.details["areas"] == ["U.S. nationwide and interests worldwide"]
+
+
+def test_cap11_namespace_and_zero_radius_circle(samples):
+    a = one(samples, "alerts_cap/cap11_usgs_earthquake_tonga_20100831.xml")
+    assert a.category == "earthquake" and a.severity == "info"  # CAP severity Unknown
+    assert a.geometry == {"type": "Point", "coordinates": [-173.274, -16.053]}
+    assert (a.lat, a.lon) == (-16.053, -173.274)
+    assert a.reported_at == datetime(2010, 8, 31, 5, 9, 25, tzinfo=UTC)
+    assert a.details["parameters"]["Magnitude"] == "6.3"
+
+
+def test_prefixed_cap_fire_circle_becomes_polygon(samples):
+    a = one(samples, "alerts_cap/cap12_au_nsw_rfs_fire_prefixed_20111005.xml")
+    assert a.id == "tag:www.rfs.nsw.gov.au2011-10-06:40184"
+    assert a.category == "wildfire" and a.severity == "low"
+    assert a.details["circles"] == [{"lat": -35.3888, "lon": 147.0598, "radius_km": 25.0}]
+    assert a.geometry["type"] == "Polygon" and len(a.geometry["coordinates"][0]) == 33
+    poly = shape(a.geometry)
+    assert poly.contains(shape({"type": "Point", "coordinates": [147.0598, -35.3888]}))
+    assert (poly.bounds[3] - poly.bounds[1]) * 110.574 == pytest.approx(50, rel=0.02)  # 2 x 25 km north-south
+    assert (a.lat, a.lon) == pytest.approx((-35.3888, 147.0598), abs=1e-3)
+    # both en-AU infos are merged: their geocodes differ
+    assert {g["value"] for g in a.details["geocodes"]} == {"AU-NSW", "2642"}
+    assert a.expires_at == datetime(2011, 10, 6, 13, 4, tzinfo=UTC)
+
+
+def test_canada_update_language_and_all_clear(samples):
+    a = one(samples, "alerts_cap/cap12_environment_canada_thunderstorm_20120502.xml")
+    # Update referencing two earlier alerts: the earliest one is the incident
+    assert a.id == "2.49.0.1.124.a3f342a4.2012"
+    assert a.details["cap_identifier"] == "2.49.0.1.124.6bddbc91.2012"
+    assert a.reported_at == datetime(2012, 5, 2, 21, 45, 5, tzinfo=UTC)
+    assert a.updated_at == datetime(2012, 5, 2, 23, 21, 4, tzinfo=UTC)
+    assert a.status == "resolved"  # responseType AllClear
+    assert a.details["language"] == "en-CA" and a.title == "severe thunderstorm watch"
+    assert a.geometry["type"] == "MultiPolygon" and len(a.geometry["coordinates"]) == 2
+
+
+def test_language_preference_is_configurable(samples):
+    a = one(samples, "alerts_cap/cap12_environment_canada_thunderstorm_20120502.xml", CapConfig(language="fr"))
+    assert a.details["language"] == "fr-CA" and a.title == "veille d'orages violents"
+
+
+def test_noaa_tsunami_update_with_event_point(samples):
+    a = one(samples, "alerts_cap/cap12_noaa_wcatwc_tsunami_warning_20110902.xml")
+    assert a.category == "tsunami" and a.severity == "critical"
+    assert a.id == "PAAQ-1-lqw6d6" and a.details["msg_type"] == "Update" and a.details["incidents"] == "lqw6d6"
+    assert (a.lat, a.lon) == (51.8, -171.4)  # no area shape: CAP-TSU EventLatLon parameter
+    assert len(a.details["parameters"]["predictedArrivalTime"]) > 10
+
+
+def test_petabencana_atom_wrapped_flood(samples):
+    a = one(samples, "alerts_cap/petabencana_api_floods_cap_atom_docs_example.xml")
+    assert a.id == "GROGOL.RW_09.2016-12-19T22:41:35+07:00"
+    assert a.category == "flood" and a.severity == "low"
+    assert a.reported_at == datetime(2016, 12, 19, 15, 41, 35, tzinfo=UTC)
+    assert a.geometry["coordinates"][0][0] == [106.7950980004, -6.1563580003]
+    assert a.lat == pytest.approx(-6.1573, abs=0.001) and a.lon == pytest.approx(106.7933, abs=0.001)
+
+
+CANCEL = b"""<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
+ <identifier>B-2</identifier><sender>s@x</sender><sent>2024-01-01T10:30:00+08:00</sent>
+ <status>Actual</status><msgType>Cancel</msgType><scope>Public</scope>
+ <references>s@x,B-1,2024-01-01T10:10:00+08:00 s@x,B-0,2024-01-01T10:00:00+08:00</references>
+ <info><category>Met</category><event>Banjir</event><urgency>Past</urgency><severity>Minor</severity><certainty>Observed</certainty></info>
+</alert>"""
+
+
+def test_cancel_takes_the_original_id_and_status():
+    [a] = parse_safely(adapter(), CANCEL).records
+    assert a.id == "B-0" and a.status == "cancelled" and a.category == "flood"
+    assert a.reported_at == datetime(2024, 1, 1, 2, 0, tzinfo=UTC)
+
+
+def _alert(identifier, sent, msg_type="Alert", refs="", status="Actual", extra=""):
+    return (f"<alert xmlns='urn:oasis:names:tc:emergency:cap:1.2'><identifier>{identifier}</identifier><sender>s</sender>"
+            f"<sent>{sent}</sent><status>{status}</status><msgType>{msg_type}</msgType><scope>Public</scope>"
+            f"{'<references>' + refs + '</references>' if refs else ''}<info><category>Geo</category><event>Landslide</event>"
+            f"<severity>Severe</severity>{extra}</info></alert>")
+
+
+def test_update_chain_in_one_feed_keeps_the_newest():
+    feed = ("<feed xmlns='http://www.w3.org/2005/Atom'>"
+            + "".join(f"<entry><content>{a}</content></entry>" for a in [
+                _alert("A1", "2024-01-01T10:00:00+08:00"),
+                _alert("A2", "2024-01-01T11:00:00+08:00", "Update", "s,A1,2024-01-01T10:00:00+08:00"),
+                _alert("A3", "2024-01-01T12:00:00+08:00", "Update", "s,A2,2024-01-01T11:00:00+08:00")])
+            + "<entry><id>urn:only-a-link</id><link href='x.xml'/></entry></feed>").encode()
+    result = parse_safely(adapter(), feed)
+    [a] = result.records
+    assert a.id == "A1" and a.details["cap_identifier"] == "A3" and a.category == "alert"  # Geo landslide
+    assert a.reported_at == datetime(2024, 1, 1, 2, 0, tzinfo=UTC)
+    reasons = sorted(r.reason for r in result.rejects)
+    assert len(reasons) == 3 and sum("older version of id A1" in r for r in reasons) == 2
+    assert any("does not embed a CAP alert" in r for r in reasons)
+
+
+def test_test_and_ack_messages_and_bad_fields_are_rejects():
+    doc = ("<feed xmlns='http://www.w3.org/2005/Atom'>" + "".join(f"<entry>{a}</entry>" for a in [
+        _alert("T1", "2024-01-01T10:00:00+08:00", status="Test"),
+        _alert("K1", "2024-01-01T10:00:00+08:00", msg_type="Ack", refs="s,X,2024-01-01T09:00:00+08:00"),
+        _alert("S1", "yesterday"),
+        _alert("", "2024-01-01T10:00:00+08:00"),
+        "<alert xmlns='urn:oasis:names:tc:emergency:cap:1.2'><identifier>N1</identifier><sent>2024-01-01T10:00:00+08:00</sent><status>Actual</status></alert>",
+        _alert("P1", "2024-01-01T10:00:00", extra="<area><areaDesc>x</areaDesc><polygon>1,2 3,4</polygon><polygon>95,115 -8,115 -8,116 95,115</polygon></area>"),
+    ]) + "</feed>").encode()
+    result = parse_safely(adapter(), doc)
+    [p] = result.records
+    reasons = [r.reason for r in result.rejects]
+    assert len(reasons) == 5
+    assert "not shown" in reasons[0] and "Ack" in reasons[1] and "sent" in reasons[2]
+    assert "identifier" in reasons[3] and "no <info>" in reasons[4]
+    # zone-less sent takes the configured zone (WITA); broken polygons are noted, not fatal
+    assert p.reported_at == datetime(2024, 1, 1, 2, 0, tzinfo=UTC)
+    assert p.geometry is None and len(p.details["area_problems"]) == 2
+
+
+def test_whole_document_failures_are_one_reject():
+    a = adapter()
+    for raw in [b"", b"<html><body>Bad gateway</body></html>", b"<alert xmlns='urn:oasis:names:tc:emergency:cap:1.2'><identifier>x",
+                b"\xff\xfe\x00\x01garbage", b"<a>" * 3000 + b"</a>" * 3000, b"<rss><channel><title>nothing</title></channel></rss>",
+                b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]><alert>&b;</alert>']:
+        result = parse_safely(a, raw)
+        assert result.records == [] and len(result.rejects) == 1 and result.rejects[0].reason
+
+
+def test_fetch_path(feed_server, samples):
+    url = feed_server.serve("/nowcast.xml", (samples / "weather/bmkg_nowcast_cap_banten_20260216.xml").read_bytes(), content_type="application/xml")
+    a = adapter(CapConfig(url=url))
+    [alert] = parse_safely(a, a.fetch()).records
+    assert alert.category == "extreme_weather"
+
+
+def test_fetch_errors(feed_server):
+    with pytest.raises(FetchError):
+        adapter(CapConfig(url=feed_server.serve("/x", b"no", status=500))).fetch()
+    with pytest.raises(FetchError):
+        adapter(CapConfig(url=feed_server.serve("/big", b"<alert>" + b"x" * 4000 + b"</alert>"), max_bytes=1024)).fetch()
+
+
+def test_config_rejects_unknown_keys_and_zones():
+    with pytest.raises(ValueError):
+        CapConfig(timezone="Nowhere/Else")
+    with pytest.raises(ValueError):
+        CapConfig(langauge="id")
+
+
+_SAMPLES = ["weather/bmkg_nowcast_cap_banten_20260216.xml", "alerts_cap/cap12_au_nsw_rfs_fire_prefixed_20111005.xml",
+            "alerts_cap/petabencana_api_floods_cap_atom_docs_example.xml", "alerts_cap/cap12_environment_canada_thunderstorm_20120502.xml"]
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_and_mutated_bytes_never_raise(samples, data):
+    base = (samples / data.draw(st.sampled_from(_SAMPLES))).read_bytes()
+    mode = data.draw(st.integers(0, 2))
+    if mode == 0:
+        raw = data.draw(st.binary(max_size=300))
+    else:
+        pos = data.draw(st.integers(0, len(base) - 1))
+        raw = base[:pos] + data.draw(st.binary(max_size=8)) + (base[pos + 1:] if mode == 1 else b"")
+    result = adapter().parse(raw)
+    assert all(r.reason for r in result.rejects)
+    assert len(result.records) + len(result.rejects) >= 1
