@@ -1,0 +1,173 @@
+from collections import Counter
+from datetime import datetime, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from data_sources import get_adapter
+from data_sources.base import FetchError
+from engine.pipeline import parse_safely
+
+MEASURED = "traffic/datex2_v2_ntis_midas_loop_measureddata_20150429.xml"
+SITUATION = "traffic/datex2_v2_ntis_event_situation_20150429.xml"
+VMS = "traffic/datex2_v2_ntis_vms_status_20150429.xml"
+SITE = "1816E27C1C474CB981FC38C5A55451E4"
+
+
+def adapter(**config):
+    cls = get_adapter("datex2")
+    return cls("datex2-test", cls.Config(**config) if config else None)
+
+
+def utc(*args):
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+def test_measured_data_readings(samples):
+    result = parse_safely(adapter(), (samples / MEASURED).read_bytes())
+    # 2,044 measured values at 108 sites; 76 flagged dataError by the detectors
+    assert len(result.records) == 1968 and len(result.rejects) == 76
+    assert len({r.id for r in result.records}) == 1968
+    assert len({r.station for r in result.records}) == 108
+    assert Counter(r.quantity for r in result.records) == {"flow": 1119, "headway": 285, "occupancy": 285, "speed": 279}
+    speed = next(r for r in result.records if r.id == f"{SITE}:0:20150429T083800Z")
+    assert speed.kind == "reading" and speed.quantity == "speed" and speed.value == 96.0 and speed.unit == "km/h"
+    assert speed.observed_at == utc(2015, 4, 29, 8, 38)  # 09:38 +01:00
+    assert speed.lat is None and speed.in_city is None  # no MeasurementSiteTable, no location
+    flow = next(r for r in result.records if r.id == f"{SITE}:3:20150429T083800Z")
+    assert flow.quantity == "flow" and flow.value == 120 and flow.unit == "veh/h"
+    assert all("data error" in r.reason for r in result.rejects)
+    assert any("out of range" in r.reason and "255.0" in r.item for r in result.rejects)
+
+
+def test_site_locations_from_config(samples):
+    result = parse_safely(adapter(sites={SITE: (-8.6705, 115.2126)}), (samples / MEASURED).read_bytes())
+    located = [r for r in result.records if r.station == SITE]
+    assert located and all((r.lat, r.lon) == (-8.6705, 115.2126) for r in located)
+    assert all(r.in_city is True and r.kecamatan for r in located)  # filled by the pipeline
+
+
+def test_situation_incident(samples):
+    result = parse_safely(adapter(), (samples / SITUATION).read_bytes())
+    assert result.rejects == []
+    [s] = result.records
+    assert s.id == "950085" and s.category == "congestion" and s.domain == "traffic"
+    assert (s.lat, s.lon) == (54.127296, -0.8240446)
+    assert s.reported_at == utc(2015, 4, 29, 8, 54, 33, 912000)
+    assert s.updated_at == utc(2015, 4, 29, 8, 54, 34, 321000)
+    assert s.details["delay_s"] == 120.0 and s.severity == "info" and s.status == "new"
+    assert "A64 southbound" in s.title and len(s.details["comments"]) == 6
+    assert s.details["subtype"] == "unspecifiedAbnormalTraffic"
+
+
+def test_vms_units_are_rejects_with_the_sign_text(samples):
+    result = parse_safely(adapter(), (samples / VMS).read_bytes())
+    assert result.records == [] and len(result.rejects) == 5
+    assert all(r.reason.startswith("VMS status is not read") for r in result.rejects)
+    assert result.rejects[0].ref == "CFB613DE7F903254E0433CC411ACFD01" and "TO J9 (ASHFORD) / 22 MINS" in result.rejects[0].item
+
+
+SITUATIONS = b"""<d2LogicalModel xmlns="http://datex2.eu/schema/2/2_0" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<payloadPublication xsi:type="SituationPublication"><publicationTime>2025-09-10T10:00:00</publicationTime>
+<situation id="s1">
+ <situationRecord xsi:type="d2:Accident" id="r1"><situationRecordCreationTime>2025-09-10T09:00:00</situationRecordCreationTime>
+  <situationRecordVersionTime>2025-09-10T09:05:00</situationRecordVersionTime><severity>high</severity>
+  <groupOfLocations><locationForDisplay><latitude>-8.6705</latitude><longitude>115.2126</longitude></locationForDisplay></groupOfLocations>
+ </situationRecord>
+ <situationRecord xsi:type="Accident" id="r1"><situationRecordCreationTime>2025-09-10T09:00:00</situationRecordCreationTime>
+  <situationRecordVersionTime>2025-09-10T09:20:00</situationRecordVersionTime><severity>high</severity>
+  <management><lifeCycleManagement><end>true</end></lifeCycleManagement></management>
+ </situationRecord>
+ <situationRecord xsi:type="RoadOrCarriagewayOrLaneManagement" id="r2"><situationRecordCreationTime>soon</situationRecordCreationTime>
+  <validity><validityTimeSpecification><overallEndTime>2025-09-11T00:00:00+08:00</overallEndTime></validityTimeSpecification></validity>
+ </situationRecord>
+ <situationRecord xsi:type="Accident" id="r3"><situationRecordCreationTime>2025-09-10T09:00:00Z</situationRecordCreationTime>
+  <groupOfLocations><locationForDisplay><latitude>95</latitude><longitude>115</longitude></locationForDisplay></groupOfLocations>
+ </situationRecord>
+ <situationRecord xsi:type="Accident"><situationRecordCreationTime>2025-09-10T09:00:00Z</situationRecordCreationTime></situationRecord>
+</situation></payloadPublication></d2LogicalModel>"""
+
+
+def test_situation_variants_zone_versions_and_rejects():
+    result = parse_safely(adapter(), SITUATIONS)
+    by_id = {r.id: r for r in result.records}
+    assert set(by_id) == {"r1", "r2"}
+    r1 = by_id["r1"]
+    # zone-less time takes the configured zone (WITA); the newer version wins and is closed
+    assert r1.reported_at == utc(2025, 9, 10, 1, 0) and r1.updated_at == utc(2025, 9, 10, 1, 20)
+    assert r1.status == "closed" and r1.category == "traffic_accident" and r1.severity == "high"
+    r2 = by_id["r2"]  # unreadable creation time falls back to the publication time
+    assert r2.category == "road_closure" and r2.reported_at == utc(2025, 9, 10, 2, 0)
+    assert r2.expires_at == utc(2025, 9, 10, 16, 0) and r2.lat is None
+    reasons = [r.reason for r in result.rejects]
+    assert len(reasons) == 3
+    assert any("superseded" in r for r in reasons) and any("impossible coordinates" in r for r in reasons)
+    assert any("without an id" in r for r in reasons)
+    utc_zone = parse_safely(adapter(timezone="UTC"), SITUATIONS)
+    assert {r.id: r for r in utc_zone.records}["r1"].reported_at == utc(2025, 9, 10, 9, 0)
+
+
+def test_other_publications_and_measurement_oddities():
+    table = b"""<d2LogicalModel xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><payloadPublication xsi:type="MeasurementSiteTablePublication"/></d2LogicalModel>"""
+    [reject] = parse_safely(adapter(), table).rejects
+    assert "MeasurementSiteTablePublication" in reject.reason and "sites" in reject.reason
+    measured = b"""<d2LogicalModel xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><payloadPublication xsi:type="MeasuredDataPublication">
+      <publicationTime>2025-09-10T10:00:00+08:00</publicationTime>
+      <siteMeasurements><measurementSiteReference id="S1"/>
+        <measuredValue index="0"><measuredValue><basicData xsi:type="TrafficSpeed"><averageVehicleSpeed><speed>fast</speed></averageVehicleSpeed></basicData></measuredValue></measuredValue>
+        <measuredValue index="1"><measuredValue><basicData xsi:type="TrafficStatus"><trafficStatus>free</trafficStatus></basicData></measuredValue></measuredValue>
+        <measuredValue index="2"><measuredValue><basicData xsi:type="TrafficFlow"><vehicleFlow><vehicleFlowRate>600</vehicleFlowRate></vehicleFlow></basicData></measuredValue></measuredValue>
+        <measuredValue index="2"><measuredValue><basicData xsi:type="TrafficFlow"><vehicleFlow><vehicleFlowRate>600</vehicleFlowRate></vehicleFlow></basicData></measuredValue></measuredValue>
+      </siteMeasurements>
+      <siteMeasurements><measuredValue index="0"/></siteMeasurements>
+    </payloadPublication></d2LogicalModel>"""
+    result = parse_safely(adapter(), measured)
+    [flow] = result.records
+    assert flow.id == "S1:2:20250910T020000Z" and flow.observed_at == utc(2025, 9, 10, 2, 0)  # publication time
+    reasons = " | ".join(r.reason for r in result.rejects)
+    assert len(result.rejects) == 4
+    for part in ["'fast' is not a number", "TrafficStatus is not read", "duplicate of id S1:2:", "without a measurementSiteReference"]:
+        assert part in reasons
+
+
+@pytest.mark.parametrize("raw", [
+    b"", b"<html><body>Service Unavailable</body></html>", b"<d2LogicalModel><payloadPublication>",
+    b"\xff\xfe\x00<", b"<a>" * 10000 + b"</a>" * 10000, b"<d2LogicalModel/>", b'{"json": true}',
+    b'<!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><x>&b;</x>',
+])
+def test_bad_documents_are_one_reject(raw):
+    result = parse_safely(adapter(), raw)
+    assert result.records == [] and len(result.rejects) == 1 and result.rejects[0].reason
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="not a category"):
+        adapter(situation_categories={"Accident": "crash"})
+    with pytest.raises(ValueError, match="unknown time zone"):
+        adapter(timezone="WITA")
+
+
+def test_fetch_path(samples, feed_server):
+    body = (samples / SITUATION).read_bytes()
+    a = adapter(url=feed_server.serve("/events.xml", body, content_type="application/xml"))
+    [incident] = parse_safely(a, a.fetch()).records
+    assert incident.id == "950085"
+    with pytest.raises(FetchError):
+        adapter(url=feed_server.serve("/down", b"", status=500)).fetch()
+    big = (samples / MEASURED).read_bytes()
+    with pytest.raises(FetchError):
+        adapter(url=feed_server.serve("/big", big), max_bytes=100_000).fetch()
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_parse_never_raises(samples, data):
+    name = data.draw(st.sampled_from([SITUATION, VMS, MEASURED]))
+    raw = bytearray((samples / name).read_bytes()[:8000])
+    for _ in range(data.draw(st.integers(1, 6))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    for blob in (bytes(raw), data.draw(st.binary(max_size=300))):
+        result = adapter().parse(blob)
+        assert all(r.reason for r in result.rejects)
+        assert len({r.id for r in result.records}) == len(result.records)
