@@ -1,0 +1,9 @@
+"""Callbacks, one module per screen, registered on the app at import of app.py."""
+from __future__ import annotations
+
+
+def register_all(app) -> None:
+    from callbacks import history, kpi, sources, wall
+
+    for module in (wall, sources, kpi, history):
+        module.register(app)

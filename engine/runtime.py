@@ -25,3 +25,11 @@ def redis_client() -> redis.Redis:
 @cache
 def history() -> History:
     return History(config().database.url)
+
+
+@cache
+def live():
+    from engine.live import LiveStore
+
+    cfg = config()
+    return LiveStore(redis_client(), cfg.redis.prefix, cfg.collector.change_stream_length, cfg.collector.reject_list_length)

@@ -1,0 +1,68 @@
+/* Map styling for dash-leaflet: marker colours by severity or Siaga level,
+   clusters that show their severity mix, boundary labels. */
+window.dmy = window.dmy || {};
+(function () {
+  const SEV = {critical: "#ff3b3b", high: "#ff8c1a", medium: "#ffd21a", low: "#4fc3f7", info: "#9aa4b2"};
+  const ALERT = ["#3ddc84", "#ffd21a", "#ff8c1a", "#ff3b3b", "#ff3b3b"];
+  const RANK_COLOUR = ["#9aa4b2", "#4fc3f7", "#ffd21a", "#ff8c1a", "#ff3b3b"];
+
+  function colour(p) {
+    if (p.kind === "incident") return SEV[p.sev] || SEV.info;
+    if (p.kind === "reading") return ALERT[p.alert || 0];
+    return "#c792ea";
+  }
+
+  function escape(s) {
+    return String(s || "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+  }
+
+  window.dmy.map = {
+    pointToLayer: function (feature, latlng) {
+      const p = feature.properties;
+      const big = p.kind === "incident" ? 7 + (p.rank || 0) * 1.5 : 8;
+      return L.circleMarker(latlng, {
+        radius: big, color: "#0b0f14", weight: 2, fillColor: colour(p),
+        fillOpacity: p.kind === "incident" && !p.open ? 0.45 : 0.95,
+      });
+    },
+    clusterToLayer: function (feature, latlng, index) {
+      const leaves = index.getLeaves(feature.properties.cluster_id, Infinity);
+      const counts = [0, 0, 0, 0, 0];
+      leaves.forEach((l) => { counts[Math.min(4, l.properties.rank || 0)] += 1; });
+      let start = 0, stops = [];
+      for (let r = 4; r >= 0; r--) {
+        if (!counts[r]) continue;
+        const end = start + (counts[r] / leaves.length) * 360;
+        stops.push(RANK_COLOUR[r] + " " + start + "deg " + end + "deg");
+        start = end;
+      }
+      const size = 34 + Math.min(26, Math.log2(leaves.length) * 5);
+      const html = '<div class="cluster-ring" style="width:' + size + "px;height:" + size +
+        "px;background:conic-gradient(" + stops.join(",") + ')"><span>' + feature.properties.point_count + "</span></div>";
+      return L.marker(latlng, {icon: L.divIcon({html: html, className: "cluster-icon", iconSize: L.point(size, size)})});
+    },
+    shapeStyle: function (feature) {
+      const c = colour(feature.properties);
+      const line = feature.geometry.type.indexOf("LineString") >= 0;
+      return {color: c, weight: line ? 7 : 2, opacity: 0.9, fillColor: c, fillOpacity: line ? 0 : 0.25};
+    },
+    bindPopup: function (feature, layer) {
+      const p = feature.properties;
+      if (!p || !p.title) return;
+      layer.bindTooltip("<b>" + escape(p.title) + "</b><br>" + escape(p.cat || "") + " " + escape(p.value || "") +
+        "<br>" + escape(p.desa) + " · " + escape(p.time));
+    },
+    desaStyle: function () {
+      return {color: "#3a5a7a", weight: 1, fillColor: "#13202e", fillOpacity: 0.55};
+    },
+    kecamatanStyle: function () {
+      return {color: "#7fb3e0", weight: 2.5, fill: false};
+    },
+    desaLabel: function (feature, layer) {
+      layer.bindTooltip(escape(feature.properties.nama), {permanent: true, direction: "center", className: "desa-label"});
+    },
+    kecamatanLabel: function (feature, layer) {
+      layer.bindTooltip(escape(feature.properties.nama).toUpperCase(), {permanent: true, direction: "center", className: "kecamatan-label", offset: [0, -24]});
+    },
+  };
+})();

@@ -1,0 +1,271 @@
+"""`damamaya`: run, web, collect, adapters, parse, rebuild-live, seed-history."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import orjson
+
+from engine.config import AppConfig, ConfigError, load_config
+
+log = logging.getLogger("damamaya")
+
+
+def _config(args) -> AppConfig:
+    if args.config:
+        os.environ["DAMAMAYA_CONFIG"] = str(Path(args.config).resolve())
+    return load_config(args.config)
+
+
+def _stores(config: AppConfig):
+    import redis
+
+    from engine.history import History
+    from engine.live import LiveStore
+
+    if not config.redis.url:
+        raise ConfigError("redis.url is not set: use `damamaya run`, which starts an embedded Redis, or set DAMAMAYA_REDIS_URL")
+    client = redis.Redis.from_url(config.redis.url, socket_timeout=10)
+    live = LiveStore(client, config.redis.prefix, config.collector.change_stream_length, config.collector.reject_list_length)
+    history = History(config.database.url)
+    history.create()
+    return live, history
+
+
+def source_descriptions(config: AppConfig) -> dict[str, dict]:
+    from data_sources import get_adapter
+
+    out = {}
+    for name, cfg in config.sources.items():
+        adapter = get_adapter(cfg.adapter)
+        out[name] = {"title": cfg.title or name, "adapter": cfg.adapter, "kinds": list(adapter.kinds),
+                     "enabled": cfg.enabled, "interval": cfg.interval, "stale_after": cfg.stale_seconds,
+                     "description": adapter.description}
+    return out
+
+
+# ---- commands -------------------------------------------------------------------------
+
+def cmd_adapters(args) -> int:
+    from data_sources import registry
+
+    for name, cls in registry().items():
+        print(f"{name:18} {','.join(cls.kinds):28} {cls.description}")
+    return 0
+
+
+def cmd_parse(args) -> int:
+    from data_sources import get_adapter
+    from engine.pipeline import parse_safely
+
+    try:
+        cls = get_adapter(args.adapter)
+    except KeyError as exc:
+        print(exc.args[0], file=sys.stderr)
+        return 2
+    try:
+        raw = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    config = None
+    if args.config:
+        block = _config(args).sources.get(args.source or "")
+        config = block if block and block.adapter == args.adapter else None
+    result = parse_safely(cls(args.source or args.adapter, config), raw)
+    for record in result.records:
+        sys.stdout.write(orjson.dumps(record.model_dump(mode="json")).decode() + "\n")
+    for reject in result.rejects:
+        where = f" [{reject.ref}]" if reject.ref else ""
+        sys.stderr.write(f"reject{where}: {reject.reason} | {reject.item[:120]}\n")
+    print(f"{len(result.records)} records, {len(result.rejects)} rejects", file=sys.stderr)
+    return 0 if result.records else 1
+
+
+def cmd_collect(args) -> int:
+    from engine.collector import Collector
+
+    config = _config(args)
+    live, history = _stores(config)
+    live.describe_sources(source_descriptions(config))
+    collector = Collector(config.enabled_sources(), live, history,
+                          config.collector.max_backoff, config.collector.lock_seconds)
+    stop = _stop_on_signals()
+    collector.start()
+    log.info("collector %s polling %d sources", collector.owner, len(collector.runners))
+    stop.wait()
+    collector.close()
+    return 0
+
+
+def cmd_web(args) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    config = _config(args)
+    if not config.redis.url:
+        raise ConfigError("redis.url is not set: web workers read the live store; set DAMAMAYA_REDIS_URL or use `damamaya run`")
+    workers = args.workers or config.web.workers
+    bind = f"{args.host or config.web.host}:{args.port or config.web.port}"
+
+    class WebApp(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", bind)
+            self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", config.web.threads)
+            self.cfg.set("timeout", 60)
+            self.cfg.set("accesslog", None)
+            # gunicorn 27 puts a control socket in ~/.gunicorn by default; two
+            # servers on one machine would collide there.
+            self.cfg.set("control_socket_disable", True)
+
+        def load(self):
+            from app import server
+
+            return server
+
+    log.info("web on http://%s with %d workers", bind, workers)
+    WebApp().run()
+    return 0
+
+
+def cmd_rebuild_live(args) -> int:
+    from engine.records import utcnow
+
+    config = _config(args)
+    live, history = _stores(config)
+    live.clear()
+    live.describe_sources(source_descriptions(config))
+    now = utcnow()
+    total = 0
+    for name, cfg in config.sources.items():
+        from engine.collector import keep_live
+
+        kept = [r for r in history.live_records(name, now - timedelta(hours=cfg.live_hours)) if keep_live(r, now, cfg.live_hours)]
+        live.apply(name, kept)
+        total += len(kept)
+        print(f"{name}: {len(kept)} live records from history")
+    print(f"rebuilt the live store with {total} records")
+    return 0
+
+
+def cmd_run(args) -> int:
+    """Everything in one: embedded Redis when none is configured, collector, web."""
+    config = _config(args)
+    env = dict(os.environ)
+    embedded = None
+    if not config.redis.url:
+        from engine.redis_server import EmbeddedRedis
+
+        embedded = EmbeddedRedis()
+        env["DAMAMAYA_REDIS_URL"] = embedded.start()
+    if config.database.url.startswith("sqlite:///"):
+        Path(config.database.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    base = [sys.executable, "-m", "engine.cli"] + (["--config", args.config] if args.config else [])
+    web_args = (["--port", str(args.port)] if args.port else []) + (["--host", args.host] if args.host else [])
+    children = [subprocess.Popen(base + ["collect"], env=env, preexec_fn=_die_with_parent),
+                subprocess.Popen(base + ["web", "--workers", str(args.workers or config.web.workers)] + web_args, env=env,
+                                 preexec_fn=_die_with_parent)]
+    host, port = args.host or config.web.host, args.port or config.web.port
+    print(f"Damamaya control room: http://{host}:{port}/wall  (Ctrl+C stops it)", flush=True)
+    stop = _stop_on_signals()
+    code = 0
+    while not stop.is_set():
+        for child in children:
+            if child.poll() is not None:
+                print(f"a Damamaya process exited with {child.returncode}; stopping", file=sys.stderr)
+                code = child.returncode or 1
+                stop.set()
+        stop.wait(0.5)
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    if embedded:
+        embedded.stop()
+    return code
+
+
+def _die_with_parent() -> None:
+    """Linux: have the kernel send SIGTERM to a child whose `damamaya run` died,
+    so that no orphaned collector or web server outlives it."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def cmd_seed_history(args) -> int:
+    from engine import seed
+
+    return seed.run(args)
+
+
+def _stop_on_signals():
+    import threading
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="damamaya", description="Damamaya, the Denpasar control room dashboard")
+    p.add_argument("--config", help="config file (default: $DAMAMAYA_CONFIG or ./config.yaml)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="embedded Redis (if none configured), collector and web server in one")
+    web = sub.add_parser("web", help="serve app.py through gunicorn with several workers")
+    for sp in (run, web):
+        sp.add_argument("--host")
+        sp.add_argument("--port", type=int)
+        sp.add_argument("--workers", type=int)
+    run.set_defaults(func=cmd_run)
+    web.set_defaults(func=cmd_web)
+    sub.add_parser("collect", help="poll every enabled source into history and the live store").set_defaults(func=cmd_collect)
+    sub.add_parser("adapters", help="list the registered adapters").set_defaults(func=cmd_adapters)
+    parse = sub.add_parser("parse", help="parse a file: records as JSON lines on stdout, rejects on stderr")
+    parse.add_argument("adapter")
+    parse.add_argument("file")
+    parse.add_argument("--source", help="take the adapter's settings from this source's block in the config")
+    parse.set_defaults(func=cmd_parse)
+    sub.add_parser("rebuild-live", help="rebuild the Redis live store from the history store").set_defaults(func=cmd_rebuild_live)
+    seed_p = sub.add_parser("seed-history", help="write realistic historical records")
+    try:
+        from engine import seed
+
+        seed.add_arguments(seed_p)
+    except ImportError:  # the seeder is optional for every other command
+        pass
+    seed_p.set_defaults(func=cmd_seed_history)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

