@@ -1,0 +1,242 @@
+"""Query building for /history over `analytics_events`, the same SQLAlchemy Core on SQLite and PostgreSQL.
+
+Every aggregate groups by the leading column of one covering index (day, cat,
+desa, how) and filters only on columns that index carries, so each view is one
+ordered index scan. Folding (days into weeks, desa into kecamatan) happens in
+Python on at most a few thousand groups.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Iterator
+
+from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy.engine import Connection
+
+from engine.analytics.facts import day_and_hour_of_week
+from engine.analytics.filters import HistoryFilter, granularity
+from engine.analytics.schema import (KIND_CODE, SEVERITY_CODE, STATUS_CODE, Codes, desa_code_of, desa_int, events,
+                                     kecamatan_range)
+from engine.records import KINDS, SEVERITIES, STATUSES, WITA
+
+EPOCH_DAY = date(1970, 1, 1)
+
+
+def day_number(at: datetime) -> int:
+    return day_and_hour_of_week(int(at.timestamp()))[0]
+
+
+def day_date(day: int) -> date:
+    return EPOCH_DAY + timedelta(days=day)
+
+
+def conditions(conn: Connection, f: HistoryFilter, start: datetime, end: datetime) -> list:
+    """WHERE terms for a filter over [start, end). Unknown names match nothing."""
+    c = events.c
+    t0, t1 = int(start.timestamp()), int(end.timestamp())
+    where = [c.day >= day_number(start), c.day <= day_number(end), c.ts >= t0, c.ts < t1,
+             c.kind == KIND_CODE.get(f.kind, 0)]
+    for name, column, dim in (("source", c.src, "source"), ("category", c.cat, "category")):
+        values = getattr(f, name)
+        if values:
+            found = Codes.lookup(conn, dim, values)
+            where.append(column.in_(found) if found else false())
+    if f.severity:
+        where.append(c.sev.in_([SEVERITY_CODE[s] for s in f.severity]))
+    if f.status:
+        where.append(c.st.in_([STATUS_CODE[s] for s in f.status]))
+    if f.desa:
+        where.append(c.desa.in_([desa_int(d) for d in f.desa]))
+    elif f.kecamatan:
+        ranges = []
+        for k in f.kecamatan:
+            try:
+                lo, hi = kecamatan_range(k)
+            except (IndexError, ValueError):
+                continue
+            ranges.append(c.desa.between(lo, hi))
+        where.append(or_(*ranges) if ranges else false())
+    if f.weekday or f.hour:
+        days = f.weekday or range(7)
+        hours = f.hour or range(24)
+        where.append(c.how.in_(sorted(d * 24 + h for d in days for h in hours)))
+    if f.q:
+        text = f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append(c.title.ilike(f"%{text}%", escape="\\"))
+    return where
+
+
+@dataclass
+class Scope:
+    """A filter resolved against the clock: what every view of one screen state shares."""
+
+    filter: HistoryFilter
+    start: datetime
+    end: datetime
+
+    @property
+    def granularity(self) -> str:
+        return granularity(self.start, self.end)
+
+
+def scope(conn: Connection, f: HistoryFilter, now: datetime) -> Scope:
+    earliest = None
+    if f.range == "all":
+        first = conn.execute(select(func.min(events.c.day)).where(events.c.kind == KIND_CODE.get(f.kind, 0))).scalar()
+        if first is not None:
+            d = day_date(first)
+            earliest = datetime(d.year, d.month, d.day, tzinfo=WITA)
+    start, end = f.bounds(now, earliest)
+    return Scope(f, start, end)
+
+
+# ---- views ------------------------------------------------------------------------
+def count(conn: Connection, s: Scope) -> int:
+    return conn.execute(select(func.count()).select_from(events).where(*conditions(conn, s.filter, s.start, s.end))).scalar_one()
+
+
+def _bucket_start(day: int, hour: int | None, grain: str) -> datetime:
+    d = day_date(day)
+    if grain == "hour":
+        return datetime(d.year, d.month, d.day, hour or 0, tzinfo=WITA)
+    if grain == "week":
+        d = d - timedelta(days=d.weekday())
+    elif grain == "month":
+        d = d.replace(day=1)
+    return datetime(d.year, d.month, d.day, tzinfo=WITA)
+
+
+def _next_bucket(at: datetime, grain: str) -> datetime:
+    if grain == "hour":
+        return at + timedelta(hours=1)
+    if grain == "day":
+        return at + timedelta(days=1)
+    if grain == "week":
+        return at + timedelta(days=7)
+    return (at.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def timeseries(conn: Connection, s: Scope) -> list[tuple[datetime, int]]:
+    """Counts per bucket (WITA), every bucket of the range present, empty ones as 0."""
+    c = events.c
+    grain = s.granularity
+    where = conditions(conn, s.filter, s.start, s.end)
+    counts: Counter = Counter()
+    if grain == "hour":
+        rows = conn.execute(select(c.day, c.how, func.count()).where(*where).group_by(c.day, c.how))
+        for day, how, n in rows:
+            counts[_bucket_start(day, how % 24, grain)] += n
+    else:
+        rows = conn.execute(select(c.day, func.count()).where(*where).group_by(c.day))
+        for day, n in rows:
+            counts[_bucket_start(day, None, grain)] += n
+    out = []
+    local_start = s.start.astimezone(WITA)
+    at = _bucket_start(day_number(s.start), local_start.hour, grain)
+    stop = s.end.astimezone(WITA)
+    while at < stop and len(out) < 5000:
+        out.append((at, counts.get(at, 0)))
+        at = _next_bucket(at, grain)
+    return out
+
+
+def bucket_range(at: datetime, grain: str) -> tuple[datetime, datetime]:
+    return at, _next_bucket(at, grain)
+
+
+def by_category(conn: Connection, s: Scope) -> list[tuple[str, int]]:
+    c = events.c
+    names = Codes.names(conn, "category")
+    rows = conn.execute(select(c.cat, func.count()).where(*conditions(conn, s.filter, s.start, s.end)).group_by(c.cat))
+    return sorted(((names.get(cat, str(cat)), n) for cat, n in rows), key=lambda x: -x[1])
+
+
+def by_desa(conn: Connection, s: Scope) -> dict[str, int]:
+    """Counts per desa code; '' for events outside the city or without a place."""
+    c = events.c
+    rows = conn.execute(select(c.desa, func.count()).where(*conditions(conn, s.filter, s.start, s.end)).group_by(c.desa))
+    return {desa_code_of(d) or "": n for d, n in rows}
+
+
+def fold_kecamatan(per_desa: dict[str, int]) -> dict[str, int]:
+    out: Counter = Counter()
+    for code, n in per_desa.items():
+        out[code.rsplit(".", 1)[0] if code else ""] += n
+    return dict(out)
+
+
+def heatmap(conn: Connection, s: Scope) -> list[list[int]]:
+    """7 x 24 counts: [weekday Monday..Sunday][hour 0..23], WITA."""
+    c = events.c
+    grid = [[0] * 24 for _ in range(7)]
+    for how, n in conn.execute(select(c.how, func.count()).where(*conditions(conn, s.filter, s.start, s.end)).group_by(c.how)):
+        grid[how // 24][how % 24] += n
+    return grid
+
+
+ROW_COLUMNS = ("ts", "src", "record_id", "kind", "cat", "sev", "st", "desa", "lat", "lon", "value", "title")
+
+
+def _names(conn: Connection) -> tuple[dict[int, str], dict[int, str]]:
+    return Codes.names(conn, "source"), Codes.names(conn, "category")
+
+
+def _decode(names, rows) -> list[dict]:
+    sources, cats = names
+    out = []
+    for r in rows:
+        desa = desa_code_of(r.desa)
+        out.append({
+            "time": datetime.fromtimestamp(r.ts, timezone.utc), "source": sources.get(r.src, ""), "id": r.record_id,
+            "kind": KINDS[r.kind], "category": cats.get(r.cat, ""),
+            "severity": SEVERITIES[r.sev] if r.sev is not None else "",
+            "status": STATUSES[r.st] if r.st is not None else "",
+            "kecamatan_code": desa.rsplit(".", 1)[0] if desa else "", "desa_code": desa or "",
+            "lat": r.lat, "lon": r.lon, "value": r.value, "title": r.title or "",
+        })
+    return out
+
+
+def _newest_first():
+    c = events.c
+    return (c.day.desc(), c.how.desc(), c.ts.desc(), c.id.desc())
+
+
+def page(conn: Connection, s: Scope, number: int, size: int) -> list[dict]:
+    """One page of rows, newest first. The ids come from the covering day index; only
+    the page's own rows are read from the table."""
+    c = events.c
+    where = conditions(conn, s.filter, s.start, s.end)
+    ids = select(c.id).where(*where).order_by(*_newest_first()).limit(size).offset((number - 1) * size).subquery()
+    cols = [getattr(c, n) for n in ROW_COLUMNS]
+    rows = conn.execute(select(*cols).where(c.id.in_(select(ids.c.id))).order_by(*_newest_first()))
+    return _decode(_names(conn), rows)
+
+
+def points(conn: Connection, s: Scope, limit: int = 1500) -> list[dict]:
+    """The newest located events, for the map."""
+    c = events.c
+    where = conditions(conn, s.filter, s.start, s.end) + [c.lat.is_not(None)]
+    ids = select(c.id).where(*where).order_by(*_newest_first()).limit(limit).subquery()
+    rows = conn.execute(select(c.ts, c.cat, c.sev, c.lat, c.lon, c.title).where(c.id.in_(select(ids.c.id))))
+    cats = Codes.names(conn, "category")
+    return [{"time": datetime.fromtimestamp(r.ts, timezone.utc), "category": cats.get(r.cat, ""),
+             "severity": SEVERITIES[r.sev] if r.sev is not None else "", "lat": r.lat, "lon": r.lon,
+             "title": r.title or ""} for r in rows]
+
+
+def rows_for_export(conn: Connection, s: Scope, batch: int = 5000) -> Iterator[dict]:
+    """Every filtered row, newest first, streamed in batches."""
+    c = events.c
+    names = _names(conn)
+    cols = [getattr(c, n) for n in ROW_COLUMNS]
+    stmt = select(*cols).where(*conditions(conn, s.filter, s.start, s.end)).order_by(*_newest_first())
+    result = conn.execution_options(yield_per=batch).execute(stmt)
+    for part in result.partitions():
+        yield from _decode(names, part)
+
+
+def facet_values(conn: Connection, dim: str) -> list[str]:
+    return sorted(Codes.table(conn, dim, refresh=True))
