@@ -67,6 +67,14 @@ class CctvConfig(SourceConfig):
             raise ValueError(f"unknown time zone {v!r}") from None
         return v
 
+    @field_validator("region")
+    @classmethod
+    def _box(cls, v: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        lat_min, lat_max, lon_min, lon_max = v
+        if not (-90 <= lat_min < lat_max <= 90 and -180 <= lon_min < lon_max <= 180):
+            raise ValueError("region must be lat_min < lat_max, lon_min < lon_max within -90..90 and -180..180")
+        return v
+
     @field_validator("listed_at")
     @classmethod
     def _aware(cls, v: datetime | None) -> datetime | None:

@@ -151,6 +151,15 @@ def test_broken_documents_are_one_reject(raw):
     assert result.records == [] and len(result.rejects) == 1 and result.rejects[0].reason
 
 
+def test_config_is_checked():
+    cls = get_adapter("cctv").Config
+    for bad in ({"region": (6, -11, 95, 141)}, {"timezone": "Mars/Olympus"}, {"listed_at": "2015-07-10T08:00:00"},
+                {"surprise": 1}):
+        with pytest.raises(ValueError):
+            cls(**bad)
+    assert cls(region=[-9, -8, 114, 116]).region == (-9, -8, 114, 116)
+
+
 def test_items_that_are_not_objects():
     result = parse_safely(adapter(listed_at=LISTED), b'{"place": [1, "x", null]}')
     assert result.records == [] and [r.reason for r in result.rejects] == ["camera entry is not an object"] * 3
