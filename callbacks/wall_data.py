@@ -76,7 +76,7 @@ def localize_tiles(tiles: list[dict], language: str) -> list[dict]:
         tile = dict(tile)
         key, detail = tile["key"], tile["detail"]
         if key == "open_incidents":
-            tile["detail"] = t("wall.tile.open_incidents.detail", language)
+            tile["detail"] = ""
             tile["parts"] = [{"label": t(f"severity.{p['label']}", language), "value": p["value"], "cls": f"sev-{p['label']}"}
                              for p in tile["parts"]]
         elif key == "calls_hour" and detail != "":

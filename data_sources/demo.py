@@ -24,7 +24,7 @@ from engine.records import WITA, ParseResult, Reject, record_from_json, utcnow
 
 class DemoConfig(SourceConfig):
     adapter: str = "demo"
-    feed: Literal["calls", "complaints", "gauges", "traffic", "prices"] = "calls"
+    feed: Literal["calls", "complaints", "gauges", "traffic", "prices", "quakes"] = "calls"
     rate_per_minute: float = Field(default=4.0, ge=0, description="new calls or complaints per simulated minute")
     time_scale: float = Field(default=10.0, ge=1, le=1000, description="simulated seconds per real second")
     seed: int | None = None
@@ -259,6 +259,29 @@ class Simulator:
                 "geometry": {"type": "LineString", "coordinates": [[lon, lat] for lat, lon in line]},
                 "details": {"level": level, "speed_kmh": {3: 18, 4: 10, 5: 4}[level], "road": name},
             }
+
+    # ---- earthquakes around Bali --------------------------------------------------------------
+    def _step_quakes(self, seconds: float, real_now: datetime) -> None:
+        if not self.items:  # start with the latest felt quake of the past day
+            self._new_quake(real_now - timedelta(hours=self.rng.uniform(1, 20)))
+        for _ in range(self._arrivals(seconds, self.rate / 60)):
+            self._new_quake(real_now)
+        for qid in sorted(self.items)[:-20]:
+            del self.items[qid]
+
+    def _new_quake(self, at: datetime) -> None:
+        magnitude = round(min(7.5, 2.5 + self.rng.expovariate(1.6)), 1)  # Gutenberg-Richter-like tail
+        lat, lon = round(self.rng.uniform(-10.0, -7.6), 2), round(self.rng.uniform(114.2, 117.2), 2)
+        depth = self.rng.choice([10, 10, 15, 30, 60, 120])
+        qid = at.strftime("%Y%m%dT%H%M%SZ")
+        severity = "critical" if magnitude >= 7 else "high" if magnitude >= 6 else "medium" if magnitude >= 5 else "low" if magnitude >= 4 else "info"
+        region = self.rng.choice(["Karangasem", "Buleleng", "Jembrana", "Lombok Barat", "Nusa Penida", "Samudera Hindia Selatan Bali"])
+        self.items[qid] = {
+            "kind": "incident", "id": qid, "source": self.source, "category": "earthquake", "severity": severity,
+            "status": "new", "lat": lat, "lon": lon, "reported_at": at.isoformat(), "updated_at": at.isoformat(),
+            "title": f"Gempa M{magnitude:g} {region}",
+            "details": {"magnitude": magnitude, "depth_km": depth, "region": region, "tsunami": False},
+        }
 
     # ---- prices ------------------------------------------------------------------------------
     def _price_history(self) -> None:

@@ -32,7 +32,7 @@ class DatabaseConfig(_Strict):
 
 class MapConfig(_Strict):
     center: tuple[float, float] = (-8.6705, 115.2126)
-    zoom: float = Field(default=13.25, ge=1, le=19)
+    zoom: float = Field(default=13, ge=1, le=19)
     tile_url: str | None = None
     tile_attribution: str = ""
 

@@ -71,7 +71,7 @@ class LiveStore:
             return
         key = self.key("rejects", source)
         pipe = self.r.pipeline()
-        pipe.lpush(key, *[orjson.dumps(r) for r in reversed(rejects[-self.reject_length:])])
+        pipe.lpush(key, *[orjson.dumps(r) for r in rejects[-self.reject_length:]])  # the last pushed is the head
         pipe.ltrim(key, 0, self.reject_length - 1)
         pipe.execute()
 

@@ -471,6 +471,13 @@ def _history_row(p: dict, payload: str, digest: str) -> dict:
             "value": value, "payload": payload}
 
 
+def _sqlite_value(value):
+    """The storage form engine.history.UtcDateTime gives a datetime on SQLite."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
 class Writer:
     """Bulk writes: COPY on PostgreSQL, executemany on SQLite; analytics indexes built once at the end."""
 
@@ -511,10 +518,13 @@ class Writer:
     def _insert(self, conn, table, rows: list[dict]) -> None:
         if not rows:
             return
-        if not self.pg:
-            conn.execute(table.insert(), rows)
-            return
         cols = [c.name for c in table.c if c.name in rows[0]]
+        if not self.pg:
+            # straight to sqlite3: SQLAlchemy's per-row bind processing would cost more than the insert
+            marks = ", ".join("?" * len(cols))
+            conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({marks})",
+                                 [tuple(_sqlite_value(r[c]) for c in cols) for r in rows])
+            return
         raw = conn.connection.driver_connection
         with raw.cursor() as cur:
             with cur.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as copy:

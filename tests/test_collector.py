@@ -1,0 +1,167 @@
+"""Collector logic on a real Redis and a real SQLite history, feeds served over real HTTP."""
+import logging
+import random
+import time
+
+import orjson
+import pytest
+
+from data_sources import get_adapter
+from data_sources.base import Adapter
+from engine.collector import Collector, SourceRunner, next_delay
+from engine.history import History
+from engine.live import LiveStore
+from engine.records import ParseResult, Reading, utcnow
+
+QUAKE = b'{"Infogempa": {"gempa": {"DateTime": "2026-11-27T01:00:00+00:00", "Coordinates": "-8.65,115.22", "Magnitude": "4.1", "Wilayah": "Denpasar"}}}'
+
+
+@pytest.fixture
+def live(redis_client):
+    return LiveStore(redis_client, "t")
+
+
+@pytest.fixture
+def sqlite_history(tmp_path):
+    h = History(f"sqlite:///{tmp_path}/h.sqlite")
+    h.create()
+    yield h
+    h.dispose()
+
+
+def quake_runner(url, live, history, **kw):
+    cls = get_adapter("bmkg-quake")
+    cfg = cls.Config(url=url, interval=1, timeout=kw.pop("timeout", 2))
+    return SourceRunner("quake", cfg, live, history, **kw)
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_ceiling():
+    rng = random.Random(1)
+    assert next_delay(10, 0, 300) == 10
+    for failures, base in [(1, 10), (2, 20), (3, 40), (4, 80)]:
+        delays = [next_delay(10, failures, 300, rng) for _ in range(200)]
+        assert min(delays) >= base * 0.75 and max(delays) <= base * 1.25
+        assert len(set(delays)) > 100  # jittered, not lockstep
+    assert max(next_delay(10, 20, 300, rng) for _ in range(100)) <= 300
+    assert next_delay(0.5, 1, 300, rng) >= 1
+
+
+def test_failure_keeps_last_good_data_and_recovery_is_logged_once(feed_server, live, sqlite_history, caplog):
+    url = feed_server.serve("/q.json", QUAKE)
+    runner = quake_runner(url, live, sqlite_history)
+    assert runner.poll().ok and runner.last_update_success
+    assert len(live.records("quake")) == 1
+    version = live.versions()["quake"]
+
+    caplog.set_level(logging.INFO, logger="damamaya.collector")
+    for body, status in [(b"<html><body>Bad gateway</body></html>", 200), (b"oops", 500), (QUAKE[:40], 200)]:
+        feed_server.serve("/q.json", body, status=status)
+        outcome = runner.poll()
+        assert not outcome.ok
+        assert len(live.records("quake")) == 1, "good data must survive a bad poll"
+    assert live.versions()["quake"] == version
+    health = live.health()["quake"]
+    assert health["status"] == "failing" and health["failures"] == 3 and health["last_update_success"] is False
+    assert "not valid JSON" in health["last_error"] and health["last_success"]
+    assert runner.delay() > 1  # backing off
+
+    feed_server.serve("/q.json", QUAKE)
+    assert runner.poll().ok
+    assert live.health()["quake"]["status"] == "ok" and runner.health.failures == 0
+    failing_lines = [r for r in caplog.records if "failing" in r.getMessage()]
+    recovered_lines = [r for r in caplog.records if "recovered" in r.getMessage()]
+    assert len(failing_lines) == 1 and len(recovered_lines) == 1
+    [outage] = sqlite_history.outages("quake")
+    assert outage["ended_at"] is not None and "HTML" in outage["error"]
+
+
+def test_unchanged_poll_bumps_no_version(feed_server, live, sqlite_history):
+    url = feed_server.serve("/q.json", QUAKE)
+    runner = quake_runner(url, live, sqlite_history)
+    runner.poll()
+    before = live.versions()["quake"]
+    head = live.stream_head()
+    assert runner.poll().changed == 0
+    assert live.versions()["quake"] == before and live.stream_head() == head
+    assert sqlite_history.count("quake") == 1
+
+
+def test_rejects_are_stored_with_reasons(feed_server, live, sqlite_history):
+    good = orjson.loads(QUAKE)["Infogempa"]["gempa"]
+    bad = {"DateTime": "2026-11-27T02:00:00+00:00", "Coordinates": "x", "Magnitude": "3"}
+    body = orjson.dumps({"Infogempa": {"gempa": [good, bad]}})
+    url = feed_server.serve("/q.json", body)
+    runner = quake_runner(url, live, sqlite_history)
+    outcome = runner.poll()
+    assert outcome.ok and outcome.records == 1 and outcome.rejects == 1
+    [stored] = sqlite_history.recent_rejects("quake")
+    assert "Coordinates" in stored["reason"]
+    assert "Coordinates" in live.rejects("quake")[0]["reason"]
+    runner.poll()
+    assert sqlite_history.recent_rejects("quake")[0]["times"] == 2  # counted, not repeated
+
+
+class ListFeed(Adapter):
+    """Serves a scripted list of gauge snapshots; only the feed is scripted, the stores are real."""
+
+    name = ""
+    snapshot = True
+
+    def __init__(self, snapshots):
+        super().__init__("gauges")
+        self.snapshots = list(snapshots)
+
+    def fetch(self) -> bytes:
+        return orjson.dumps(self.snapshots.pop(0))
+
+    def parse(self, raw: bytes) -> ParseResult:
+        now = utcnow()
+        return ParseResult(records=[Reading(id=g, source="gauges", station=g, quantity="water_level", value=v, observed_at=now)
+                                    for g, v in orjson.loads(raw)])
+
+
+def test_snapshot_source_drops_what_is_gone(live, sqlite_history):
+    feed = ListFeed([[["a", 1], ["b", 2]], [["a", 1.5]]])
+    runner = SourceRunner("gauges", feed.config, live, sqlite_history, adapter=feed)
+    runner.poll()
+    assert live.ids("gauges") == {"a", "b"}
+    runner.poll()
+    assert live.ids("gauges") == {"a"}
+    ops = [e["op"] for e in live.changes_since("0-0")[0]]
+    assert ops.count("d") == 1
+    assert sqlite_history.count("gauges") == 2  # history keeps what the live view dropped
+
+
+def test_a_hanging_source_never_delays_another(feed_server, live, sqlite_history):
+    from engine.config import config_from_dict
+
+    slow_url = feed_server.serve("/slow.json", QUAKE, delay=30)
+    config = config_from_dict({"sources": {
+        "slow": {"adapter": "bmkg-quake", "url": slow_url, "interval": 1, "timeout": 1},
+        "fast": {"adapter": "demo", "feed": "calls", "interval": 1, "rate_per_minute": 60, "seed": 3},
+    }})
+    collector = Collector(config.sources, live, sqlite_history, max_backoff=2)
+    collector.start()
+    time.sleep(5)
+    collector.close(timeout=1)
+    fast, slow = collector.runners["fast"].health, collector.runners["slow"].health
+    assert fast.polls >= 4 and fast.status == "ok"
+    assert slow.status == "failing" and "timed out" in (slow.last_error or "")
+
+
+def test_two_collectors_share_the_sources_without_double_polling(live, sqlite_history):
+    from engine.config import config_from_dict
+
+    config = config_from_dict({"sources": {
+        f"demo{i}": {"adapter": "demo", "feed": "gauges", "interval": 1, "seed": i} for i in range(4)}})
+    a = Collector(config.sources, live, sqlite_history, lock_seconds=5)
+    b = Collector(config.sources, live, sqlite_history, lock_seconds=5)
+    a.owner, b.owner = "a", "b"
+    a.start()
+    b.start()
+    time.sleep(3.5)
+    a.close(timeout=1)
+    b.close(timeout=1)
+    for name in config.sources:
+        polls = (a.runners[name].health.polls, b.runners[name].health.polls)
+        assert min(polls) == 0 and max(polls) >= 2, f"{name} polled by both: {polls}"

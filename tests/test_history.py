@@ -1,0 +1,74 @@
+"""The history store on SQLite and on PostgreSQL (a throwaway schema)."""
+from datetime import datetime, timedelta, timezone
+
+from engine.records import Incident, Price, Reading, Reject
+
+T = datetime(2026, 11, 27, 1, 0, tzinfo=timezone.utc)
+
+
+def call(**kw):
+    base = dict(id="112-1", source="calls", category="medical", reported_at=T, updated_at=T, lat=-8.65, lon=115.22,
+                status="new", severity="high", kecamatan="Denpasar Barat", desa="Dauh Puri", in_city=True)
+    return Incident(**{**base, **kw})
+
+
+def test_same_record_twice_is_one_row(history):
+    assert len(history.apply("calls", [call()]).changed) == 1
+    again = history.apply("calls", [call(), call()])
+    assert again.changed == [] and again.unchanged == 1
+    assert history.count("calls") == 1
+    assert [v["version"] for v in history.versions_of("calls", "112-1")] == [1]
+
+
+def test_a_change_is_a_new_version(history):
+    history.apply("calls", [call()])
+    history.apply("calls", [call(status="dispatched", updated_at=T + timedelta(minutes=3))])
+    versions = history.versions_of("calls", "112-1")
+    assert [(v["version"], v["status"]) for v in versions] == [(1, "new"), (2, "dispatched")]
+    assert history.count() == 1
+
+
+def test_out_of_order_update_never_moves_status_back(history):
+    history.apply("calls", [call(status="dispatched", updated_at=T + timedelta(minutes=5))])
+    late = history.apply("calls", [call(status="acknowledged", updated_at=T + timedelta(minutes=2))])
+    assert late.out_of_order == 1 and late.changed == []
+    regress = history.apply("calls", [call(status="new", updated_at=T + timedelta(minutes=9), title="updated title")])
+    assert regress.changed[0].status == "dispatched" and regress.changed[0].title == "updated title"
+
+
+def test_live_records_hold_open_incidents_and_recent_ones(history):
+    old_open = call(id="old-open", reported_at=T - timedelta(days=10), updated_at=T - timedelta(days=10))
+    old_closed = call(id="old-closed", status="closed", reported_at=T - timedelta(days=10), updated_at=T - timedelta(days=10))
+    reading = Reading(id="g", source="calls", station="g", quantity="water_level", value=5, observed_at=T)
+    history.apply("calls", [old_open, old_closed, reading])
+    ids = {r.id for r in history.live_records("calls", T - timedelta(hours=24))}
+    assert ids == {"old-open", "g"}
+
+
+def test_flat_columns_for_queries(history):
+    from sqlalchemy import select
+
+    from engine.history import records
+
+    price = Price(id="p1", source="prices", commodity="cabai_rawit_merah", market="Pasar Badung", value=61000,
+                  date=datetime(2026, 11, 27, tzinfo=timezone(timedelta(hours=8))))
+    history.apply("calls", [call()])
+    history.apply("prices", [price])
+    with history.engine.connect() as conn:
+        rows = {r.record_id: r for r in conn.execute(select(records))}
+    assert rows["112-1"].domain == "emergency" and rows["112-1"].kecamatan == "Denpasar Barat"
+    assert rows["112-1"].event_time == T
+    assert rows["p1"].category == "cabai_rawit_merah" and rows["p1"].value == 61000
+
+
+def test_rejects_counted_and_outages_opened_once(history):
+    r = Reject.of("Magnitude 'x' is not a number", {"Magnitude": "x"}, 0)
+    history.add_rejects("q", [r, r])
+    history.add_rejects("q", [r])
+    [row] = history.recent_rejects("q")
+    assert row["times"] == 2 and row["reason"].startswith("Magnitude")
+    history.outage_started("q", T, "HTTP 500")
+    history.outage_started("q", T + timedelta(minutes=1), "HTTP 500")
+    history.outage_ended("q", T + timedelta(minutes=5))
+    [outage] = history.outages("q")
+    assert outage["started_at"] == T and outage["ended_at"] == T + timedelta(minutes=5)

@@ -1,0 +1,122 @@
+"""The wall's server side: views arithmetic, and the poll through Dash's real HTTP endpoint."""
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from engine import views
+from engine.live import LiveStore
+from engine.records import Incident, Price, Reading
+
+NOW = datetime(2026, 11, 27, 4, 30, tzinfo=timezone.utc)
+
+
+def rec(model, **kw):
+    return model(**kw).model_dump(mode="json")
+
+
+def call(i, minutes_ago, **kw):
+    t = NOW - timedelta(minutes=minutes_ago)
+    base = dict(id=f"c{i}", source="calls", category="medical", reported_at=t, updated_at=t, lat=-8.65, lon=115.22,
+                in_city=True, desa="Dauh Puri", severity="high")
+    return rec(Incident, **{**base, **kw})
+
+
+def test_tiles_count_what_they_say():
+    records = [
+        call(1, 10), call(2, 50, category="hoax", severity="low"), call(3, 70, status="closed"),
+        call(4, 5, severity="critical", in_city=False),
+        rec(Incident, id="k1", source="pro", category="waste", reported_at=NOW - timedelta(days=9), updated_at=NOW - timedelta(days=9),
+            details={"resolution_due": (NOW - timedelta(days=4)).isoformat()}, status="in_progress", severity="low"),
+        rec(Incident, id="k2", source="pro", category="waste", reported_at=NOW - timedelta(days=1), updated_at=NOW,
+            details={"resolution_due": (NOW + timedelta(days=4)).isoformat()}),
+        rec(Reading, id="g1", source="gauges", station="g1", quantity="water_level", value=870, alert_level=2, observed_at=NOW),
+        rec(Reading, id="g2", source="gauges", station="g2", quantity="water_level", value=100, alert_level=0, observed_at=NOW),
+        rec(Price, id="p1", source="prices", commodity="cabai_rawit_merah", market="Pasar Badung", value=50000, date=NOW - timedelta(days=1)),
+        rec(Price, id="p2", source="prices", commodity="cabai_rawit_merah", market="Pasar Badung", value=55000, date=NOW),
+        rec(Price, id="p3", source="prices", commodity="beras_medium", market="Pasar Badung", value=13000, date=NOW - timedelta(days=1)),
+        rec(Price, id="p4", source="prices", commodity="beras_medium", market="Pasar Badung", value=13100, date=NOW),
+        rec(Incident, id="q", source="bmkg", category="earthquake", reported_at=NOW - timedelta(hours=3), updated_at=NOW,
+            lat=-8.9, lon=115.5, in_city=False, details={"magnitude": 4.6, "region": "Nusa Penida"}),
+    ]
+    tiles = {t["key"]: t for t in views.wall_tiles(records, NOW)}
+    # open and not outside the city: c1, c2 (a hoax, still open), k1, k2 (no location); c4 is outside, c3 closed
+    assert tiles["open_incidents"]["value"] == 4
+    assert tiles["calls_hour"]["value"] == 3 and tiles["calls_hour"]["detail"] == "2"  # c1, c2, c4; c2 is a hoax
+    assert tiles["gauges_alert"]["value"] == 1 and tiles["gauges_alert"]["detail"] == "Siaga II"
+    assert tiles["complaints_overdue"]["value"] == 1 and tiles["complaints_overdue"]["detail"] == "2"
+    assert tiles["price_change"]["value"] == "+10.0%" and "cabai rawit merah" in tiles["price_change"]["detail"]
+    assert tiles["latest_quake"]["value"] == "M4.6" and "Nusa Penida" in tiles["latest_quake"]["detail"]
+    assert tiles["calls_hour"]["sources"] == ["calls"]
+
+
+def test_private_details_never_reach_the_wall():
+    r = call(1, 1, details={"private": {"caller": "081234567890"}})
+    points, _ = views.layer_geojson([r])
+    row = views.incident_row(r)
+    assert "081234567890" not in json.dumps(points) + json.dumps(row)
+
+
+def test_rows_newest_first_and_limited():
+    rows = views.incident_rows([call(i, i) for i in range(30)], limit=10)
+    assert [r["uid"] for r in rows] == [f"calls:c{i}" for i in range(10)]
+
+
+@pytest.fixture(scope="module")
+def dash_app(tmp_path_factory, embedded_redis_url):
+    import os
+
+    cfg = tmp_path_factory.mktemp("cfg") / "config.yaml"
+    cfg.write_text(f"redis:\n  url: {embedded_redis_url}\n  prefix: walltest\n"
+                   f"database:\n  url: sqlite:///{cfg.parent}/h.sqlite\nwall:\n  poll_seconds: 1\n")
+    os.environ["DAMAMAYA_CONFIG"] = str(cfg)
+    from engine import runtime
+
+    for f in (runtime.config, runtime.redis_client, runtime.live, runtime.history):
+        f.cache_clear()
+    import app as app_module
+
+    yield app_module.app
+    os.environ.pop("DAMAMAYA_CONFIG")
+
+
+def _poll_request(app, state, sources):
+    key = next(k for k in app.callback_map if "wall-state.data" in k)
+    outputs = [{"id": "wall-state", "property": "data"},
+               [{"id": {"source": s, "type": "pts"}, "property": "data"} for s in sources],
+               [{"id": {"source": s, "type": "shp"}, "property": "data"} for s in sources],
+               {"id": "wall-tiles", "property": "data"}, {"id": "wall-health", "property": "data"},
+               {"id": "wall-grid-changes", "property": "data"}]
+    return {"output": key, "outputs": outputs,
+            "inputs": [{"id": "wall-poll", "property": "n_intervals", "value": 1}],
+            "state": [{"id": "wall-state", "property": "data", "value": state}],
+            "changedPropIds": ["wall-poll.n_intervals"]}
+
+
+def test_poll_sends_nothing_when_nothing_changed_and_little_when_something_did(dash_app):
+    from engine import runtime
+    from layouts import wall
+
+    live: LiveStore = runtime.live()
+    live.r.flushdb()
+    live.describe_sources({"calls": {"title": "112", "kinds": ["incident"], "interval": 1}})
+    t = datetime.now(timezone.utc)
+    live.apply("calls", [Incident(id="c1", source="calls", category="fire", reported_at=t, updated_at=t, lat=-8.65, lon=115.22)])
+    _, _, _, _, state = wall.initial_state(runtime.config())
+    client = dash_app.server.test_client()
+
+    quiet = client.post("/_dash-update-component", json=_poll_request(dash_app, state, ["calls"]))
+    assert quiet.status_code == 204 and quiet.data == b""
+
+    live.apply("calls", [Incident(id="c2", source="calls", category="accident", reported_at=t, updated_at=t, lat=-8.66, lon=115.21)])
+    busy = client.post("/_dash-update-component", json=_poll_request(dash_app, state, ["calls"]))
+    assert busy.status_code == 200
+    response = busy.get_json()["response"]
+    grid = response["wall-grid-changes"]["data"]
+    assert [r["uid"] for r in grid["upsert"]] == ["calls:c2"] and grid["remove"] == []
+    points = next(v for k, v in response.items() if '"pts"' in k)["data"]
+    assert {f["properties"]["uid"] for f in points["features"]} == {"calls:c1", "calls:c2"}
+    assert "wall-health" not in response  # health did not change: not sent
+    new_state = response["wall-state"]["data"]
+    again = client.post("/_dash-update-component", json=_poll_request(dash_app, new_state, ["calls"]))
+    assert again.status_code == 204
