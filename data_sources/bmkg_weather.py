@@ -19,15 +19,16 @@ replaces the old value for the same slot. Each fetch is the whole forecast
 """
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
 from typing import Any
 from xml.etree.ElementTree import Element
 
 from pydantic import Field, field_validator
 
-from data_sources._xml import children, load_xml, local, text
+from data_sources._xml import children, local, text
 from data_sources.base import Adapter, SourceConfig, load_json, parse_number, parse_time, sniff_problem
-from data_sources.bmkg_quake import dedupe, zone_from_name
+from data_sources.bmkg_quake import dedupe, safe_load_xml, zone_from_name
 from engine.records import ParseResult, Reading, Reject
 
 # adm4 JSON key -> (quantity, unit)
@@ -90,7 +91,7 @@ class BmkgWeather(Adapter):
     def parse(self, raw: bytes) -> ParseResult:
         result = ParseResult()
         if raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<" and not sniff_problem(raw):
-            root, problem = load_xml(raw)
+            root, problem = safe_load_xml(raw)
             if problem:
                 result.rejects.append(problem)
                 return result
@@ -242,5 +243,5 @@ def _slot_time(slot: dict, place: dict) -> datetime:
 
 
 def _code_text(code: float, lang: int) -> str | None:
-    entry = WEATHER_CODES.get(int(code)) if code == int(code) else None
+    entry = WEATHER_CODES.get(int(code)) if math.isfinite(code) and code == int(code) else None
     return entry[lang] if entry else None

@@ -31,9 +31,9 @@ from xml.etree.ElementTree import Element
 from pydantic import Field, field_validator
 from shapely.geometry import shape
 
-from data_sources._xml import children, load_xml, local, text
+from data_sources._xml import children, local, text
 from data_sources.base import Adapter, SourceConfig, parse_time
-from data_sources.bmkg_quake import dedupe, zone_from_name
+from data_sources.bmkg_quake import dedupe, safe_load_xml, zone_from_name
 from engine.records import Incident, ParseResult, Reject
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:"
@@ -76,7 +76,7 @@ class Cap(Adapter):
 
     def parse(self, raw: bytes) -> ParseResult:
         result = ParseResult()
-        root, problem = load_xml(raw)
+        root, problem = safe_load_xml(raw)
         if problem:
             result.rejects.append(problem)
             return result

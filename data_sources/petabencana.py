@@ -34,7 +34,7 @@ from pydantic import Field, field_validator
 from shapely.geometry import shape
 
 from data_sources.base import Adapter, SourceConfig, load_json, parse_number, parse_time
-from data_sources.bmkg_quake import dedupe, zone_from_name
+from data_sources.bmkg_quake import dedupe, finite_number, zone_from_name
 from engine.records import Incident, ParseResult, Reading, Reject
 
 STATE_SEVERITY = {0: "info", 1: "low", 2: "medium", 3: "high", 4: "critical"}
@@ -69,11 +69,12 @@ class Topology:
 
     def __init__(self, topo: dict):
         transform = topo.get("transform") if isinstance(topo.get("transform"), dict) else None
-        try:
-            self.scale = [float(v) for v in transform["scale"]][:2] if transform else None
-            self.translate = [float(v) for v in transform["translate"]][:2] if transform else None
-        except (KeyError, TypeError, ValueError):
-            raise TopologyError("transform has no numeric scale/translate") from None
+        self.scale = self.translate = None
+        if transform:
+            try:
+                self.scale, self.translate = list(_xy(transform["scale"])), list(_xy(transform["translate"]))
+            except (KeyError, TypeError, TopologyError):
+                raise TopologyError("transform has no numeric scale/translate pair") from None
         self.raw_arcs = topo.get("arcs") if isinstance(topo.get("arcs"), list) else []
         self._arcs: dict[int, list] = {}
 
@@ -133,13 +134,18 @@ class Topology:
         raise TopologyError(f"geometry type {kind!r} is not supported")
 
     @staticmethod
-    def objects(topo: dict) -> list[dict]:
-        """Every geometry object, GeometryCollections flattened, in document order."""
-        out: list[dict] = []
-        objects = topo.get("objects") if isinstance(topo.get("objects"), dict) else {}
-        for obj in objects.values():
+    def objects(topo: dict) -> list[Any]:
+        """Every geometry object, GeometryCollections flattened, in document order; TopologyError when there are none."""
+        objects = topo.get("objects")
+        if not isinstance(objects, dict):
+            raise TopologyError("topology has no `objects`")
+        out: list[Any] = []
+        for name, obj in objects.items():
             if isinstance(obj, dict) and obj.get("type") == "GeometryCollection":
-                out.extend(g for g in _list(obj.get("geometries")))
+                geometries = obj.get("geometries")
+                if not isinstance(geometries, list):
+                    raise TopologyError(f"object {name!r} has no `geometries` list")
+                out.extend(geometries)
             else:
                 out.append(obj)
         return out
@@ -204,10 +210,11 @@ class PetaBencana(Adapter):
     def _topology(self, topo: dict, result: ParseResult) -> None:
         try:
             topology = Topology(topo)
+            objects = Topology.objects(topo)
         except TopologyError as exc:
             result.rejects.append(Reject.of(f"TopoJSON: {exc}", topo))
             return
-        for i, obj in enumerate(Topology.objects(topo)):
+        for i, obj in enumerate(objects):
             if not isinstance(obj, dict):
                 result.rejects.append(Reject.of("TopoJSON geometry is not an object", obj, i))
                 continue
@@ -246,7 +253,7 @@ class PetaBencana(Adapter):
         except ValueError as exc:
             return Reject.of(f"created_at: {exc}", p, index)
         kind = str(p.get("disaster_type") or "flood").lower()
-        depth = parse_number((p.get("report_data") or {}).get("flood_depth")) if isinstance(p.get("report_data"), dict) else None
+        depth = finite_number((p.get("report_data") or {}).get("flood_depth")) if isinstance(p.get("report_data"), dict) else None
         text = str(p.get("text") or "").strip()
         title = str(p.get("title") or "").strip() or text[:80] or f"Laporan {kind}"
         window = self.config.report_window_hours.get(kind, self.config.report_window_hours.get("flood", 3))
@@ -284,9 +291,10 @@ class PetaBencana(Adapter):
             when = self._time(p.get("last_updated") or p.get("changed"))
         except ValueError as exc:
             return Reject.of(f"last_updated: {exc}", p, area_key)
-        centroid = _centroid(geometry)
+        problem = _geometry_problem(geometry) if geometry is not None else None
+        centroid = None if problem else _centroid(geometry)
         if geometry is not None and centroid is None:
-            return Reject.of(f"geometry of {area_key} is not a readable GeoJSON shape", p, area_key)
+            return Reject.of(f"geometry of {area_key} {problem or 'is not a readable GeoJSON shape'}", p, area_key)
         name = ", ".join(str(p[k]) for k in ("area_name", "parent_name") if p.get(k)) or f"area {area_key.split(':', 1)[1]}"
         return self.build(
             Incident, area_key, p,
@@ -381,7 +389,7 @@ def _area_key(p: dict) -> str | None:
 
 
 def _state_value(value: Any) -> int | None:
-    number = parse_number(value)
+    number = finite_number(value)
     if number is None or number != int(number) or int(number) not in STATE_SEVERITY:
         return None
     return int(number)
@@ -415,6 +423,22 @@ def _point(geometry: Any) -> tuple[float, float] | None:
     except (TypeError, ValueError, IndexError, KeyError):
         return None
     return lon, lat
+
+
+def _geometry_problem(geometry: dict) -> str | None:
+    """A reason when any position of the shape is not a possible [lon, lat]."""
+    stack = [geometry.get("coordinates")]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list) and len(node) >= 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in node[:2]):
+            lon, lat = node[0], node[1]
+            if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+                return f"has an impossible position [{lon}, {lat}]"
+        elif isinstance(node, list):
+            stack.extend(node)
+        else:
+            return "has a position that is not a pair of numbers"
+    return None
 
 
 def _centroid(geometry: Any) -> tuple[float, float] | None:

@@ -242,3 +242,9 @@ def test_random_and_mutated_bytes_never_raise(samples, data):
     result = adapter().parse(raw)
     assert all(r.reason for r in result.rejects)
     assert len(result.records) + len(result.rejects) >= 1
+
+
+def test_non_finite_magnitude_is_rejected():
+    raw = b'{"Infogempa": {"gempa": {"DateTime": "2021-10-05T11:00:27+00:00", "Coordinates": "-8.6,115.2", "Magnitude": "NaN"}}}'
+    result = parse_safely(adapter(), raw)
+    assert result.records == [] and "Magnitude 'NaN' is not a number" in result.rejects[0].reason

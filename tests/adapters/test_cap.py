@@ -219,3 +219,9 @@ def test_random_and_mutated_bytes_never_raise(samples, data):
     result = adapter().parse(raw)
     assert all(r.reason for r in result.rejects)
     assert len(result.records) + len(result.rejects) >= 1
+
+
+def test_unknown_declared_encoding_is_a_reject_not_a_crash(samples):
+    raw = (samples / "alerts_cap/cap11_usgs_earthquake_tonga_20100831.xml").read_bytes().replace(b'encoding="UTF-8"', b'encoding="UTF-81"')
+    result = adapter().parse(raw)  # straight parse: no parse_safely safety net
+    assert result.records == [] and "not valid XML" in result.rejects[0].reason

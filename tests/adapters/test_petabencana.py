@@ -211,3 +211,20 @@ def test_random_and_mutated_bytes_never_raise(samples, data):
     result = adapter().parse(raw)
     assert all(r.reason for r in result.rejects)
     assert len(result.records) + len(result.rejects) >= 1
+
+
+def test_impossible_shapes_and_non_finite_numbers_are_rejects():
+    doc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[106.8, -6.1], [106.9, 95.0], [106.9, -6.2], [106.8, -6.1]]]},
+         "properties": {"geom_id": 1, "state": 2, "changed": "2017-02-21T07:37:37"}},
+        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": []}, "properties": {"geom_id": 2, "state": 2, "changed": "2017-02-21T07:37:37"}}]}
+    result = parse_safely(adapter(), orjson.dumps(doc))
+    assert result.records == [] and "impossible position [106.9, 95.0]" in result.rejects[0].reason
+    assert "not a readable GeoJSON shape" in result.rejects[1].reason
+    # NaN/Infinity are accepted by the lenient (Latin-1) JSON fallback; they are not states
+    raw = b'{"statusCode": 200, "result": [{"area_id": "5", "state": NaN, "last_updated": "2016-12-19T13:53:52Z", "x": "\xe9"}]}'
+    result = parse_safely(adapter(), raw)
+    assert result.records == [] and "is not 0-4" in result.rejects[0].reason
+    topo = {"statusCode": 200, "result": {"type": "Topology", "transform": {"scale": [1], "translate": [1, 2]}, "objects": {}}}
+    result = parse_safely(adapter(), orjson.dumps(topo))
+    assert result.records == [] and "scale/translate" in result.rejects[0].reason
