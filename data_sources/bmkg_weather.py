@@ -11,6 +11,7 @@ Two formats, told apart by content:
   datetime="YYYYMMDDhhmm">` and `<value unit=..>`s. Those datetimes carry no zone;
   they are UTC (the hourly temperature peaks at "0600", 13:00 WIB), see `timezone`.
 
+`observed_at` is the forecast slot (often in the future); details.forecast is true.
 The item is one value: records + rejects = the values in the document (a slot whose
 time cannot be read gives one reject per value in it). Ids are
 "<location>:<quantity>:<slot UTC>", stable across polls, so a re-issued forecast
@@ -140,7 +141,7 @@ class BmkgWeather(Adapter):
             for key in keys or ["slot"]:
                 result.rejects.append(Reject.of(f"slot time: {exc}", slot, f"{station}:{key}"))
             return
-        common = {"slot_local": slot.get("local_datetime"), "analysis_date": slot.get("analysis_date"),
+        common = {"forecast": True, "slot_local": slot.get("local_datetime"), "analysis_date": slot.get("analysis_date"),
                   "desa": place.get("desa"), "kecamatan": place.get("kecamatan"), "kotkab": place.get("kotkab")}
         for key in keys:
             quantity, unit = JSON_QUANTITIES[key]
@@ -203,7 +204,7 @@ class BmkgWeather(Adapter):
         value = parse_number(values[chosen_unit])
         if value is None:
             return Reject.of(f"{pid} value {values[chosen_unit]!r} is not a number", excerpt, ref)
-        details = {"area": area.get("description"), "province": area.get("domain"), "issued": issued or None,
+        details = {"forecast": True, "area": area.get("description"), "province": area.get("domain"), "issued": issued or None,
                    "range": timerange.get("type"), "hours_ahead": parse_number(timerange.get("h"))}
         if quantity == "weather_code":
             details.update(description=_code_text(value, 0), description_en=_code_text(value, 1))

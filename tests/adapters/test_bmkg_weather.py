@@ -31,6 +31,7 @@ def test_adm4_panjer_forecast(samples):
     t = records["51.71.01.1004:temperature:20260330T0900Z"]
     assert t.value == 30 and t.unit == "°C" and t.station_name == "Panjer"
     assert t.observed_at == datetime(2026, 3, 30, 9, tzinfo=UTC) and t.details["slot_local"] == "2026-03-30 17:00:00"
+    assert t.details["forecast"] is True and t.details["analysis_date"] == "2026-03-30T00:00:00"
     assert (t.lat, t.lon) == (-8.6832398466, 115.2267582998)
     assert t.desa_code == "51.71.01.1004" and t.kecamatan == "Denpasar Selatan" and t.in_city is True
     rain = records["51.71.01.1004:rainfall:20260401T0600Z"]
@@ -71,7 +72,7 @@ def test_digitalforecast_xml_utc_slots(samples):
     w = records["501192:weather_code:20240404T1200Z"]
     assert w.value == 60 and w.details["description"] == "Hujan Ringan"
     assert records["501192:temperature_max:20240404T1200Z"].value == 31
-    assert t.details["issued"] == "20240404073818"
+    assert t.details["issued"] == "20240404073818" and t.details["forecast"] is True
 
 
 def test_digitalforecast_zone_is_configurable(samples):
