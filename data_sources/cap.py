@@ -10,7 +10,9 @@ One `<alert>` is one Incident. Elements are read namespace-blind, so CAP 1.1 and
 - Areas: `<polygon>` is "lat,lon" pairs (GeoJSON wants [lon, lat]); `<circle>`
   is "lat,lon radius_km" and becomes a 32-sided polygon (radius kept in details;
   a zero radius becomes a point). The record's lat/lon is the centroid of all
-  shapes. `<geocode>`s and `<areaDesc>`s are kept in details.
+  shapes. `<geocode>`s and `<areaDesc>`s are kept in details. An alert whose areas
+  are geocodes only takes the CAP-TSU `EventLatLon` parameter as its point if given,
+  else it has no location. Unusable shapes are listed in details.area_problems.
 - Ids: the alert's `<identifier>`. An Update or Cancel whose `<references>` holds
   at least one "sender,identifier,sent" triple takes the id of the earliest
   referenced alert (following references further when that alert is in the same
@@ -18,6 +20,10 @@ One `<alert>` is one Incident. Elements are read namespace-blind, so CAP 1.1 and
   original's sent time. A Cancel gives status "cancelled"; responseType AllClear
   gives "resolved". Ack and Error messages describe other messages, not hazards,
   and are rejected with a reason.
+- Category: from the event text first (tsunami, flood/banjir, earthquake/gempa,
+  volcano/erupsi), then CAP category Fire -> wildfire, Met -> extreme_weather, else
+  "alert" (a Geo event that is no earthquake, e.g. a landslide, stays "alert").
+  Severity: Extreme/Severe/Moderate/Minor/Unknown -> critical/high/medium/low/info.
 - `status` other than `accept_status` (default Actual only: no Test, Exercise,
   Draft or System messages on the wall) is rejected with a reason.
 """
