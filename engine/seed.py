@@ -36,7 +36,8 @@ from sqlalchemy import func, select, text
 from engine.analytics import facts as afacts
 from engine.analytics.config import KpiConfig
 from engine.analytics.kpi import working_deadline
-from engine.analytics.schema import INDEXES, Codes, ensure_schema, events
+from engine.analytics.schema import (INDEXES, Codes, drop_text_triggers, ensure_schema, events,
+                                     rebuild_text_index)
 from engine.geo import boundaries
 from engine.history import History, record_versions, records
 from engine.records import WITA
@@ -264,7 +265,7 @@ def calls(world: World, n: int, end_ts: int, source: str) -> Iterator[dict]:
     rush, rain = world.rush_at(ts), world.rain_at(ts)
     answer = np.clip(rng.lognormal(math.log(8), 0.6, n), 2, 240).round()
     dispatch = answer + np.clip(rng.lognormal(math.log(95), 0.55, n) * (1 + 0.2 * rush), 15, 3600).round()
-    scene = dispatch + np.clip(rng.lognormal(math.log(330), 0.45, n) * (1 + 0.35 * rush + 0.03 * rain), 60, 7200).round()
+    scene = dispatch + np.clip(rng.lognormal(math.log(230), 0.45, n) * (1 + 0.35 * rush + 0.03 * rain), 60, 7200).round()
     close = scene + np.clip(rng.lognormal(math.log(2400), 0.5, n), 300, 6 * 3600).round()
     talk = answer + np.clip(rng.lognormal(math.log(150), 0.5, n), 20, 1800).round()
     no_scene = rng.random(n) < 0.04
@@ -298,7 +299,7 @@ def complaints(world: World, n: int, end_ts: int, source: str, kcfg: KpiConfig) 
     desa, pts = world.where(n, world.w_people)
     cats = _pick(rng, COMPLAINTS, n)
     first_delay = rng.lognormal(math.log(1.6 * 86400), 0.7, n)
-    done_ratio = rng.lognormal(math.log(0.75), 0.55, n)
+    done_ratio = rng.lognormal(math.log(0.4), 0.45, n)
     fate = rng.random(n)
     for i in range(n):
         t0, cat = int(ts[i]), str(cats[i])
@@ -318,7 +319,7 @@ def complaints(world: World, n: int, end_ts: int, source: str, kcfg: KpiConfig) 
             details["first_response_at"] = _dt(first_at)
         if fate[i] < 0.05 and first_at <= end_ts:
             status, updated = "rejected", first_at  # invalid or duplicate
-        elif fate[i] < 0.07:
+        elif fate[i] < 0.06:
             status, updated = ("in_progress", first_at) if first_at <= end_ts else ("new", t0)  # stuck: the aging backlog
         elif done_at <= end_ts:
             status, updated = "resolved", done_at
@@ -422,7 +423,7 @@ def prices(world: World, n: int, end_ts: int, source: str) -> Iterator[dict]:
         return
     rng = world.rng
     days = max(1, world.hours // 24)
-    markets = int(np.clip(round(n / (len(COMMODITIES) * days)), 1, len(MARKETS)))
+    markets = int(np.clip(math.ceil(n / (len(COMMODITIES) * days)), 1, len(MARKETS)))
     per_day = len(COMMODITIES) * markets
     n_days = min(days, math.ceil(n / per_day))
     first = datetime.fromtimestamp(int(world.hour_ts[-1]), WITA).date() - timedelta(days=n_days - 1)
@@ -432,8 +433,10 @@ def prices(world: World, n: int, end_ts: int, source: str) -> Iterator[dict]:
         shocks = rng.normal(0, vol, n_days)
         for d in range(1, n_days):
             x[d] = 0.93 * x[d - 1] + shocks[d]  # mean-reverting log deviation
-        season = np.array([uplift if (first + timedelta(days=d)).month in WET else 0.0 for d in range(n_days)])
-        walk[name] = base * np.exp(x * 3 + season)
+        # dearer in the wet season, peaking mid-January
+        doy = np.array([(first + timedelta(days=d)).timetuple().tm_yday for d in range(n_days)])
+        season = uplift * (1 + np.cos(2 * np.pi * (doy - 15) / 365)) / 2
+        walk[name] = base * np.exp(x * 1.5 + season)
     written = 0
     for d in range(n_days):
         day = first + timedelta(days=d)
@@ -481,17 +484,18 @@ def _sqlite_value(value):
 class Writer:
     """Bulk writes: COPY on PostgreSQL, executemany on SQLite; analytics indexes built once at the end."""
 
-    def __init__(self, history: History, versions: bool):
-        self.history, self.versions = history, versions
+    def __init__(self, history: History, versions: bool, kcfg: KpiConfig):
+        self.history, self.versions, self.kcfg = history, versions, kcfg
         self.pg = history.engine.dialect.name == "postgresql"
         history.create()
         ensure_schema(history.engine)
         with history.engine.connect() as conn:
             self.fresh = conn.execute(select(func.count()).select_from(events)).scalar_one() == 0
-        if self.fresh:
+        if self.fresh:  # load first, index once at the end: several times faster than indexing row by row
             with history.engine.begin() as conn:
-                for ix in INDEXES:
-                    conn.exec_driver_sql(f"DROP INDEX IF EXISTS {ix.name}")
+                for name in [ix.name for ix in INDEXES] + ["ix_ae_title_trgm"]:
+                    conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+                drop_text_triggers(conn)
 
     def write(self, batch: list[dict]) -> None:
         rec_rows, ver_rows, fact_rows = [], [], []
@@ -504,7 +508,7 @@ class Writer:
             if self.versions:
                 ver_rows.append({"source": p["source"], "record_id": p["id"], "version": 1, "content_hash": digest,
                                  "seen_at": row["first_seen"], "payload": payload})
-            fact = afacts.fact_from_payload(p)
+            fact = afacts.fact_from_payload(p, self.kcfg)
             if fact:
                 fact_rows.append(fact)
         with self.history.engine.begin() as conn:
@@ -538,6 +542,10 @@ class Writer:
                     progress.set_phase(f"index {ix.name}")
                 ix.create(self.history.engine, checkfirst=True)
         if progress:
+            progress.set_phase("text index")
+        if self.fresh:
+            rebuild_text_index(self.history.engine)
+        if progress:
             progress.set_phase("analyze")
         afacts.analyze(self.history.engine)
 
@@ -552,11 +560,14 @@ class SeedResult:
         return sum(self.counts.values())
 
 
-def split(n: int) -> dict[str, int]:
+def split(n: int, days: int) -> dict[str, int]:
+    """Records per stream, summing to exactly n. Prices are capped at one per commodity,
+    market and day; what does not fit goes to the 112 calls."""
     counts = {k: int(n * share) for k, share in SHARES.items()}
     if n >= len(SHARES):
         for k in counts:
             counts[k] = max(counts[k], 1)
+    counts["prices"] = min(counts["prices"], len(COMMODITIES) * len(MARKETS) * max(1, days))
     counts["calls"] += n - sum(counts.values())
     return counts
 
@@ -573,8 +584,8 @@ def seed(history: History, n: int, days: int = 365, end: datetime | None = None,
     rng = np.random.default_rng(seed)
     world = World(rng, start, hours)
     end_ts = int(end.timestamp())
-    counts = split(n)
-    writer = Writer(history, versions)
+    counts = split(n, hours // 24)
+    writer = Writer(history, versions, kcfg)
     makers: dict[str, Callable[[], Iterator[dict]]] = {
         "calls": lambda: calls(world, counts["calls"], end_ts, prefix + STREAM_SOURCE["calls"]),
         "complaints": lambda: complaints(world, counts["complaints"], end_ts, prefix + STREAM_SOURCE["complaints"], kcfg),

@@ -17,7 +17,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from engine.analytics.schema import (KIND_CODE, SEVERITY_CODE, STATUS_CODE, Codes, desa_int, ensure_schema, events,
                                      feeds)
+from engine.analytics.config import KpiConfig
+from engine.analytics.kpi import working_deadline
 from engine.records import WITA
+from engine.taxonomy import domain_of
 
 CLOSED = frozenset({"resolved", "closed", "rejected", "cancelled"})
 _WITA_SHIFT = 8 * 3600
@@ -45,7 +48,7 @@ def day_and_hour_of_week(ts: int) -> tuple[int, int]:
     return day, ((day + _EPOCH_MONDAY_SHIFT) % 7) * 24 + (local % 86400) // 3600
 
 
-def fact_from_payload(p: dict) -> dict | None:
+def fact_from_payload(p: dict, kcfg: KpiConfig | None = None) -> dict | None:
     """An analytics row (with text source/category/group still to be coded) from a record's JSON form.
 
     None for positions: vehicles moving are not events.
@@ -63,6 +66,8 @@ def fact_from_payload(p: dict) -> dict | None:
         row.update(category=p["category"], sev=SEVERITY_CODE.get(p.get("severity")), st=STATUS_CODE.get(p.get("status")),
                    title=p.get("title") or "", rkey=p["id"])
         _incident_measures(row, p, details, ts)
+        if row["due_first"] is None or row["due_done"] is None:
+            _deadlines(row, p, ts, kcfg)
     elif kind == "reading":
         ts = _epoch(p["observed_at"])
         row.update(category=p["quantity"], value=p.get("value"), alert=p.get("alert_level"), group=p.get("station"),
@@ -98,6 +103,21 @@ def _incident_measures(row: dict, p: dict, details: dict, ts: int) -> None:
         row["at_done"] = (_epoch(details.get("resolved_at")) or _epoch(details.get("closed_at"))
                           or _epoch(timeline.get("closed") if isinstance(timeline, dict) else None)
                           or _epoch(p.get("updated_at")))
+
+
+def _deadlines(row: dict, p: dict, ts: int, kcfg: KpiConfig | None) -> None:
+    """Complaints whose source gives no deadline get the configured SP4N-LAPOR! ones (working days).
+    They are fixed when the row is written; `backfill` re-applies a changed configuration."""
+    domain = p.get("domain") or domain_of(p["category"])
+    if domain != "complaint":
+        return
+    k = kcfg or KpiConfig()
+    received = datetime.fromtimestamp(ts, timezone.utc)
+    if row["due_first"] is None:
+        row["due_first"] = int(working_deadline(received, k.first_response_days, k.working_days, k.holidays).timestamp())
+    if row["due_done"] is None:
+        days = k.resolution_days_for(p["category"])
+        row["due_done"] = int(working_deadline(received, days, k.working_days, k.holidays).timestamp())
 
 
 def coded(conn: Connection, rows: list[dict]) -> list[dict]:
@@ -137,10 +157,21 @@ def _upsert(conn: Connection, rows: list[dict]) -> None:
     conn.execute(stmt, rows)
 
 
+def _app_kpi_config() -> KpiConfig:
+    try:
+        from engine import runtime
+        from engine.analytics.config import kpi_config
+
+        return kpi_config(runtime.config())
+    except Exception:  # no config.yaml (a library use, a test): the defaults
+        return KpiConfig()
+
+
 def update_rollups(history, changed_records: Iterable) -> int:
     """Keep `analytics_events` in step with `records`. Call after every `History.apply(...)`
     with `Applied.changed`; safe to call twice with the same records. Returns rows written."""
-    rows = [f for f in (fact_from_payload(r.model_dump(mode="json")) for r in changed_records) if f]
+    kcfg = _app_kpi_config()
+    rows = [f for f in (fact_from_payload(r.model_dump(mode="json"), kcfg) for r in changed_records) if f]
     if not rows:
         return 0
     ensure_schema(history.engine)
@@ -161,13 +192,14 @@ def backfill(history, batch: int = 5000, progress: Callable[[int, int], None] | 
     from engine.history import records
 
     ensure_schema(history.engine)
+    kcfg = _app_kpi_config()
     with history.engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(records)).scalar_one()
     done = 0
     with history.engine.connect() as read:
         result = read.execution_options(yield_per=batch).execute(select(records.c.payload))
         for part in result.partitions():
-            rows = [f for f in (fact_from_payload(orjson.loads(r.payload)) for r in part) if f]
+            rows = [f for f in (fact_from_payload(orjson.loads(r.payload), kcfg) for r in part) if f]
             if rows:
                 with history.engine.begin() as conn:
                     coded_rows = _dedupe(coded(conn, rows))

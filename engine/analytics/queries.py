@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Iterator
 
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import and_, false, func, literal_column, or_, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Connection
 
 from engine.analytics.facts import day_and_hour_of_week
 from engine.analytics.filters import HistoryFilter, granularity
-from engine.analytics.schema import (KIND_CODE, SEVERITY_CODE, STATUS_CODE, Codes, desa_code_of, desa_int, events,
-                                     kecamatan_range)
+from engine.analytics.schema import (FTS, KIND_CODE, SEVERITY_CODE, STATUS_CODE, Codes, desa_code_of, desa_int, events,
+                                     kecamatan_range, text_search_kind)
 from engine.records import KINDS, SEVERITIES, STATUSES, WITA
 
 EPOCH_DAY = date(1970, 1, 1)
@@ -63,9 +64,21 @@ def conditions(conn: Connection, f: HistoryFilter, start: datetime, end: datetim
         hours = f.hour or range(24)
         where.append(c.how.in_(sorted(d * 24 + h for d in days for h in hours)))
     if f.q:
-        text = f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where.append(c.title.ilike(f"%{text}%", escape="\\"))
+        where.append(text_term(conn, f.q))
     return where
+
+
+def text_term(conn: Connection, q: str):
+    """Case-insensitive substring of the title; narrowed first by the text index where there is one."""
+    c = events.c
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    like = c.title.ilike(f"%{escaped}%", escape="\\")
+    if text_search_kind(conn.engine) == "fts5" and len(q) >= 3:
+        phrase = '"' + q.replace('"', '""') + '"'
+        matches = select(literal_column("rowid")).select_from(sql_text(FTS)).where(
+            sql_text(f"{FTS} MATCH :fts_phrase").bindparams(fts_phrase=phrase))
+        return and_(c.id.in_(matches), like)
+    return like
 
 
 @dataclass

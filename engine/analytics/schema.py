@@ -52,15 +52,24 @@ events = Table(
 )
 
 # One covering index per grouping; the filter columns ride along so no query reads the table.
+# ix_ae_cat also carries the measures, so the KPIs (which select by category) read only it.
+_FILTERS = ("day", "how", "ts", "kind", "src", "cat", "sev", "st", "desa")
+
+
+def _covering(name: str, lead: tuple, extra: tuple = ()) -> Index:
+    cols = list(lead) + [x for x in _FILTERS if x not in lead] + list(extra)
+    return Index(name, *(events.c[x] for x in cols))
+
+
 INDEXES = [
-    Index("ix_ae_day", events.c.day, events.c.how, events.c.ts, events.c.kind, events.c.src, events.c.cat,
-          events.c.sev, events.c.st, events.c.desa),
-    Index("ix_ae_cat", events.c.cat, events.c.day, events.c.ts, events.c.kind, events.c.src, events.c.sev,
-          events.c.st, events.c.desa, events.c.how),
-    Index("ix_ae_desa", events.c.desa, events.c.day, events.c.ts, events.c.kind, events.c.src, events.c.cat,
-          events.c.sev, events.c.st, events.c.how),
-    Index("ix_ae_how", events.c.how, events.c.day, events.c.ts, events.c.kind, events.c.src, events.c.cat,
-          events.c.sev, events.c.st, events.c.desa),
+    _covering("ix_ae_day", ("day", "how", "ts")),
+    _covering("ix_ae_cat", ("cat", "day", "ts"), ("t_dispatch", "t_scene", "alert", "grp", "value", "at_done")),
+    _covering("ix_ae_desa", ("desa", "day", "ts")),
+    _covering("ix_ae_how", ("how", "day", "ts")),
+    # complaint deadlines and "open at t" questions
+    Index("ix_ae_due_first", events.c.due_first, events.c.at_first, events.c.cat, events.c.desa),
+    Index("ix_ae_due_done", events.c.due_done, events.c.at_done, events.c.cat, events.c.st, events.c.desa),
+    Index("ix_ae_done", events.c.at_done, events.c.ts, events.c.cat, events.c.st, events.c.desa),
 ]
 
 codes = Table(
@@ -115,7 +124,70 @@ def ensure_schema(engine: Engine) -> None:
     with _lock:
         if key not in _ready:
             metadata.create_all(engine, checkfirst=True)
+            text_index(engine)
             _ready.add(key)
+
+
+# ---- free-text search on titles ------------------------------------------------------------
+# SQLite: an FTS5 trigram index (external content, kept by triggers) narrows `q` to the
+# matching rows; the LIKE on the title still decides, so the index can only speed up.
+# PostgreSQL: a pg_trgm GIN index, which ILIKE '%q%' uses by itself.
+FTS = "analytics_title_fts"
+_FTS_TRIGGERS = {
+    "analytics_fts_ai": f"AFTER INSERT ON analytics_events BEGIN INSERT INTO {FTS}(rowid, title) VALUES (new.id, new.title); END",
+    "analytics_fts_ad": f"AFTER DELETE ON analytics_events BEGIN INSERT INTO {FTS}({FTS}, rowid, title) VALUES ('delete', old.id, old.title); END",
+    "analytics_fts_au": f"AFTER UPDATE OF title ON analytics_events BEGIN INSERT INTO {FTS}({FTS}, rowid, title) VALUES ('delete', old.id, old.title); INSERT INTO {FTS}(rowid, title) VALUES (new.id, new.title); END",
+}
+_text_search: dict[str, str] = {}  # engine url -> "fts5" / "trgm" / "like"
+
+
+def text_index(engine: Engine, triggers: bool = True) -> str:
+    kind = "like"
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql(f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS} USING fts5(title, content='analytics_events', "
+                                 "content_rowid='id', tokenize='trigram')")
+            if triggers:
+                for name, body in _FTS_TRIGGERS.items():
+                    conn.exec_driver_sql(f"CREATE TRIGGER IF NOT EXISTS {name} {body}")
+            kind = "fts5"
+        elif conn.dialect.name == "postgresql":
+            kind = _pg_trgm(conn)
+    _text_search[str(engine.url)] = kind
+    return kind
+
+
+def _pg_trgm(conn: Connection) -> str:
+    schema = conn.exec_driver_sql("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+                                  "WHERE e.extname = 'pg_trgm'").scalar()
+    if schema is None:
+        try:
+            with conn.begin_nested():
+                conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        except Exception:  # no privilege: text search works, by scanning
+            return "like"
+        schema = conn.exec_driver_sql("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+                                      "WHERE e.extname = 'pg_trgm'").scalar()
+    conn.exec_driver_sql(f'CREATE INDEX IF NOT EXISTS ix_ae_title_trgm ON analytics_events USING gin (title "{schema}".gin_trgm_ops)')
+    return "trgm"
+
+
+def drop_text_triggers(conn: Connection) -> None:
+    """Before a bulk load into SQLite: the FTS index is rebuilt once at the end instead."""
+    if conn.dialect.name == "sqlite":
+        for name in _FTS_TRIGGERS:
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
+
+
+def rebuild_text_index(engine: Engine) -> None:
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"INSERT INTO {FTS}({FTS}) VALUES ('rebuild')")
+    text_index(engine)
+
+
+def text_search_kind(engine: Engine) -> str:
+    return _text_search.get(str(engine.url), "like")
 
 
 def forget_schema(engine: Engine) -> None:

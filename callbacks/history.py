@@ -1,0 +1,403 @@
+"""/history callbacks: URL <-> filter state, five views that cross-filter, and the exports.
+
+One callback owns the filter state: it reads the URL on load (and on back/forward),
+and every control or click writes the new state back to the URL. The views only
+listen to that state (`hist-state`: the query string plus the instant `at` that
+fixes "now", so the table, the charts and an export all see the same rows).
+"""
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlencode
+
+import dash
+import plotly.graph_objects as go
+from dash import ALL, Input, Output, State, ctx, html, no_update
+from dash.exceptions import PreventUpdate
+from flask import Response, request, stream_with_context
+from sqlalchemy.exc import SQLAlchemyError
+
+from engine import runtime
+from engine.analytics import export as X
+from engine.analytics import queries as Q
+from engine.analytics.filters import PAGE_SIZE, HistoryFilter
+from engine.analytics.schema import ensure_schema
+from engine.geo import boundaries
+from engine.records import WITA
+from engine.taxonomy import category_label
+from layouts.history import desa_options
+from layouts.messages import t
+
+UTC = timezone.utc
+CONTROLS = ("range", "kind", "source", "category", "severity", "status", "kecamatan", "desa", "q")
+LIST_CONTROLS = ("source", "category", "severity", "status", "kecamatan", "desa")
+CLICKABLE = ("timeline", "category", "area", "heatmap", "map")
+SEVERITY_COLORS = {"critical": "#ff3b3b", "high": "#ff8c1a", "medium": "#ffd21a", "low": "#4fc3f7", "info": "#8b9bb0",
+                   "": "#4fc3f7"}
+
+
+def _lang() -> str:
+    return runtime.config().language
+
+
+def _engine():
+    engine = runtime.history().engine
+    ensure_schema(engine)
+    return engine
+
+
+# ---- state ------------------------------------------------------------------------------
+def state_of(data) -> tuple[HistoryFilter, datetime]:
+    data = data or {}
+    at = data.get("at")
+    now = datetime.fromtimestamp(at, UTC) if at else datetime.now(UTC).replace(microsecond=0)
+    return HistoryFilter.from_query(data.get("q")), now
+
+
+def _from_controls(current: HistoryFilter, values: dict, dates: tuple, trigger: str) -> HistoryFilter:
+    changes = {name: tuple(values[name] or ()) for name in LIST_CONTROLS}
+    changes["kind"] = values["kind"] or "incident"
+    changes["q"] = (values["q"] or "").strip()[:200]
+    rng = values["range"] or "30d"
+    start, end = current.start, current.end
+    if trigger == "hist-dates":
+        if not (dates[0] and dates[1]):
+            raise PreventUpdate  # the picker is half-way through a choice
+        start = datetime.fromisoformat(dates[0][:10]).replace(tzinfo=WITA)
+        end = datetime.fromisoformat(dates[1][:10]).replace(tzinfo=WITA) + timedelta(days=1)
+        rng = "custom"
+    elif rng == "custom" and not (start and end):
+        today = datetime.now(WITA).replace(hour=0, minute=0, second=0, microsecond=0)
+        start, end = today - timedelta(days=6), today + timedelta(days=1)
+    if rng != "custom":
+        start = end = None
+    if changes["kecamatan"] != current.kecamatan and changes["kecamatan"]:
+        # a desa outside the chosen kecamatan would silently empty the view
+        changes["desa"] = tuple(d for d in changes["desa"] if d.rsplit(".", 1)[0] in changes["kecamatan"])
+    return current.with_(range=rng, start=start, end=end, **changes)
+
+
+def _toggle(values: tuple, value) -> tuple:
+    return tuple(v for v in values if v != value) if value in values else (*values, value)
+
+
+def _from_click(current: HistoryFilter, which: str, click: dict | None) -> HistoryFilter:
+    point = ((click or {}).get("points") or [None])[0]
+    if not point:
+        raise PreventUpdate
+    data = point.get("customdata")
+    if which == "timeline" and data:
+        start, end = datetime.fromisoformat(data[0]), datetime.fromisoformat(data[1])
+        return current.with_(range="custom", start=start, end=end)
+    if which == "category" and data:
+        return current.with_(category=_toggle(current.category, data if isinstance(data, str) else data[0]))
+    if which in ("area", "map"):
+        code = point.get("location") or (data if isinstance(data, str) else (data or [None])[0])
+        if not code:
+            raise PreventUpdate
+        if code.count(".") == 3:
+            return current.with_(desa=_toggle(current.desa, code))
+        return current.with_(kecamatan=_toggle(current.kecamatan, code), desa=())
+    if which == "heatmap" and data:
+        return current.with_(weekday=(int(data[0]),), hour=(int(data[1]),))
+    raise PreventUpdate
+
+
+def _chips(f: HistoryFilter, lang: str):
+    chips = []
+    if f.weekday:
+        chips.append(("weekday", t("hist.chip.weekday", lang, v=", ".join(t(f"weekday.{d}", lang) for d in f.weekday))))
+    if f.hour:
+        chips.append(("hour", t("hist.chip.hour", lang, v=", ".join(f"{h:02d}" for h in f.hour))))
+    return [html.Span([label, html.Button("×", id={"type": "hist-chip", "key": key}, className="chip-x", n_clicks=0)],
+                      className="hist-chip") for key, label in chips]
+
+
+def sync(search, rng, start_date, end_date, kind, source, category, severity, status, kecamatan, desa, q,
+         _reset, _prev, _next, c_timeline, c_category, c_area, c_heatmap, c_map, _chip_clicks, data):
+    trigger = ctx.triggered_id
+    lang = _lang()
+    current, _ = state_of(data)
+    if trigger is None or trigger == "hist-loc" or data is None:
+        f = HistoryFilter.from_query(search)
+    elif trigger == "hist-reset":
+        f = HistoryFilter()
+    elif trigger == "hist-prev":
+        f = current.with_(page=max(1, current.page - 1))
+    elif trigger == "hist-next":
+        f = current.with_(page=current.page + 1)
+    elif isinstance(trigger, dict) and trigger.get("type") == "hist-chip":
+        if not any(_chip_clicks or []):
+            raise PreventUpdate
+        f = current.with_(**{trigger["key"]: ()})
+    elif isinstance(trigger, str) and trigger.startswith("hist-") and trigger[5:] in CLICKABLE and \
+            ctx.triggered[0]["prop_id"].endswith("clickData"):
+        clicks = dict(zip(CLICKABLE, (c_timeline, c_category, c_area, c_heatmap, c_map)))
+        f = _from_click(current, trigger[5:], clicks[trigger[5:]])
+    else:
+        values = dict(zip(CONTROLS, (rng, kind, source, category, severity, status, kecamatan, desa, q)))
+        f = _from_controls(current, values, (start_date, end_date), trigger)
+    query = f.to_query()
+    at = int(datetime.now(UTC).timestamp())
+    new_search = no_update if (search or "").lstrip("?") == query.lstrip("?") else (query or "?")
+    if f.range == "custom" and f.start and f.end:
+        d0 = f.start.astimezone(WITA).date().isoformat()
+        d1 = (f.end.astimezone(WITA) - timedelta(seconds=1)).date().isoformat()
+    else:
+        d0 = d1 = None
+    return (new_search, {"q": query, "at": at}, f.range, d0, d1, f.kind, list(f.source), list(f.category),
+            list(f.severity), list(f.status), list(f.kecamatan), list(f.desa), f.q,
+            desa_options(list(f.kecamatan)), _chips(f, lang))
+
+
+# ---- figures ------------------------------------------------------------------------------
+def _style(fig: go.Figure, **kw) -> go.Figure:
+    fig.update_layout(template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+                      margin={"l": 8, "r": 8, "t": 8, "b": 8}, font={"color": "#e6edf3", "size": 12},
+                      showlegend=False, clickmode="event", **kw)
+    return fig
+
+
+def timeline_figure(series, grain: str, lang: str) -> go.Figure:
+    fmt = "%Y-%m-%d %H:%M" if grain == "hour" else "%Y-%m-%d"
+    custom = [[a.isoformat(), Q.bucket_range(a, grain)[1].isoformat()] for a, _ in series]
+    fig = go.Figure(go.Bar(x=[a.strftime(fmt) for a, _ in series], y=[n for _, n in series], customdata=custom,
+                           marker_color="#4fc3f7", hovertemplate="%{x}: %{y}<extra></extra>"))
+    return _style(fig, bargap=0.1, xaxis={"type": "category", "nticks": 12}, yaxis={"gridcolor": "#243242"})
+
+
+def category_figure(rows, selected, lang: str) -> go.Figure:
+    rows = rows[:25][::-1]
+    fig = go.Figure(go.Bar(x=[n for _, n in rows], y=[category_label(k, lang) for k, _ in rows], orientation="h",
+                           customdata=[k for k, _ in rows],
+                           marker_color=["#ffd21a" if k in selected else "#4fc3f7" for k, _ in rows],
+                           hovertemplate="%{y}: %{x}<extra></extra>"))
+    return _style(fig, yaxis={"automargin": True}, xaxis={"gridcolor": "#243242"})
+
+
+def _area_names() -> tuple[dict[str, str], dict[str, str]]:
+    desa, kec = {}, {}
+    for code, name, kname in boundaries().desa_names():
+        desa[code] = name
+        kec[code.rsplit(".", 1)[0]] = kname
+    return desa, kec
+
+
+def area_figure(per_desa: dict[str, int], f: HistoryFilter, lang: str) -> go.Figure:
+    desa_names, kec_names = _area_names()
+    if f.kecamatan or f.desa:
+        rows = [(code, desa_names.get(code, code), n) for code, n in per_desa.items() if code]
+    else:
+        rows = [(code, kec_names.get(code, code), n) for code, n in Q.fold_kecamatan(per_desa).items() if code]
+    outside = per_desa.get("", 0)
+    if outside:
+        rows.append(("", t("hist.outside", lang), outside))
+    rows = sorted(rows, key=lambda r: r[2])[-25:]
+    selected = set(f.kecamatan) | set(f.desa)
+    fig = go.Figure(go.Bar(x=[r[2] for r in rows], y=[r[1] for r in rows], orientation="h",
+                           customdata=[r[0] for r in rows],
+                           marker_color=["#ffd21a" if r[0] in selected else "#3ddc84" for r in rows],
+                           hovertemplate="%{y}: %{x}<extra></extra>"))
+    return _style(fig, yaxis={"automargin": True}, xaxis={"gridcolor": "#243242"})
+
+
+def heatmap_figure(grid, f: HistoryFilter, lang: str) -> go.Figure:
+    days = [t(f"weekday.{d}", lang) for d in range(7)]
+    custom = [[[d, h] for h in range(24)] for d in range(7)]
+    fig = go.Figure(go.Heatmap(z=grid, x=[f"{h:02d}" for h in range(24)], y=days, customdata=custom,
+                               colorscale=[[0, "#111821"], [0.5, "#1f6f9f"], [1, "#ffd21a"]], showscale=False,
+                               xgap=1, ygap=1, hovertemplate="%{y} %{x}:00 — %{z}<extra></extra>"))
+    return _style(fig, yaxis={"autorange": "reversed"}, xaxis={"type": "category"})
+
+
+def map_figure(per_desa: dict[str, int], pts: list[dict], lang: str) -> go.Figure:
+    geo = boundaries().desa_geojson()
+    codes = [ft["properties"]["kode"] for ft in geo["features"]]
+    names = {ft["properties"]["kode"]: ft["properties"]["nama"] for ft in geo["features"]}
+    fig = go.Figure(go.Choropleth(
+        geojson=geo, featureidkey="properties.kode", locations=codes, z=[per_desa.get(c, 0) for c in codes],
+        text=[names[c] for c in codes], colorscale=[[0, "#111821"], [0.5, "#1f6f9f"], [1, "#ffd21a"]],
+        marker_line_color="#8b9bb0", marker_line_width=0.6, showscale=False,
+        hovertemplate="%{text}: %{z}<extra></extra>"))
+    if pts:
+        fig.add_trace(go.Scattergeo(
+            lat=[p["lat"] for p in pts], lon=[p["lon"] for p in pts], mode="markers",
+            marker={"size": 4, "color": [SEVERITY_COLORS.get(p["severity"], "#4fc3f7") for p in pts], "opacity": 0.8},
+            text=[f"{p['time'].astimezone(WITA):%Y-%m-%d %H:%M} {p['title']}" for p in pts],
+            hovertemplate="%{text}<extra></extra>"))
+    fig.update_geos(fitbounds="locations", visible=False, bgcolor="rgba(0,0,0,0)")
+    return _style(fig, geo={"bgcolor": "rgba(0,0,0,0)"})
+
+
+def _fmt_int(n: int, lang: str) -> str:
+    text = f"{n:,}"
+    return text.replace(",", ".") if lang == "id" else text
+
+
+def table(rows: list[dict], lang: str):
+    if not rows:
+        return html.P(t("hist.empty", lang), className="an-empty")
+    desa_names, kec_names = _area_names()
+    head = html.Thead(html.Tr([html.Th(t(f"hist.col.{k}", lang)) for k in
+                               ("time", "source", "category", "severity", "status", "area", "value", "title")]))
+    body = []
+    for r in rows:
+        area = desa_names.get(r["desa_code"], "")
+        if area:
+            area = f"{area}, {kec_names.get(r['kecamatan_code'], '')}"
+        value = "" if r["value"] is None else f"{r['value']:g}"
+        body.append(html.Tr([
+            html.Td(r["time"].astimezone(WITA).strftime("%Y-%m-%d %H:%M"), className="num"),
+            html.Td(r["source"]), html.Td(category_label(r["category"], lang)),
+            html.Td(t(f"severity.{r['severity']}", lang) if r["severity"] else "", className=f"sev-{r['severity']}"),
+            html.Td(t(f"status.{r['status']}", lang) if r["status"] else ""), html.Td(area),
+            html.Td(value, className="num"), html.Td(r["title"], className="title")], **{"data-id": r["id"]}))
+    return html.Table([head, html.Tbody(body)], className="an-table")
+
+
+# ---- views ----------------------------------------------------------------------------------
+def summary(data):
+    if data is None:
+        raise PreventUpdate
+    f, now = state_of(data)
+    lang = _lang()
+    try:
+        with _engine().connect() as conn:
+            s = Q.scope(conn, f, now)
+            total = Q.count(conn, s)
+            pages = max(1, math.ceil(total / PAGE_SIZE))
+            number = min(f.page, pages)
+            rows = Q.page(conn, s, number, PAGE_SIZE)
+    except SQLAlchemyError:
+        return (no_update, "", t("hist.page", lang, page=0, pages=0), True, True, "#", "#", t("hist.error", lang))
+    link = f.with_(page=1).to_query()
+    suffix = ("&" if link else "?") + urlencode({"at": int(now.timestamp())})
+    return (table(rows, lang), t("hist.count", lang, n=_fmt_int(total, lang)),
+            t("hist.page", lang, page=number, pages=pages), number <= 1, number >= pages,
+            f"/history/export.csv{link}{suffix}", f"/history/export.geojson{link}{suffix}", "")
+
+
+def timeline(data):
+    if data is None:
+        raise PreventUpdate
+    f, now = state_of(data)
+    lang = _lang()
+    try:
+        with _engine().connect() as conn:
+            s = Q.scope(conn, f, now)
+            series = Q.timeseries(conn, s)
+    except SQLAlchemyError:
+        raise PreventUpdate
+    return timeline_figure(series, s.granularity, lang), t("hist.over_time", lang, grain=t(f"hist.grain.{s.granularity}", lang))
+
+
+def breakdown(data):
+    if data is None:
+        raise PreventUpdate
+    f, now = state_of(data)
+    lang = _lang()
+    try:
+        with _engine().connect() as conn:
+            s = Q.scope(conn, f, now)
+            cats = Q.by_category(conn, s)
+            per_desa = Q.by_desa(conn, s)
+    except SQLAlchemyError:
+        raise PreventUpdate
+    return category_figure(cats, set(f.category), lang), area_figure(per_desa, f, lang)
+
+
+def heat(data):
+    if data is None:
+        raise PreventUpdate
+    f, now = state_of(data)
+    try:
+        with _engine().connect() as conn:
+            grid = Q.heatmap(conn, Q.scope(conn, f, now))
+    except SQLAlchemyError:
+        raise PreventUpdate
+    return heatmap_figure(grid, f, _lang())
+
+
+def mapview(data):
+    if data is None:
+        raise PreventUpdate
+    f, now = state_of(data)
+    lang = _lang()
+    try:
+        with _engine().connect() as conn:
+            s = Q.scope(conn, f, now)
+            per_desa = Q.by_desa(conn, s)
+            pts = Q.points(conn, s)
+    except SQLAlchemyError:
+        raise PreventUpdate
+    return map_figure(per_desa, pts, lang), t("hist.map_note", lang, n=_fmt_int(len(pts), lang))
+
+
+# ---- exports ----------------------------------------------------------------------------------
+def _export_scope():
+    f = HistoryFilter.from_query(request.query_string.decode("utf-8", "replace"))
+    try:
+        at = datetime.fromtimestamp(int(request.args.get("at", "")), UTC)
+    except ValueError:
+        at = datetime.now(UTC).replace(microsecond=0)
+    return f, at
+
+
+def _stream(kind: str):
+    f, at = _export_scope()
+    engine = _engine()
+
+    def rows():
+        with engine.connect() as conn:
+            s = Q.scope(conn, f, at)
+            yield from Q.rows_for_export(conn, s)
+
+    stamp = at.astimezone(WITA).strftime("%Y%m%d-%H%M")
+    if kind == "csv":
+        body = X.csv_chunks(rows())
+        mimetype, name = "text/csv; charset=utf-8", f"damamaya-history-{stamp}.csv"
+    else:
+        body = X.geojson_chunks(rows())
+        mimetype, name = "application/geo+json", f"damamaya-history-{stamp}.geojson"
+    return Response(stream_with_context(body), mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+def register(app: dash.Dash) -> None:
+    app.callback(
+        Output("hist-loc", "search"), Output("hist-state", "data"),
+        Output("hist-range", "value"), Output("hist-dates", "start_date"), Output("hist-dates", "end_date"),
+        *[Output(f"hist-{name}", "value") for name in CONTROLS[1:]],
+        Output("hist-desa", "options"), Output("hist-chips", "children"),
+        Input("hist-loc", "search"),
+        Input("hist-range", "value"), Input("hist-dates", "start_date"), Input("hist-dates", "end_date"),
+        *[Input(f"hist-{name}", "value") for name in CONTROLS[1:]],
+        Input("hist-reset", "n_clicks"), Input("hist-prev", "n_clicks"), Input("hist-next", "n_clicks"),
+        *[Input(f"hist-{name}", "clickData") for name in CLICKABLE],
+        Input({"type": "hist-chip", "key": ALL}, "n_clicks"),
+        State("hist-state", "data"),
+    )(sync)
+    app.callback(Output("hist-table", "children"), Output("hist-count", "children"), Output("hist-page", "children"),
+                 Output("hist-prev", "disabled"), Output("hist-next", "disabled"),
+                 Output("hist-csv", "href"), Output("hist-geojson", "href"), Output("hist-error", "children"),
+                 Input("hist-state", "data"))(summary)
+    app.callback(Output("hist-timeline", "figure"), Output("hist-timeline-title", "children"),
+                 Input("hist-state", "data"))(timeline)
+    app.callback(Output("hist-category", "figure"), Output("hist-area", "figure"), Input("hist-state", "data"))(breakdown)
+    app.callback(Output("hist-heatmap", "figure"), Input("hist-state", "data"))(heat)
+    app.callback(Output("hist-map", "figure"), Output("hist-map-note", "children"), Input("hist-state", "data"))(mapview)
+    app.callback(Output("hist-source", "options"), Input("hist-state", "data"))(_source_options)
+    server = app.server
+    if "history_export_csv" not in server.view_functions:
+        server.add_url_rule("/history/export.csv", "history_export_csv", lambda: _stream("csv"))
+        server.add_url_rule("/history/export.geojson", "history_export_geojson", lambda: _stream("geojson"))
+
+
+def _source_options(data):
+    try:
+        with _engine().connect() as conn:
+            names = Q.facet_values(conn, "source")
+    except SQLAlchemyError:
+        raise PreventUpdate
+    return [{"label": n, "value": n} for n in names]

@@ -1,0 +1,107 @@
+"""/history, for analysts: filter the event history, see it five ways, export it.
+
+The URL holds the filter state (callbacks/history.py keeps it in step), so a
+link reproduces the view. Every label comes from layouts/messages/analytics.py.
+"""
+from __future__ import annotations
+
+from dash import dcc, html
+
+from engine.analytics.filters import RANGES
+from engine.geo import boundaries
+from engine.records import KINDS, SEVERITIES, STATUSES
+from engine.taxonomy import CATEGORIES, category_label
+from layouts.messages import t
+from layouts.pages import nav
+
+GRAPH_CONFIG = {"displaylogo": False, "responsive": True,
+                "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
+
+
+def kecamatan_options(lang: str) -> list[dict]:
+    seen = {}
+    for code, _desa, kec in boundaries().desa_names():
+        seen[code.rsplit(".", 1)[0]] = kec
+    return [{"label": name, "value": code} for code, name in sorted(seen.items(), key=lambda x: x[1])]
+
+
+def desa_options(kecamatan: list[str] | None = None) -> list[dict]:
+    return [{"label": f"{desa} ({kec})", "value": code} for code, desa, kec in
+            sorted(boundaries().desa_names(), key=lambda x: x[1])
+            if not kecamatan or code.rsplit(".", 1)[0] in kecamatan]
+
+
+def category_options(lang: str, extra: list[str] = ()) -> list[dict]:
+    keys = list(CATEGORIES) + [e for e in extra if e not in CATEGORIES]
+    return [{"label": category_label(k, lang), "value": k} for k in keys]
+
+
+def _filter(label: str, control) -> html.Div:
+    return html.Div([html.Label(label, className="an-label"), control], className="hist-filter")
+
+
+def _dropdown(id_: str, options: list[dict], placeholder: str = "", multi: bool = True, **kw) -> dcc.Dropdown:
+    return dcc.Dropdown(id=id_, options=options, multi=multi, placeholder=placeholder, className="an-dropdown", **kw)
+
+
+def _panel(title_id: str, title: str, graph_id: str, height: int = 300, extra=None) -> html.Div:
+    return html.Div([html.H2(title, id=title_id, className="an-panel-title"), extra,
+                     dcc.Graph(id=graph_id, config=GRAPH_CONFIG, style={"height": f"{height}px"})],
+                    className="an-panel")
+
+
+def layout(config):
+    lang = config.language
+    filters = html.Div([
+        _filter(t("hist.range", lang), _dropdown("hist-range", [{"label": t(f"hist.range.{r}", lang), "value": r}
+                                                                  for r in RANGES], multi=False, clearable=False,
+                                                 value="30d")),
+        _filter("\u00a0", dcc.DatePickerRange(id="hist-dates", display_format="YYYY-MM-DD", first_day_of_week=1,
+                                              className="an-dates", minimum_nights=0)),
+        _filter(t("hist.kind", lang), _dropdown("hist-kind", [{"label": t(f"hist.kind.{k}", lang), "value": k}
+                                                               for k in KINDS if k != "position"],
+                                                multi=False, clearable=False, value="incident")),
+        _filter(t("hist.source", lang), _dropdown("hist-source", [])),
+        _filter(t("hist.category", lang), _dropdown("hist-category", category_options(lang))),
+        _filter(t("hist.severity", lang), _dropdown("hist-severity", [{"label": t(f"severity.{s}", lang), "value": s}
+                                                                       for s in SEVERITIES])),
+        _filter(t("hist.status", lang), _dropdown("hist-status", [{"label": t(f"status.{s}", lang), "value": s}
+                                                                   for s in STATUSES])),
+        _filter(t("hist.kecamatan", lang), _dropdown("hist-kecamatan", kecamatan_options(lang))),
+        _filter(t("hist.desa", lang), _dropdown("hist-desa", desa_options())),
+        _filter("\u00a0", dcc.Input(id="hist-q", type="search", debounce=True, placeholder=t("hist.text", lang),
+                                    className="an-input")),
+        _filter("\u00a0", html.Button(t("hist.reset", lang), id="hist-reset", className="an-button")),
+    ], className="hist-filters")
+    header = html.Div([
+        html.H1(t("hist.title", lang)),
+        html.Span(id="hist-count", className="hist-count"),
+        html.Span(t("hist.click_hint", lang), className="an-hint"),
+        html.Div([html.A(t("hist.export_csv", lang), id="hist-csv", className="an-button", href="#"),
+                  html.A(t("hist.export_geojson", lang), id="hist-geojson", className="an-button", href="#")],
+                 className="hist-exports"),
+    ], className="an-header")
+    views = html.Div([
+        _panel("hist-timeline-title", t("hist.over_time", lang, grain=t("hist.grain.day", lang)), "hist-timeline", 260),
+        html.Div([_panel("hist-category-title", t("hist.by_category", lang), "hist-category", 340),
+                  _panel("hist-area-title", t("hist.by_area", lang), "hist-area", 340),
+                  _panel("hist-heatmap-title", t("hist.heatmap", lang), "hist-heatmap", 340)], className="an-row3"),
+        html.Div([_panel("hist-map-title", t("hist.map", lang), "hist-map", 520,
+                         extra=html.Span(id="hist-map-note", className="an-hint")),
+                  html.Div([html.Div(id="hist-table", className="hist-table"),
+                            html.Div([html.Button(t("hist.prev", lang), id="hist-prev", className="an-button"),
+                                      html.Span(id="hist-page", className="hist-page"),
+                                      html.Button(t("hist.next", lang), id="hist-next", className="an-button")],
+                                     className="hist-pager")], className="an-panel hist-table-panel")],
+                 className="an-row2"),
+    ], className="hist-views")
+    return html.Div([
+        dcc.Location(id="hist-loc", refresh=False),
+        dcc.Store(id="hist-state"),
+        nav(config, "/history"),
+        header,
+        filters,
+        html.Div(id="hist-chips", className="hist-chips"),
+        html.Div(id="hist-error", className="an-error"),
+        views,
+    ], className="analytics history-page")
