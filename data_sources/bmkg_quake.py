@@ -57,6 +57,14 @@ def finite_number(text: Any) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
+def safe_parse_time(value: Any, default_tz: tzinfo | None = None) -> datetime:
+    """`parse_time`, with out-of-range epochs and dates (OverflowError) reported as ValueError like any bad time."""
+    try:
+        return parse_time(value, default_tz)
+    except (OverflowError, OSError):
+        raise ValueError(f"time {value!r} is out of range") from None
+
+
 def safe_load_xml(raw: bytes):
     """`load_xml`, plus the LookupError expat raises for an unknown declared encoding ('UTF-8x')."""
     try:
@@ -114,7 +122,7 @@ def bmkg_time(text: Any, default_tz: tzinfo | None = None) -> datetime:
         s, zone = m[1].strip(), timezone(timedelta(hours=_LABEL_ZONES[m[2].upper()]))
     dmy = _DMY.match(s)
     if not dmy:
-        return parse_time(s, zone or default_tz)
+        return safe_parse_time(s, zone or default_tz)
     day, month, year = int(dmy[1]), int(dmy[2]), int(dmy[3])
     year += 2000 if year < 100 else 0
     try:
@@ -124,7 +132,10 @@ def bmkg_time(text: Any, default_tz: tzinfo | None = None) -> datetime:
     tz = zone or default_tz
     if tz is None:
         raise ValueError(f"time {text!r} has no zone")
-    return value.replace(tzinfo=tz).astimezone(timezone.utc)
+    try:
+        return value.replace(tzinfo=tz).astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"time {text!r} is out of range") from None
 
 
 def hemisphere_value(text: Any) -> tuple[float, str] | None:

@@ -28,8 +28,8 @@ from xml.etree.ElementTree import Element
 from pydantic import Field, field_validator
 
 from data_sources._xml import children, local, text
-from data_sources.base import Adapter, SourceConfig, load_json, parse_number, parse_time, sniff_problem
-from data_sources.bmkg_quake import dedupe, safe_load_xml, zone_from_name
+from data_sources.base import Adapter, SourceConfig, load_json, parse_number, sniff_problem
+from data_sources.bmkg_quake import dedupe, safe_load_xml, safe_parse_time, zone_from_name
 from engine.records import ParseResult, Reading, Reject
 
 # adm4 JSON key -> (quantity, unit)
@@ -235,11 +235,11 @@ def _flatten(cuaca: Any) -> list:
 
 def _slot_time(slot: dict, place: dict) -> datetime:
     if slot.get("datetime"):
-        return parse_time(slot["datetime"], timezone.utc)
+        return safe_parse_time(slot["datetime"], timezone.utc)
     if slot.get("utc_datetime"):
-        return parse_time(slot["utc_datetime"], timezone.utc)
+        return safe_parse_time(slot["utc_datetime"], timezone.utc)
     if slot.get("local_datetime"):
-        return parse_time(slot["local_datetime"], zone_from_name(str(place.get("timezone") or "WITA")))
+        return safe_parse_time(slot["local_datetime"], zone_from_name(str(place.get("timezone") or "WITA")))
     raise ValueError("slot has no datetime, utc_datetime or local_datetime")
 
 

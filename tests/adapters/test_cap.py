@@ -225,3 +225,8 @@ def test_unknown_declared_encoding_is_a_reject_not_a_crash(samples):
     raw = (samples / "alerts_cap/cap11_usgs_earthquake_tonga_20100831.xml").read_bytes().replace(b'encoding="UTF-8"', b'encoding="UTF-81"')
     result = adapter().parse(raw)  # straight parse: no parse_safely safety net
     assert result.records == [] and "not valid XML" in result.rejects[0].reason
+
+
+def test_out_of_range_sent_is_a_reject():
+    result = adapter().parse(_alert("Y1", "9999-12-31T23:59:59-05:00").encode())
+    assert result.records == [] and "sent" in result.rejects[0].reason

@@ -211,3 +211,9 @@ def test_random_and_mutated_bytes_never_raise(samples, data):
         raw = base[:pos] + data.draw(st.binary(max_size=8)) + (base[pos + 1:] if mode == 1 else b"")
     result = adapter().parse(raw)
     assert all(r.reason for r in result.rejects)
+
+
+def test_out_of_range_times_are_rejects():
+    items = [{"gauge": "x", "time": 1e308, "level_cm": 5}, {"gauge": "x", "time": "9999-12-31T23:59:59-05:00", "level_cm": 5}]
+    result = adapter().parse(orjson.dumps(items))
+    assert result.records == [] and len(result.rejects) == 2 and all("time" in r.reason for r in result.rejects)
