@@ -21,7 +21,7 @@ window.dmy = window.dmy || {};
       const p = feature.properties;
       const big = p.kind === "incident" ? 7 + (p.rank || 0) * 1.5 : 8;
       return L.circleMarker(latlng, {
-        radius: big, color: "#0b0f14", weight: 2, fillColor: colour(p),
+        radius: big, color: "#0b0f14", weight: 2, fillColor: colour(p), className: "dmy-marker dmy-" + p.kind,
         fillOpacity: p.kind === "incident" && !p.open ? 0.45 : 0.95,
       });
     },

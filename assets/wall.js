@@ -7,7 +7,7 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
   let messages = {};
 
   function m(key, values) {
-    let text = messages[key] || key.split(".").pop();
+    let text = messages[key] || (window.dmy.messages || {})[key] || key.split(".").pop();
     Object.entries(values || {}).forEach(([k, v]) => { text = text.replace("{" + k + "}", v); });
     return text;
   }
@@ -134,6 +134,7 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
 
   Object.assign(window.dashAgGridFunctions, {
     dmyAge: function (ts) { return ts ? age(Date.now() / 1000 - ts) : ""; },
+    dmyAgeIso: function (iso) { return iso ? age((Date.now() - new Date(iso).getTime()) / 1000) : "—"; },
     dmyLabel: function (key) { return m(key); },
     dmyByTs: function (a, b, nodeA, nodeB) { return nodeA.data.ts - nodeB.data.ts; },
   });

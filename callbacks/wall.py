@@ -27,12 +27,12 @@ def poll(state: dict, language: str, list_size: int):
     new_state = {**state, "versions": versions, "minute": minute}
 
     out_ids = callback_context.outputs_list
-    points = [wall_data.layer(o["id"]["source"], versions.get(o["id"]["source"], 0), language)[0]
-              if o["id"]["source"] in changed else no_update for o in out_ids[1]]
-    shapes = [wall_data.layer(o["id"]["source"], versions.get(o["id"]["source"], 0), language)[1]
-              if o["id"]["source"] in changed else no_update for o in out_ids[2]]
+    updates = {source: wall_data.layer_update(source, old.get(source), versions.get(source, 0), language)
+               for source in changed}
+    points = [updates[o["id"]["source"]][0] if o["id"]["source"] in updates else no_update for o in out_ids[1]]
+    shapes = [updates[o["id"]["source"]][1] if o["id"]["source"] in updates else no_update for o in out_ids[2]]
 
-    tiles = wall_data.tiles(wall_data.version_key(versions), minute, language)
+    tiles = wall_data.tiles(versions, minute, language)
     digest = wall_data.tiles_digest(tiles)
     tiles_out = tiles if digest != state.get("tiles") else no_update
     new_state["tiles"] = digest
@@ -44,7 +44,7 @@ def poll(state: dict, language: str, list_size: int):
         entries, newest, complete = live.changes_since(state.get("stream", "0-0"))
         new_state["stream"] = newest
         if not complete:
-            grid_out = {"full": wall_data.incident_rows(wall_data.version_key(versions), list_size, language)}
+            grid_out = {"full": wall_data.incident_rows(versions, list_size, language)}
         elif entries:
             pairs = list(dict.fromkeys((e["s"], e["i"]) for e in entries))
             upsert, remove = wall_data.rows_for(pairs, language)

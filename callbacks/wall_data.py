@@ -1,49 +1,126 @@
-"""The wall's reads of the live store, cached by data version in Redis (flask-caching),
-so however many screens and workers ask, each view is computed once per version."""
+"""The wall's reads of the live store, cached by data version in Redis (flask-caching).
+
+Every view is computed per source and per version, once, whichever worker or
+screen asks first; a change in one source recomputes only that source's part.
+Map layers are sent as a `dash.Patch` of the features that changed when the
+screen already holds the previous version.
+"""
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+from datetime import datetime, timezone
 
 import orjson
+from dash import Patch, no_update
 
 from engine import runtime, views
 from engine.records import utcnow
 from layouts.cache import cache
 
-DATA_KEYS_EXCLUDED = {"health"}
+HEALTH = "health"
 
 
 def data_versions(versions: dict[str, int]) -> dict[str, int]:
-    return {k: v for k, v in versions.items() if k not in DATA_KEYS_EXCLUDED}
+    return {k: v for k, v in versions.items() if k != HEALTH}
+
+
+def _records(source: str) -> list[dict]:
+    return runtime.live().raw_records(source)
+
+
+def _layer_key(source: str, version: int, language: str) -> str:
+    return f"layer:{source}:{version}:{language}"
+
+
+def layer(source: str, version: int, language: str) -> dict:
+    """A source's map layer at `version`: {"points", "shapes", "as_of"}, cached.
+
+    `as_of` is a change-stream id read before the records were: the layer holds
+    every change up to it. A newer version is built from an older cached one by
+    replaying the changes after its `as_of` (work scales with what changed);
+    replaying a change twice is harmless because the current record is read.
+    """
+    key = _layer_key(source, version, language)
+    hit = _cached_layer(key)
+    if hit is not None:
+        return hit
+    live = runtime.live()
+    base = _cached_layer(_layer_key(source, version - 1, language)) if version > 1 else None
+    built = _replay(base, source, language) if base is not None else None
+    if built is None:
+        as_of = live.stream_head()
+        points, shapes = views.layer_geojson(live.raw_records(source), language)
+        built = {"points": points, "shapes": shapes, "as_of": as_of}
+    built.pop("changed", None)
+    cache.set(key, orjson.dumps(built), timeout=3600)  # orjson bytes: several times faster than pickling dicts
+    return built
+
+
+def _cached_layer(key: str) -> dict | None:
+    raw = cache.get(key)
+    return orjson.loads(raw) if raw is not None else None
+
+
+def _replay(base: dict, source: str, language: str) -> dict | None:
+    entries, newest, complete = runtime.live().changes_since(base["as_of"])
+    if not complete:
+        return None
+    ids = list(dict.fromkeys(e["i"] for e in entries if e["s"] == source))
+    records = runtime.live().get_many([(source, i) for i in ids])
+    uids = {f"{source}:{i}" for i in ids}
+    changed_points, changed_shapes = views.layer_geojson([r for r in records if r is not None], language)
+    return {"points": views.replace_features(base["points"], uids, changed_points["features"]),
+            "shapes": views.replace_features(base["shapes"], uids, changed_shapes["features"]),
+            "as_of": newest, "changed": uids}
+
+
+def layer_update(source: str, old_version: int | None, version: int, language: str) -> tuple:
+    """(points, shapes) of a source's layer at `version`, each a Patch of what changed
+    when the screen holds `old_version` and that version is still cached, else in full."""
+    new = layer(source, version, language)
+    old = _cached_layer(_layer_key(source, old_version, language)) if old_version else None
+    if old is None:
+        return new["points"], new["shapes"]
+    return tuple(_patch(old[which], new[which]) for which in ("points", "shapes"))
+
+
+def _patch(old: dict, new: dict):
+    ops = views.features_diff(old["features"], new["features"])
+    if ops is None:
+        return new
+    if not ops:
+        return no_update
+    patch = Patch()
+    for op in ops:
+        if op[0] == "del":
+            del patch["features"][op[1]]
+        elif op[0] == "ins":
+            patch["features"].insert(op[1], op[2])
+        else:
+            patch["features"][op[1]] = op[2]
+    return patch
+
+
+@cache.memoize(timeout=600)
+def source_tiles(source: str, version: int, minute: int, language: str) -> list[dict]:
+    now = datetime.fromtimestamp(minute * 60, tz=timezone.utc)
+    return views.wall_tiles(_records(source), now, language)
 
 
 @cache.memoize(timeout=3600)
-def layer(source: str, version: int, language: str) -> tuple[dict, dict]:
-    return views.layer_geojson(runtime.live().raw_records(source), language)
+def source_rows(source: str, version: int, limit: int, language: str) -> list[dict]:
+    return views.incident_rows(_records(source), limit, language)
 
 
-def _all_records(sources) -> list[dict]:
-    live = runtime.live()
-    out: list[dict] = []
-    for source in sources:
-        out.extend(live.raw_records(source))
-    return out
+def tiles(versions: dict[str, int], minute: int, language: str) -> list[dict]:
+    parts = [source_tiles(s, v, minute, language) for s, v in sorted(data_versions(versions).items())]
+    return localize_tiles(views.merge_tiles(parts), language)
 
 
-@cache.memoize(timeout=600)
-def tiles(version_key: str, minute: int, language: str) -> list[dict]:
-    versions = orjson.loads(version_key)
-    now = datetime.fromtimestamp(minute * 60, tz=utcnow().tzinfo) if minute else utcnow()
-    return localize_tiles(views.wall_tiles(_all_records(versions), now, language), language)
-
-
-@cache.memoize(timeout=600)
-def incident_rows(version_key: str, limit: int, language: str) -> list[dict]:
-    return views.incident_rows(_all_records(orjson.loads(version_key)), limit, language)
-
-
-def version_key(versions: dict[str, int]) -> str:
-    return orjson.dumps(data_versions(versions), option=orjson.OPT_SORT_KEYS).decode()
+def incident_rows(versions: dict[str, int], limit: int, language: str) -> list[dict]:
+    rows = [row for s, v in data_versions(versions).items() for row in source_rows(s, v, limit, language)]
+    rows.sort(key=lambda r: r["ts"], reverse=True)
+    return rows[:limit]
 
 
 def current_minute() -> int:
@@ -62,8 +139,6 @@ def rows_for(pairs: list[tuple[str, str]], language: str) -> tuple[list[dict], l
 
 
 def tiles_digest(tiles: list[dict]) -> str:
-    import hashlib
-
     return hashlib.blake2b(orjson.dumps(tiles), digest_size=8).hexdigest()
 
 

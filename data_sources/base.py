@@ -194,7 +194,10 @@ def parse_time(text: Any, default_tz=None):
         raise ValueError("time is missing")
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         seconds = text / 1000 if text > 1e11 else text
-        return datetime.fromtimestamp(seconds, timezone.utc)
+        try:
+            return datetime.fromtimestamp(seconds, timezone.utc)
+        except (OSError, OverflowError, ValueError):
+            raise ValueError(f"epoch time {text!r} is out of range") from None
     s = str(text).strip()
     zone = None
     parts = s.rsplit(" ", 1)
@@ -234,7 +237,10 @@ def parse_number(text: Any) -> float | None:
         return None
     if isinstance(text, (int, float)):
         return float(text)
-    s = str(text).strip().lower().removeprefix("rp").replace(" ", "").replace("\u00a0", "")
+    s = str(text).strip().lower().replace(" ", "").replace("\u00a0", "")
+    negative = s.startswith("-") and len(s) > 1
+    s = s.removeprefix("-").removeprefix("rp")
+    s = ("-" + s) if negative else s
     if s in {"", "-", "--", "n/a", "na", "null", "none"}:
         return None
     sign = -1.0 if s.startswith("-") else 1.0

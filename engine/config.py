@@ -91,7 +91,12 @@ class AppConfig(_Strict):
             if not isinstance(block, dict) or "adapter" not in block:
                 raise ValueError(f"{name}: needs an `adapter:` key")
             if block["adapter"] not in adapters:
-                raise ValueError(f"{name}.adapter: no adapter named {block['adapter']!r}; known: {', '.join(adapters)}")
+                from data_sources import get_adapter
+
+                try:
+                    get_adapter(block["adapter"])
+                except KeyError as exc:
+                    raise ValueError(f"{name}.adapter: {exc.args[0]}") from None
             try:
                 built[name] = adapters[block["adapter"]].Config(**block)
             except ValidationError as exc:

@@ -196,7 +196,7 @@ class Reject(BaseModel):
 
     @classmethod
     def of(cls, reason: str, item: Any = "", ref: Any = None) -> "Reject":
-        text = item if isinstance(item, str) else orjson.dumps(item, default=str).decode()
+        text = item if isinstance(item, str) else orjson.dumps(item, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
         return cls(reason=reason, item=text[:300], ref=None if ref is None else str(ref))
 
 

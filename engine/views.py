@@ -48,9 +48,10 @@ def _point_properties(rec: dict, language: str) -> dict:
 
 
 def layer_geojson(records: Iterable[dict], language: str = "id") -> tuple[dict, dict]:
-    """(points, shapes) FeatureCollections of one source's live records."""
+    """(points, shapes) FeatureCollections of one source's live records, in uid order
+    so that two versions of a layer can be diffed (see `layer_patch`)."""
     points, shapes = [], []
-    for rec in records:
+    for rec in sorted(records, key=lambda r: r["id"]):  # == uid order within one source
         if rec.get("lat") is None or rec["kind"] == "price":
             continue
         props = _point_properties(rec, language)
@@ -62,8 +63,10 @@ def layer_geojson(records: Iterable[dict], language: str = "id") -> tuple[dict, 
 
 # ---- KPI tiles ---------------------------------------------------------------------------
 
-def _tile(key: str, value, detail: str = "", sources: Iterable[str] = (), level: str = "normal", parts=None) -> dict:
-    return {"key": key, "value": value, "detail": detail, "sources": sorted(set(sources)), "level": level, "parts": parts or []}
+def _tile(key: str, value, detail: str = "", sources: Iterable[str] = (), level: str = "normal", parts=None, score=None) -> dict:
+    """`score` is what merging picks by, where a tile is not a sum (largest change, latest quake, worst level)."""
+    return {"key": key, "value": value, "detail": detail, "sources": sorted(set(sources)), "level": level,
+            "parts": parts or [], "score": score}
 
 
 def open_by_severity(incidents: list[dict]) -> dict:
@@ -88,7 +91,8 @@ def gauges_alert(readings: list[dict]) -> dict:
     worst = max((r.get("alert_level") or 0 for r in gauges), default=0)
     level = {0: "normal", 1: "medium", 2: "high", 3: "critical", 4: "critical"}[worst]
     return _tile("gauges_alert", len(alert), SIAGA[worst] if gauges else "", {r["source"] for r in gauges}, level,
-                 [{"label": r.get("station_name") or r["station"], "value": SIAGA[r.get("alert_level") or 0]} for r in sorted(alert, key=lambda r: -(r.get("alert_level") or 0))[:3]])
+                 [{"label": r.get("station_name") or r["station"], "value": SIAGA[r.get("alert_level") or 0], "rank": r.get("alert_level") or 0}
+                  for r in sorted(alert, key=lambda r: -(r.get("alert_level") or 0))[:3]], score=worst)
 
 
 def complaints_overdue(incidents: list[dict], now: datetime) -> dict:
@@ -117,7 +121,8 @@ def price_change_today(prices: list[dict], language: str = "id") -> dict:
         return _tile("price_change", None, "", sources)
     change, commodity, market, value = best
     level = "high" if abs(change) >= 5 else "medium" if abs(change) >= 2 else "normal"
-    return _tile("price_change", f"{change:+.1f}%", f"{commodity.replace('_', ' ')} · {market} · Rp{value:,.0f}".replace(",", "."), sources, level)
+    return _tile("price_change", f"{change:+.1f}%", f"{commodity.replace('_', ' ')} · {market} · Rp{value:,.0f}".replace(",", "."), sources, level,
+                 score=abs(change))
 
 
 def latest_quake(incidents: list[dict]) -> dict:
@@ -129,7 +134,8 @@ def latest_quake(incidents: list[dict]) -> dict:
     when = _time(q["reported_at"]).astimezone(WITA).strftime("%d/%m %H:%M WITA")
     region = q.get("details", {}).get("region") or q.get("title") or ""
     level = "critical" if q["category"] == "tsunami" else q["severity"]
-    return _tile("latest_quake", f"M{mag:g}" if mag is not None else "-", f"{when} · {region}"[:90], {r["source"] for r in quakes}, level)
+    return _tile("latest_quake", f"M{mag:g}" if mag is not None else "-", f"{when} · {region}"[:90], {r["source"] for r in quakes}, level,
+                 score=q["reported_at"])
 
 
 def wall_tiles(records: Iterable[dict], now: datetime, language: str = "id") -> list[dict]:
@@ -141,7 +147,66 @@ def wall_tiles(records: Iterable[dict], now: datetime, language: str = "id") -> 
             complaints_overdue(inc, now), price_change_today(by_kind["price"], language), latest_quake(inc)]
 
 
+_LEVELS = ["normal", "low", "medium", "high", "critical"]
+
+
+def merge_tiles(per_source: list[list[dict]]) -> list[dict]:
+    """Combine tiles computed per source into the wall's tiles: counts add up, the
+    largest change, latest quake and worst level win, source lists join."""
+    merged: dict[str, dict] = {}
+    for tiles in per_source:
+        for tile in tiles:
+            key = tile["key"]
+            if key not in merged:
+                merged[key] = {**tile, "parts": [dict(p) for p in tile["parts"]]}
+                continue
+            m = merged[key]
+            m["sources"] = sorted(set(m["sources"]) | set(tile["sources"]))
+            m["level"] = max(m["level"], tile["level"], key=_LEVELS.index)
+            if key in ("open_incidents", "calls_hour", "complaints_overdue"):
+                m["value"] = (m["value"] or 0) + (tile["value"] or 0)
+                if key == "open_incidents":
+                    for mp, tp in zip(m["parts"], tile["parts"]):
+                        mp["value"] += tp["value"]
+                elif tile["detail"] != "":
+                    m["detail"] = str(int(m["detail"] or 0) + int(tile["detail"]))
+            elif key == "gauges_alert":
+                m["value"] = (m["value"] or 0) + (tile["value"] or 0)
+                m["parts"] = sorted(m["parts"] + tile["parts"], key=lambda p: -p["rank"])[:3]
+                if tile["detail"] and (not m["detail"] or (tile["score"] or 0) > (m["score"] or 0)):
+                    m["detail"], m["score"] = tile["detail"], tile["score"]
+            elif tile["score"] is not None and (m["score"] is None or tile["score"] > m["score"]):
+                merged[key] = {**tile, "sources": m["sources"], "level": tile["level"]}
+    return [merged[k] for k in TILE_ORDER if k in merged]
+
+
+TILE_ORDER = ["open_incidents", "calls_hour", "gauges_alert", "complaints_overdue", "price_change", "latest_quake"]
+
+
 # ---- incident list ---------------------------------------------------------------------
+
+def replace_features(collection: dict, uids: set[str], features: list[dict]) -> dict:
+    """`collection` with the features of `uids` replaced by `features` (uid order kept)."""
+    kept = [f for f in collection["features"] if f["properties"]["uid"] not in uids]
+    merged = sorted(kept + features, key=lambda f: f["properties"]["uid"])
+    return {"type": "FeatureCollection", "features": merged}
+
+
+def features_diff(old: list[dict], new: list[dict]) -> list[tuple] | None:
+    """Edit operations turning `old` into `new` (both in uid order): ('del', i),
+    ('ins', j, feature) and ('set', j, feature), to apply in that order. None when
+    a full resend is cheaper."""
+    old_index = {f["properties"]["uid"]: i for i, f in enumerate(old)}
+    new_uids = {f["properties"]["uid"] for f in new}
+    ops: list[tuple] = [("del", i) for uid, i in sorted(old_index.items(), key=lambda kv: -kv[1]) if uid not in new_uids]
+    for j, feature in enumerate(new):
+        i = old_index.get(feature["properties"]["uid"])
+        if i is None:
+            ops.append(("ins", j, feature))
+        elif old[i] != feature:
+            ops.append(("set", j, feature))
+    return None if len(ops) > max(20, len(new) // 4) else ops
+
 
 def incident_row(rec: dict, language: str = "id", now: datetime | None = None) -> dict:
     reported = _time(rec["reported_at"]).astimezone(WITA)

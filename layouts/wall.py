@@ -45,7 +45,8 @@ def source_overlays(config: AppConfig, sources: dict[str, dict], versions: dict[
     for name, meta in sources.items():
         if not meta.get("enabled", True) or meta.get("kinds") == ["price"]:
             continue
-        points, shapes = wall_data.layer(name, versions.get(name, 0), config.language)
+        data = wall_data.layer(name, versions.get(name, 0), config.language)
+        points, shapes = data["points"], data["shapes"]
         group = dl.LayerGroup([
             dl.GeoJSON(data=shapes, id={"type": "shp", "source": name}, style=js("shapeStyle"), onEachFeature=js("bindPopup")),
             dl.GeoJSON(data=points, id={"type": "pts", "source": name}, cluster=True, zoomToBoundsOnClick=True,
@@ -90,10 +91,9 @@ def incident_grid(lang: str, rows: list[dict]):
 def initial_state(config: AppConfig):
     live = runtime.live()
     versions = live.versions()
-    key = wall_data.version_key(versions)
     minute = wall_data.current_minute()
-    tiles = wall_data.tiles(key, minute, config.language)
-    rows = wall_data.incident_rows(key, config.wall.incident_list_size, config.language)
+    tiles = wall_data.tiles(versions, minute, config.language)
+    rows = wall_data.incident_rows(versions, config.wall.incident_list_size, config.language)
     state = {"versions": versions, "minute": minute, "tiles": wall_data.tiles_digest(tiles), "stream": live.stream_head()}
     return live, versions, tiles, rows, state
 
@@ -107,7 +107,7 @@ def layout(config: AppConfig, controls: bool = False, layers: set[str] | None = 
         [*base_layers(config), dl.LayersControl(overlays, id="wall-layers", position="topright", collapsed=False),
          *( [dl.ZoomControl(position="bottomleft")] if controls else [])],
         id="wall-map", center=list(config.map.center), zoom=config.map.zoom, zoomControl=False,
-        attributionControl=False, preferCanvas=True, zoomSnap=0.25, trackViewport=True, style={"height": "100%", "width": "100%"},
+        attributionControl=False, zoomSnap=0.25, trackViewport=True, style={"height": "100%", "width": "100%"},
     )
     return html.Div([
         dcc.Interval(id="wall-poll", interval=int(config.wall.poll_seconds * 1000)),

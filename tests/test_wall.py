@@ -120,3 +120,28 @@ def test_poll_sends_nothing_when_nothing_changed_and_little_when_something_did(d
     new_state = response["wall-state"]["data"]
     again = client.post("/_dash-update-component", json=_poll_request(dash_app, new_state, ["calls"]))
     assert again.status_code == 204
+
+
+def test_a_change_in_a_big_layer_is_sent_as_a_small_patch(dash_app):
+    from engine import runtime
+    from layouts import wall
+
+    live: LiveStore = runtime.live()
+    live.r.flushdb()
+    live.describe_sources({"calls": {"title": "112", "kinds": ["incident"], "interval": 1}})
+    t = datetime.now(timezone.utc)
+    many = [Incident(id=f"c{i:04d}", source="calls", category="fire", reported_at=t, updated_at=t,
+                     lat=-8.65 + i * 1e-5, lon=115.22) for i in range(2000)]
+    live.apply("calls", many)
+    wall.layout(runtime.config())  # a screen loads the wall: the layer at this version is cached
+    _, _, _, _, state = wall.initial_state(runtime.config())
+    live.apply("calls", [many[7].model_copy(update={"status": "dispatched", "severity": "critical"})],
+               removals=["c0003"])
+    client = dash_app.server.test_client()
+    response = client.post("/_dash-update-component", json=_poll_request(dash_app, state, ["calls"])).get_json()["response"]
+    points = next(v for k, v in response.items() if '"pts"' in k)["data"]
+    assert points.get("__dash_patch_update"), "expected a Patch, not the whole layer"
+    ops = points["operations"]
+    assert len(ops) == 2
+    assert {op["operation"] for op in ops} == {"Delete", "Assign"}
+    assert len(json.dumps(points)) < 2000

@@ -1,0 +1,54 @@
+"""Rows of the /sources page: each configured source's health and its latest rejects."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from engine.records import WITA
+
+
+def status_of(meta: dict, health: dict | None, now: datetime) -> str:
+    """ok | late | failing | waiting | disabled: `late` is a source whose last
+    success is older than its promise although its last poll did not fail."""
+    if not meta.get("enabled", True):
+        return "disabled"
+    if not health or not health.get("last_attempt"):
+        return "waiting"
+    if health.get("status") == "failing":
+        return "failing"
+    last = health.get("last_success")
+    if not last:
+        return "waiting"
+    age = (now - datetime.fromisoformat(last)).total_seconds()
+    return "late" if age > (meta.get("stale_after") or 180) else "ok"
+
+
+def _wita(value: str | None) -> str:
+    return datetime.fromisoformat(value).astimezone(WITA).strftime("%d/%m %H:%M:%S") if value else ""
+
+
+def source_rows(sources: dict[str, dict], health: dict[str, dict], now: datetime) -> list[dict]:
+    rows = []
+    for name, meta in sources.items():
+        h = health.get(name) or {}
+        rows.append({
+            "source": name, "title": meta.get("title") or name, "adapter": meta.get("adapter", ""),
+            "status": status_of(meta, h, now),
+            "last_success": h.get("last_success"),
+            "interval": meta.get("interval"), "stale_after": meta.get("stale_after"),
+            "records": h.get("records", 0), "rejects_last": h.get("rejects_last", 0), "rejects_total": h.get("rejects_total", 0),
+            "polls": h.get("polls", 0), "duration_ms": h.get("duration_ms"),
+            "last_error": h.get("last_error") or "", "last_error_at": _wita(h.get("last_error_at")),
+            "failing_since": _wita(h.get("failing_since")),
+        })
+    order = {"failing": 0, "late": 1, "waiting": 2, "ok": 3, "disabled": 4}
+    return sorted(rows, key=lambda r: (order[r["status"]], r["title"]))
+
+
+def reject_rows(rejects_by_source: dict[str, list[dict]], limit: int = 200) -> list[dict]:
+    rows = [{"source": source, "at": r.get("at", ""), "time": _wita(r.get("at")), "reason": r.get("reason", ""),
+             "item": (r.get("item") or "")[:200], "ref": r.get("ref") or ""}
+            for source, items in rejects_by_source.items() for r in items]
+    rows.sort(key=lambda r: r["at"], reverse=True)
+    for i, row in enumerate(rows):
+        row["rid"] = f"{row['source']}:{row['at']}:{i}"
+    return rows[:limit]

@@ -1,0 +1,64 @@
+"""The wall in headless chromium: a newly collected incident shows on the list and the map
+within the poll interval, the operator's pan survives refreshes, a failed source turns stale."""
+import json
+import time
+from datetime import datetime, timezone
+
+POLL_SECONDS = 1
+SOURCE_INTERVAL = 1
+
+
+def autogempa(when: datetime, lat: float, lon: float, magnitude: str) -> bytes:
+    return json.dumps({"Infogempa": {"gempa": {
+        "DateTime": when.isoformat(), "Coordinates": f"{lat},{lon}", "Magnitude": magnitude, "Kedalaman": "10 km",
+        "Wilayah": "Pusat gempa di darat Denpasar", "Potensi": "Tidak berpotensi tsunami"}}}).encode()
+
+
+def test_new_incident_reaches_list_and_map(start_app, page, tmp_path):
+    feed = tmp_path / "autogempa.json"
+    app = start_app({
+        "language": "id",
+        "wall": {"poll_seconds": POLL_SECONDS},
+        "sources": {"gempa": {"adapter": "bmkg-quake", "title": "BMKG Gempa", "path": str(feed), "interval": SOURCE_INTERVAL,
+                              "stale_after": 60, "live_hours": 48}},
+    })
+    page.goto(f"{app.base_url}/wall")
+    page.wait_for_selector(".wall-grid .ag-header-cell", timeout=30_000)
+    page.wait_for_selector(".leaflet-container .kecamatan-label", timeout=30_000)
+    assert page.locator(".wall-grid .ag-row").count() == 0
+    assert page.locator("path.dmy-marker").count() == 0
+    # no data yet and the file is missing: the source is failing, its chip says so
+    page.wait_for_function("document.querySelector('#wall-sources').innerText.includes('BMKG Gempa')", timeout=10_000)
+
+    # the operator pans the map; the pan must survive every refresh
+    box = page.locator(".leaflet-container").bounding_box()
+    page.mouse.move(box["x"] + 400, box["y"] + 400)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 520, box["y"] + 470, steps=8)
+    page.mouse.up()
+    panned = page.evaluate("document.querySelector('.leaflet-map-pane').style.transform")
+    assert panned
+
+    feed.write_bytes(autogempa(datetime.now(timezone.utc), -8.6571, 115.2167, "4.1"))
+    written = time.monotonic()
+    budget_ms = (SOURCE_INTERVAL + POLL_SECONDS + 4) * 1000
+    page.wait_for_selector(".wall-grid .ag-row >> text=Gempa Bumi", timeout=budget_ms)
+    page.wait_for_selector("path.dmy-marker", timeout=budget_ms)
+    seen_after = time.monotonic() - written
+    row = page.locator(".wall-grid .ag-row").first.inner_text()
+    assert "Gempa Bumi" in row and "Baru" in row
+    assert page.locator("path.dmy-marker").count() == 1
+    quake_tile = page.locator("#\\{\\\"key\\\"\\:\\\"latest_quake\\\"\\,\\\"type\\\"\\:\\\"tile-value\\\"\\}")
+    page.wait_for_function("document.body.innerText.includes('M4.1')", timeout=budget_ms)
+    assert page.evaluate("document.querySelector('.leaflet-map-pane').style.transform") == panned
+    print(f"new incident on the wall {seen_after:.1f} s after it was written")
+
+    # the feed breaks: last good data stays, marked stale since the last success
+    feed.write_bytes(b"<html><body>502 Bad Gateway</body></html>")
+    page.wait_for_function("document.body.innerText.includes('data lama sejak')", timeout=budget_ms + 3000)
+    assert page.locator("path.dmy-marker").count() == 1
+    assert "Gempa Bumi" in page.locator(".wall-grid .ag-row").first.inner_text()
+    stale_tiles = page.locator(".tile.stale")
+    assert stale_tiles.count() >= 1
+    assert "data lama sejak" in stale_tiles.first.inner_text()
+    assert quake_tile is not None
