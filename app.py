@@ -34,3 +34,9 @@ def _route(pathname: str | None, search: str | None):
 
 
 register_all(app)
+
+# Set Dash up before the first real request: under gunicorn's threaded workers the
+# first page load can otherwise race Dash's lazy setup and get 500s for its JS
+# bundles ("... is not a registered library", plotly/dash#3971).
+with server.test_client() as _warmup:
+    _warmup.get("/")

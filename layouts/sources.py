@@ -17,7 +17,7 @@ def _grid(grid_id: str, columns: list[dict], row_id: str, height: str):
         id=grid_id, rowData=[], columnDefs=columns, getRowId=f"params.data.{row_id}",
         defaultColDef={"resizable": True, "sortable": True, "wrapText": False},
         dashGridOptions={"suppressCellFocus": True, "rowHeight": 34, "tooltipShowDelay": 200},
-        className="ag-theme-alpine-dark", style={"height": height, "width": "100%"},
+        className="ag-theme-alpine-dark dmy-grid", style={"height": height, "width": "100%"},
     )
 
 

@@ -83,7 +83,7 @@ def incident_grid(lang: str, rows: list[dict]):
         ],
         defaultColDef={"sortable": False, "resizable": False, "suppressMovable": True},
         dashGridOptions={"animateRows": False, "suppressCellFocus": True, "rowHeight": 38, "headerHeight": 36},
-        className="ag-theme-alpine-dark wall-grid",
+        className="ag-theme-alpine-dark dmy-grid wall-grid",
         style={"height": "100%", "width": "100%"},
     )
 
