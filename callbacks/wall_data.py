@@ -18,6 +18,7 @@ from engine.records import utcnow
 from layouts.cache import cache
 
 HEALTH = "health"
+LAYER_TTL = 180  # seconds; the slowest wall polls every 60 s
 
 
 def data_versions(versions: dict[str, int]) -> dict[str, int]:
@@ -52,7 +53,8 @@ def layer(source: str, version: int, language: str) -> dict:
         points, shapes = views.layer_geojson(live.raw_records(source), language)
         built = {"points": points, "shapes": shapes, "as_of": as_of}
     built.pop("changed", None)
-    cache.set(key, orjson.dumps(built), timeout=3600)  # orjson bytes: several times faster than pickling dicts
+    # Old versions are only needed by screens one poll behind; orjson bytes load several times faster than a pickle.
+    cache.set(key, orjson.dumps(built), timeout=LAYER_TTL)
     return built
 
 

@@ -147,7 +147,7 @@ def wall_tiles(records: Iterable[dict], now: datetime, language: str = "id") -> 
             complaints_overdue(inc, now), price_change_today(by_kind["price"], language), latest_quake(inc)]
 
 
-_LEVELS = ["normal", "low", "medium", "high", "critical"]
+_LEVELS = ["normal", "info", "low", "medium", "high", "critical"]
 
 
 def merge_tiles(per_source: list[list[dict]]) -> list[dict]:
@@ -162,7 +162,8 @@ def merge_tiles(per_source: list[list[dict]]) -> list[dict]:
                 continue
             m = merged[key]
             m["sources"] = sorted(set(m["sources"]) | set(tile["sources"]))
-            m["level"] = max(m["level"], tile["level"], key=_LEVELS.index)
+            if key in ("open_incidents", "calls_hour", "complaints_overdue", "gauges_alert"):
+                m["level"] = max(m["level"], tile["level"], key=_LEVELS.index)
             if key in ("open_incidents", "calls_hour", "complaints_overdue"):
                 m["value"] = (m["value"] or 0) + (tile["value"] or 0)
                 if key == "open_incidents":
@@ -176,7 +177,7 @@ def merge_tiles(per_source: list[list[dict]]) -> list[dict]:
                 if tile["detail"] and (not m["detail"] or (tile["score"] or 0) > (m["score"] or 0)):
                     m["detail"], m["score"] = tile["detail"], tile["score"]
             elif tile["score"] is not None and (m["score"] is None or tile["score"] > m["score"]):
-                merged[key] = {**tile, "sources": m["sources"], "level": tile["level"]}
+                merged[key] = {**tile, "sources": m["sources"]}
     return [merged[k] for k in TILE_ORDER if k in merged]
 
 

@@ -145,3 +145,36 @@ def test_a_change_in_a_big_layer_is_sent_as_a_small_patch(dash_app):
     assert len(ops) == 2
     assert {op["operation"] for op in ops} == {"Delete", "Assign"}
     assert len(json.dumps(points)) < 2000
+
+
+def test_tiles_merged_per_source_equal_tiles_over_everything():
+    import random
+
+    rng = random.Random(5)
+    records = []
+    for i in range(300):
+        source = rng.choice(["a", "b", "c"])
+        kind = rng.choice(["call", "complaint", "gauge", "price", "quake"])
+        t = NOW - timedelta(minutes=rng.randint(0, 180))
+        if kind == "call":
+            records.append(rec(Incident, id=f"{i}", source=source, category=rng.choice(["medical", "hoax", "fire"]),
+                               reported_at=t, updated_at=t, severity=rng.choice(["low", "high", "critical"]),
+                               status=rng.choice(["new", "closed"]), in_city=rng.choice([True, False])))
+        elif kind == "complaint":
+            records.append(rec(Incident, id=f"{i}", source=source, category="waste", reported_at=t, updated_at=t,
+                               details={"resolution_due": (t + timedelta(minutes=rng.randint(-60, 60))).isoformat()}))
+        elif kind == "gauge":
+            records.append(rec(Reading, id=f"{i}", source=source, station=f"g{i}", quantity="water_level", value=1,
+                               alert_level=rng.randint(0, 3), observed_at=t))
+        elif kind == "price":
+            records.append(rec(Price, id=f"{i}", source=source, commodity=f"c{i % 4}", market=source,
+                               value=rng.randint(1000, 2000), date=NOW - timedelta(days=rng.randint(0, 3))))
+        else:
+            records.append(rec(Incident, id=f"{i}", source=source, category="earthquake", reported_at=t, updated_at=t,
+                               in_city=False, severity=rng.choice(["info", "low"]), details={"magnitude": rng.randint(30, 60) / 10}))
+    whole = views.wall_tiles(records, NOW)
+    parts = [views.wall_tiles([r for r in records if r["source"] == s], NOW) for s in "abc"]
+    merged = views.merge_tiles(parts)
+    strip = lambda tiles: [{k: v for k, v in t.items() if k not in ("parts", "score")} for t in tiles]  # noqa: E731
+    assert strip(merged) == strip(whole)
+    assert merged[0]["parts"] == whole[0]["parts"]
