@@ -59,6 +59,22 @@ DEFAULT_SEVERITIES = {"none": "info", "lowest": "info", "low": "low", "medium": 
                       "highest": "critical", "unknown": "medium"}
 
 
+def _load_xml(raw: bytes):
+    """data_sources._xml.load_xml, plus the LookupError expat raises for an unknown encoding="..." declaration."""
+    try:
+        return load_xml(raw)
+    except LookupError as exc:
+        return None, Reject.of(f"not valid XML: {exc}", raw[:120].decode("utf-8", "replace"))
+
+
+def _parse_time(value: Any, zone=None):
+    """base.parse_time, with out-of-range values (1e308 epoch, year 9999 - offset) as ValueError too."""
+    try:
+        return parse_time(value, zone)
+    except (OverflowError, OSError) as exc:
+        raise ValueError(f"time {str(value)[:40]!r} is out of range ({exc})") from None
+
+
 class Datex2Config(SourceConfig):
     adapter: str = "datex2"
     interval: float = 60
@@ -135,7 +151,7 @@ class Datex2(Adapter):
 
     def parse(self, raw: bytes) -> ParseResult:
         result = ParseResult()
-        root, problem = load_xml(raw)
+        root, problem = _load_xml(raw)
         if problem:
             result.rejects.append(problem)
             return result
@@ -165,7 +181,7 @@ class Datex2(Adapter):
 
     def _time(self, value: str) -> datetime | None:
         try:
-            return parse_time(value, self.zone) if value else None
+            return _parse_time(value, self.zone) if value else None
         except ValueError:
             return None
 

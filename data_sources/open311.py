@@ -26,6 +26,7 @@ from typing import Any
 from xml.etree.ElementTree import Element
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from data_sources._xml import children, descendants, load_xml, local, text
@@ -57,6 +58,36 @@ DEFAULT_NOTE_STATUSES = {
     "duplicate": "rejected", "invalid": "rejected", "rejected": "rejected", "cancel": "cancelled",
     "in progress": "in_progress", "scheduled": "in_progress", "assigned": "dispatched",
 }
+
+
+def _excerpt(item: Any) -> str:
+    """The item as short text for a Reject. Reject.of would raise on JSON nested deeper than orjson's limit."""
+    if isinstance(item, str):
+        return item[:300]
+    try:
+        return orjson.dumps(item, default=str).decode()[:300]
+    except TypeError:
+        return "(an item nested too deeply to show)"
+
+
+def _reject(reason: str, item: Any = "", ref: Any = None) -> Reject:
+    return Reject.of(reason, _excerpt(item), ref)
+
+
+def _load_xml(raw: bytes):
+    """data_sources._xml.load_xml, plus the LookupError expat raises for an unknown encoding="..." declaration."""
+    try:
+        return load_xml(raw)
+    except LookupError as exc:
+        return None, Reject.of(f"not valid XML: {exc}", raw[:120].decode("utf-8", "replace"))
+
+
+def _parse_time(value: Any, zone=None):
+    """base.parse_time, with out-of-range values (1e308 epoch, year 9999 - offset) as ValueError too."""
+    try:
+        return parse_time(value, zone)
+    except (OverflowError, OSError) as exc:
+        raise ValueError(f"time {str(value)[:40]!r} is out of range ({exc})") from None
 
 
 class Deadline(BaseModel):
@@ -170,7 +201,7 @@ def _service_items(raw: bytes) -> list[dict[str, Any]]:
     if sniff_problem(raw):
         return []
     if raw.lstrip()[:1] == b"<":
-        root, problem = load_xml(raw)
+        root, problem = _load_xml(raw)
         if problem or local(root.tag) != "services":
             return []
         return [_fields(el) for el in children(root, "service")]
@@ -241,25 +272,25 @@ class Open311(Adapter):
         if isinstance(data, dict):
             return self._json_object(data)
         if not isinstance(data, list):
-            return [], Reject.of("not a GeoReport list of requests", data)
+            return [], _reject("not a GeoReport list of requests", data)
         return self._json_list(data)
 
     def _xml_items(self, raw: bytes) -> tuple[list[Any], Reject | None]:
-        root, problem = load_xml(raw)
+        root, problem = _load_xml(raw)
         if problem:
             return [], problem
         kind = local(root.tag)
         if kind == "services":
-            return [], Reject.of(f"a services list ({len(children(root, 'service'))} services), not requests; "
+            return [], _reject(f"a services list ({len(children(root, 'service'))} services), not requests; "
                                  "read it with open311.parse_services", raw[:200].decode("utf-8", "replace"))
         if kind == "service_definition":
-            return [], Reject.of(f"a service definition (service {text(root, 'service_code')}), not requests",
+            return [], _reject(f"a service definition (service {text(root, 'service_code')}), not requests",
                                  raw[:200].decode("utf-8", "replace"))
         if kind == "errors":
-            return [], Reject.of(f"the server answered with an error: {self._xml_errors(root)}", raw[:200].decode("utf-8", "replace"))
+            return [], _reject(f"the server answered with an error: {self._xml_errors(root)}", raw[:200].decode("utf-8", "replace"))
         requests = descendants(root, "request")
         if not requests and kind != "service_requests":
-            return [], Reject.of(f"not a GeoReport document (root element <{kind}>)", raw[:200].decode("utf-8", "replace"))
+            return [], _reject(f"not a GeoReport document (root element <{kind}>)", raw[:200].decode("utf-8", "replace"))
         return [_fields(el) for el in requests], None
 
     @staticmethod
@@ -273,44 +304,44 @@ class Open311(Adapter):
                 inner = data[key]
                 return self._json_list(inner if isinstance(inner, list) else [inner])
         if "attributes" in data and "service_code" in data:
-            return [], Reject.of(f"a service definition (service {_str(data.get('service_code'))}), not requests", data)
+            return [], _reject(f"a service definition (service {_str(data.get('service_code'))}), not requests", data)
         if "service_request_id" in data:
             return [data], None
-        return [], Reject.of("not a GeoReport list of requests", data)
+        return [], _reject("not a GeoReport list of requests", data)
 
     def _json_list(self, data: list) -> tuple[list[Any], Reject | None]:
         dicts = [d for d in data if isinstance(d, dict)]
         if dicts and all("service_request_id" not in d for d in dicts):
             if all("service_code" in d for d in dicts):
-                return [], Reject.of(f"a services list ({len(data)} services), not requests; "
+                return [], _reject(f"a services list ({len(data)} services), not requests; "
                                      "read it with open311.parse_services", data[:1])
             if all("description" in d and "code" in d for d in dicts):
                 errors = "; ".join(f"{_str(d.get('code'))} {_str(d.get('description'))}".strip() for d in dicts)
-                return [], Reject.of(f"the server answered with an error: {errors}", data[:1])
+                return [], _reject(f"the server answered with an error: {errors}", data[:1])
         return data, None
 
     # ---- one request ---------------------------------------------------------------
     def _request(self, item: Any, index: int) -> Incident | Reject:
         if not isinstance(item, dict):
-            return Reject.of("request is not an object", item, index)
+            return _reject("request is not an object", item, index)
         rid = _str(item.get("service_request_id"))
         if not rid:
             what = "a token only, the request is not yet numbered" if item.get("token") else "no service_request_id"
-            return Reject.of(f"request has {what}", item, index)
+            return _reject(f"request has {what}", item, index)
         if not any(item.get(k) for k in ("requested_datetime", "status", "service_code", "service_name")):
             notice = _str(item.get("service_notice"))
-            return Reject.of(f"a POST acknowledgement for request {rid}, not a request"
+            return _reject(f"a POST acknowledgement for request {rid}, not a request"
                              + (f" (notice: {notice[:120]})" if notice else ""), item, rid)
         zone = ZoneInfo(self.config.timezone)
         try:
-            requested = parse_time(item.get("requested_datetime"), zone)
+            requested = _parse_time(item.get("requested_datetime"), zone)
         except ValueError as exc:
-            return Reject.of(f"requested_datetime: {exc}", item, rid)
+            return _reject(f"requested_datetime: {exc}", item, rid)
         try:
-            updated = parse_time(item["updated_datetime"], zone) if _str(item.get("updated_datetime")) else requested
-            expected = parse_time(item["expected_datetime"], zone) if _str(item.get("expected_datetime")) else None
+            updated = _parse_time(item["updated_datetime"], zone) if _str(item.get("updated_datetime")) else requested
+            expected = _parse_time(item["expected_datetime"], zone) if _str(item.get("expected_datetime")) else None
         except ValueError as exc:
-            return Reject.of(f"updated/expected_datetime: {exc}", item, rid)
+            return _reject(f"updated/expected_datetime: {exc}", item, rid)
         return self._incident(item, rid, requested, max(updated, requested), expected)
 
     def _incident(self, item: dict, rid: str, requested: datetime, updated: datetime, expected: datetime | None):
@@ -319,15 +350,13 @@ class Open311(Adapter):
         raw_status = _str(item.get("status")).lower()
         status = self._status(raw_status, notes, agency)
         if status is None:
-            return Reject.of(f"status {item.get('status')!r} is not open or closed (add it to `statuses`)", item, rid)
-        deadline = self.config.service_deadlines.get(code.lower()) or self.config.service_deadlines.get(name.lower())
-        first_days = deadline.first_response_days if deadline else self.config.first_response_days
-        done_days = deadline.resolution_days if deadline else self.config.resolution_days
+            return _reject(f"status {item.get('status')!r} is not open or closed (add it to `statuses`)", item, rid)
+        first_due, done_due = self._deadlines(code, name, requested, expected)
         lat, lon = _coordinate(item.get("lat")), _coordinate(item.get("long"))
         missing_location = lat is None or lon is None or (lat == 0 and lon == 0)
         address = _str(item.get("address"))
         return self.build(
-            Incident, rid, item,
+            Incident, rid, _excerpt(item),
             id=rid,
             category=category_of(code, name, self.config),
             status=status,
@@ -347,11 +376,22 @@ class Open311(Adapter):
                 "zipcode": _str(item.get("zipcode")) or None,
                 "media_url": _str(item.get("media_url")) or None,
                 "expected_datetime": _iso(expected) if expected else None,
-                "first_response_due": _iso(requested + timedelta(days=first_days)),
-                "resolution_due": _iso(expected or requested + timedelta(days=done_days)),
+                "first_response_due": first_due,
+                "resolution_due": done_due,
                 "location_missing": missing_location,
             },
         )
+
+    def _deadlines(self, code: str, name: str, requested: datetime, expected: datetime | None) -> tuple[str | None, str | None]:
+        deadline = self.config.service_deadlines.get(code.lower()) or self.config.service_deadlines.get(name.lower())
+        first_days = deadline.first_response_days if deadline else self.config.first_response_days
+        done_days = deadline.resolution_days if deadline else self.config.resolution_days
+        try:
+            first = requested + timedelta(days=first_days)
+            done = expected or requested + timedelta(days=done_days)
+        except OverflowError:  # a request dated at the end of year 9999
+            return None, _iso(expected) if expected else None
+        return _iso(first), _iso(done)
 
     def _status(self, raw: str, notes: str, agency: str) -> str | None:
         base = self.config.statuses.get(raw)
@@ -378,9 +418,9 @@ def _dedupe(built: list, result: ParseResult) -> None:
             kept[item.id] = item
         elif item.updated_at > old.updated_at:
             kept[item.id] = item
-            result.rejects.append(Reject.of(f"older version of id {item.id}, superseded in the same document", old.model_dump(mode="json"), item.id))
+            result.rejects.append(_reject(f"older version of id {item.id}, superseded in the same document", old.model_dump(mode="json"), item.id))
         else:
-            result.rejects.append(Reject.of(f"duplicate of id {item.id}", item.model_dump(mode="json"), item.id))
+            result.rejects.append(_reject(f"duplicate of id {item.id}", item.model_dump(mode="json"), item.id))
     result.records.extend(kept.values())
 
 

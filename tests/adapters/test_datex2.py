@@ -135,6 +135,7 @@ def test_other_publications_and_measurement_oddities():
     b"", b"<html><body>Service Unavailable</body></html>", b"<d2LogicalModel><payloadPublication>",
     b"\xff\xfe\x00<", b"<a>" * 10000 + b"</a>" * 10000, b"<d2LogicalModel/>", b'{"json": true}',
     b'<!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><x>&b;</x>',
+    b'<?xml version="1.0" encoding="UTF-8NaN"?><d2LogicalModel/>',
 ])
 def test_bad_documents_are_one_reject(raw):
     result = parse_safely(adapter(), raw)
@@ -171,3 +172,4 @@ def test_parse_never_raises(samples, data):
         result = adapter().parse(blob)
         assert all(r.reason for r in result.rejects)
         assert len({r.id for r in result.records}) == len(result.records)
+        assert all(r.content_hash() for r in result.records)  # storable (orjson) records

@@ -174,6 +174,9 @@ def test_error_answers():
     b"", b"   ", b"<html><body>502 Bad Gateway</body></html>", b'[{"service_request_id": "1", "status": "op',
     b"<service_requests><request><service_request_id>1</service_request_id>", b"\xff\xfe\x00\x81",
     b"[" * 5000 + b"]" * 5000, b"<a>" * 5000 + b"</a>" * 5000, b"42", b'{"x": 1}', b"<html_root/>",
+    b"[" * 300 + b"]" * 300, b'<?xml version="1.0" encoding="bogus"?><service_requests/>',
+    b'[{"service_request_id": 1, "status": "open", "requested_datetime": 1e308}]',
+    b'[{"service_request_id": 1, "status": "open", "requested_datetime": "9999-12-31T23:00:00-05:00"}]',
 ])
 def test_bad_documents_are_one_reject(raw):
     result = parse_safely(adapter(), raw)
@@ -208,3 +211,4 @@ def test_parse_never_raises(samples, data):
         result = adapter().parse(blob)  # direct: a raise fails the test
         assert all(r.reason for r in result.rejects)
         assert len({r.id for r in result.records}) == len(result.records)
+        assert all(r.content_hash() for r in result.records)  # storable (orjson) records

@@ -140,7 +140,8 @@ def test_bad_items_each_give_a_reason():
 
 @pytest.mark.parametrize("raw", [
     b"", b"<!DOCTYPE html><html><body>Error</body></html>", b'{"alerts": [{"uuid": "a"', b"\xff\xfe\x00\x00\x81",
-    b"[" * 5000 + b"]" * 5000, b'{"foo": 1}', b"a,b,c\n1,2,3\n", b"[1, 2]",
+    b"[" * 5000 + b"]" * 5000, b"[" * 300 + b"]" * 300, b'{"foo": 1}', b"a,b,c\n1,2,3\n", b"[1, 2]",
+    b'{"jams": [{"uuid": 1, "level": 1e30, "pubMillis": 1e308, "line": []}]}',
 ])
 def test_bad_documents_are_one_reject(raw):
     result = parse_safely(adapter(), raw)
@@ -168,3 +169,4 @@ def test_parse_never_raises(samples, data):
         result = adapter().parse(blob)
         assert all(r.reason for r in result.rejects)
         assert len({r.id for r in result.records}) == len(result.records)
+        assert all(r.content_hash() for r in result.records)  # storable (orjson) records

@@ -1,0 +1,706 @@
+"""112 / 911 calls for service as emergency incidents: CSV exports, Socrata JSON, NENA EIDO JSON.
+
+Formats (`format: auto` tells them apart):
+- CSV with a column mapping (`columns`: canonical field -> source column) over a
+  `preset`: `montco` (Montgomery County PA, Kaggle "Emergency - 911 Calls"),
+  `sf_fire` (DataSF "Fire Department Calls for Service": one row per unit, folded
+  into one incident per Call Number), `generic` (the canonical names are the
+  column names). With no preset the header is recognised.
+- Socrata SODA JSON (a list of objects), same mapping; `seattle` preset for
+  data.seattle.gov kzjm-xkqj (floating timestamps, coordinates as strings).
+- NENA EIDO JSON (STA-021 and the 2020 draft's key casing): one incident per
+  EIDO; `$ref` links resolve to `$id` objects; the PIDF-LO inside the
+  `locationByValue` XML string gives lat/lon (gml:pos) or a civic address. A
+  location whose XML is malformed is one reject with the reason, and the call
+  is kept without that location.
+
+Canonical fields: id, call_type, type_group, priority, disposition, status,
+received, answered, entered, dispatched, responding, on_scene, transport,
+hospital, closed, published, lat, lon, location, address, phone, caller,
+description, city, district, zip, unit, unit_type, unit_sequence.
+`details["timeline"]` holds the known steps of the call (received, answered,
+dispatched, on_scene, closed, ...) as ISO 8601 UTC strings for the 112 KPIs.
+Personal data (caller phone, caller name, exact address, free-text description
+with the address) is kept only under `details["private"]`; titles carry the
+call type and the public area, and phone-number-like digit runs are masked.
+Zone-less times take `timezone` (default: the preset's zone, else WITA).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from datetime import datetime, timezone
+from typing import Any, Literal
+from xml.etree.ElementTree import Element
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import orjson
+from pydantic import Field, field_validator
+
+from data_sources._xml import descendants, load_xml, local, text
+from data_sources.base import Adapter, SourceConfig, load_json, parse_time, sniff_problem
+from engine.records import SEVERITIES, STATUSES, Incident, ParseResult, Reject
+from engine.taxonomy import CATEGORIES
+
+TIMELINE = ("received", "answered", "entered", "dispatched", "responding", "on_scene", "transport", "hospital", "closed")
+UNIT_TIMES = ("dispatched", "responding", "on_scene", "transport", "hospital", "closed")
+PRIVATE = ("address", "phone", "caller", "description")
+PUBLIC = ("city", "district", "zip")
+
+# Ordered (keyword in the upper-cased call type, category): first match wins.
+DEFAULT_CATEGORY_KEYWORDS: list[tuple[str, str]] = [
+    ("HOAX", "hoax"), ("PRANK", "hoax"), ("ISENG", "hoax"),
+    ("SPECIAL SERVICE", "non_emergency"), ("DISABLED VEHICLE", "non_emergency"), ("CITIZEN ASSIST", "non_emergency"),
+    ("SERVICE CALL", "non_emergency"), ("TRANSFERRED CALL", "non_emergency"), ("PUMP DETAIL", "non_emergency"),
+    ("S/B AT", "non_emergency"), ("INFORMATION", "non_emergency"), ("INFORMASI", "non_emergency"),
+    ("MEDICAL ALARM", "medical"), ("MEDICAL ALERT", "medical"), ("AUTOMATIC MEDICAL", "medical"),
+    ("VEHICLE ACCIDENT", "accident"), ("COLLISION", "accident"), ("ACCIDENT", "accident"), ("CRASH", "accident"),
+    ("KECELAKAAN", "accident"),
+    ("FIRE", "fire"), ("SMOKE", "fire"), ("GAS", "fire"), ("CARBON MONOXIDE", "fire"), ("ALARM", "fire"),
+    ("EXPLOSION", "fire"), ("ELECTRICAL", "fire"), ("LEAKING FUEL", "fire"), ("KEBAKARAN", "fire"),
+    ("CIVIL UNREST", "conflict"), ("RIOT", "conflict"), ("ASSAULT", "conflict"), ("SHOOTING", "conflict"),
+    ("STABBING", "conflict"), ("FIGHT", "conflict"), ("KERUSUHAN", "conflict"), ("PERKELAHIAN", "conflict"),
+    ("FLOOD", "disaster"), ("EARTHQUAKE", "disaster"), ("LANDSLIDE", "disaster"), ("TSUNAMI", "disaster"),
+    ("STORM", "disaster"), ("BANJIR", "disaster"), ("GEMPA", "disaster"), ("LONGSOR", "disaster"), ("BENCANA", "disaster"),
+    ("WARRANT", "public_order"), ("THEFT", "public_order"), ("BURGLARY", "public_order"), ("ROBBERY", "public_order"),
+    ("SUSPICIOUS", "public_order"), ("DISTURBANCE", "public_order"), ("NOISE", "public_order"),
+    ("PENCURIAN", "public_order"), ("KAMTIBMAS", "public_order"),
+    ("MEDICAL", "medical"), ("MEDIC", "medical"), ("AID RESPONSE", "medical"), ("EMS", "medical"),
+    ("AMBULANCE", "medical"), ("MEDIS", "medical"), ("KESEHATAN", "medical"),
+    ("RESCUE", "other_emergency"), ("OBSTRUCTION", "other_emergency"), ("DEBRIS", "other_emergency"),
+    ("HAZARDOUS ROAD", "other_emergency"),
+]
+DEFAULT_CATEGORY_SEVERITIES = {"fire": "high", "conflict": "high", "disaster": "high", "accident": "medium",
+                               "medical": "medium", "public_order": "medium", "other_emergency": "medium",
+                               "non_emergency": "low", "hoax": "info"}
+DEFAULT_STATUSES = {"cancelled": "cancelled", "canceled": "cancelled", "hoax": "rejected", "false alarm": "closed"}
+
+SF_TIME = "%m/%d/%Y %I:%M:%S %p"
+PRESETS: dict[str, dict[str, Any]] = {
+    "montco": {
+        "timezone": "America/New_York",
+        "columns": {"call_type": "title", "type_group": "title", "received": "desc", "published": "timeStamp",
+                    "lat": "lat", "lon": "lng", "address": "addr", "description": "desc", "district": "twp", "zip": "zip"},
+        # desc packs "ADDRESS; TOWNSHIP; Station 332; 2015-12-10 @ 17:10:52;"; title is "EMS: CARDIAC EMERGENCY"
+        "extract": {"received": r"(\d{4}-\d\d-\d\d @ \d\d:\d\d:\d\d)", "type_group": r"^\s*(\w+)\s*:",
+                    "call_type": r"^\s*\w+\s*:\s*(.*?)[\s-]*$"},
+        "id_columns": ["desc", "title"],
+        "time_formats": ["%Y-%m-%d @ %H:%M:%S"],
+        "categories": {"ems": "medical", "fire": "fire", "traffic": "accident"},
+        "default_status": "dispatched",
+    },
+    "sf_fire": {
+        "timezone": "America/Los_Angeles",
+        "columns": {"id": "Call Number", "call_type": "Call Type", "type_group": "Call Type Group",
+                    "priority": "Final Priority", "disposition": "Call Final Disposition",
+                    "received": "Received DtTm", "entered": "Entry DtTm", "dispatched": "Dispatch DtTm",
+                    "responding": "Response DtTm", "on_scene": "On Scene DtTm", "transport": "Transport DtTm",
+                    "hospital": "Hospital DtTm", "closed": "Available DtTm", "location": "Location",
+                    "address": "Address", "city": "City", "zip": "Zipcode of Incident",
+                    "district": "Neighborhooods - Analysis Boundaries", "unit": "Unit ID", "unit_type": "Unit Type",
+                    "unit_sequence": "Unit sequence in call dispatch"},
+        "time_formats": [SF_TIME],
+        "severities": {"3": "high", "2": "medium", "1": "low", "e": "high", "a": "high", "b": "medium", "c": "low", "i": "low"},
+    },
+    "seattle": {
+        "timezone": "America/Los_Angeles",
+        "columns": {"id": "incident_number", "call_type": "type", "received": "datetime", "lat": "latitude",
+                    "lon": "longitude", "location": "report_location", "address": "address"},
+        "default_status": "dispatched",
+    },
+    "generic": {},
+}
+
+
+def _check(values: dict[str, str], allowed: list[str] | dict, what: str) -> None:
+    for key, value in values.items():
+        if value not in allowed:
+            raise ValueError(f"{key}: {value!r} is not a {what}")
+
+
+def _excerpt(item: Any) -> str:
+    """The item as short text for a Reject. Reject.of would raise on JSON nested deeper than orjson's limit."""
+    if isinstance(item, str):
+        return item[:300]
+    try:
+        return orjson.dumps(item, default=str).decode()[:300]
+    except TypeError:
+        return "(an item nested too deeply to show)"
+
+
+def _reject(reason: str, item: Any = "", ref: Any = None) -> Reject:
+    return Reject.of(reason, _excerpt(item), ref)
+
+
+def _load_xml(raw: bytes):
+    """data_sources._xml.load_xml, plus the LookupError expat raises for an unknown encoding="..." declaration."""
+    try:
+        return load_xml(raw)
+    except LookupError as exc:
+        return None, Reject.of(f"not valid XML: {exc}", raw[:120].decode("utf-8", "replace"))
+
+
+def _parse_time(value: Any, zone=None):
+    """base.parse_time, with out-of-range values (1e308 epoch, year 9999 - offset) as ValueError too."""
+    try:
+        return parse_time(value, zone)
+    except (OverflowError, OSError) as exc:
+        raise ValueError(f"time {str(value)[:40]!r} is out of range ({exc})") from None
+
+
+class EmergencyCallsConfig(SourceConfig):
+    adapter: str = "emergency-calls"
+    interval: float = 30
+    format: Literal["auto", "csv", "socrata", "eido"] = "auto"
+    preset: Literal["montco", "sf_fire", "seattle", "generic"] | None = Field(
+        default=None, description="column layout; None recognises it from the header")
+    timezone: str | None = Field(default=None, description="zone of zone-less times; default the preset's, else Asia/Makassar")
+    columns: dict[str, str] = Field(default_factory=dict, description="canonical field -> source column, over the preset")
+    extract: dict[str, str] = Field(default_factory=dict, description="canonical field -> regex whose group 1 is the value")
+    id_columns: list[str] | None = Field(default=None, description="columns hashed into the id when there is no id column")
+    time_formats: list[str] | None = Field(default=None, description="strptime formats tried before ISO 8601")
+    categories: dict[str, str] = Field(default_factory=dict, description="exact call type or type group -> category")
+    category_keywords: list[tuple[str, str]] = Field(default_factory=lambda: list(DEFAULT_CATEGORY_KEYWORDS))
+    default_category: str = "other_emergency"
+    severities: dict[str, str] = Field(default_factory=dict, description="priority value -> severity")
+    category_severities: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_CATEGORY_SEVERITIES))
+    statuses: dict[str, str] = Field(default_factory=dict, description="disposition/status value -> status")
+    default_status: str | None = Field(default=None, description="status when the timeline says nothing; default new")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                ZoneInfo(v)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @field_validator("extract")
+    @classmethod
+    def _patterns(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, pattern in v.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{key}: not a regular expression ({exc})") from None
+        return v
+
+    @field_validator("categories")
+    @classmethod
+    def _categories(cls, v: dict[str, str]) -> dict[str, str]:
+        _check(v, CATEGORIES, "category in engine.taxonomy")
+        return {k.strip().lower(): c for k, c in v.items()}
+
+    @field_validator("category_keywords")
+    @classmethod
+    def _keywords(cls, v: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        _check(dict(v), CATEGORIES, "category in engine.taxonomy")
+        return [(k.upper(), c) for k, c in v]
+
+    @field_validator("default_category")
+    @classmethod
+    def _default_category(cls, v: str) -> str:
+        _check({"default_category": v}, CATEGORIES, "category in engine.taxonomy")
+        return v
+
+    @field_validator("severities", "category_severities")
+    @classmethod
+    def _severities(cls, v: dict[str, str]) -> dict[str, str]:
+        _check(v, SEVERITIES, "severity")
+        return {k.strip().lower(): s for k, s in v.items()}
+
+    @field_validator("statuses")
+    @classmethod
+    def _statuses(cls, v: dict[str, str]) -> dict[str, str]:
+        _check(v, STATUSES, "status")
+        return {k.strip().lower(): s for k, s in v.items()}
+
+    @field_validator("default_status")
+    @classmethod
+    def _default_status(cls, v: str | None) -> str | None:
+        if v is not None:
+            _check({"default_status": v}, STATUSES, "status")
+        return v
+
+
+class Layout:
+    """The effective mapping: a preset with the source's own keys laid over it."""
+
+    def __init__(self, config: EmergencyCallsConfig, preset: str):
+        base = PRESETS.get(preset, {})
+        self.preset = preset
+        self.zone = ZoneInfo(config.timezone or base.get("timezone") or "Asia/Makassar")
+        self.columns = {**base.get("columns", {}), **config.columns}
+        if preset == "generic":
+            self.columns = {**{f: f for f in ("id", "call_type", "received", "lat", "lon")}, **config.columns}
+        self.extract = {k: re.compile(p) for k, p in {**base.get("extract", {}), **config.extract}.items()}
+        self.id_columns = config.id_columns if config.id_columns is not None else base.get("id_columns", [])
+        self.time_formats = config.time_formats if config.time_formats is not None else base.get("time_formats", [])
+        self.categories = {**base.get("categories", {}), **config.categories}
+        self.severities = {**base.get("severities", {}), **config.severities}
+        self.statuses = {**DEFAULT_STATUSES, **config.statuses}
+        self.default_status = config.default_status or base.get("default_status") or "new"
+        self.config = config
+
+    def value(self, row: dict[str, Any], field: str) -> Any:
+        column = self.columns.get(field)
+        if column is None or column not in row:
+            return None
+        value = row[column]
+        if isinstance(value, str):
+            value = value.strip()
+            pattern = self.extract.get(field)
+            if pattern is not None:
+                match = pattern.search(value)
+                value = match.group(1).strip() if match and match.groups() else None
+        return None if value in ("", None) else value
+
+    def time(self, value: Any) -> datetime | None:
+        """None when absent; ValueError when present but unreadable."""
+        if value is None:
+            return None
+        s = str(value).strip()
+        for fmt in self.time_formats:
+            try:
+                return datetime.strptime(s, fmt).replace(tzinfo=self.zone).astimezone(timezone.utc)
+            except ValueError:
+                continue
+            except OverflowError:
+                raise ValueError(f"time {s[:40]!r} is out of range") from None
+        return _parse_time(s, self.zone)
+
+    def category(self, call_type: str, group: str) -> str:
+        for label in (call_type, group):
+            if not label:
+                continue
+            exact = self.categories.get(label.lower())
+            if exact:
+                return exact
+            upper = label.upper()
+            for keyword, category in self.config.category_keywords:
+                if keyword in upper:
+                    return category
+        return self.config.default_category
+
+    def severity(self, priority: Any, category: str) -> str:
+        mapped = self.severities.get(str(priority).strip().lower()) if priority is not None else None
+        return mapped or self.config.category_severities.get(category, "medium")
+
+
+# ---- small readers --------------------------------------------------------------------
+
+_PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+
+
+def mask_phone(title: str) -> str:
+    return _PHONE.sub("[...]", title)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _float(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        return None
+
+
+def _location(value: Any) -> tuple[float | None, float | None]:
+    """'(lat, lon)', 'lat,lon', 'POINT (lon lat)', GeoJSON Point or Socrata {latitude, longitude}."""
+    if isinstance(value, dict):
+        coords = value.get("coordinates")
+        if isinstance(coords, list) and len(coords) >= 2:
+            return _float(coords[1]), _float(coords[0])
+        return _float(value.get("latitude")), _float(value.get("longitude"))
+    if not isinstance(value, str):
+        return None, None
+    s = value.strip()
+    numbers = re.findall(r"-?\d+(?:\.\d+)?", s)
+    if len(numbers) < 2:
+        return None, None
+    a, b = float(numbers[0]), float(numbers[1])
+    return (b, a) if s.upper().startswith("POINT") else (a, b)
+
+
+def _text(value: Any) -> str:
+    if value is None or isinstance(value, (dict, list)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _row_hash(row: dict[str, Any], columns: list[str]) -> str:
+    joined = "\x1f".join(_text(row.get(c)) for c in columns)
+    return hashlib.blake2b(joined.encode(), digest_size=8).hexdigest()
+
+
+class EmergencyCalls(Adapter):
+    name = "emergency-calls"
+    Config = EmergencyCallsConfig
+    kinds = ("incident",)
+    description = "112/911 calls for service: CSV exports (column mapping), Socrata JSON, NENA EIDO JSON"
+
+    def parse(self, raw: bytes) -> ParseResult:
+        result = ParseResult()
+        problem = sniff_problem(raw)
+        if problem:
+            result.rejects.append(_reject(problem, raw[:120].decode("utf-8", "replace")))
+            return result
+        fmt = self.config.format
+        if fmt == "auto":
+            fmt = "json" if raw.lstrip()[:1] in (b"{", b"[") else "csv"
+        if fmt == "csv":
+            rows, problem = _csv_rows(raw)
+            built = [] if problem else self._rows(rows, self._preset_for(rows[0] if rows else {}))
+        else:
+            data, problem = load_json(raw)
+            built = [] if problem else self._json(data, fmt)
+        if problem:
+            result.rejects.append(problem)
+            return result
+        _dedupe(built, result)
+        return result
+
+    # ---- layouts ------------------------------------------------------------------------
+    def _preset_for(self, row: dict[str, Any]) -> str:
+        if self.config.preset:
+            return self.config.preset
+        keys = set(row)
+        if {"Call Number", "Received DtTm"} <= keys:
+            return "sf_fire"
+        if {"timeStamp", "title", "twp"} <= keys:
+            return "montco"
+        if {"incident_number", "datetime", "type"} <= keys:
+            return "seattle"
+        return "generic"
+
+    def _json(self, data: Any, fmt: str) -> list:
+        docs = data if isinstance(data, list) else [data]
+        if fmt == "eido" or (fmt == "json" and docs and all(_is_eido(d) for d in docs)):
+            built = []
+            for i, doc in enumerate(docs):
+                built.extend(self._eido(doc, i))
+            return built
+        if not isinstance(data, list):
+            return [_reject("not a list of calls (Socrata) nor an EIDO", data)]
+        first = next((d for d in data if isinstance(d, dict)), {})
+        return self._rows(data, self._preset_for(first))
+
+    # ---- rows (CSV and Socrata) -----------------------------------------------------------
+    def _rows(self, rows: list[Any], preset: str) -> list:
+        layout = Layout(self.config, preset)
+        if "id" not in layout.columns and not layout.id_columns:
+            return [_reject("no id column: set `columns.id` or `id_columns` (or a preset)", rows[:1])]
+        calls: dict[str, list[tuple[int, dict]]] = {}
+        built: list = []
+        fold = "unit" in layout.columns
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict):
+                built.append(_reject("call is not an object", row, i))
+                continue
+            if "_width" in row:
+                built.append(_reject(f"CSV row has {row['_width']}", row, i))
+                continue
+            cid = _text(layout.value(row, "id")) if "id" in layout.columns else _row_hash(row, layout.id_columns)
+            if not cid:
+                built.append(_reject("call has no id", row, i))
+            elif fold:
+                calls.setdefault(cid, []).append((i, row))
+            else:
+                built.append(self._call(layout, cid, [(i, row)]))
+        built.extend(self._call(layout, cid, group) for cid, group in calls.items())
+        return built
+
+    def _call(self, layout: Layout, cid: str, group: list[tuple[int, dict]]) -> Incident | Reject:
+        row = group[0][1]
+        try:
+            steps = self._timeline(layout, row)
+            units = [self._unit(layout, r) for _, r in group] if "unit" in layout.columns else []
+            published = layout.time(layout.value(row, "published"))
+        except ValueError as exc:
+            return _reject(f"time: {exc}", row, cid)
+        _fold_units(steps, units)
+        if "received" not in steps:
+            return _reject("call has no received time", row, cid)
+        call_type, group_name = _text(layout.value(row, "call_type")), _text(layout.value(row, "type_group"))
+        category = layout.category(call_type, group_name)
+        lat, lon = _float(layout.value(row, "lat")), _float(layout.value(row, "lon"))
+        if lat is None or lon is None:
+            lat, lon = _location(layout.value(row, "location"))
+        if lat == 0 and lon == 0:
+            lat = lon = None
+        area = {f: _text(layout.value(row, f)) for f in PUBLIC if _text(layout.value(row, f))}
+        private = {f: _text(layout.value(row, f)) for f in PRIVATE if _text(layout.value(row, f))}
+        disposition = _text(layout.value(row, "disposition")) or _text(layout.value(row, "status"))
+        updated = max([*steps.values(), *([published] if published else [])])
+        return self.build(
+            Incident, cid, _excerpt(row),
+            id=cid, category=category, severity=layout.severity(layout.value(row, "priority"), category),
+            status=self._status(layout, disposition, steps),
+            lat=lat, lon=lon, reported_at=steps["received"], updated_at=updated,
+            title=mask_phone(" - ".join(p for p in (call_type or group_name or "Call", area.get("district") or area.get("city")) if p)),
+            details={
+                "call_type": call_type or None, "type_group": group_name or None,
+                "priority": _text(layout.value(row, "priority")) or None, "disposition": disposition or None,
+                "timeline": {k: _iso(steps[k]) for k in TIMELINE if k in steps},
+                "units": [{k: (_iso(v) if isinstance(v, datetime) else v) for k, v in u.items()} for u in units],
+                "area": area, "private": private, "preset": layout.preset,
+                "rows": [i for i, _ in group] if len(group) > 1 else None,
+            },
+        )
+
+    @staticmethod
+    def _timeline(layout: Layout, row: dict) -> dict[str, datetime]:
+        steps = {}
+        for step in TIMELINE:
+            if step in UNIT_TIMES and "unit" in layout.columns:
+                continue  # per unit, folded afterwards
+            when = layout.time(layout.value(row, step))
+            if when is not None:
+                steps[step] = when
+        return steps
+
+    @staticmethod
+    def _unit(layout: Layout, row: dict) -> dict[str, Any]:
+        unit: dict[str, Any] = {"unit": _text(layout.value(row, "unit")), "unit_type": _text(layout.value(row, "unit_type")) or None,
+                                "sequence": _text(layout.value(row, "unit_sequence")) or None}
+        for step in UNIT_TIMES:
+            unit[step] = layout.time(layout.value(row, step))
+        return unit
+
+    @staticmethod
+    def _status(layout: Layout, disposition: str, steps: dict[str, datetime]) -> str:
+        mapped = layout.statuses.get(disposition.lower()) if disposition else None
+        if mapped:
+            return mapped
+        for step, status in (("closed", "closed"), ("on_scene", "in_progress"), ("dispatched", "dispatched"),
+                             ("answered", "acknowledged")):
+            if step in steps:
+                return status
+        return layout.default_status
+
+    # ---- NENA EIDO ------------------------------------------------------------------------
+    def _eido(self, doc: Any, index: int) -> list:
+        if not isinstance(doc, dict):
+            return [_reject("EIDO is not an object", doc, index)]
+        ids = _index_ids(doc)
+        incident = _first(_get(doc, "incidentComponent"))
+        call = _first(_get(doc, "callComponent"))
+        eid = _text(_get(doc, "incidentTrackingIdentifier")) or _text(_get(incident, "incidentTrackingIdentifier")) \
+            or _text(doc.get("$id")) or _text(_get(call, "callIdentifier"))
+        if not eid:
+            return [_reject("EIDO has no incidentTrackingIdentifier or $id", doc, index)]
+        zone = ZoneInfo(self.config.timezone or "Asia/Makassar")
+        try:
+            steps = _eido_steps(doc, call, zone)
+        except ValueError as exc:
+            return [_reject(f"time: {exc}", doc, eid)]
+        if not steps:
+            return [_reject("EIDO has no readable time", doc, eid)]
+        rejects, place = self._eido_locations(doc, call, ids, eid)
+        built = self._eido_incident(doc, eid, incident, call, ids, steps, place)
+        return [built, *rejects]
+
+    def _eido_incident(self, doc, eid, incident, call, ids, steps, place) -> Incident | Reject:
+        type_text = _text(_get(incident, "incidentTypeInternalText"))
+        type_code = _text(_get(incident, "incidentTypeCommonRegistryText"))
+        layout = Layout(self.config, "generic")
+        category = layout.category(type_text, type_code) if (type_text or type_code) else self.config.default_category
+        reported = steps.get("received") or min(steps["updates"])
+        updated = max([reported, *steps["updates"], *[v for k, v in steps.items() if k != "updates"]])
+        callback = _resolve(_get(call, "callBackReference"), ids) or _first(_get(doc, "callbackComponent"))
+        phones = [u for u in _as_list(_get(callback, "callBackInformationUri")) if isinstance(u, str)]
+        state = _text(_get(call, "callStateRegistryText"))
+        status = "dispatched" if _get(doc, "dispatchComponent") else "acknowledged" if "answer" in state.lower() or "answered" in steps else "new"
+        private = {"callback": phones or None, **place.get("private", {})}
+        return self.build(
+            Incident, eid, _excerpt(doc),
+            id=eid, category=category, severity=_eido_severity(_get(incident, "incidentCommonPriorityNumber"), category, self.config),
+            status=status, lat=place.get("lat"), lon=place.get("lon"),
+            reported_at=reported, updated_at=updated,
+            title=mask_phone(type_text or type_code or f"{_text(_get(call, 'standardPrimaryCallType')) or 'Emergency'} call".capitalize()),
+            details={
+                "call_type": type_text or None, "type_code": type_code or None,
+                "priority": _text(_get(incident, "incidentPriorityInternalText")) or None,
+                "call_state": state or None, "eido_version": _text(_get(doc, "eidoVersion")) or None,
+                "timeline": {k: _iso(v) for k, v in steps.items() if k != "updates"},
+                "area": place.get("area", {}), "private": {k: v for k, v in private.items() if v},
+                "location_problem": place.get("problem"),
+            },
+        )
+
+    def _eido_locations(self, doc, call, ids, eid) -> tuple[list[Reject], dict[str, Any]]:
+        refs = [_resolve(r, ids) for r in _as_list(_get(call, "locationReference"))]
+        components, seen = [], set()
+        for comp in [*refs, *_as_list(_get(doc, "locationComponent")), *_as_list(_get(doc, "locationInformationComponent"))]:
+            if isinstance(comp, dict) and id(comp) not in seen:
+                seen.add(id(comp))
+                components.append(comp)
+        place: dict[str, Any] = {"private": {}}
+        rejects = []
+        for comp in components:
+            url = _text(_get(comp, "locationByReferenceUrl"))
+            if url:
+                place["private"].setdefault("location_reference_urls", []).append(url)
+            pidf = _get(comp, "locationByValue")
+            if not isinstance(pidf, str) or not pidf.strip():
+                continue
+            root, problem = _load_xml(pidf.strip().encode("utf-8"))
+            cid = _text(comp.get("$id")) or eid
+            if problem:
+                reason = f"location {cid}: embedded PIDF-LO is {problem.reason}; the call is kept without this location"
+                rejects.append(_reject(reason, pidf, cid))
+                place["problem"] = reason
+                continue
+            _read_pidf(root, place)
+        return rejects, place
+
+
+# ---- EIDO helpers --------------------------------------------------------------------------
+
+def _is_eido(doc: Any) -> bool:
+    return isinstance(doc, dict) and (any(k.lower() == "eidoversion" for k in doc) or any(k.endswith("Component") for k in doc))
+
+
+def _get(obj: Any, key: str) -> Any:
+    """An EIDO key whatever its casing (the 2020 draft writes `LastUpdateTimeStamp`, `EIDOVersion`)."""
+    if not isinstance(obj, dict):
+        return None
+    if key in obj:
+        return obj[key]
+    wanted = key.lower()
+    return next((v for k, v in obj.items() if isinstance(k, str) and k.lower() == wanted), None)
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and value else value if isinstance(value, dict) else None
+
+
+def _index_ids(doc: Any) -> dict[str, dict]:
+    """Every object with a `$id`, found without recursion (documents may nest deeply)."""
+    ids: dict[str, dict] = {}
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("$id"), str):
+                ids.setdefault(node["$id"], node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return ids
+
+
+def _resolve(value: Any, ids: dict[str, dict]) -> Any:
+    if isinstance(value, list):
+        value = _first(value)
+    if isinstance(value, dict) and set(value) == {"$ref"}:
+        return ids.get(str(value["$ref"]))
+    return value
+
+
+def _eido_steps(doc: dict, call: Any, zone) -> dict[str, Any]:
+    steps: dict[str, Any] = {}
+    for key, step in (("callStartTimestamp", "received"), ("answerDate", "answered"), ("callEndTimestamp", "closed")):
+        value = _get(call, key)
+        if value:
+            steps[step] = _parse_time(value, zone)
+    updates = []
+    for node in [doc, *(c for v in doc.values() if isinstance(v, list) for c in v if isinstance(c, dict))]:
+        value = _get(node, "lastUpdateTimeStamp")
+        if value:
+            updates.append(_parse_time(value, zone))
+    if updates:
+        steps["updates"] = updates
+    elif steps:
+        steps["updates"] = [max(steps.values())]
+    return steps
+
+
+def _eido_severity(priority: Any, category: str, config: EmergencyCallsConfig) -> str:
+    number = _float(priority)
+    if number is None:
+        return config.category_severities.get(category, "medium")
+    return "critical" if number >= 9 else "high" if number >= 7 else "medium" if number >= 4 else "low"
+
+
+def _read_pidf(root: Element, place: dict[str, Any]) -> None:
+    """lat/lon from the first gml:pos ('lat lon [alt]'); a civic address into private + its coarse part into area."""
+    for pos in descendants(root, "pos"):
+        parts = text(pos).split()
+        if len(parts) >= 2 and "lat" not in place:
+            lat, lon = _float(parts[0]), _float(parts[1])
+            if lat is not None and lon is not None:
+                place["lat"], place["lon"] = lat, lon
+    for civic in descendants(root, "civicAddress"):
+        fields = {local(c.tag): text(c) for c in civic if text(c)}
+        place["private"]["civic_address"] = fields
+        place["area"] = {k: fields[k] for k in ("country", "A1", "A2", "A3") if k in fields}
+        break
+
+
+# ---- CSV and dedupe -------------------------------------------------------------------------
+
+def _csv_rows(raw: bytes) -> tuple[list[dict[str, Any]], Reject | None]:
+    try:
+        body = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        body = raw.decode("latin-1")
+    if "\x00" in body:
+        return [], _reject("binary data, not a CSV or JSON export", body[:120])
+    try:
+        rows = [r for r in csv.reader(io.StringIO(body, newline="")) if any(c.strip() for c in r)]
+    except csv.Error as exc:
+        return [], _reject(f"not a readable CSV: {exc}", body[:120])
+    if len(rows) < 1 or len(rows[0]) < 2:
+        return [], _reject("not a CSV export of calls (no header with columns)", body[:120])
+    header = [h.strip() for h in rows[0]]
+    items = []
+    for row in rows[1:]:
+        item: dict[str, Any] = dict(zip(header, row))
+        if len(row) != len(header):
+            item["_width"] = f"{len(row)} fields where the header has {len(header)}"
+        items.append(item)
+    return items, None
+
+
+def _fold_units(steps: dict[str, datetime], units: list[dict[str, Any]]) -> None:
+    """Call-level steps from unit rows: the first unit dispatched/on scene; closed when the last unit is free."""
+    for step in ("dispatched", "responding", "on_scene", "transport", "hospital"):
+        times = [u[step] for u in units if u.get(step)]
+        if times:
+            steps[step] = min(times)
+    closed = [u.get("closed") for u in units]
+    if closed and all(closed):
+        steps["closed"] = max(closed)
+
+
+def _dedupe(built: list, result: ParseResult) -> None:
+    """Keep one record per id (the newest version); each dropped one is a reject saying why."""
+    kept: dict[str, Incident] = {}
+    for item in built:
+        if isinstance(item, Reject):
+            result.rejects.append(item)
+            continue
+        old = kept.get(item.id)
+        if old is None:
+            kept[item.id] = item
+        elif item.updated_at > old.updated_at:
+            kept[item.id] = item
+            result.rejects.append(_reject(f"older version of id {item.id}, superseded in the same document", old.model_dump(mode="json"), item.id))
+        else:
+            result.rejects.append(_reject(f"duplicate of id {item.id}", item.model_dump(mode="json"), item.id))
+    result.records.extend(kept.values())
