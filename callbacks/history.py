@@ -8,14 +8,18 @@ fixes "now", so the table, the charts and an export all see the same rows).
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
 import dash
+import orjson
 import plotly.graph_objects as go
 from dash import ALL, Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 from flask import Response, request, stream_with_context
+from shapely.geometry import MultiPolygon, mapping, shape
+from shapely.geometry.polygon import orient
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine import runtime
@@ -168,7 +172,7 @@ def timeline_figure(series, grain: str, lang: str) -> go.Figure:
 
 
 def category_figure(rows, selected, lang: str) -> go.Figure:
-    rows = rows[:25][::-1]
+    rows = rows[::-1]  # all of them: the bars must add up to the count
     fig = go.Figure(go.Bar(x=[n for _, n in rows], y=[category_label(k, lang) for k, _ in rows], orientation="h",
                            customdata=[k for k, _ in rows],
                            marker_color=["#ffd21a" if k in selected else "#4fc3f7" for k, _ in rows],
@@ -211,8 +215,23 @@ def heatmap_figure(grid, f: HistoryFilter, lang: str) -> go.Figure:
     return _style(fig, yaxis={"autorange": "reversed"}, xaxis={"type": "category"})
 
 
+@lru_cache(maxsize=2)
+def plotly_geojson(level: str = "desa") -> dict:
+    """Boundaries with clockwise outer rings: plotly's geo (d3) reads a counter-clockwise ring
+    (the GeoJSON convention) as the whole globe minus the area, and draws nothing."""
+    b = boundaries()
+    geo = b.desa_geojson() if level == "desa" else b.kecamatan_geojson()
+    features = []
+    for f in geo["features"]:
+        g = shape(f["geometry"])
+        parts = list(g.geoms) if g.geom_type == "MultiPolygon" else [g]
+        g = MultiPolygon([orient(p, sign=-1.0) for p in parts]) if len(parts) > 1 else orient(parts[0], sign=-1.0)
+        features.append({**f, "geometry": mapping(g)})
+    return {"type": "FeatureCollection", "features": features}
+
+
 def map_figure(per_desa: dict[str, int], pts: list[dict], lang: str) -> go.Figure:
-    geo = boundaries().desa_geojson()
+    geo = plotly_geojson("desa")
     codes = [ft["properties"]["kode"] for ft in geo["features"]]
     names = {ft["properties"]["kode"]: ft["properties"]["nama"] for ft in geo["features"]}
     fig = go.Figure(go.Choropleth(
@@ -364,6 +383,18 @@ def _stream(kind: str):
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
 
 
+TOPOJSON_URL = "/analytics/topojson/"
+_LAYERS = ("coastlines", "land", "ocean", "lakes", "rivers", "countries", "subunits")
+
+
+def _topojson(name: str):
+    """An empty world for plotly's geo maps. Plotly fetches its base map from a CDN even when the
+    base layers are hidden, and without it draws nothing: here the boundaries carry the map."""
+    body = {"type": "Topology", "arcs": [], "transform": {"scale": [1, 1], "translate": [0, 0]},
+            "objects": {k: {"type": "GeometryCollection", "geometries": []} for k in _LAYERS}}
+    return Response(orjson.dumps(body), mimetype="application/json", headers={"Cache-Control": "max-age=86400"})
+
+
 def register(app: dash.Dash) -> None:
     app.callback(
         Output("hist-loc", "search"), Output("hist-state", "data"),
@@ -389,6 +420,8 @@ def register(app: dash.Dash) -> None:
     app.callback(Output("hist-map", "figure"), Output("hist-map-note", "children"), Input("hist-state", "data"))(mapview)
     app.callback(Output("hist-source", "options"), Input("hist-state", "data"))(_source_options)
     server = app.server
+    if "analytics_topojson" not in server.view_functions:
+        server.add_url_rule("/analytics/topojson/<name>.json", "analytics_topojson", _topojson)
     if "history_export_csv" not in server.view_functions:
         server.add_url_rule("/history/export.csv", "history_export_csv", lambda: _stream("csv"))
         server.add_url_rule("/history/export.geojson", "history_export_geojson", lambda: _stream("geojson"))

@@ -14,7 +14,8 @@ from engine.taxonomy import CATEGORIES, category_label
 from layouts.messages import t
 from layouts.pages import nav
 
-GRAPH_CONFIG = {"displaylogo": False, "responsive": True,
+# topojsonURL: plotly's geo maps fetch a base map from the internet otherwise (callbacks/history.py serves an empty one)
+GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "topojsonURL": "/analytics/topojson/",
                 "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
 
 
@@ -57,7 +58,9 @@ def layout(config):
                                                                   for r in RANGES], multi=False, clearable=False,
                                                  value="30d")),
         _filter("\u00a0", dcc.DatePickerRange(id="hist-dates", display_format="YYYY-MM-DD", first_day_of_week=1,
-                                              className="an-dates", minimum_nights=0)),
+                                              className="an-dates", minimum_nights=0,
+                                              start_date_placeholder_text=t("hist.date_from", lang),
+                                              end_date_placeholder_text=t("hist.date_to", lang))),
         _filter(t("hist.kind", lang), _dropdown("hist-kind", [{"label": t(f"hist.kind.{k}", lang), "value": k}
                                                                for k in KINDS if k != "position"],
                                                 multi=False, clearable=False, value="incident")),
@@ -83,9 +86,9 @@ def layout(config):
     ], className="an-header")
     views = html.Div([
         _panel("hist-timeline-title", t("hist.over_time", lang, grain=t("hist.grain.day", lang)), "hist-timeline", 260),
-        html.Div([_panel("hist-category-title", t("hist.by_category", lang), "hist-category", 340),
-                  _panel("hist-area-title", t("hist.by_area", lang), "hist-area", 340),
-                  _panel("hist-heatmap-title", t("hist.heatmap", lang), "hist-heatmap", 340)], className="an-row3"),
+        html.Div([_panel("hist-category-title", t("hist.by_category", lang), "hist-category", 420),
+                  _panel("hist-area-title", t("hist.by_area", lang), "hist-area", 420),
+                  _panel("hist-heatmap-title", t("hist.heatmap", lang), "hist-heatmap", 420)], className="an-row3"),
         html.Div([_panel("hist-map-title", t("hist.map", lang), "hist-map", 520,
                          extra=html.Span(id="hist-map-note", className="an-hint")),
                   html.Div([html.Div(id="hist-table", className="hist-table"),

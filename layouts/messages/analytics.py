@@ -102,6 +102,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "hist.range.1y": {"id": "1 tahun terakhir", "en": "Last year"},
     "hist.range.all": {"id": "Semua", "en": "All"},
     "hist.range.custom": {"id": "Pilih tanggal", "en": "Custom dates"},
+    "hist.date_from": {"id": "Dari tanggal", "en": "From date"},
+    "hist.date_to": {"id": "Sampai tanggal", "en": "To date"},
     "hist.kind": {"id": "Jenis", "en": "Kind"},
     "hist.kind.incident": {"id": "Kejadian", "en": "Incidents"},
     "hist.kind.reading": {"id": "Pembacaan sensor", "en": "Readings"},
