@@ -100,7 +100,7 @@ class Datex2Config(SourceConfig):
         for key, cat in v.items():
             if cat not in CATEGORIES:
                 raise ValueError(f"{key}: {cat!r} is not a category in engine.taxonomy")
-        return v
+        return {**DEFAULT_SITUATION_CATEGORIES, **v}  # laid over the defaults
 
     @field_validator("default_category")
     @classmethod
@@ -115,7 +115,7 @@ class Datex2Config(SourceConfig):
         for key, sev in v.items():
             if sev not in SEVERITIES:
                 raise ValueError(f"{key}: {sev!r} is not one of {', '.join(SEVERITIES)}")
-        return v
+        return {**DEFAULT_SEVERITIES, **{k.lower(): s for k, s in v.items()}}
 
 
 def _xsi(el: Element) -> str:
@@ -319,7 +319,8 @@ def _dedupe(built: list, result: ParseResult) -> None:
             kept[item.id] = item
         elif _version(item) > _version(old):
             kept[item.id] = item
-            result.rejects.append(Reject.of(f"older version of id {item.id}, superseded in the same document", old.model_dump(mode="json"), item.id))
+            reason = f"older version of id {item.id}, superseded in the same document"
+            result.rejects.append(Reject.of(reason, old.model_dump(mode="json"), item.id))
         else:
             result.rejects.append(Reject.of(f"duplicate of id {item.id}", item.model_dump(mode="json"), item.id))
     result.records.extend(kept.values())

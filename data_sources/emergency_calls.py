@@ -520,7 +520,8 @@ class EmergencyCalls(Adapter):
         callback = _resolve(_get(call, "callBackReference"), ids) or _first(_get(doc, "callbackComponent"))
         phones = [u for u in _as_list(_get(callback, "callBackInformationUri")) if isinstance(u, str)]
         state = _text(_get(call, "callStateRegistryText"))
-        status = "dispatched" if _get(doc, "dispatchComponent") else "acknowledged" if "answer" in state.lower() or "answered" in steps else "new"
+        answered = "answer" in state.lower() or "answered" in steps
+        status = "dispatched" if _get(doc, "dispatchComponent") else "acknowledged" if answered else "new"
         private = {"callback": phones or None, **place.get("private", {})}
         return self.build(
             Incident, eid, _excerpt(doc),
@@ -700,7 +701,8 @@ def _dedupe(built: list, result: ParseResult) -> None:
             kept[item.id] = item
         elif item.updated_at > old.updated_at:
             kept[item.id] = item
-            result.rejects.append(_reject(f"older version of id {item.id}, superseded in the same document", old.model_dump(mode="json"), item.id))
+            reason = f"older version of id {item.id}, superseded in the same document"
+            result.rejects.append(_reject(reason, old.model_dump(mode="json"), item.id))
         else:
             result.rejects.append(_reject(f"duplicate of id {item.id}", item.model_dump(mode="json"), item.id))
     result.records.extend(kept.values())

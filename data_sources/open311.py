@@ -146,10 +146,16 @@ class Open311Config(SourceConfig):
     def _default(cls, v: str) -> str:
         return _known_category(v)
 
-    @field_validator("statuses", "note_statuses")
+    # Status mappings in config are laid over the defaults, so one override does not drop the rest.
+    @field_validator("statuses")
     @classmethod
     def _statuses(cls, v: dict[str, str]) -> dict[str, str]:
-        return {key.strip().lower(): _known_status(s) for key, s in v.items()}
+        return {**DEFAULT_STATUSES, **{key.strip().lower(): _known_status(s) for key, s in v.items()}}
+
+    @field_validator("note_statuses")
+    @classmethod
+    def _note_statuses(cls, v: dict[str, str]) -> dict[str, str]:
+        return {**DEFAULT_NOTE_STATUSES, **{key.strip().lower(): _known_status(s) for key, s in v.items()}}
 
     @field_validator("assigned_status")
     @classmethod
@@ -418,7 +424,8 @@ def _dedupe(built: list, result: ParseResult) -> None:
             kept[item.id] = item
         elif item.updated_at > old.updated_at:
             kept[item.id] = item
-            result.rejects.append(_reject(f"older version of id {item.id}, superseded in the same document", old.model_dump(mode="json"), item.id))
+            reason = f"older version of id {item.id}, superseded in the same document"
+            result.rejects.append(_reject(reason, old.model_dump(mode="json"), item.id))
         else:
             result.rejects.append(_reject(f"duplicate of id {item.id}", item.model_dump(mode="json"), item.id))
     result.records.extend(kept.values())

@@ -79,27 +79,38 @@ class WazeConfig(SourceConfig):
     adapter: str = "waze"
     interval: float = 120
     alert_categories: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ALERT_CATEGORIES),
-                                             description="alert subtype or type -> category")
+                                             description="alert subtype or type -> category, over the defaults")
     alert_severities: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ALERT_SEVERITIES),
                                              description="alert subtype or type -> severity")
     level_severities: dict[int, str] = Field(default_factory=lambda: dict(DEFAULT_LEVEL_SEVERITIES),
                                              description="jam level / irregularity severity (0..5) -> severity")
 
+    # A mapping in config is laid over the defaults, so one override does not drop the rest.
     @field_validator("alert_categories")
     @classmethod
     def _categories(cls, v: dict[str, str]) -> dict[str, str]:
         for key, cat in v.items():
             if cat not in CATEGORIES:
                 raise ValueError(f"{key}: {cat!r} is not a category in engine.taxonomy")
-        return {k.upper(): c for k, c in v.items()}
+        return {**DEFAULT_ALERT_CATEGORIES, **{k.upper(): c for k, c in v.items()}}
 
-    @field_validator("alert_severities", "level_severities")
+    @field_validator("alert_severities")
     @classmethod
-    def _severities(cls, v: dict) -> dict:
-        for key, sev in v.items():
-            if sev not in SEVERITIES:
-                raise ValueError(f"{key}: {sev!r} is not one of {', '.join(SEVERITIES)}")
-        return {(k.upper() if isinstance(k, str) else k): s for k, s in v.items()}
+    def _alert_severities(cls, v: dict[str, str]) -> dict[str, str]:
+        _severities_known(v)
+        return {**DEFAULT_ALERT_SEVERITIES, **{k.upper(): s for k, s in v.items()}}
+
+    @field_validator("level_severities")
+    @classmethod
+    def _level_severities(cls, v: dict[int, str]) -> dict[int, str]:
+        _severities_known(v)
+        return {**DEFAULT_LEVEL_SEVERITIES, **v}
+
+
+def _severities_known(v: dict) -> None:
+    for key, sev in v.items():
+        if sev not in SEVERITIES:
+            raise ValueError(f"{key}: {sev!r} is not one of {', '.join(SEVERITIES)}")
 
 
 # ---- small readers ---------------------------------------------------------------------
@@ -405,7 +416,8 @@ def _dedupe(built: list, result: ParseResult) -> None:
             kept[item.id] = item
         elif item.updated_at > old.updated_at:
             kept[item.id] = item
-            result.rejects.append(_reject(f"older version of id {item.id}, superseded in the same document", old.model_dump(mode="json"), item.id))
+            reason = f"older version of id {item.id}, superseded in the same document"
+            result.rejects.append(_reject(reason, old.model_dump(mode="json"), item.id))
         else:
             result.rejects.append(_reject(f"duplicate of id {item.id}", item.model_dump(mode="json"), item.id))
     result.records.extend(kept.values())

@@ -104,6 +104,10 @@ def test_situation_variants_zone_versions_and_rejects():
     assert len(reasons) == 3
     assert any("superseded" in r for r in reasons) and any("impossible coordinates" in r for r in reasons)
     assert any("without an id" in r for r in reasons)
+    remapped = parse_safely(adapter(situation_categories={"Accident": "road_hazard"}, severities={"high": "critical"}), SITUATIONS)
+    r1 = {r.id: r for r in remapped.records}["r1"]
+    assert r1.category == "road_hazard" and r1.severity == "critical"
+    assert {r.id: r for r in remapped.records}["r2"].category == "road_closure"  # defaults kept
     utc_zone = parse_safely(adapter(timezone="UTC"), SITUATIONS)
     assert {r.id: r for r in utc_zone.records}["r1"].reported_at == utc(2025, 9, 10, 9, 0)
 

@@ -88,6 +88,12 @@ def test_category_and_deadline_config(samples):
     assert light.details["resolution_due"] == "2014-07-17T15:58:43Z"
 
 
+def test_status_override_keeps_defaults(samples):
+    result = parse(samples, "open311_georeport_v2_requests_spec_example.xml", note_statuses={"duplicate": "closed"})
+    first, second = result.records
+    assert first.status == "closed" and second.status == "new"  # "open" still maps through the default statuses
+
+
 def test_config_rejects_unknown_category_and_zone():
     with pytest.raises(ValueError, match="not a category"):
         Open311Config(categories={"x": "potholes"})

@@ -109,8 +109,10 @@ def test_jabar_irregularities_csv_inside_csv(samples):
 def test_config_maps_flood_hazard():
     raw = orjson.dumps({"alerts": [{"uuid": "u1", "type": "WEATHERHAZARD", "subtype": "HAZARD_WEATHER_FLOOD",
                                     "location": {"x": 115.21, "y": -8.65}, "pubMillis": 1757462400000}]})
-    [a] = parse_safely(adapter(alert_categories={"HAZARD_WEATHER_FLOOD": "flood_report"}), raw).records
+    configured = adapter(alert_categories={"HAZARD_WEATHER_FLOOD": "flood_report"})
+    [a] = parse_safely(configured, raw).records
     assert a.category == "flood_report" and a.domain == "flood" and a.severity == "high"
+    assert configured.config.alert_categories["ACCIDENT"] == "traffic_accident"  # an override keeps the defaults
     with pytest.raises(ValueError, match="not a category"):
         adapter(alert_categories={"JAM": "traffic"})
 
