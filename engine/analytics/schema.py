@@ -138,6 +138,7 @@ _FTS_TRIGGERS = {
     "analytics_fts_ad": f"AFTER DELETE ON analytics_events BEGIN INSERT INTO {FTS}({FTS}, rowid, title) VALUES ('delete', old.id, old.title); END",
     "analytics_fts_au": f"AFTER UPDATE OF title ON analytics_events BEGIN INSERT INTO {FTS}({FTS}, rowid, title) VALUES ('delete', old.id, old.title); INSERT INTO {FTS}(rowid, title) VALUES (new.id, new.title); END",
 }
+EXTENSION_SCHEMA = "damamaya_ext"
 _text_search: dict[str, str] = {}  # engine url -> "fts5" / "trgm" / "like"
 
 
@@ -163,7 +164,9 @@ def _pg_trgm(conn: Connection) -> str:
     if schema is None:
         try:
             with conn.begin_nested():
-                conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+                # its own schema: an extension created in a data schema would go with that schema's DROP
+                conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {EXTENSION_SCHEMA}")
+                conn.exec_driver_sql(f"CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA {EXTENSION_SCHEMA}")
         except Exception:  # no privilege: text search works, by scanning
             return "like"
         schema = conn.exec_driver_sql("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
