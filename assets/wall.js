@@ -60,7 +60,8 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
       const now = new Date();
       const health = (healthData && healthData.health) || {};
       const byKey = {};
-      (tiles || []).forEach((t) => { byKey[t.key] = t; });
+      ((tiles && tiles.tiles) || []).forEach((t) => { byKey[t.key] = t; });
+      const headlines = (tiles && tiles.headlines) || {};
       const values = [], details = [], ages = [], classes = [];
       outs[0].forEach((o) => {
         const tile = byKey[o.id.key] || {sources: []};
@@ -91,7 +92,12 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
         if (s.stale) failing += 1; else if (!s.waiting) okCount += 1;
         const label = s.waiting && !s.stale ? m("wall.sources.waiting")
           : s.stale ? m("stale.since", {time: s.since ? witaTime(s.since) : "—"}) : age(s.age);
-        chips.push(span("chip " + (s.stale ? "chip-stale" : s.waiting ? "chip-waiting" : "chip-ok"), (meta.title || name) + " · " + label));
+        const head = headlines[name];
+        const parts = [span("chip-title", meta.title || name)];
+        if (head) parts.push(span("chip-value level-" + head.level, head.value + " " + head.label));
+        parts.push(span("chip-age", label));
+        chips.push({type: "Span", namespace: "dash_html_components",
+                    props: {className: "chip " + (s.stale ? "chip-stale" : s.waiting ? "chip-waiting" : "chip-ok"), children: parts}});
       });
       const summary = [span("ok", okCount + " " + m("wall.sources.ok")), failing ? span("bad", failing + " " + m("wall.sources.failing")) : null].filter(Boolean);
       const clock = witaDate(now) + "  " + witaTime(now, true) + " WITA";

@@ -114,9 +114,17 @@ def source_rows(source: str, version: int, limit: int, language: str) -> list[di
     return views.incident_rows(_records(source), limit, language)
 
 
-def tiles(versions: dict[str, int], minute: int, language: str) -> list[dict]:
-    parts = [source_tiles(s, v, minute, language) for s, v in sorted(data_versions(versions).items())]
-    return localize_tiles(views.merge_tiles(parts), language)
+@cache.memoize(timeout=3600)
+def source_headline(source: str, version: int, language: str) -> dict | None:
+    return views.source_headline(_records(source), language)
+
+
+def tiles(versions: dict[str, int], minute: int, language: str) -> dict:
+    """The KPI tiles and each source's headline number, as the wall's tiles store holds them."""
+    current = sorted(data_versions(versions).items())
+    parts = [source_tiles(s, v, minute, language) for s, v in current]
+    return {"tiles": localize_tiles(views.merge_tiles(parts), language),
+            "headlines": {s: h for s, v in current if (h := source_headline(s, v, language))}}
 
 
 def incident_rows(versions: dict[str, int], limit: int, language: str) -> list[dict]:
@@ -140,7 +148,7 @@ def rows_for(pairs: list[tuple[str, str]], language: str) -> tuple[list[dict], l
     return upsert, remove
 
 
-def tiles_digest(tiles: list[dict]) -> str:
+def tiles_digest(tiles: dict) -> str:
     return hashlib.blake2b(orjson.dumps(tiles), digest_size=8).hexdigest()
 
 

@@ -147,6 +147,40 @@ def wall_tiles(records: Iterable[dict], now: datetime, language: str = "id") -> 
             complaints_overdue(inc, now), price_change_today(by_kind["price"], language), latest_quake(inc)]
 
 
+def source_headline(records: list[dict], language: str = "id") -> dict | None:
+    """The one number worth watching of a source, for its chip on the wall:
+    open incidents, cameras online, gauges at alert, vehicles or boats tracked."""
+    en = language == "en"
+    incidents = [r for r in records if r["kind"] == "incident"]
+    readings = [r for r in records if r["kind"] == "reading"]
+    positions = [r for r in records if r["kind"] == "position"]
+    if incidents:
+        open_ = [r for r in incidents if r["status"] in OPEN_STATUSES]
+        worst = max((Severity[r["severity"]] for r in open_), default=Severity.info)
+        return {"value": str(len(open_)), "label": "open" if en else "terbuka",
+                "level": worst.name if open_ else "normal"}
+    cameras = [r for r in readings if r["quantity"] == "camera_online"]
+    if cameras:
+        online = sum(1 for r in cameras if r["value"] >= 1)
+        return {"value": f"{online}/{len(cameras)}", "label": "online" if en else "aktif",
+                "level": "normal" if online == len(cameras) else "medium"}
+    gauges = [r for r in readings if r["quantity"] == "water_level"]
+    if gauges:
+        alert = sum(1 for r in gauges if (r.get("alert_level") or 0) >= 1)
+        worst = max((r.get("alert_level") or 0 for r in gauges), default=0)
+        return {"value": f"{alert}/{len({r['station'] for r in gauges})}", "label": "siaga",
+                "level": ["normal", "medium", "high", "critical", "critical"][worst]}
+    if positions:
+        boats = [r for r in positions if r.get("vehicle_type") == "boat"]
+        fishing = sum(1 for r in boats if r.get("details", {}).get("engaged_in_fishing"))
+        if boats:
+            return {"value": str(len(boats)), "label": f"{'boats' if en else 'kapal'}, {fishing} {'fishing' if en else 'menangkap ikan'}", "level": "normal"}
+        return {"value": str(len(positions)), "label": "vehicles" if en else "kendaraan", "level": "normal"}
+    if readings:
+        return {"value": str(len({r['station'] for r in readings})), "label": "stations" if en else "stasiun", "level": "normal"}
+    return None
+
+
 _LEVELS = ["normal", "info", "low", "medium", "high", "critical"]
 
 

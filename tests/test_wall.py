@@ -178,3 +178,12 @@ def test_tiles_merged_per_source_equal_tiles_over_everything():
     strip = lambda tiles: [{k: v for k, v in t.items() if k not in ("parts", "score")} for t in tiles]  # noqa: E731
     assert strip(merged) == strip(whole)
     assert merged[0]["parts"] == whole[0]["parts"]
+
+
+def test_source_headlines():
+    cams = [rec(Reading, id=f"cam{i}", source="cctv", station=f"cam{i}", quantity="camera_online", value=float(i % 4 != 0),
+                alert_level=int(i % 4 == 0), observed_at=NOW) for i in range(8)]
+    assert views.source_headline(cams) == {"value": "6/8", "label": "aktif", "level": "medium"}
+    calls = [call(1, 5, severity="critical"), call(2, 5, status="closed")]
+    assert views.source_headline(calls, "en") == {"value": "1", "label": "open", "level": "critical"}
+    assert views.source_headline([]) is None

@@ -14,6 +14,18 @@ def autogempa(when: datetime, lat: float, lon: float, magnitude: str) -> bytes:
         "Wilayah": "Pusat gempa di darat Denpasar", "Potensi": "Tidak berpotensi tsunami"}}}).encode()
 
 
+def settled_transform(page) -> str:
+    """The map pane's transform once Leaflet's pan inertia has stopped."""
+    last = None
+    for _ in range(40):
+        now = page.evaluate("document.querySelector('.leaflet-map-pane').style.transform")
+        if now == last:
+            return now
+        last = now
+        page.wait_for_timeout(250)
+    return last
+
+
 def test_new_incident_reaches_list_and_map(start_app, page, tmp_path):
     feed = tmp_path / "autogempa.json"
     app = start_app({
@@ -36,7 +48,7 @@ def test_new_incident_reaches_list_and_map(start_app, page, tmp_path):
     page.mouse.down()
     page.mouse.move(box["x"] + 520, box["y"] + 470, steps=8)
     page.mouse.up()
-    panned = page.evaluate("document.querySelector('.leaflet-map-pane').style.transform")
+    panned = settled_transform(page)
     assert panned
 
     feed.write_bytes(autogempa(datetime.now(timezone.utc), -8.6571, 115.2167, "4.1"))
