@@ -194,6 +194,8 @@ class History:
                 for rid in ids:
                     record = latest[rid]
                     old = stored.get(rid)
+                    if old is not None and isinstance(record, Incident) and record.details.get("state_update"):
+                        record = self._merge_state_update(conn, source, rid, record)
                     if old is not None and isinstance(record, Incident):
                         if record.updated_at < old.updated_at:
                             out_of_order += 1
@@ -219,6 +221,23 @@ class History:
                     vins = _insert(self.engine, record_versions)
                     conn.execute(vins.on_conflict_do_nothing(), versions)
         return Applied(changed, unchanged, out_of_order)
+
+    @staticmethod
+    def _merge_state_update(conn, source: str, rid: str, update_: Incident) -> Incident:
+        """A state update (details.state_update) moves status, severity and time of a
+        stored incident and keeps what it does not carry: geometry, place, first report."""
+        payload = conn.execute(select(records.c.payload).where(records.c.source == source, records.c.record_id == rid)).scalar_one()
+        stored = record_from_json(payload)
+        if not isinstance(stored, Incident):
+            return update_
+        details = {**stored.details, **{k: v for k, v in update_.details.items() if k != "state_update"}}
+        return stored.model_copy(update={
+            "status": update_.status, "severity": update_.severity, "updated_at": update_.updated_at,
+            "title": update_.title or stored.title, "details": details,
+            "geometry": update_.geometry or stored.geometry,
+            **({} if update_.lat is None else {"lat": update_.lat, "lon": update_.lon, "kecamatan": update_.kecamatan,
+                                               "desa": update_.desa, "desa_code": update_.desa_code, "in_city": update_.in_city}),
+        })
 
     def add_rejects(self, source: str, items: Sequence[Reject], now: datetime | None = None) -> None:
         if not items:

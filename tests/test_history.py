@@ -72,3 +72,17 @@ def test_rejects_counted_and_outages_opened_once(history):
     history.outage_ended("q", T + timedelta(minutes=5))
     [outage] = history.outages("q")
     assert outage["started_at"] == T and outage["ended_at"] == T + timedelta(minutes=5)
+
+
+def test_a_state_update_keeps_the_area_it_does_not_carry(history):
+    area = {"type": "Polygon", "coordinates": [[[115.2, -8.6], [115.21, -8.6], [115.21, -8.61], [115.2, -8.6]]]}
+    flooded = Incident(id="area:5", source="pb", category="flooded_area", severity="medium", reported_at=T, updated_at=T,
+                       lat=-8.605, lon=115.205, geometry=area, details={"state": 2, "area_id": "5"})
+    history.apply("pb", [flooded])
+    later = T + timedelta(hours=1)
+    update = Incident(id="area:5", source="pb", category="flooded_area", severity="high", reported_at=later, updated_at=later,
+                      details={"state": 3, "area_id": "5", "state_update": True})
+    [merged] = history.apply("pb", [update]).changed
+    assert merged.geometry == area and (merged.lat, merged.lon) == (-8.605, 115.205)
+    assert merged.severity == "high" and merged.details["state"] == 3 and merged.reported_at == T
+    assert "state_update" not in merged.details
