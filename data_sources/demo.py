@@ -209,8 +209,8 @@ class Simulator:
         for c in self.items.values():
             if c["status"] in ("resolved", "closed"):
                 continue
-            # each open complaint moves on with a small chance per simulated hour
-            if self.rng.random() < min(1.0, seconds / 3600 * 0.5):
+            # each open complaint moves on about once per simulated day and a half
+            if self.rng.random() < min(1.0, seconds / 86400 / 1.5):
                 c["status"] = order[order.index(c["status"]) + 1]
                 c["updated_at"] = real_now.isoformat()
                 if c["status"] == "acknowledged":

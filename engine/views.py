@@ -248,7 +248,7 @@ def incident_row(rec: dict, language: str = "id", now: datetime | None = None) -
     today = (now or datetime.now(WITA)).astimezone(WITA).date()
     return {
         "uid": f"{rec['source']}:{rec['id']}",
-        "time": reported.strftime("%H:%M" if reported.date() == today else "%d/%m %H:%M"),
+        "time": reported.strftime("%H:%M" if reported.date() == today else "%d/%m"),
         "ts": reported.timestamp(),
         "category": category_label(rec["category"], language),
         "severity": rec["severity"],
