@@ -277,80 +277,45 @@ def table(rows: list[dict], lang: str):
 
 # ---- views ----------------------------------------------------------------------------------
 def summary(data):
+    """The breakdowns (one query), the table page and the map points: everything but time."""
     if data is None:
         raise PreventUpdate
     f, now = state_of(data)
     lang = _lang()
     try:
-        with _engine().connect() as conn:
+        with Q.reading(_engine()) as conn:
             s = Q.scope(conn, f, now)
-            total = Q.count(conn, s)
-            pages = max(1, math.ceil(total / PAGE_SIZE))
+            b = Q.breakdown(conn, s)
+            pages = max(1, math.ceil(b.total / PAGE_SIZE))
             number = min(f.page, pages)
             rows = Q.page(conn, s, number, PAGE_SIZE)
+            pts = Q.points(conn, s)
     except SQLAlchemyError:
-        return (no_update, "", t("hist.page", lang, page=0, pages=0), True, True, "#", "#", t("hist.error", lang))
+        return (no_update, "", t("hist.page", lang, page=0, pages=0), True, True, "#", "#", t("hist.error", lang),
+                no_update, no_update, no_update, "")
     link = f.with_(page=1).to_query()
     suffix = ("&" if link else "?") + urlencode({"at": int(now.timestamp())})
-    return (table(rows, lang), t("hist.count", lang, n=_fmt_int(total, lang)),
+    return (table(rows, lang), t("hist.count", lang, n=_fmt_int(b.total, lang)),
             t("hist.page", lang, page=number, pages=pages), number <= 1, number >= pages,
-            f"/history/export.csv{link}{suffix}", f"/history/export.geojson{link}{suffix}", "")
+            f"/history/export.csv{link}{suffix}", f"/history/export.geojson{link}{suffix}", "",
+            category_figure(b.by_category, set(f.category), lang), area_figure(b.by_desa, f, lang),
+            map_figure(b.by_desa, pts, lang), t("hist.map_note", lang, n=_fmt_int(len(pts), lang)))
 
 
 def timeline(data):
+    """Counts over time and the hour x weekday grid, from one query."""
     if data is None:
         raise PreventUpdate
     f, now = state_of(data)
     lang = _lang()
     try:
-        with _engine().connect() as conn:
+        with Q.reading(_engine()) as conn:
             s = Q.scope(conn, f, now)
-            series = Q.timeseries(conn, s)
+            series, grid = Q.time_grid(conn, s)
     except SQLAlchemyError:
         raise PreventUpdate
-    return timeline_figure(series, s.granularity, lang), t("hist.over_time", lang, grain=t(f"hist.grain.{s.granularity}", lang))
-
-
-def breakdown(data):
-    if data is None:
-        raise PreventUpdate
-    f, now = state_of(data)
-    lang = _lang()
-    try:
-        with _engine().connect() as conn:
-            s = Q.scope(conn, f, now)
-            cats = Q.by_category(conn, s)
-            per_desa = Q.by_desa(conn, s)
-    except SQLAlchemyError:
-        raise PreventUpdate
-    return category_figure(cats, set(f.category), lang), area_figure(per_desa, f, lang)
-
-
-def heat(data):
-    if data is None:
-        raise PreventUpdate
-    f, now = state_of(data)
-    try:
-        with _engine().connect() as conn:
-            grid = Q.heatmap(conn, Q.scope(conn, f, now))
-    except SQLAlchemyError:
-        raise PreventUpdate
-    return heatmap_figure(grid, f, _lang())
-
-
-def mapview(data):
-    if data is None:
-        raise PreventUpdate
-    f, now = state_of(data)
-    lang = _lang()
-    try:
-        with _engine().connect() as conn:
-            s = Q.scope(conn, f, now)
-            per_desa = Q.by_desa(conn, s)
-            pts = Q.points(conn, s)
-    except SQLAlchemyError:
-        raise PreventUpdate
-    return map_figure(per_desa, pts, lang), t("hist.map_note", lang, n=_fmt_int(len(pts), lang))
+    return (timeline_figure(series, s.granularity, lang),
+            t("hist.over_time", lang, grain=t(f"hist.grain.{s.granularity}", lang)), heatmap_figure(grid, f, lang))
 
 
 # ---- exports ----------------------------------------------------------------------------------
@@ -368,7 +333,7 @@ def _stream(kind: str):
     engine = _engine()
 
     def rows():
-        with engine.connect() as conn:
+        with Q.reading(engine) as conn:
             s = Q.scope(conn, f, at)
             yield from Q.rows_for_export(conn, s)
 
@@ -412,12 +377,11 @@ def register(app: dash.Dash) -> None:
     app.callback(Output("hist-table", "children"), Output("hist-count", "children"), Output("hist-page", "children"),
                  Output("hist-prev", "disabled"), Output("hist-next", "disabled"),
                  Output("hist-csv", "href"), Output("hist-geojson", "href"), Output("hist-error", "children"),
+                 Output("hist-category", "figure"), Output("hist-area", "figure"), Output("hist-map", "figure"),
+                 Output("hist-map-note", "children"),
                  Input("hist-state", "data"))(summary)
     app.callback(Output("hist-timeline", "figure"), Output("hist-timeline-title", "children"),
-                 Input("hist-state", "data"))(timeline)
-    app.callback(Output("hist-category", "figure"), Output("hist-area", "figure"), Input("hist-state", "data"))(breakdown)
-    app.callback(Output("hist-heatmap", "figure"), Input("hist-state", "data"))(heat)
-    app.callback(Output("hist-map", "figure"), Output("hist-map-note", "children"), Input("hist-state", "data"))(mapview)
+                 Output("hist-heatmap", "figure"), Input("hist-state", "data"))(timeline)
     app.callback(Output("hist-source", "options"), Input("hist-state", "data"))(_source_options)
     server = app.server
     if "analytics_topojson" not in server.view_functions:
@@ -429,7 +393,7 @@ def register(app: dash.Dash) -> None:
 
 def _source_options(data):
     try:
-        with _engine().connect() as conn:
+        with Q.reading(_engine()) as conn:
             names = Q.facet_values(conn, "source")
     except SQLAlchemyError:
         raise PreventUpdate

@@ -85,12 +85,34 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return data[rank - 1]
 
 
+def percentile_of_counts(counts: Iterable[tuple[float, int]], q: float) -> float | None:
+    """The nearest-rank percentile of a histogram of (value, how many): the same answer as
+    `percentile` on the expanded list, without expanding it."""
+    items = sorted((v, n) for v, n in counts if v is not None and n > 0)
+    total = sum(n for _, n in items)
+    if not total:
+        return None
+    rank = max(1, math.ceil(q / 100.0 * total))
+    seen = 0
+    for value, n in items:
+        seen += n
+        if seen >= rank:
+            return value
+    return items[-1][0]
+
+
 @dataclass
 class Spread:
     p50: float | None
     p90: float | None
     n: int
     few: bool
+
+
+def spread_of_counts(counts: Sequence[tuple[float, int]], min_samples: int) -> Spread:
+    n = sum(c for v, c in counts if v is not None and v >= 0)
+    kept = [(v, c) for v, c in counts if v is not None and v >= 0]
+    return Spread(percentile_of_counts(kept, 50), percentile_of_counts(kept, 90), n, n < min_samples)
 
 
 def spread(values: Sequence[float], min_samples: int) -> Spread:

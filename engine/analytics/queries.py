@@ -8,13 +8,14 @@ Python on at most a few thousand groups.
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Iterator
 
 from sqlalchemy import and_, false, func, literal_column, or_, select
 from sqlalchemy import text as sql_text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from engine.analytics.facts import day_and_hour_of_week
 from engine.analytics.filters import HistoryFilter, granularity
@@ -23,6 +24,17 @@ from engine.analytics.schema import (FTS, KIND_CODE, SEVERITY_CODE, STATUS_CODE,
 from engine.records import KINDS, SEVERITIES, STATUSES, WITA
 
 EPOCH_DAY = date(1970, 1, 1)
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A read connection for analytics. On PostgreSQL the planner is told, for this
+    transaction only, that index pages are cheap to reach (SSD, covering indexes kept
+    all-visible by VACUUM): with the default cost it prefers scanning the whole table."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL random_page_cost = 1.1")
+        yield conn
 
 
 def day_number(at: datetime) -> int:
@@ -131,46 +143,67 @@ def _next_bucket(at: datetime, grain: str) -> datetime:
     return (at.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def timeseries(conn: Connection, s: Scope) -> list[tuple[datetime, int]]:
-    """Counts per bucket (WITA), every bucket of the range present, empty ones as 0."""
+def time_grid(conn: Connection, s: Scope) -> tuple[list[tuple[datetime, int]], list[list[int]]]:
+    """Counts over time (WITA buckets, empty ones as 0) and the 7 x 24 hour-of-week grid, from
+    one GROUP BY day, hour-of-week: a single ordered scan of ix_ae_day."""
     c = events.c
     grain = s.granularity
-    where = conditions(conn, s.filter, s.start, s.end)
     counts: Counter = Counter()
-    if grain == "hour":
-        rows = conn.execute(select(c.day, c.how, func.count()).where(*where).group_by(c.day, c.how))
-        for day, how, n in rows:
-            counts[_bucket_start(day, how % 24, grain)] += n
-    else:
-        rows = conn.execute(select(c.day, func.count()).where(*where).group_by(c.day))
-        for day, n in rows:
-            counts[_bucket_start(day, None, grain)] += n
+    grid = [[0] * 24 for _ in range(7)]
+    rows = conn.execute(select(c.day, c.how, func.count()).where(*conditions(conn, s.filter, s.start, s.end))
+                        .group_by(c.day, c.how)).all()
+    for day, how, n in rows:
+        counts[_bucket_start(day, how % 24, grain)] += n
+        grid[how // 24][how % 24] += n
     out = []
-    local_start = s.start.astimezone(WITA)
-    at = _bucket_start(day_number(s.start), local_start.hour, grain)
+    at = _bucket_start(day_number(s.start), s.start.astimezone(WITA).hour, grain)
     stop = s.end.astimezone(WITA)
     while at < stop and len(out) < 5000:
         out.append((at, counts.get(at, 0)))
         at = _next_bucket(at, grain)
-    return out
+    return out, grid
+
+
+def timeseries(conn: Connection, s: Scope) -> list[tuple[datetime, int]]:
+    return time_grid(conn, s)[0]
+
+
+def heatmap(conn: Connection, s: Scope) -> list[list[int]]:
+    """7 x 24 counts: [weekday Monday..Sunday][hour 0..23], WITA."""
+    return time_grid(conn, s)[1]
 
 
 def bucket_range(at: datetime, grain: str) -> tuple[datetime, datetime]:
     return at, _next_bucket(at, grain)
 
 
-def by_category(conn: Connection, s: Scope) -> list[tuple[str, int]]:
+@dataclass
+class Breakdown:
+    total: int
+    by_category: list[tuple[str, int]]  # biggest first
+    by_desa: dict[str, int]  # desa code -> count; '' outside the city or without a place
+
+
+def breakdown(conn: Connection, s: Scope) -> Breakdown:
+    """Counts by category and by desa, and the total, from one GROUP BY cat, desa (ix_ae_catdesa)."""
     c = events.c
     names = Codes.names(conn, "category")
-    rows = conn.execute(select(c.cat, func.count()).where(*conditions(conn, s.filter, s.start, s.end)).group_by(c.cat))
-    return sorted(((names.get(cat, str(cat)), n) for cat, n in rows), key=lambda x: -x[1])
+    cats: Counter = Counter()
+    desa: Counter = Counter()
+    rows = conn.execute(select(c.cat, c.desa, func.count()).where(*conditions(conn, s.filter, s.start, s.end))
+                        .group_by(c.cat, c.desa)).all()
+    for cat, d, n in rows:
+        cats[names.get(cat, str(cat))] += n
+        desa[desa_code_of(d) or ""] += n
+    return Breakdown(sum(cats.values()), sorted(cats.items(), key=lambda x: -x[1]), dict(desa))
+
+
+def by_category(conn: Connection, s: Scope) -> list[tuple[str, int]]:
+    return breakdown(conn, s).by_category
 
 
 def by_desa(conn: Connection, s: Scope) -> dict[str, int]:
-    """Counts per desa code; '' for events outside the city or without a place."""
-    c = events.c
-    rows = conn.execute(select(c.desa, func.count()).where(*conditions(conn, s.filter, s.start, s.end)).group_by(c.desa))
-    return {desa_code_of(d) or "": n for d, n in rows}
+    return breakdown(conn, s).by_desa
 
 
 def fold_kecamatan(per_desa: dict[str, int]) -> dict[str, int]:
@@ -178,15 +211,6 @@ def fold_kecamatan(per_desa: dict[str, int]) -> dict[str, int]:
     for code, n in per_desa.items():
         out[code.rsplit(".", 1)[0] if code else ""] += n
     return dict(out)
-
-
-def heatmap(conn: Connection, s: Scope) -> list[list[int]]:
-    """7 x 24 counts: [weekday Monday..Sunday][hour 0..23], WITA."""
-    c = events.c
-    grid = [[0] * 24 for _ in range(7)]
-    for how, n in conn.execute(select(c.how, func.count()).where(*conditions(conn, s.filter, s.start, s.end)).group_by(c.how)):
-        grid[how // 24][how % 24] += n
-    return grid
 
 
 ROW_COLUMNS = ("ts", "src", "record_id", "kind", "cat", "sev", "st", "desa", "lat", "lon", "value", "title")

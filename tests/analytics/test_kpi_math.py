@@ -207,3 +207,17 @@ def test_config_rejects_unknown_kpis_and_pillars():
     with pytest.raises(ValueError, match="default"):
         KpiConfig(resolution_days={"waste": 5})
     assert KpiConfig(pillars={"economy": ["prices.change"]}).pillars["living"] == []
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=600), min_size=0, max_size=80), st.sampled_from([50, 90, 99]))
+def test_percentile_from_a_histogram_equals_the_percentile_of_the_list(values, q):
+    from collections import Counter
+
+    assert K.percentile_of_counts(Counter(values).items(), q) == K.percentile([float(v) for v in values], q)
+
+
+def test_spread_of_counts_few_samples():
+    s = K.spread_of_counts([(300.0, 1), (600.0, 1), (900.0, 1)], min_samples=10)
+    assert (s.p50, s.p90, s.n, s.few) == (600.0, 900.0, 3, True)
+    assert K.spread_of_counts([], 10).p90 is None

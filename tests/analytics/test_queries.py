@@ -245,3 +245,20 @@ def test_custom_range_survives_the_url_and_garbage_falls_back():
     assert HistoryFilter.from_query(f.to_query()) == f
     junk = HistoryFilter.from_query("?range=custom&from=yesterday&kind=zzz&severity=awful&hour=99&page=-3")
     assert junk == HistoryFilter()
+
+
+def test_flood_gauge_kpis_by_hand(history):
+    def reading(station, minutes_ago, level):
+        return Reading(id=station, source="gauges", station=station, quantity="water_level", value=100 + 50 * level,
+                       alert_level=level, observed_at=NOW - timedelta(minutes=minutes_ago))
+
+    series = [("G1", 600, 1), ("G1", 540, 2), ("G1", 525, 3), ("G1", 480, 1), ("G1", 180, 2),  # 1 h + 1.5 h (silent)
+              ("G2", 300, 0), ("G2", 120, 0),
+              ("G1", 8 * 1440, 2), ("G1", 8 * 1440 - 30, 0)]  # the previous week: half an hour
+    for station, ago, level in sorted(series, key=lambda x: -x[1]):
+        update_rollups(history, history.apply("gauges", [reading(station, ago, level)]).changed)
+    report = KP.compute(history.engine, KpiConfig(), "7d", NOW)
+    hours, top = report.kpis["floods.siaga_hours"], report.kpis["floods.max_alert"]
+    assert hours.value == pytest.approx(2.5) and hours.previous == pytest.approx(0.5) and hours.samples == 2
+    assert top.value == 3 and top.previous == 2 and top.status == "bad"
+    assert {g["gauge"]: (g["hours"], g["max_alert"]) for g in report.gauges} == {"G1": (2.5, 3), "G2": (0.0, 0)}
