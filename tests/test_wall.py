@@ -75,7 +75,9 @@ def dash_app(tmp_path_factory, embedded_redis_url):
     for f in (runtime.config, runtime.redis_client, runtime.live, runtime.history):
         f.cache_clear()
     import app as app_module
+    from layouts.cache import init_cache
 
+    init_cache(app_module.server)  # another test module may have imported app with another Redis
     yield app_module.app
     os.environ.pop("DAMAMAYA_CONFIG")
 
