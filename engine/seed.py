@@ -194,16 +194,24 @@ class World:
         return rain
 
     def _pools(self, size: int = 3000) -> list[np.ndarray]:
+        """Random (lat, lon) per desa, rounded to 6 decimals, each inside that desa and no other
+        (neighbouring polygons overlap a little along their borders), so engine.geo agrees."""
+        b = boundaries()
         pools = []
-        for shape in boundaries().shapes:
+        for d, shape in enumerate(b.shapes):
             minx, miny, maxx, maxy = shape.bounds
             got = []
             while sum(len(g) for g in got) < size:
-                xs = self.rng.uniform(minx, maxx, size * 2)
-                ys = self.rng.uniform(miny, maxy, size * 2)
-                inside = shapely.contains_xy(shape, xs, ys)
-                got.append(np.column_stack([ys[inside], xs[inside]]))
-            pools.append(np.round(np.concatenate(got)[:size], 6))
+                xs = np.round(self.rng.uniform(minx, maxx, size * 2), 6)
+                ys = np.round(self.rng.uniform(miny, maxy, size * 2), 6)
+                pts = shapely.points(xs, ys)
+                which, tree = b.tree.query(pts, predicate="intersects")
+                hits = np.bincount(which, minlength=len(xs))
+                mine = np.zeros(len(xs), dtype=bool)
+                mine[which[tree == d]] = True
+                ok = mine & (hits == 1)  # in this desa and no other: whatever order locate() meets them
+                got.append(np.column_stack([ys[ok], xs[ok]]))
+            pools.append(np.concatenate(got)[:size])
         return pools
 
     def times(self, n: int, weights: np.ndarray) -> np.ndarray:
