@@ -7,7 +7,9 @@ Coordinates are WGS84 decimal degrees. `kecamatan`/`desa` are filled by
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+import reprlib
 from datetime import datetime, timedelta, timezone
 from enum import IntEnum
 from typing import Annotated, Any, Literal, Union
@@ -196,8 +198,45 @@ class Reject(BaseModel):
 
     @classmethod
     def of(cls, reason: str, item: Any = "", ref: Any = None) -> "Reject":
-        text = item if isinstance(item, str) else orjson.dumps(item, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
-        return cls(reason=reason, item=text[:300], ref=None if ref is None else str(ref))
+        """Never raises, whatever the item: see `excerpt`."""
+        return cls(reason=cls._text(reason), item=cls.excerpt(item), ref=None if ref is None else cls._text(ref))
+
+    @staticmethod
+    def excerpt(item: Any, limit: int = 300) -> str:
+        """The item as at most `limit` characters of text, never an exception.
+
+        Text stays text, bytes are decoded (UTF-8, bad bytes replaced), anything
+        else is JSON. What JSON cannot show (nesting deeper than orjson's 255
+        levels, integers beyond 64 bits, keys that are not text or numbers) is
+        shown by the standard json module or, failing that, as a shortened repr.
+        """
+        if isinstance(item, str):
+            return item[:limit]
+        if isinstance(item, (bytes, bytearray)):
+            return bytes(item[: limit * 4]).decode("utf-8", "replace")[:limit]
+        # Each way may fail on its own (a `default=str` or __repr__ may raise anything); the reject must still be made.
+        try:
+            return orjson.dumps(item, default=str, option=orjson.OPT_NON_STR_KEYS).decode()[:limit]
+        except Exception:  # noqa: BLE001
+            pass
+        try:
+            return json.dumps(item, default=str, ensure_ascii=False)[:limit]
+        except Exception:  # noqa: BLE001
+            pass
+        try:
+            short = reprlib.Repr()
+            short.maxlevel, short.maxstring, short.maxother, short.maxlong = 12, limit, limit, 60
+            short.maxlist = short.maxtuple = short.maxdict = short.maxset = 30
+            return short.repr(item)[:limit]
+        except Exception:  # noqa: BLE001
+            return f"(a {type(item).__name__} that cannot be shown)"
+
+    @staticmethod
+    def _text(value: Any) -> str:
+        try:
+            return value if isinstance(value, str) else str(value)
+        except Exception:  # noqa: BLE001 - a __str__ may raise anything
+            return f"(a {type(value).__name__} that cannot be shown)"
 
 
 class ParseResult(BaseModel):
