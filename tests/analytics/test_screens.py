@@ -1,0 +1,114 @@
+"""The /kpi and /history callbacks, called as Dash calls them, on a seeded temp history (no browser)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from engine.analytics.config import KpiConfig
+from engine.analytics.kpi import Kpi
+
+UTC = timezone.utc
+
+
+@pytest.fixture(scope="module")
+def app_env(tmp_path_factory):
+    from engine import runtime
+    from engine.history import History
+    from engine.seed import seed
+
+    tmp = tmp_path_factory.mktemp("screens")
+    url = f"sqlite:///{tmp / 'h.sqlite'}"
+    history = History(url)
+    now = datetime.now(UTC).replace(microsecond=0)
+    seed(history, 3000, days=40, end=now, seed=11)
+    # the flood gauges were down for two of the last seven days: their KPIs must say so
+    history.outage_started("seed-flood-gauges", now - timedelta(days=3), "timeout")
+    history.outage_ended("seed-flood-gauges", now - timedelta(days=1))
+    config = tmp / "config.yaml"
+    config.write_text(f"language: en\ndatabase:\n  url: {url}\n")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DAMAMAYA_CONFIG", str(config))
+    mp.delenv("DAMAMAYA_DATABASE_URL", raising=False)
+    for fn in (runtime.config, runtime.history):
+        fn.cache_clear()
+    yield now
+    mp.undo()
+    for fn in (runtime.config, runtime.history):
+        fn.cache_clear()
+    history.dispose()
+
+
+def _text(component) -> str:
+    """All the text of a Dash component tree."""
+    if component is None:
+        return ""
+    if isinstance(component, (str, int, float)):
+        return str(component)
+    if isinstance(component, (list, tuple)):
+        return " ".join(_text(c) for c in component)
+    return _text(getattr(component, "children", None))
+
+
+def test_kpi_screen_renders_every_section_and_marks_the_outage(app_env):
+    from callbacks import kpi as cb
+
+    stamp, cards, sections, error = cb.render("7d", 0)
+    assert error == "" and stamp.startswith("as of")
+    assert len(cards) == 6
+    text = _text(sections)
+    for label in ("112 emergency calls", "Citizen complaints", "Floods", "Traffic", "Staple prices",
+                  "Response time on scene (p90)", "Backlog over 14 days", "CCTV online", "vs ceiling"):
+        assert label in text
+    floods = _text([s for s in sections if s.id == "kpi-section-floods"])
+    assert "INCOMPLETE" in floods and "source down" in floods
+    calls = _text([s for s in sections if s.id == "kpi-section-calls"])
+    assert "INCOMPLETE" not in calls and "completeness 100.0 %" in calls and "newest data" in calls
+
+
+@pytest.mark.parametrize("metric", ["calls", "response_p90", "complaints", "resolved_pct", "backlog", "floods", "traffic"])
+@pytest.mark.parametrize("level", ["kecamatan", "desa"])
+def test_area_comparison_ranks_every_area(app_env, metric, level):
+    from callbacks import kpi as cb
+
+    table, fig = cb.area(metric, level, "30d", 0)
+    rows = table.children[1].children[1].children
+    assert len(rows) == (4 if level == "kecamatan" else 43)
+    assert len(fig.data[0].locations) == len(rows)
+    values = [r.children[2].children for r in rows]
+    numbers = [float(v.replace(",", "")) for v in values if v != "—"]
+    assert numbers, "no area has a value"
+    higher_is_better = metric == "resolved_pct"
+    assert numbers == sorted(numbers, reverse=not higher_is_better)  # worst first
+
+
+def test_history_views_agree(app_env):
+    from callbacks import history as cb
+
+    data = {"q": "?range=all&kecamatan=51.71.01", "at": int(app_env.timestamp())}
+    out = cb.summary(data)
+    table, count, _page, prev_disabled, _next_disabled, csv_href, geo_href, error, cat_fig, area_fig, map_fig, _ = out
+    total = int(count.split()[0].replace(",", ""))
+    assert error == "" and prev_disabled
+    assert sum(cat_fig.data[0].x) == total == sum(area_fig.data[0].x)
+    assert sum(z for z in map_fig.data[0].z) == total
+    assert "kecamatan=51.71.01" in csv_href and "at=" in csv_href and geo_href.startswith("/history/export.geojson")
+    timeline, title, heat = cb.timeline(data)
+    assert sum(timeline.data[0].y) == total == sum(map(sum, heat.data[0].z))
+    assert title.startswith("Count per")
+
+
+def test_value_and_trend_texts():
+    from layouts.kpi import trend_text, value_text
+
+    cfg = KpiConfig()
+    assert value_text(Kpi("calls.response_time", 630, "s"), "id") == "10,5 mnt"
+    assert value_text(Kpi("complaints.resolved", 91.25, "%"), "en") == "91.2 %"
+    assert value_text(Kpi("floods.max_alert", 2, "level"), "id") == "Siaga II (kritis)"
+    assert value_text(Kpi("calls.volume", 12345, "calls"), "id") == "12.345"
+    assert value_text(Kpi("calls.volume", None, "calls"), "en") == "—"
+    worse = Kpi("calls.response_time", 630, "s", previous=600, completeness=1.0)
+    assert trend_text(worse, cfg.targets["calls.response_time"], "en") == ("▲ +0.5 min", "trend-bad")
+    better = Kpi("complaints.resolved", 90, "%", previous=80, completeness=1.0)
+    assert trend_text(better, cfg.targets["complaints.resolved"], "en") == ("▲ +10.0 pp", "trend-good")
+    assert trend_text(Kpi("calls.volume", 5, "calls"), None, "en")[1] == "trend-none"
