@@ -11,14 +11,18 @@ from engine.records import Reject
 
 
 def load_xml(raw: bytes) -> tuple[Element | None, Reject | None]:
-    """Parse XML with entity expansion refused; a Reject instead of an exception."""
+    """Parse XML with entity expansion refused; a Reject instead of an exception.
+
+    Also a Reject: an unknown declared encoding (`<?xml encoding="UTF-8x"?>`,
+    which expat reports as LookupError) and nesting too deep for the parser.
+    """
     problem = sniff_problem(raw)
     if problem:
-        return None, Reject.of(problem, raw[:120].decode("utf-8", "replace"))
+        return None, Reject.of(problem, raw[:120])
     try:
         return fromstring(raw), None
-    except (ParseError, DefusedXmlException, ValueError) as exc:
-        return None, Reject.of(f"not valid XML: {exc}", raw[:120].decode("utf-8", "replace"))
+    except (ParseError, DefusedXmlException, ValueError, LookupError, RecursionError) as exc:
+        return None, Reject.of(f"not valid XML: {exc}", raw[:120])
 
 
 def local(tag: str) -> str:

@@ -65,13 +65,6 @@ def safe_parse_time(value: Any, default_tz: tzinfo | None = None) -> datetime:
         raise ValueError(f"time {value!r} is out of range") from None
 
 
-def safe_load_xml(raw: bytes):
-    """`load_xml`, plus the LookupError expat raises for an unknown declared encoding ('UTF-8x')."""
-    try:
-        return load_xml(raw)
-    except LookupError as exc:
-        return None, Reject.of(f"not valid XML: {exc}", raw[:120].decode("utf-8", "replace"))
-
 
 class BmkgQuakeConfig(SourceConfig):
     adapter: str = "bmkg-quake"
@@ -192,7 +185,8 @@ class BmkgQuake(Adapter):
     def parse(self, raw: bytes) -> ParseResult:
         result = ParseResult()
         if raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<" and not sniff_problem(raw):
-            root, problem = safe_load_xml(raw)
+            root, problem = load_xml(raw)
+
             if problem:
                 result.rejects.append(problem)
                 return result

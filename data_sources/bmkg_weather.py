@@ -27,9 +27,9 @@ from xml.etree.ElementTree import Element
 
 from pydantic import Field, field_validator
 
-from data_sources._xml import children, local, text
+from data_sources._xml import children, load_xml, local, text
 from data_sources.base import Adapter, SourceConfig, load_json, parse_number, sniff_problem
-from data_sources.bmkg_quake import dedupe, safe_load_xml, safe_parse_time, zone_from_name
+from data_sources.bmkg_quake import dedupe, safe_parse_time, zone_from_name
 from engine.records import ParseResult, Reading, Reject
 
 # adm4 JSON key -> (quantity, unit)
@@ -92,7 +92,8 @@ class BmkgWeather(Adapter):
     def parse(self, raw: bytes) -> ParseResult:
         result = ParseResult()
         if raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<" and not sniff_problem(raw):
-            root, problem = safe_load_xml(raw)
+            root, problem = load_xml(raw)
+
             if problem:
                 result.rejects.append(problem)
                 return result

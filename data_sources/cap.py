@@ -37,9 +37,9 @@ from xml.etree.ElementTree import Element
 from pydantic import Field, field_validator
 from shapely.geometry import shape
 
-from data_sources._xml import children, local, text
+from data_sources._xml import children, load_xml, local, text
 from data_sources.base import Adapter, SourceConfig
-from data_sources.bmkg_quake import dedupe, safe_load_xml, safe_parse_time, zone_from_name
+from data_sources.bmkg_quake import dedupe, safe_parse_time, zone_from_name
 from engine.records import Incident, ParseResult, Reject
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:"
@@ -82,7 +82,8 @@ class Cap(Adapter):
 
     def parse(self, raw: bytes) -> ParseResult:
         result = ParseResult()
-        root, problem = safe_load_xml(raw)
+        root, problem = load_xml(raw)
+
         if problem:
             result.rejects.append(problem)
             return result

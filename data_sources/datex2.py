@@ -59,12 +59,6 @@ DEFAULT_SEVERITIES = {"none": "info", "lowest": "info", "low": "low", "medium": 
                       "highest": "critical", "unknown": "medium"}
 
 
-def _load_xml(raw: bytes):
-    """data_sources._xml.load_xml, plus the LookupError expat raises for an unknown encoding="..." declaration."""
-    try:
-        return load_xml(raw)
-    except LookupError as exc:
-        return None, Reject.of(f"not valid XML: {exc}", raw[:120].decode("utf-8", "replace"))
 
 
 def _parse_time(value: Any, zone=None):
@@ -151,7 +145,7 @@ class Datex2(Adapter):
 
     def parse(self, raw: bytes) -> ParseResult:
         result = ParseResult()
-        root, problem = _load_xml(raw)
+        root, problem = load_xml(raw)
         if problem:
             result.rejects.append(problem)
             return result

@@ -134,12 +134,6 @@ def _reject(reason: str, item: Any = "", ref: Any = None) -> Reject:
     return Reject.of(reason, _excerpt(item), ref)
 
 
-def _load_xml(raw: bytes):
-    """data_sources._xml.load_xml, plus the LookupError expat raises for an unknown encoding="..." declaration."""
-    try:
-        return load_xml(raw)
-    except LookupError as exc:
-        return None, Reject.of(f"not valid XML: {exc}", raw[:120].decode("utf-8", "replace"))
 
 
 def _parse_time(value: Any, zone=None):
@@ -555,7 +549,7 @@ class EmergencyCalls(Adapter):
             pidf = _get(comp, "locationByValue")
             if not isinstance(pidf, str) or not pidf.strip():
                 continue
-            root, problem = _load_xml(pidf.strip().encode("utf-8"))
+            root, problem = load_xml(pidf.strip().encode("utf-8"))
             cid = _text(comp.get("$id")) or eid
             if problem:
                 reason = f"location {cid}: embedded PIDF-LO is {problem.reason}; the call is kept without this location"

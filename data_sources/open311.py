@@ -74,12 +74,6 @@ def _reject(reason: str, item: Any = "", ref: Any = None) -> Reject:
     return Reject.of(reason, _excerpt(item), ref)
 
 
-def _load_xml(raw: bytes):
-    """data_sources._xml.load_xml, plus the LookupError expat raises for an unknown encoding="..." declaration."""
-    try:
-        return load_xml(raw)
-    except LookupError as exc:
-        return None, Reject.of(f"not valid XML: {exc}", raw[:120].decode("utf-8", "replace"))
 
 
 def _parse_time(value: Any, zone=None):
@@ -207,7 +201,7 @@ def _service_items(raw: bytes) -> list[dict[str, Any]]:
     if sniff_problem(raw):
         return []
     if raw.lstrip()[:1] == b"<":
-        root, problem = _load_xml(raw)
+        root, problem = load_xml(raw)
         if problem or local(root.tag) != "services":
             return []
         return [_fields(el) for el in children(root, "service")]
@@ -282,7 +276,7 @@ class Open311(Adapter):
         return self._json_list(data)
 
     def _xml_items(self, raw: bytes) -> tuple[list[Any], Reject | None]:
-        root, problem = _load_xml(raw)
+        root, problem = load_xml(raw)
         if problem:
             return [], problem
         kind = local(root.tag)

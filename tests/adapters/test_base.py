@@ -4,7 +4,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from data_sources._xml import child, children, descendants, load_xml, local, text
 from engine.records import Reject
+
 
 
 def nested(depth: int, leaf=None):
@@ -54,3 +56,28 @@ json_values = st.recursive(
 def test_reject_of_never_raises(item, depth, ref):
     reject = Reject.of("reason", nested(depth, item), ref)
     assert isinstance(reject.item, str) and len(reject.item) <= 300
+
+
+# ---- _xml -------------------------------------------------------------------------------
+
+def test_load_xml_rejects_instead_of_raising():
+    cases = {
+        b'<?xml version="1.0" encoding="UTF-8x"?><a/>': "unknown encoding",  # LookupError inside expat
+        b"<a><b>": "not valid XML",
+        b"": "empty body",
+        b"<html><body>502</body></html>": "HTML page",
+        b'<!DOCTYPE a [<!ENTITY x "boom">]><a>&x;</a>': "not valid XML",  # entities are refused
+    }
+    for raw, words in cases.items():
+        root, problem = load_xml(raw)
+        assert root is None and words in problem.reason and problem.item == raw[:120].decode("utf-8", "replace")
+
+
+def test_xml_helpers_are_namespace_blind():
+    root, problem = load_xml(b'<c:alert xmlns:c="urn:x"><c:info><c:event> Flood </c:event><c:area/></c:info>'
+                             b'<c:info><c:event/></c:info></c:alert>')
+    assert problem is None and local(root.tag) == "alert"
+    infos = children(root, "info")
+    assert len(infos) == 2 and child(root, "info") is infos[0] and child(root, "nothing") is None
+    assert text(infos[0], "event") == "Flood" and text(infos[1], "event", "none") == "none"
+    assert text(None, "event", "-") == "-" and [local(e.tag) for e in descendants(root, "event")] == ["event", "event"]
