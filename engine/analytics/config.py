@@ -122,10 +122,19 @@ class KpiConfig(_Strict):
     @field_validator("targets")
     @classmethod
     def _targets(cls, v):
+        """Given targets replace the defaults one KPI at a time; the others keep theirs."""
         unknown = sorted(set(v) - set(KPI_IDS))
         if unknown:
             raise ValueError(f"unknown KPI {unknown[0]!r}; known: {', '.join(KPI_IDS)}")
-        return v
+        return {**DEFAULT_TARGETS, **v}
+
+    @field_validator("price_ceilings")
+    @classmethod
+    def _ceilings(cls, v):
+        """Given ceilings replace the defaults one commodity at a time."""
+        if any(x <= 0 for x in v.values()):
+            raise ValueError("ceilings must be positive Rupiah amounts")
+        return {**DEFAULT_CEILINGS, **v}
 
     @field_validator("pillars")
     @classmethod
@@ -136,7 +145,7 @@ class KpiConfig(_Strict):
             unknown = sorted(set(kpis) - set(KPI_IDS))
             if unknown:
                 raise ValueError(f"{name}: unknown KPI {unknown[0]!r}")
-        return {p: v.get(p, []) for p in PILLARS}
+        return {p: v.get(p, DEFAULT_PILLARS[p]) for p in PILLARS}  # a pillar not given keeps its default
 
     def resolution_days_for(self, category: str) -> int:
         return self.resolution_days.get(category, self.resolution_days["default"])

@@ -206,7 +206,11 @@ def test_config_rejects_unknown_kpis_and_pillars():
         KpiConfig(pillars={"smartness": []})
     with pytest.raises(ValueError, match="default"):
         KpiConfig(resolution_days={"waste": 5})
-    assert KpiConfig(pillars={"economy": ["prices.change"]}).pillars["living"] == []
+    partial = KpiConfig(pillars={"economy": ["prices.change"]}, targets={"calls.volume": {"better": "higher", "good": 1, "warn": 0}},
+                        price_ceilings={"gula_pasir": 17500})
+    assert partial.pillars["economy"] == ["prices.change"] and partial.pillars["living"] == KpiConfig().pillars["living"]
+    assert partial.targets["calls.volume"].better == "higher" and "calls.response_time" in partial.targets
+    assert partial.price_ceilings["gula_pasir"] == 17500 and partial.price_ceilings["beras_medium"] == 13500
 
 
 @settings(max_examples=50, deadline=None)
