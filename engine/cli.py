@@ -33,6 +33,10 @@ def _stores(config: AppConfig):
     if not config.redis.url:
         raise ConfigError("redis.url is not set: use `damamaya run`, which starts an embedded Redis, or set DAMAMAYA_REDIS_URL")
     client = redis.Redis.from_url(config.redis.url, socket_timeout=10)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise ConfigError(f"redis.url: cannot reach {config.redis.url} ({exc})") from None
     live = LiveStore(client, config.redis.prefix, config.collector.change_stream_length, config.collector.reject_list_length)
     history = History(config.database.url)
     history.create()

@@ -166,14 +166,15 @@ class SourceRunner:
         self.history.add_rejects(self.name, result.rejects, now)
         upserts = [r for r in applied.changed if keep_live(r, now, live_hours)]
         removals: set[str] = {r.id for r in applied.changed if not keep_live(r, now, live_hours)}
+        live_ids = self.live.ids(self.name)
         if self.adapter.snapshot:
-            present = {r.id for r in result.records}
-            removals |= self.live.ids(self.name) - present
+            removals |= live_ids - {r.id for r in result.records}
         elif time.monotonic() - self._last_prune > 60:
             removals |= self._expired(now)
             self._last_prune = time.monotonic()
-        removals &= self.live.ids(self.name) | {r.id for r in upserts}
+        removals &= live_ids
         version = self.live.apply(self.name, upserts, removals)
+        self.health.records = len((live_ids | {r.id for r in upserts}) - removals)
         self.live.push_rejects(self.name, [{"at": now.isoformat(), **r.model_dump()} for r in result.rejects])
         if version:
             self.health.last_change = now.isoformat()
@@ -203,7 +204,6 @@ class SourceRunner:
             h.status, h.last_update_success = "failing", False
             h.failures += 1
             h.last_error, h.last_error_at = outcome.error, now.isoformat()
-        h.records = len(self.live.ids(self.name))
         # Publish a new health version on any change of state, and on success at
         # most every max(interval, 30 s): enough for screens to tell fresh from stale
         # without sending an update on every poll.
