@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 
 import orjson
 from dash import Input, Output, State
@@ -9,35 +10,39 @@ from dash.exceptions import PreventUpdate
 
 from engine import runtime
 from engine.records import utcnow
-from engine.source_health import reject_rows, source_rows
+from engine.source_health import reject_rows, screen_rows, source_rows
 
 REJECTS_PER_SOURCE = 20
 
 
-def snapshot() -> tuple[dict, dict, dict]:
+def snapshot() -> tuple[dict, dict, dict, dict]:
     live = runtime.live()
     sources, health = live.sources(), live.health()
     rejects = {name: live.rejects(name, REJECTS_PER_SOURCE) for name in sources}
-    return sources, health, rejects
+    live.forget_screens(time.time() - 86400)
+    return sources, health, rejects, live.screens()
 
 
 def register(app) -> None:
     @app.callback(
         Output("sources-grid", "rowData"),
         Output("rejects-grid", "rowData"),
+        Output("screens-grid", "rowData"),
         Output("sources-state", "data"),
         Input("sources-poll", "n_intervals"),
         State("sources-state", "data"),
     )
     def _poll(_n, state):
-        sources, health, rejects = snapshot()
+        sources, health, rejects, screens = snapshot()
         now = utcnow()
         rows = source_rows(sources, health, now)
-        # the status column depends on the clock (late), so it is part of the digest
-        digest = hashlib.blake2b(orjson.dumps([rows, rejects]), digest_size=8).hexdigest()
+        screen_list = screen_rows(screens, now.timestamp(), runtime.config().wall.poll_seconds)
+        # statuses depend on the clock (late, silent), so they are part of the digest
+        digest = hashlib.blake2b(orjson.dumps([rows, rejects, [(s["screen"], s["status"]) for s in screen_list]]),
+                                 digest_size=8).hexdigest()
         if state and state.get("digest") == digest:
             raise PreventUpdate
-        return rows, reject_rows(rejects), {"digest": digest}
+        return rows, reject_rows(rejects), screen_list, {"digest": digest}
 
     app.clientside_callback(
         """function(n, msgs) {

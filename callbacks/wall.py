@@ -5,6 +5,8 @@ timestamps (assets/wall.js), so they stay live without any server traffic.
 """
 from __future__ import annotations
 
+import time
+
 from dash import ALL, Input, Output, State, callback_context, no_update
 from dash.exceptions import PreventUpdate
 
@@ -17,6 +19,8 @@ HEALTH = "health"
 def poll(state: dict, language: str, list_size: int):
     """Return (state, points, shapes, tiles, health, grid_changes) or raise PreventUpdate."""
     live = runtime.live()
+    if state.get("screen"):
+        live.screen_seen(state["screen"], time.time())  # the wall's heartbeat, even when nothing changed
     versions = live.versions()
     minute = wall_data.current_minute()
     old = state.get("versions", {})

@@ -83,6 +83,19 @@ class LiveStore:
         for key in self.r.scan_iter(match=self.key("*"), count=1000):
             self.r.delete(key)
 
+    # ---- wall screens' heartbeat ---------------------------------------------------
+    def screen_seen(self, screen: str, at: float) -> None:
+        """A wall screen polled: the control room can see which walls are alive."""
+        self.r.hset(self.key("screens"), screen, f"{at:.0f}")
+
+    def screens(self) -> dict[str, float]:
+        return {k.decode(): float(v) for k, v in self.r.hgetall(self.key("screens")).items()}
+
+    def forget_screens(self, older_than: float) -> None:
+        gone = [k for k, v in self.screens().items() if v < older_than]
+        if gone:
+            self.r.hdel(self.key("screens"), *gone)
+
     # ---- web side -----------------------------------------------------------------
     def versions(self) -> dict[str, int]:
         return {k.decode(): int(v) for k, v in self.r.hgetall(self.key("versions")).items()}

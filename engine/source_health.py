@@ -52,3 +52,12 @@ def reject_rows(rejects_by_source: dict[str, list[dict]], limit: int = 200) -> l
     for i, row in enumerate(rows):
         row["rid"] = f"{row['source']}:{row['at']}:{i}"
     return rows[:limit]
+
+
+def screen_rows(screens: dict[str, float], now: float, poll_seconds: float) -> list[dict]:
+    """Wall screens by heartbeat: silent when no poll came for 3 poll intervals (at least 15 s)."""
+    limit = max(3 * poll_seconds, 15)
+    rows = [{"screen": screen, "last_seen": datetime.fromtimestamp(at, WITA).strftime("%d/%m %H:%M:%S"),
+             "last_seen_ts": at, "status": "alive" if now - at <= limit else "silent"}
+            for screen, at in screens.items()]
+    return sorted(rows, key=lambda r: -r["last_seen_ts"])

@@ -58,6 +58,13 @@ def layout(config: AppConfig):
             _grid("sources-grid", source_cols, "source", "420px"),
             html.H2(t("sources.rejects.title", lang)),
             _grid("rejects-grid", reject_cols, "rid", "420px"),
+            html.H2(t("sources.screens.title", lang)),
+            _grid("screens-grid", [
+                c("screen", "sources.col.screen", width=200),
+                c("status", "sources.col.status", width=140, cellClass={"function": "'src-status src-' + (params.value === 'alive' ? 'ok' : 'failing')"},
+                  valueFormatter={"function": "dmyLabel('sources.screen.' + params.value)"}),
+                c("last_seen", "sources.col.last_seen", flex=1),
+            ], "screen", "220px"),
         ], className="page sources-page"),
     ])
 
@@ -65,4 +72,4 @@ def layout(config: AppConfig):
 def _client_messages(lang: str) -> dict:
     from layouts.messages import CATALOG
 
-    return {k: t(k, lang) for k in CATALOG if k.startswith(("age.", "sources.status."))}
+    return {k: t(k, lang) for k in CATALOG if k.startswith(("age.", "sources.status.", "sources.screen."))}

@@ -5,6 +5,8 @@ the layers shown at start.
 """
 from __future__ import annotations
 
+import uuid
+
 import dash_ag_grid as dag
 import dash_leaflet as dl
 from dash import dcc, html
@@ -90,11 +92,13 @@ def incident_grid(lang: str, rows: list[dict]):
 
 def initial_state(config: AppConfig):
     live = runtime.live()
+    stream = live.stream_head()  # before the versions: a change in between is replayed, never missed
     versions = live.versions()
     minute = wall_data.current_minute()
     tiles = wall_data.tiles(versions, minute, config.language)
     rows = wall_data.incident_rows(versions, config.wall.incident_list_size, config.language)
-    state = {"versions": versions, "minute": minute, "tiles": wall_data.tiles_digest(tiles), "stream": live.stream_head()}
+    state = {"versions": versions, "minute": minute, "tiles": wall_data.tiles_digest(tiles), "stream": stream,
+             "screen": uuid.uuid4().hex[:12]}
     return live, versions, tiles, rows, state
 
 

@@ -189,3 +189,20 @@ def test_source_headlines():
     calls = [call(1, 5, severity="critical"), call(2, 5, status="closed")]
     assert views.source_headline(calls, "en") == {"value": "1", "label": "open", "level": "critical"}
     assert views.source_headline([]) is None
+
+
+def test_sources_status_and_screen_heartbeat():
+    from engine.source_health import screen_rows, source_rows, status_of
+
+    now = NOW
+    meta = {"enabled": True, "stale_after": 60}
+    assert status_of({"enabled": False}, None, now) == "disabled"
+    assert status_of(meta, None, now) == "waiting"
+    assert status_of(meta, {"last_attempt": "x", "status": "failing"}, now) == "failing"
+    fresh = {"last_attempt": "x", "status": "ok", "last_success": (now - timedelta(seconds=30)).isoformat()}
+    late = {**fresh, "last_success": (now - timedelta(seconds=90)).isoformat()}
+    assert status_of(meta, fresh, now) == "ok" and status_of(meta, late, now) == "late"
+    rows = source_rows({"a": meta, "b": meta}, {"a": fresh, "b": late}, now)
+    assert [r["source"] for r in rows] == ["b", "a"]  # trouble first
+    screens = screen_rows({"s1": now.timestamp() - 5, "s2": now.timestamp() - 60}, now.timestamp(), 2)
+    assert [(s["screen"], s["status"]) for s in screens] == [("s1", "alive"), ("s2", "silent")]

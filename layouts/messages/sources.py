@@ -22,5 +22,10 @@ MESSAGES = {
     "sources.status.failing": {"id": "gagal", "en": "failing"},
     "sources.status.waiting": {"id": "menunggu", "en": "waiting"},
     "sources.status.disabled": {"id": "nonaktif", "en": "disabled"},
+    "sources.screens.title": {"id": "Layar dinding (detak)", "en": "Wall screens (heartbeat)"},
+    "sources.col.screen": {"id": "Layar", "en": "Screen"},
+    "sources.col.last_seen": {"id": "Terakhir terlihat", "en": "Last seen"},
+    "sources.screen.alive": {"id": "hidup", "en": "alive"},
+    "sources.screen.silent": {"id": "diam", "en": "silent"},
     "sources.every": {"id": "tiap {n} dtk, basi setelah {s} dtk", "en": "every {n} s, stale after {s} s"},
 }
