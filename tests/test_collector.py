@@ -75,6 +75,28 @@ def test_failure_keeps_last_good_data_and_recovery_is_logged_once(feed_server, l
     assert outage["ended_at"] is not None and "HTML" in outage["error"]
 
 
+@pytest.mark.parametrize("body,status", [
+    (b"<!DOCTYPE html><html><body>Service Unavailable</body></html>", 200),
+    (QUAKE[: len(QUAKE) // 2], 200),
+    (b"", 200),
+    (b"\x00\xff" * 5_000_000, 200),  # 10 MB of binary garbage
+    (b"[" * 100_000 + b"]" * 100_000, 200),  # absurdly deep nesting
+    ("Gempa ".encode("utf-16"), 200),  # not UTF-8
+    (b"{}", 200),
+    (b"gateway timeout", 504),
+])
+def test_garbage_never_replaces_good_data(feed_server, live, sqlite_history, body, status):
+    url = feed_server.serve("/q.json", QUAKE)
+    runner = quake_runner(url, live, sqlite_history)
+    assert runner.poll().ok
+    good = live.raw_records("quake")
+    feed_server.serve("/q.json", body, status=status)
+    outcome = runner.poll()
+    assert not outcome.ok and outcome.error
+    assert live.raw_records("quake") == good
+    assert live.health()["quake"]["status"] == "failing"
+
+
 def test_unchanged_poll_bumps_no_version(feed_server, live, sqlite_history):
     url = feed_server.serve("/q.json", QUAKE)
     runner = quake_runner(url, live, sqlite_history)
