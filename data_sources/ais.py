@@ -140,11 +140,11 @@ def _tag_time(fields: dict[str, str]) -> datetime | None:
     text = fields.get("c", "")
     if not text.isdigit():
         return None
-    number = int(text)
     try:
-        return datetime.fromtimestamp(number / 1000 if number > 1e11 else number, timezone.utc)
-    except (OverflowError, OSError, ValueError):
+        return parse_time(int(text))  # epoch seconds, or milliseconds
+    except ValueError:
         return None
+
 
 
 def _read_lines(text: str) -> tuple[list[_Line], list[Reject]]:
@@ -277,7 +277,7 @@ def aisstream_time(text: Any) -> datetime:
         return parse_time(text, timezone.utc)
     zone = m[4] or "+00:00"
     iso = f"{m[1]}T{m[2]}{'.' + m[3][:6].ljust(6, '0') if m[3] else ''}{'+00:00' if zone == 'Z' else zone}"
-    return datetime.fromisoformat(iso).astimezone(timezone.utc)
+    return parse_time(iso)
 
 
 def _flatten_envelope(item: dict) -> dict:
@@ -307,8 +307,9 @@ def _json_report(item: Any, index: int) -> Report | Reject:
     mmsi = int(mmsi) if isinstance(mmsi, (int, str)) and str(mmsi).isdigit() else None
     try:
         when = aisstream_time(item["timestamp"]) if item.get("timestamp") else None
-    except (ValueError, OverflowError, OSError):
+    except ValueError:
         return Reject.of(f"unreadable timestamp {item.get('timestamp')!r}", text, index)
+
     name = _clean_text(item.get("ShipName") or item.get("Name"))
     if mmsi is None and "lat" not in item and "lon" not in item:
         return Reject.of("not an AIS report (no MMSI and no position)", text, index)

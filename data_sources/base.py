@@ -11,7 +11,11 @@ instantiating anything.
 from __future__ import annotations
 
 import json
+import math
+import re
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
+
 from typing import Any, ClassVar
 
 import httpx
@@ -178,53 +182,78 @@ def load_json(raw: bytes) -> tuple[Any, Reject | None]:
 
 _ID_MONTHS = {"jan": 1, "feb": 2, "mar": 3, "apr": 4, "mei": 5, "may": 5, "jun": 6, "jul": 7, "agu": 8, "agt": 8,
               "aug": 8, "sep": 9, "okt": 10, "oct": 10, "nov": 11, "des": 12, "dec": 12}
-_ZONES = {"WIB": 7, "WITA": 8, "WIT": 9, "UTC": 0, "GMT": 0, "Z": 0}
+# Zone labels Indonesian sources write after a time, in hours east of UTC.
+ZONE_OFFSETS = {"UTC": 0, "GMT": 0, "Z": 0, "WIB": 7, "WITA": 8, "WIT": 9}
+_TRAILING_ZONE = re.compile(r"^(.*?\d)\s*(WITA|WIB|WIT|UTC|GMT|Z)$", re.I)
 
 
-def parse_time(text: Any, default_tz=None):
-    """ISO 8601, epoch seconds/milliseconds, or BMKG's '05 Okt 2021 18:00:27 WIB'.
+def split_zone(text: str) -> tuple[str, tzinfo | None]:
+    """'05 Okt 2021 18:00:27 WIB' or '2023-04-25T03:05:33WIB' (glued on) -> (the time, UTC+7); no label -> (text, None)."""
+    m = _TRAILING_ZONE.match(text.strip())
+    if not m:
+        return text.strip(), None
+    label = m[2].upper()
+    return m[1].strip(), timezone(timedelta(hours=ZONE_OFFSETS[label]), "UTC" if label == "Z" else label)
+
+
+def parse_time(text: Any, default_tz: tzinfo | None = None) -> datetime:
+    """An aware UTC datetime from ISO 8601, epoch seconds/milliseconds, BMKG's
+    '05 Okt 2021 18:00:27 WIB' or a datetime; a trailing WIB/WITA/WIT/UTC label
+    may stand apart or be glued to the time ('2023-04-25T03:05:33WIB').
 
     A time with no zone takes `default_tz` (the source's own zone); with neither
     it is an error, because guessing a zone silently shifts incidents by hours.
-    Raises ValueError with a readable message.
+    Raises ValueError, and only ValueError, with a readable message: also for
+    epochs and dates that fall outside years 1..9999 once converted to UTC.
     """
-    from datetime import datetime, timedelta, timezone
-
     if text is None or (isinstance(text, str) and not text.strip()):
         raise ValueError("time is missing")
     if isinstance(text, (int, float)) and not isinstance(text, bool):
-        seconds = text / 1000 if text > 1e11 else text
         try:
-            return datetime.fromtimestamp(seconds, timezone.utc)
-        except (OSError, OverflowError, ValueError):
-            raise ValueError(f"epoch time {text!r} is out of range") from None
-    s = str(text).strip()
-    zone = None
-    parts = s.rsplit(" ", 1)
-    if len(parts) == 2 and parts[1].upper() in _ZONES:
-        s, zone = parts[0], timezone(timedelta(hours=_ZONES[parts[1].upper()]))
-    try:
-        value = datetime.fromisoformat(s.replace("Z", "+00:00") if s.endswith("Z") else s)
-    except ValueError:
-        value = _parse_day_month_name(s)
+            return datetime.fromtimestamp(text / 1000 if text > 1e11 else text, timezone.utc)
+        except (OSError, OverflowError, ValueError):  # also NaN, and ints too big for a float
+            raise ValueError(f"epoch time {_shown(text)} is out of range") from None
+    value, zone = (text, None) if isinstance(text, datetime) else _read_time(str(text))
     if value.tzinfo is None:
         tz = zone or default_tz
         if tz is None:
-            raise ValueError(f"time {text!r} has no zone")
+            raise ValueError(f"time {_shown(text)} has no zone")
         value = value.replace(tzinfo=tz)
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except (OverflowError, OSError):  # '9999-12-31T23:59:59-01:00' is past year 9999 in UTC
+        raise ValueError(f"time {_shown(text)} is out of range") from None
 
 
-def _parse_day_month_name(s: str):
-    from datetime import datetime
+def _shown(text: Any) -> str:
+    try:
+        return repr(text.isoformat() if isinstance(text, datetime) else text)[:60]
+    except ValueError:  # an int beyond Python's 4300-digit str limit
+        return "(a number too long to show)"
 
+
+def _read_time(text: str) -> tuple[datetime, tzinfo | None]:
+    s, zone = split_zone(text)
+    try:
+        return datetime.fromisoformat(s), zone
+    except ValueError:
+        pass
+    try:
+        return _parse_day_month_name(s), zone
+    except ValueError:
+        raise ValueError(f"unreadable time {_shown(text)}") from None
+
+
+def _parse_day_month_name(s: str) -> datetime:
     bits = s.replace(",", " ").split()
     try:
+
         day, month, year = int(bits[0]), _ID_MONTHS[bits[1][:3].lower()], int(bits[2])
         hms = [int(x) for x in (bits[3].split(":") if len(bits) > 3 else ["0"])] + [0, 0]
         return datetime(year, month, day, hms[0], hms[1], hms[2])
     except (IndexError, KeyError, ValueError):
         raise ValueError(f"unreadable time {s!r}") from None
+
 
 
 def parse_number(text: Any) -> float | None:

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 
 from data_sources._xml import load_xml, local
-from data_sources.base import Adapter, SourceConfig, load_json, parse_number, parse_time, sniff_problem
+from data_sources.base import Adapter, SourceConfig, load_json, parse_number, parse_time, sniff_problem, split_zone
 from engine.records import WIB, Incident, ParseResult, Reject
 
 
@@ -56,13 +56,6 @@ def finite_number(text: Any) -> float | None:
     value = parse_number(text)
     return value if value is not None and math.isfinite(value) else None
 
-
-def safe_parse_time(value: Any, default_tz: tzinfo | None = None) -> datetime:
-    """`parse_time`, with out-of-range epochs and dates (OverflowError) reported as ValueError like any bad time."""
-    try:
-        return parse_time(value, default_tz)
-    except (OverflowError, OSError):
-        raise ValueError(f"time {value!r} is out of range") from None
 
 
 
@@ -94,8 +87,6 @@ def quake_severity(magnitude: float, tsunami: bool) -> str:
 # InaTEWS warning-zone levels, worst first (Awas = evacuate everyone, Waspada = keep off the beach).
 ZONE_SEVERITY = {"AWAS": "critical", "SIAGA": "high", "WASPADA": "medium"}
 _ZONE_RANK = {"AWAS": 3, "SIAGA": 2, "WASPADA": 1}
-_LABEL_ZONES = {"WIB": 7, "WITA": 8, "WIT": 9, "UTC": 0, "GMT": 0}
-_TRAILING_ZONE = re.compile(r"^(.*?\d)\s*(WIB|WITA|WIT|UTC|GMT)$", re.I)
 _DMY = re.compile(r"^(\d{1,2})[-/](\d{1,2})[-/](\d{4}|\d{2})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
 _HEMI = re.compile(r"^\s*(-?\d+(?:[.,]\d+)?)\s*(LU|LS|BT|BB|N|S|E|W)?\s*$", re.I)
 
@@ -103,32 +94,23 @@ _HEMI = re.compile(r"^\s*(-?\d+(?:[.,]\d+)?)\s*(LU|LS|BT|BB|N|S|E|W)?\s*$", re.I
 def bmkg_time(text: Any, default_tz: tzinfo | None = None) -> datetime:
     """BMKG's many time spellings -> aware UTC datetime; ValueError with a readable message.
 
-    Handles ISO, '05 Okt 2021 18:00:27 WIB', '2023-04-25T03:05:33WIB' (zone glued on),
-    '14-02-22 12:57:47 WIB' (dd-mm-yy) and '14/02/2022 13:02:47WIB'.
+    What `parse_time` reads (ISO, '05 Okt 2021 18:00:27 WIB', '2023-04-25T03:05:33WIB'),
+    plus BMKG's day-first dates: '14-02-22 12:57:47 WIB' (dd-mm-yy) and '14/02/2022 13:02:47WIB'.
     """
-    s = str(text if text is not None else "").strip()
-    if not s:
-        raise ValueError("time is missing")
-    zone = None
-    m = _TRAILING_ZONE.match(s)
-    if m:
-        s, zone = m[1].strip(), timezone(timedelta(hours=_LABEL_ZONES[m[2].upper()]))
+    s, zone = split_zone(str(text if text is not None else ""))
     dmy = _DMY.match(s)
     if not dmy:
-        return safe_parse_time(s, zone or default_tz)
+        return parse_time(text, default_tz)
     day, month, year = int(dmy[1]), int(dmy[2]), int(dmy[3])
     year += 2000 if year < 100 else 0
     try:
         value = datetime(year, month, day, int(dmy[4] or 0), int(dmy[5] or 0), int(dmy[6] or 0))
     except ValueError:
         raise ValueError(f"unreadable time {text!r}") from None
-    tz = zone or default_tz
-    if tz is None:
+    if zone is None and default_tz is None:
         raise ValueError(f"time {text!r} has no zone")
-    try:
-        return value.replace(tzinfo=tz).astimezone(timezone.utc)
-    except OverflowError:
-        raise ValueError(f"time {text!r} is out of range") from None
+    return parse_time(value, zone or default_tz)
+
 
 
 def hemisphere_value(text: Any) -> tuple[float, str] | None:

@@ -28,8 +28,8 @@ from xml.etree.ElementTree import Element
 from pydantic import Field, field_validator
 
 from data_sources._xml import children, load_xml, local, text
-from data_sources.base import Adapter, SourceConfig, load_json, parse_number, sniff_problem
-from data_sources.bmkg_quake import dedupe, safe_parse_time, zone_from_name
+from data_sources.base import Adapter, SourceConfig, load_json, parse_number, parse_time, sniff_problem
+from data_sources.bmkg_quake import dedupe, zone_from_name
 from engine.records import ParseResult, Reading, Reject
 
 # adm4 JSON key -> (quantity, unit)
@@ -193,9 +193,14 @@ class BmkgWeather(Adapter):
         ref = f"{station}:{quantity}:{stamp}"
         excerpt = f"{pid} {stamp}"
         try:
-            when = datetime.strptime(stamp, "%Y%m%d%H%M").replace(tzinfo=zone).astimezone(timezone.utc)
+            naive = datetime.strptime(stamp, "%Y%m%d%H%M")
         except ValueError:
             return Reject.of(f"timerange datetime {stamp!r} is not YYYYMMDDhhmm", excerpt, ref)
+        try:
+            when = parse_time(naive, zone)
+        except ValueError as exc:
+            return Reject.of(f"timerange datetime: {exc}", excerpt, ref)
+
         values: dict[str, str] = {}
         for v in children(timerange, "value"):  # the first value of each unit wins
             values.setdefault(v.get("unit") or "", (v.text or "").strip())
@@ -236,11 +241,11 @@ def _flatten(cuaca: Any) -> list:
 
 def _slot_time(slot: dict, place: dict) -> datetime:
     if slot.get("datetime"):
-        return safe_parse_time(slot["datetime"], timezone.utc)
+        return parse_time(slot["datetime"], timezone.utc)
     if slot.get("utc_datetime"):
-        return safe_parse_time(slot["utc_datetime"], timezone.utc)
+        return parse_time(slot["utc_datetime"], timezone.utc)
     if slot.get("local_datetime"):
-        return safe_parse_time(slot["local_datetime"], zone_from_name(str(place.get("timezone") or "WITA")))
+        return parse_time(slot["local_datetime"], zone_from_name(str(place.get("timezone") or "WITA")))
     raise ValueError("slot has no datetime, utc_datetime or local_datetime")
 
 

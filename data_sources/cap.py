@@ -38,8 +38,8 @@ from pydantic import Field, field_validator
 from shapely.geometry import shape
 
 from data_sources._xml import children, load_xml, local, text
-from data_sources.base import Adapter, SourceConfig
-from data_sources.bmkg_quake import dedupe, safe_parse_time, zone_from_name
+from data_sources.base import Adapter, SourceConfig, parse_time
+from data_sources.bmkg_quake import dedupe, zone_from_name
 from engine.records import Incident, ParseResult, Reject
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:"
@@ -121,7 +121,7 @@ class Cap(Adapter):
             return Reject.of(f"msgType {head['msg_type']} acknowledges or rejects other messages; it is not a hazard", excerpt, ref)
         zone = zone_from_name(self.config.timezone)
         try:
-            sent = safe_parse_time(head["sent"], zone)
+            sent = parse_time(head["sent"], zone)
         except ValueError as exc:
             return Reject.of(f"sent: {exc}", excerpt, ref)
         infos = children(alert, "info")
@@ -132,7 +132,7 @@ class Cap(Adapter):
         reported = sent
         if root and root["sent"]:
             try:
-                reported = min(safe_parse_time(root["sent"], zone), sent)
+                reported = min(parse_time(root["sent"], zone), sent)
             except ValueError:
                 pass
         geometry, area_details = _areas(same_language)
@@ -239,7 +239,7 @@ def _root_of(head: dict, by_identifier: dict) -> dict | None:
 
 def _sent_key(ref: dict):
     try:
-        return (0, safe_parse_time(ref["sent"]).timestamp())
+        return (0, parse_time(ref["sent"]).timestamp())
     except ValueError:
         return (1, 0.0)  # unreadable times sort last; among them the listed order stands (min is stable)
 
@@ -285,7 +285,7 @@ def _optional_time(value: str, zone) -> tuple[datetime | None, str | None]:
     if not value:
         return None, None
     try:
-        return safe_parse_time(value, zone), None
+        return parse_time(value, zone), None
     except ValueError as exc:
         return None, f"expires ignored: {exc}"
 

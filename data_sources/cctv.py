@@ -254,10 +254,8 @@ class Cctv(Adapter):
     def _observed(self, item: dict) -> datetime:
         checked = self._key(item, "checked")
         if checked is not None:
-            try:
-                return parse_time(checked, ZoneInfo(self.config.timezone))
-            except (OverflowError, OSError):
-                raise ValueError(f"time {checked!r} is out of range") from None
+            return parse_time(checked, ZoneInfo(self.config.timezone))
+
         when = self.config.listed_at or self.fetched_at
         if when is None:
             raise ValueError("the entry has none, and neither listed_at nor a fetch time is known")

@@ -61,13 +61,6 @@ DEFAULT_SEVERITIES = {"none": "info", "lowest": "info", "low": "low", "medium": 
 
 
 
-def _parse_time(value: Any, zone=None):
-    """base.parse_time, with out-of-range values (1e308 epoch, year 9999 - offset) as ValueError too."""
-    try:
-        return parse_time(value, zone)
-    except (OverflowError, OSError) as exc:
-        raise ValueError(f"time {str(value)[:40]!r} is out of range ({exc})") from None
-
 
 class Datex2Config(SourceConfig):
     adapter: str = "datex2"
@@ -175,7 +168,7 @@ class Datex2(Adapter):
 
     def _time(self, value: str) -> datetime | None:
         try:
-            return _parse_time(value, self.zone) if value else None
+            return parse_time(value, self.zone) if value else None
         except ValueError:
             return None
 

@@ -136,13 +136,6 @@ def _reject(reason: str, item: Any = "", ref: Any = None) -> Reject:
 
 
 
-def _parse_time(value: Any, zone=None):
-    """base.parse_time, with out-of-range values (1e308 epoch, year 9999 - offset) as ValueError too."""
-    try:
-        return parse_time(value, zone)
-    except (OverflowError, OSError) as exc:
-        raise ValueError(f"time {str(value)[:40]!r} is out of range ({exc})") from None
-
 
 class EmergencyCallsConfig(SourceConfig):
     adapter: str = "emergency-calls"
@@ -260,12 +253,12 @@ class Layout:
         s = str(value).strip()
         for fmt in self.time_formats:
             try:
-                return datetime.strptime(s, fmt).replace(tzinfo=self.zone).astimezone(timezone.utc)
+                naive = datetime.strptime(s, fmt)
             except ValueError:
                 continue
-            except OverflowError:
-                raise ValueError(f"time {s[:40]!r} is out of range") from None
-        return _parse_time(s, self.zone)
+            return parse_time(naive, self.zone)
+        return parse_time(s, self.zone)
+
 
     def category(self, call_type: str, group: str) -> str:
         for label in (call_type, group):
@@ -612,12 +605,12 @@ def _eido_steps(doc: dict, call: Any, zone) -> dict[str, Any]:
     for key, step in (("callStartTimestamp", "received"), ("answerDate", "answered"), ("callEndTimestamp", "closed")):
         value = _get(call, key)
         if value:
-            steps[step] = _parse_time(value, zone)
+            steps[step] = parse_time(value, zone)
     updates = []
     for node in [doc, *(c for v in doc.values() if isinstance(v, list) for c in v if isinstance(c, dict))]:
         value = _get(node, "lastUpdateTimeStamp")
         if value:
-            updates.append(_parse_time(value, zone))
+            updates.append(parse_time(value, zone))
     if updates:
         steps["updates"] = updates
     elif steps:

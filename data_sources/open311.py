@@ -76,13 +76,6 @@ def _reject(reason: str, item: Any = "", ref: Any = None) -> Reject:
 
 
 
-def _parse_time(value: Any, zone=None):
-    """base.parse_time, with out-of-range values (1e308 epoch, year 9999 - offset) as ValueError too."""
-    try:
-        return parse_time(value, zone)
-    except (OverflowError, OSError) as exc:
-        raise ValueError(f"time {str(value)[:40]!r} is out of range ({exc})") from None
-
 
 class Deadline(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -334,12 +327,12 @@ class Open311(Adapter):
                              + (f" (notice: {notice[:120]})" if notice else ""), item, rid)
         zone = ZoneInfo(self.config.timezone)
         try:
-            requested = _parse_time(item.get("requested_datetime"), zone)
+            requested = parse_time(item.get("requested_datetime"), zone)
         except ValueError as exc:
             return _reject(f"requested_datetime: {exc}", item, rid)
         try:
-            updated = _parse_time(item["updated_datetime"], zone) if _str(item.get("updated_datetime")) else requested
-            expected = _parse_time(item["expected_datetime"], zone) if _str(item.get("expected_datetime")) else None
+            updated = parse_time(item["updated_datetime"], zone) if _str(item.get("updated_datetime")) else requested
+            expected = parse_time(item["expected_datetime"], zone) if _str(item.get("expected_datetime")) else None
         except ValueError as exc:
             return _reject(f"updated/expected_datetime: {exc}", item, rid)
         return self._incident(item, rid, requested, max(updated, requested), expected)

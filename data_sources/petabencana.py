@@ -33,8 +33,8 @@ from typing import Any
 from pydantic import Field, field_validator
 from shapely.geometry import shape
 
-from data_sources.base import Adapter, SourceConfig, load_json, parse_number
-from data_sources.bmkg_quake import dedupe, finite_number, safe_parse_time, zone_from_name
+from data_sources.base import Adapter, SourceConfig, load_json, parse_number, parse_time
+from data_sources.bmkg_quake import dedupe, finite_number, zone_from_name
 from engine.records import Incident, ParseResult, Reading, Reject
 
 STATE_SEVERITY = {0: "info", 1: "low", 2: "medium", 3: "high", 4: "critical"}
@@ -242,7 +242,7 @@ class PetaBencana(Adapter):
 
     # ---- records -------------------------------------------------------------------
     def _time(self, value: Any):
-        return safe_parse_time(value, zone_from_name(self.config.timezone))
+        return parse_time(value, zone_from_name(self.config.timezone))
 
     def _report(self, p: dict, geometry: dict | None, index: int):
         point = _point(geometry)

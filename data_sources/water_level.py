@@ -40,8 +40,8 @@ from urllib.parse import urlparse
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from data_sources.base import Adapter, FetchError, SourceConfig, load_json, parse_number, sniff_problem
-from data_sources.bmkg_quake import dedupe, safe_parse_time, zone_from_name
+from data_sources.base import Adapter, FetchError, SourceConfig, load_json, parse_number, parse_time, sniff_problem
+from data_sources.bmkg_quake import dedupe, zone_from_name
 from engine.records import ParseResult, Reading, Reject
 
 
@@ -255,7 +255,7 @@ class WaterLevel(Adapter):
         if not gauge:
             return Reject.of("reading names no gauge (and no default_gauge is configured)", raw, ref)
         try:
-            when = safe_parse_time(item["time"], zone_from_name(self.config.timezone))
+            when = parse_time(item["time"], zone_from_name(self.config.timezone))
         except ValueError as exc:
             return Reject.of(f"time: {exc}", raw, ref)
         level = parse_number(item["level"])

@@ -1,11 +1,17 @@
 """The shared adapter contract: data_sources.base, data_sources._xml and Reject.of."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from data_sources._xml import child, children, descendants, load_xml, local, text
-from engine.records import Reject
+from data_sources.base import parse_time, split_zone
+from engine.records import WIB, WITA, Reject
+
 
 
 
@@ -81,3 +87,56 @@ def test_xml_helpers_are_namespace_blind():
     assert len(infos) == 2 and child(root, "info") is infos[0] and child(root, "nothing") is None
     assert text(infos[0], "event") == "Flood" and text(infos[1], "event", "none") == "none"
     assert text(None, "event", "-") == "-" and [local(e.tag) for e in descendants(root, "event")] == ["event", "event"]
+
+
+# ---- times ----------------------------------------------------------------------------
+
+def test_parse_time_formats():
+    utc = timezone.utc
+    assert parse_time("2021-10-05T18:00:27+07:00") == datetime(2021, 10, 5, 11, 0, 27, tzinfo=utc)
+    assert parse_time("2021-10-05T11:00:27Z") == parse_time("2021-10-05 11:00:27 Z") == datetime(2021, 10, 5, 11, 0, 27, tzinfo=utc)
+    assert parse_time("05 Okt 2021 18:00:27 WIB") == datetime(2021, 10, 5, 11, 0, 27, tzinfo=utc)
+    assert parse_time("5 Agu 2021, 08:00 wita") == datetime(2021, 8, 5, 0, 0, tzinfo=utc)
+    assert parse_time(1633431627) == parse_time(1633431627000) == datetime(2021, 10, 5, 11, 0, 27, tzinfo=utc)
+    assert parse_time("2021-10-05 19:00:27", WITA) == datetime(2021, 10, 5, 11, 0, 27, tzinfo=utc)
+    assert parse_time(datetime(2021, 10, 5, 19, 0, 27), WITA) == datetime(2021, 10, 5, 11, 0, 27, tzinfo=utc)
+
+
+def test_parse_time_reads_a_zone_label_glued_to_the_time():
+    expected = datetime(2023, 4, 24, 20, 5, 33, tzinfo=timezone.utc)
+    assert parse_time("2023-04-25T03:05:33WIB") == parse_time("25 Apr 2023 03:05:33WIB") == expected
+    assert parse_time("2023-04-25 04:05:33WITA", WIB) == expected  # the label beats the default zone
+    assert split_zone("2023-04-25T03:05:33WIB")[0] == "2023-04-25T03:05:33"
+    assert split_zone("05 Okt 2021 18:00:27 WIT")[1].utcoffset(None) == timedelta(hours=9)
+    assert split_zone("WIB") == ("WIB", None) and split_zone(" 2023-04-25 ") == ("2023-04-25", None)
+
+
+def test_parse_time_raises_only_value_error():
+    cases = {
+        "9999-12-31T23:59:59-01:00": "out of range",  # astimezone overflows past year 9999
+        "0001-01-01T00:00:00+01:00": "out of range",
+        1e308: "out of range", 10**400: "out of range", float("nan"): "out of range", -1e20: "out of range",
+        "2021-10-05 11:00:27": "has no zone",
+        "kemarin": "unreadable time 'kemarin'", "03:05:33WIB": "unreadable time", "31 Feb 2021": "unreadable",
+        None: "missing", "  ": "missing",
+    }
+    for text, words in cases.items():
+        with pytest.raises(ValueError, match=words):
+            parse_time(text)
+    with pytest.raises(ValueError, match="out of range"):
+        parse_time(datetime(9999, 12, 31, 23), timezone(timedelta(hours=-5)))
+
+
+time_like = (st.text(max_size=30) | st.integers() | st.floats() | st.datetimes()
+             | st.sampled_from(["9999-12-31T23:59:59-01:00", "0001-01-01T00:30:00+01:00", "14 Feb 2022 12:57:47WIB"])
+             | st.builds(lambda d, z: f"{d.isoformat()}{z}", st.datetimes(), st.sampled_from(["WIB", " WITA", "Z", "-01:00", "+14:00"])))
+
+
+@settings(max_examples=50, deadline=None)
+@given(text=time_like, zone=st.sampled_from([None, WITA, timezone(timedelta(hours=-12)), ZoneInfo("Asia/Makassar")]))
+def test_parse_time_never_raises_anything_but_value_error(text, zone):
+    try:
+        value = parse_time(text, zone)
+    except ValueError:
+        return
+    assert value.utcoffset() == timedelta(0)
