@@ -165,19 +165,49 @@ def sniff_problem(raw: bytes) -> str | None:
 
 
 def load_json(raw: bytes) -> tuple[Any, Reject | None]:
-    """Decode JSON; on failure a Reject saying why, never an exception."""
+    """Decode JSON; on failure a Reject saying why, never an exception.
+
+    Every number it returns is finite, and every integer fits in 64 bits, as
+    orjson reads them. orjson refuses NaN, Infinity and numbers beyond a double,
+    but the fallback for bodies orjson refuses (Latin-1 feeds) goes through the
+    standard json module, which would accept them: there NaN, Infinity, -Infinity
+    and overflowing numbers such as 1e999 become None ("not reported", as
+    `parse_number` reads them), and integers beyond 64 bits become floats.
+    """
     problem = sniff_problem(raw)
     if problem:
-        return None, Reject.of(problem, raw[:120].decode("utf-8", "replace"))
+        return None, Reject.of(problem, raw[:120])
     try:
         return orjson.loads(raw), None
     except orjson.JSONDecodeError as exc:
-        try:  # orjson refuses non-UTF-8; a Latin-1 feed is still worth reading
-            return json.loads(raw.decode("latin-1")), None
+        try:  # orjson refuses non-UTF-8 (and NaN): a Latin-1 feed is still worth reading
+            return json.loads(_json_text(raw), parse_constant=_no_constant, parse_float=_finite_float, parse_int=_int64), None
+
         except (ValueError, RecursionError):
-            return None, Reject.of(f"not valid JSON: {exc}", raw[:120].decode("utf-8", "replace"))
+            return None, Reject.of(f"not valid JSON: {exc}", raw[:120])
     except RecursionError:
-        return None, Reject.of("JSON nested too deeply", raw[:120].decode("utf-8", "replace"))
+        return None, Reject.of("JSON nested too deeply", raw[:120])
+
+
+def _json_text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _no_constant(name: str) -> None:
+    return None  # NaN, Infinity, -Infinity
+
+
+def _int64(text: str) -> int | float | None:
+    if len(text) <= 20:
+        value = int(text)
+        if -(2**63) <= value < 2**64:
+            return value
+    return _finite_float(text)
+
+
 
 
 _ID_MONTHS = {"jan": 1, "feb": 2, "mar": 3, "apr": 4, "mei": 5, "may": 5, "jun": 6, "jul": 7, "agu": 8, "agt": 8,
@@ -261,11 +291,16 @@ def parse_number(text: Any) -> float | None:
 
     A group separator is told from a decimal point by position: '50.000' and
     '50,000' are fifty thousand, '4.5' and '4,5' are four and a half.
+    The result is always finite: NaN, infinity ('nan', 'inf', 1e999) and numbers
+    beyond a float are None, like any other value that is not a number.
     """
     if text is None or isinstance(text, bool):
         return None
     if isinstance(text, (int, float)):
-        return float(text)
+        try:
+            return _finite_float(text)
+        except OverflowError:  # an int beyond a double
+            return None
     s = str(text).strip().lower().replace(" ", "").replace("\u00a0", "")
     negative = s.startswith("-") and len(s) > 1
     s = s.removeprefix("-").removeprefix("rp")
@@ -281,6 +316,11 @@ def parse_number(text: Any) -> float | None:
         only_grouping = len(set(seps)) == 1 and len(tail) == 3 and (len(seps) > 1 or head not in {"", "0"})
         s = s.replace(",", "").replace(".", "") if only_grouping else head.replace(",", "").replace(".", "") + "." + tail
     try:
-        return sign * float(s)
+        return _finite_float(sign * float(s))
     except ValueError:
         return None
+
+
+def _finite_float(value: float | int) -> float | None:
+    number = float(value)
+    return number if math.isfinite(number) else None

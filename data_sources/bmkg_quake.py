@@ -21,7 +21,6 @@ updates one incident; the realtime feed's own event id ("bmg2022suve").
 """
 from __future__ import annotations
 
-import math
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
@@ -50,11 +49,6 @@ def zone_from_name(name: str) -> tzinfo:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {name!r}; use UTC, WIB, WITA, WIT, +07:00 or an IANA name") from None
 
-
-def finite_number(text: Any) -> float | None:
-    """`parse_number`, with NaN and infinity (which lenient JSON and float() accept) treated as not reported."""
-    value = parse_number(text)
-    return value if value is not None and math.isfinite(value) else None
 
 
 
@@ -146,7 +140,7 @@ def _located(lat_text: Any, lon_text: Any, pair_text: Any, lat_first: bool) -> t
 
 
 def _depth_km(text: Any) -> float | None:
-    return finite_number(re.sub(r"(?i)\s*km\s*$", "", str(text or "")))
+    return parse_number(re.sub(r"(?i)\s*km\s*$", "", str(text or "")))
 
 
 def _felt(value: Any) -> str | None:
@@ -222,7 +216,7 @@ class BmkgQuake(Adapter):
         where = _located(q.get("Lintang"), q.get("Bujur"), q.get("Coordinates"), lat_first=True)
         if isinstance(where, str):
             return Reject.of(where.replace("coordinates", "Coordinates", 1), q, index)
-        magnitude = finite_number(q.get("Magnitude"))
+        magnitude = parse_number(q.get("Magnitude"))
         if magnitude is None:
             return Reject.of(f"Magnitude {q.get('Magnitude')!r} is not a number", q, index)
         potential = str(q.get("Potensi") or "")
@@ -266,7 +260,7 @@ class BmkgQuake(Adapter):
             lon, lat = float(coords[0]), float(coords[1])
         except (TypeError, ValueError, IndexError, KeyError):
             return Reject.of(f"geometry coordinates {coords!r} are not [lon, lat]", f, event_id)
-        magnitude = finite_number(p.get("mag"))
+        magnitude = parse_number(p.get("mag"))
         if magnitude is None:
             return Reject.of(f"mag {p.get('mag')!r} is not a number", f, event_id)
         place = str(p.get("place") or "").strip()
@@ -281,9 +275,9 @@ class BmkgQuake(Adapter):
             details={
                 "format": "realtime",
                 "magnitude": magnitude,
-                "depth_km": finite_number(p.get("depth")),
+                "depth_km": parse_number(p.get("depth")),
                 "region": place,
-                "phase_count": finite_number(p.get("fase")),
+                "phase_count": parse_number(p.get("fase")),
                 "bmkg_status": p.get("status"),
                 "tsunami": False,
                 "source_category": "gempabumi realtime",
@@ -309,7 +303,7 @@ class BmkgQuake(Adapter):
         where = _located(info.get("latitude"), info.get("longitude"), point, lat_first=False)
         if isinstance(where, str):
             return Reject.of(where, msg, ref)
-        magnitude = finite_number(info.get("magnitude"))
+        magnitude = parse_number(info.get("magnitude"))
         if magnitude is None:
             return Reject.of(f"magnitude {info.get('magnitude')!r} is not a number", msg, ref)
         zones = _zones(info.get("wzarea"))

@@ -34,7 +34,7 @@ from pydantic import Field, field_validator
 from shapely.geometry import shape
 
 from data_sources.base import Adapter, SourceConfig, load_json, parse_number, parse_time
-from data_sources.bmkg_quake import dedupe, finite_number, zone_from_name
+from data_sources.bmkg_quake import dedupe, zone_from_name
 from engine.records import Incident, ParseResult, Reading, Reject
 
 STATE_SEVERITY = {0: "info", 1: "low", 2: "medium", 3: "high", 4: "critical"}
@@ -253,7 +253,7 @@ class PetaBencana(Adapter):
         except ValueError as exc:
             return Reject.of(f"created_at: {exc}", p, index)
         kind = str(p.get("disaster_type") or "flood").lower()
-        depth = finite_number((p.get("report_data") or {}).get("flood_depth")) if isinstance(p.get("report_data"), dict) else None
+        depth = parse_number((p.get("report_data") or {}).get("flood_depth")) if isinstance(p.get("report_data"), dict) else None
         text = str(p.get("text") or "").strip()
         title = str(p.get("title") or "").strip() or text[:80] or f"Laporan {kind}"
         window = self.config.report_window_hours.get(kind, self.config.report_window_hours.get("flood", 3))
@@ -389,7 +389,7 @@ def _area_key(p: dict) -> str | None:
 
 
 def _state_value(value: Any) -> int | None:
-    number = finite_number(value)
+    number = parse_number(value)
     if number is None or number != int(number) or int(number) not in STATE_SEVERITY:
         return None
     return int(number)

@@ -1,6 +1,7 @@
 """The shared adapter contract: data_sources.base, data_sources._xml and Reject.of."""
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -9,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from data_sources._xml import child, children, descendants, load_xml, local, text
-from data_sources.base import parse_time, split_zone
+from data_sources.base import load_json, parse_number, parse_time, split_zone
+
 from engine.records import WIB, WITA, Reject
 
 
@@ -140,3 +142,76 @@ def test_parse_time_never_raises_anything_but_value_error(text, zone):
     except ValueError:
         return
     assert value.utcoffset() == timedelta(0)
+
+
+# ---- numbers and JSON ----------------------------------------------------------------
+
+def test_parse_number():
+    cases = {"50,000": 50000, "Rp50.000": 50000, "-Rp100": -100, "4.5": 4.5, "4,5": 4.5, "0.500": 0.5, "1.234.567": 1234567,
+             " 12 ": 12, 7: 7.0, 2.5: 2.5, "-": None, "": None, "n/a": None, None: None, True: None, "abc": None}
+    for text, expected in cases.items():
+        assert parse_number(text) == expected, text
+
+
+def test_parse_number_is_never_nan_or_infinite():
+    for text in ("nan", "NaN", "inf", "-inf", "Infinity", "1e999", "-1e999", float("nan"), float("inf"), 10**400, 10**5000):
+        assert parse_number(text) is None, text
+
+
+def test_load_json_latin1_fallback_turns_nan_and_infinity_into_none():
+    data, problem = load_json(b'{"a": NaN, "b": [Infinity, -Infinity, 1e999], "c": 2.5, "d": "Caf\xe9", "e": 12}')
+    assert problem is None and data == {"a": None, "b": [None, None, None], "c": 2.5, "d": "Café", "e": 12}
+    data, _ = load_json('{"a": NaN, "t": "Denpasar \u2014"}'.encode())  # valid UTF-8 stays UTF-8 in the fallback
+    assert data == {"a": None, "t": "Denpasar \u2014"}
+
+
+def test_load_json_integers_fit_64_bits_as_orjson_reads_them():
+    big = b"123456789012345678901234567890"
+    assert load_json(b"[" + big + b"]")[0] == [float(big)]  # orjson's own reading
+    assert load_json(b"[NaN, " + big + b", 18446744073709551615, -9223372036854775808]")[0] == [
+        None, float(big), 18446744073709551615, -9223372036854775808]
+    assert load_json(b"[NaN, " + b"9" * 5000 + b"]")[0] == [None, None]
+
+
+def test_load_json_whole_document_problems():
+    for raw, words in [(b"", "empty body"), (b"<!DOCTYPE html><html>", "HTML page"), (b'{"a": ', "not valid JSON"),
+                       (b"[" * 100000, "not valid JSON"), (b"\xff\xfe\x00garbage", "not valid JSON")]:
+        data, problem = load_json(raw)
+        assert data is None and words in problem.reason and len(problem.item) <= 120
+
+
+def _finite_everywhere(value) -> bool:
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            return False
+        if isinstance(node, int) and not isinstance(node, bool) and not -(2**63) <= node < 2**64:
+            return False
+        stack.extend(node.values() if isinstance(node, dict) else node if isinstance(node, list) else [])
+    return True
+
+
+json_bytes = st.one_of(
+    st.binary(max_size=200),
+    st.builds(lambda v: v.encode("latin-1", "replace"), st.text(alphabet="[]{},:\"0123456789.eE+-NaInfity \xe9truefalsn", max_size=80)),
+    st.sampled_from([b"[NaN]", b'{"x": Infinity}', b"[1e999, -1e999]", b"[" * 3000, b"[" + b"9" * 400 + b"]"]),
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(raw=json_bytes)
+def test_load_json_never_raises_and_never_returns_nan(raw):
+    data, problem = load_json(raw)
+    if problem is not None:
+        assert data is None and problem.reason
+    else:
+        assert _finite_everywhere(data)
+
+
+
+@settings(max_examples=50, deadline=None)
+@given(text=st.text(max_size=30) | st.integers() | st.floats() | st.none() | st.booleans())
+def test_parse_number_never_raises_and_is_finite(text):
+    value = parse_number(text)
+    assert value is None or math.isfinite(value)
