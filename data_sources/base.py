@@ -10,17 +10,18 @@ instantiating anything.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
-
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engine.records import ParseResult, Reject
 
@@ -217,13 +218,40 @@ ZONE_OFFSETS = {"UTC": 0, "GMT": 0, "Z": 0, "WIB": 7, "WITA": 8, "WIT": 9}
 _TRAILING_ZONE = re.compile(r"^(.*?\d)\s*(WITA|WIB|WIT|UTC|GMT|Z)$", re.I)
 
 
+@functools.lru_cache(maxsize=64)
+def zone_from_name(name: str) -> tzinfo:
+    """'WIB', 'WITA', 'WIT', 'UTC', '+07:00', 'UTC+8' or an IANA name ('Asia/Makassar') -> tzinfo; ValueError otherwise."""
+    s = str(name).strip()
+    if s.upper() in ZONE_OFFSETS:
+        return timezone(timedelta(hours=ZONE_OFFSETS[s.upper()]), "UTC" if s.upper() == "Z" else s.upper())
+    m = re.fullmatch(r"(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?", s, re.I)
+    if m and int(m[2]) < 24 and int(m[3] or 0) < 60:
+        delta = timedelta(hours=int(m[2]), minutes=int(m[3] or 0))
+        return timezone(delta if m[1] == "+" else -delta)
+    try:
+        return ZoneInfo(s)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: 'America' is a folder of zones, or a name too long
+        raise ValueError(f"unknown time zone {name!r}; use WIB, WITA, WIT, UTC, +07:00 or an IANA name") from None
+
+
+def _known_zone(name: str) -> str:
+    zone_from_name(name)
+    return name
+
+
+# The type of every config key that names a zone (`timezone`, `realtime_timezone`):
+# a text that `zone_from_name` reads, checked when the config is loaded.
+ZoneName = Annotated[str, AfterValidator(_known_zone)]
+
+
 def split_zone(text: str) -> tuple[str, tzinfo | None]:
     """'05 Okt 2021 18:00:27 WIB' or '2023-04-25T03:05:33WIB' (glued on) -> (the time, UTC+7); no label -> (text, None)."""
     m = _TRAILING_ZONE.match(text.strip())
     if not m:
         return text.strip(), None
     label = m[2].upper()
-    return m[1].strip(), timezone(timedelta(hours=ZONE_OFFSETS[label]), "UTC" if label == "Z" else label)
+    return m[1].strip(), zone_from_name(label)
+
 
 
 def parse_time(text: Any, default_tz: tzinfo | None = None) -> datetime:

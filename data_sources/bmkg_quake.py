@@ -22,32 +22,17 @@ updates one incident; the realtime feed's own event id ("bmg2022suve").
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 from xml.etree.ElementTree import Element
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from data_sources._xml import load_xml, local
-from data_sources.base import Adapter, SourceConfig, load_json, parse_number, parse_time, sniff_problem, split_zone
+from data_sources.base import (Adapter, SourceConfig, ZoneName, load_json, parse_number, parse_time, sniff_problem,
+                               split_zone, zone_from_name)
 from engine.records import WIB, Incident, ParseResult, Reject
 
-
-def zone_from_name(name: str) -> tzinfo:
-    """'UTC', 'WIB', 'WITA', 'WIT', '+07:00', 'UTC+8' or an IANA name -> tzinfo; ValueError otherwise."""
-    fixed = {"UTC": 0, "GMT": 0, "Z": 0, "WIB": 7, "WITA": 8, "WIT": 9}
-    s = str(name).strip()
-    if s.upper() in fixed:
-        return timezone(timedelta(hours=fixed[s.upper()]), s.upper())
-    m = re.fullmatch(r"(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?", s, re.I)
-    if m:
-        delta = timedelta(hours=int(m[2]), minutes=int(m[3] or 0))
-        return timezone(delta if m[1] == "+" else -delta)
-    try:
-        return ZoneInfo(s)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r}; use UTC, WIB, WITA, WIT, +07:00 or an IANA name") from None
 
 
 
@@ -56,14 +41,8 @@ def zone_from_name(name: str) -> tzinfo:
 class BmkgQuakeConfig(SourceConfig):
     adapter: str = "bmkg-quake"
     interval: float = 60
-    realtime_timezone: str = Field(default="UTC", description="zone of the zone-less `time` in the realtime GeoJSON feed")
+    realtime_timezone: ZoneName = Field(default="UTC", description="zone of the zone-less `time` in the realtime GeoJSON feed")
     accept_status: list[str] = Field(default=["Actual"], description="InaTEWS `status` values kept; Test/Exercise messages are rejected")
-
-    @field_validator("realtime_timezone")
-    @classmethod
-    def _zone(cls, v: str) -> str:
-        zone_from_name(v)
-        return v
 
 
 def quake_severity(magnitude: float, tsunami: bool) -> str:

@@ -25,11 +25,11 @@ from datetime import datetime, timezone
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from data_sources._xml import children, load_xml, local, text
-from data_sources.base import Adapter, SourceConfig, load_json, parse_number, parse_time, sniff_problem
-from data_sources.bmkg_quake import dedupe, zone_from_name
+from data_sources.base import Adapter, SourceConfig, ZoneName, load_json, parse_number, parse_time, sniff_problem, zone_from_name
+from data_sources.bmkg_quake import dedupe
 from engine.records import ParseResult, Reading, Reject
 
 # adm4 JSON key -> (quantity, unit)
@@ -68,14 +68,8 @@ WEATHER_CODES = {
 class BmkgWeatherConfig(SourceConfig):
     adapter: str = "bmkg-weather"
     interval: float = 3600
-    timezone: str = Field(default="UTC", description="zone of DigitalForecast datetimes, which carry none (BMKG writes UTC)")
+    timezone: ZoneName = Field(default="UTC", description="zone of DigitalForecast datetimes, which carry none (BMKG writes UTC)")
     quantities: list[str] | None = Field(default=None, description="only these quantities become readings (default: all)")
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, v: str) -> str:
-        zone_from_name(v)
-        return v
 
 
 def _slot_id(when: datetime) -> str:

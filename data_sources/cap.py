@@ -34,12 +34,12 @@ from datetime import datetime
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from pydantic import Field, field_validator
+from pydantic import Field
 from shapely.geometry import shape
 
 from data_sources._xml import children, load_xml, local, text
-from data_sources.base import Adapter, SourceConfig, parse_time
-from data_sources.bmkg_quake import dedupe, zone_from_name
+from data_sources.base import Adapter, SourceConfig, ZoneName, parse_time, zone_from_name
+from data_sources.bmkg_quake import dedupe
 from engine.records import Incident, ParseResult, Reject
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:"
@@ -60,14 +60,8 @@ class CapConfig(SourceConfig):
     adapter: str = "cap"
     interval: float = 120
     language: str = Field(default="id", description="preferred <info> language (prefix match: 'en' matches 'en-CA')")
-    timezone: str = Field(default="WITA", description="zone for CAP times that wrongly carry no offset")
+    timezone: ZoneName = Field(default="WITA", description="zone for CAP times that wrongly carry no offset")
     accept_status: list[str] = Field(default=["Actual"], description="CAP <status> values shown; others are rejected")
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, v: str) -> str:
-        zone_from_name(v)
-        return v
 
 
 def _is_cap_alert(el: Element) -> bool:

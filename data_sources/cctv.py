@@ -25,11 +25,11 @@ import hashlib
 import re
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from data_sources.base import Adapter, SourceConfig, load_json, parse_time
+from data_sources.base import Adapter, SourceConfig, ZoneName, load_json, parse_time, zone_from_name
+
 from engine.records import ParseResult, Reading, Reject, utcnow
 
 CANDIDATES = {
@@ -52,20 +52,11 @@ OFFLINE_WORDS = {"false", "0", "no", "offline", "off", "inactive", "tidak aktif"
 class CctvConfig(SourceConfig):
     adapter: str = "cctv"
     interval: float = 300
-    timezone: str = Field(default="Asia/Makassar", description="zone of check times written without one (WITA)")
+    timezone: ZoneName = Field(default="Asia/Makassar", description="zone of check times written without one (WITA)")
     region: tuple[float, float, float, float] = Field(
         default=(-11.0, 6.0, 95.0, 141.0), description="lat_min, lat_max, lon_min, lon_max used to repair coordinates")
     listed_at: datetime | None = Field(default=None, description="observation time for cameras without a check time")
     fields: dict[str, str] = Field(default_factory=dict, description="id/name/address/stream_url/online/status/checked/lat/lon -> source key")
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}") from None
-        return v
 
     @field_validator("region")
     @classmethod
@@ -254,8 +245,7 @@ class Cctv(Adapter):
     def _observed(self, item: dict) -> datetime:
         checked = self._key(item, "checked")
         if checked is not None:
-            return parse_time(checked, ZoneInfo(self.config.timezone))
-
+            return parse_time(checked, zone_from_name(self.config.timezone))
         when = self.config.listed_at or self.fetched_at
         if when is None:
             raise ValueError("the entry has none, and neither listed_at nor a fetch time is known")

@@ -20,15 +20,15 @@ Times carry their offset; a time without one takes `timezone`.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
+
 from typing import Any
 from xml.etree.ElementTree import Element
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
 from data_sources._xml import child, children, descendants, load_xml, local, text
-from data_sources.base import Adapter, SourceConfig, parse_time
+from data_sources.base import Adapter, SourceConfig, ZoneName, parse_time, zone_from_name
 from engine.records import SEVERITIES, Incident, ParseResult, Reading, Reject
 from engine.taxonomy import CATEGORIES
 
@@ -65,21 +65,12 @@ DEFAULT_SEVERITIES = {"none": "info", "lowest": "info", "low": "low", "medium": 
 class Datex2Config(SourceConfig):
     adapter: str = "datex2"
     interval: float = 60
-    timezone: str = Field(default="Asia/Makassar", description="zone of times written without an offset")
+    timezone: ZoneName = Field(default="Asia/Makassar", description="zone of times written without an offset")
     sites: dict[str, tuple[float, float]] = Field(default_factory=dict, description="measurement site id -> [lat, lon]")
     situation_categories: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_SITUATION_CATEGORIES),
                                                  description="situationRecord xsi:type -> category")
     default_category: str = "road_hazard"
     severities: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_SEVERITIES))
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}") from None
-        return v
 
     @field_validator("situation_categories")
     @classmethod
@@ -163,8 +154,8 @@ class Datex2(Adapter):
         return result
 
     @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.config.timezone)
+    def zone(self) -> tzinfo:
+        return zone_from_name(self.config.timezone)
 
     def _time(self, value: str) -> datetime | None:
         try:

@@ -24,13 +24,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 from xml.etree.ElementTree import Element
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from data_sources._xml import children, descendants, load_xml, local, text
-from data_sources.base import Adapter, SourceConfig, load_json, parse_time, sniff_problem
+from data_sources.base import Adapter, SourceConfig, ZoneName, load_json, parse_time, sniff_problem, zone_from_name
 from engine.records import STATUSES, Incident, ParseResult, Reject
 from engine.taxonomy import CATEGORIES
 
@@ -98,7 +97,7 @@ def _known_status(value: str) -> str:
 class Open311Config(SourceConfig):
     adapter: str = "open311"
     interval: float = 300
-    timezone: str = Field(default="Asia/Makassar", description="zone of times written without one (WITA for Denpasar)")
+    timezone: ZoneName = Field(default="Asia/Makassar", description="zone of times written without one (WITA for Denpasar)")
     categories: dict[str, str] = Field(default_factory=dict, description="service_code or service_name -> category")
     category_keywords: list[tuple[str, str]] = Field(default_factory=lambda: list(DEFAULT_CATEGORY_KEYWORDS))
     default_category: str = "other_complaint"
@@ -108,15 +107,6 @@ class Open311Config(SourceConfig):
     first_response_days: float = Field(default=3, gt=0)
     resolution_days: float = Field(default=14, gt=0)
     service_deadlines: dict[str, Deadline] = Field(default_factory=dict, description="service_code or service_name -> days")
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}") from None
-        return v
 
     @field_validator("categories")
     @classmethod
@@ -325,7 +315,8 @@ class Open311(Adapter):
             notice = _str(item.get("service_notice"))
             return _reject(f"a POST acknowledgement for request {rid}, not a request"
                              + (f" (notice: {notice[:120]})" if notice else ""), item, rid)
-        zone = ZoneInfo(self.config.timezone)
+        zone = zone_from_name(self.config.timezone)
+
         try:
             requested = parse_time(item.get("requested_datetime"), zone)
         except ValueError as exc:

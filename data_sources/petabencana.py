@@ -30,11 +30,11 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 from shapely.geometry import shape
 
-from data_sources.base import Adapter, SourceConfig, load_json, parse_number, parse_time
-from data_sources.bmkg_quake import dedupe, zone_from_name
+from data_sources.base import Adapter, SourceConfig, ZoneName, load_json, parse_number, parse_time, zone_from_name
+from data_sources.bmkg_quake import dedupe
 from engine.records import Incident, ParseResult, Reading, Reject
 
 STATE_SEVERITY = {0: "info", 1: "low", 2: "medium", 3: "high", 4: "critical"}
@@ -48,16 +48,10 @@ _SIAGA = re.compile(r"SIAGA\s*(IV|III|II|I|[1-4])\b", re.I)
 class PetaBencanaConfig(SourceConfig):
     adapter: str = "petabencana"
     interval: float = 120
-    timezone: str = Field(default="WIB", description="zone of times written without one (archive exports are UTC+7)")
+    timezone: ZoneName = Field(default="WIB", description="zone of times written without one (archive exports are UTC+7)")
     report_window_hours: dict[str, float] = Field(
         default={"flood": 3, "earthquake": 12},
         description="hours a report stays current, by disaster_type; other types use the flood window")
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, v: str) -> str:
-        zone_from_name(v)
-        return v
 
 
 class TopologyError(ValueError):

@@ -38,10 +38,11 @@ from typing import Any, Literal
 from urllib.parse import urlparse
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from data_sources.base import Adapter, FetchError, SourceConfig, load_json, parse_number, parse_time, sniff_problem
-from data_sources.bmkg_quake import dedupe, zone_from_name
+from data_sources.base import (Adapter, FetchError, SourceConfig, ZoneName, load_json, parse_number, parse_time, sniff_problem,
+                               zone_from_name)
+from data_sources.bmkg_quake import dedupe
 from engine.records import ParseResult, Reading, Reject
 
 
@@ -97,7 +98,7 @@ class WaterLevelConfig(SourceConfig):
     adapter: str = "water-level"
     interval: float = 300
     format: Literal["auto", "csv", "json"] = Field(default="auto", description="auto: JSON when the body starts with [ or {")
-    timezone: str = Field(default="WIB", description="zone of times written without one")
+    timezone: ZoneName = Field(default="WIB", description="zone of times written without one")
     csv_columns: CsvColumns = Field(default_factory=CsvColumns)
     csv_delimiter: str = Field(default=",", min_length=1, max_length=1)
     default_gauge: str | None = Field(default=None, description="gauge of rows/items that name none")
@@ -106,12 +107,6 @@ class WaterLevelConfig(SourceConfig):
     mqtt_topic: str | None = Field(default=None, description="topic (wildcards allowed) when url is mqtt://host:port")
     mqtt_qos: int = Field(default=1, ge=0, le=2)
     mqtt_max_messages: int = Field(default=1000, ge=1, description="stop listening early after this many messages")
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, v: str) -> str:
-        zone_from_name(v)
-        return v
 
     @model_validator(mode="after")
     def _no_generic_thresholds(self):

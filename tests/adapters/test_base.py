@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from data_sources import get_adapter
 from data_sources._xml import child, children, descendants, load_xml, local, text
-from data_sources.base import load_json, parse_number, parse_time, split_zone
-
+from data_sources.base import SourceConfig, ZoneName, load_json, parse_number, parse_time, split_zone, zone_from_name
 from engine.records import WIB, WITA, Reject
 
 
@@ -215,3 +216,30 @@ def test_load_json_never_raises_and_never_returns_nan(raw):
 def test_parse_number_never_raises_and_is_finite(text):
     value = parse_number(text)
     assert value is None or math.isfinite(value)
+
+
+# ---- zones -----------------------------------------------------------------------------
+
+def test_zone_from_name():
+    for name, hours in [("WIB", 7), ("wita", 8), ("WIT", 9), ("UTC", 0), ("GMT", 0), ("+07:00", 7), ("UTC+8", 8),
+                        ("-0530", -5.5), ("Asia/Makassar", 8), ("Asia/Jakarta", 7)]:
+        assert zone_from_name(name).utcoffset(datetime(2024, 1, 1)) == timedelta(hours=hours), name
+    for bad in ("Mars/Olympus", "America", "+25", "", "a" * 5000, "a\x00b", "../etc/passwd"):  # 'America' is a folder
+        with pytest.raises(ValueError, match="unknown time zone"):
+            zone_from_name(bad)
+
+
+def test_zone_name_config_keys_accept_iana_names_and_labels():
+    class Config(SourceConfig):
+        adapter: str = "x"
+        timezone: ZoneName = "Asia/Makassar"
+
+    assert Config().timezone == "Asia/Makassar" and Config(timezone="WIT").timezone == "WIT"
+    with pytest.raises(ValidationError, match="unknown time zone"):
+        Config(timezone="Bali/Denpasar")
+    for name in ("bmkg-quake", "bmkg-weather", "cap", "cctv", "datex2", "emergency-calls", "open311", "petabencana", "water-level"):
+        cls = get_adapter(name).Config
+        key = "realtime_timezone" if name == "bmkg-quake" else "timezone"
+        assert cls(**{key: "WITA"}) and cls(**{key: "Asia/Makassar"}), name
+        with pytest.raises(ValidationError, match="unknown time zone"):
+            cls(**{key: "America"})

@@ -150,7 +150,9 @@ def test_config_validation():
     with pytest.raises(ValueError, match="not a category"):
         adapter(situation_categories={"Accident": "crash"})
     with pytest.raises(ValueError, match="unknown time zone"):
-        adapter(timezone="WITA")
+        adapter(timezone="Mars/Olympus")
+    assert adapter(timezone="WITA").zone.utcoffset(None).total_seconds() == 8 * 3600  # the shared zone key reads WIB/WITA/WIT
+
 
 
 def test_fetch_path(samples, feed_server):
