@@ -550,6 +550,9 @@ class Writer:
                     progress.set_phase(f"index {ix.name}")
                 ix.create(self.history.engine, checkfirst=True)
         if progress:
+            progress.set_phase("daily rollup")
+        afacts.rebuild_daily(self.history.engine)
+        if progress:
             progress.set_phase("text index")
         if self.fresh:
             rebuild_text_index(self.history.engine)

@@ -7,16 +7,17 @@ get one row per observation, so a gauge that reuses its id still has a series).
 """
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timezone
 from typing import Callable, Iterable
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from engine.analytics.schema import (KIND_CODE, SEVERITY_CODE, STATUS_CODE, Codes, desa_int, ensure_schema, events,
-                                     feeds)
+from engine.analytics.schema import (DAILY_KEY, KIND_CODE, SEVERITY_CODE, STATUS_CODE, Codes, daily, desa_int,
+                                     ensure_schema, events, feeds)
 from engine.analytics.config import KpiConfig
 from engine.analytics.kpi import working_deadline
 from engine.records import WITA
@@ -167,9 +168,66 @@ def _app_kpi_config() -> KpiConfig:
         return KpiConfig()
 
 
+def daily_key(row) -> tuple:
+    """The analytics_daily key of an event row (a dict or a Row)."""
+    get = row.get if isinstance(row, dict) else row._mapping.get
+    return tuple(-1 if get(k) is None and k in ("sev", "st") else get(k) for k in DAILY_KEY)
+
+
+def _old_keys(conn: Connection, rows: list[dict]) -> list[tuple]:
+    """The daily keys the rows about to be upserted have now (for the ones that exist)."""
+    out = []
+    by_src: dict[int, list[str]] = {}
+    for r in rows:
+        by_src.setdefault(r["src"], []).append(r["rkey"])
+    for src, keys in by_src.items():
+        for i in range(0, len(keys), 500):
+            out += [daily_key(r) for r in conn.execute(select(*(events.c[k] for k in DAILY_KEY)).where(
+                events.c.src == src, events.c.rkey.in_(keys[i:i + 500])))]
+    return out
+
+
+def _apply_daily(conn: Connection, delta: Counter) -> None:
+    """Add the deltas to analytics_daily (rows that reach 0 are removed)."""
+    rows = [dict(zip(DAILY_KEY, key), n=n) for key, n in delta.items() if n]
+    if not rows:
+        return
+    ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(daily)
+    conn.execute(ins.on_conflict_do_update(index_elements=[daily.c[k] for k in DAILY_KEY],
+                                           set_={"n": daily.c.n + ins.excluded.n}), rows)
+    if any(n < 0 for n in delta.values()):
+        conn.execute(delete(daily).where(daily.c.n <= 0))
+
+
+def write_rows(conn: Connection, rows: list[dict]) -> None:
+    """Upsert analytics rows and keep analytics_daily in step (one transaction: the caller's)."""
+    rows = _dedupe(coded(conn, rows))
+    _note_feeds(conn, rows)
+    delta: Counter = Counter()
+    for key in _old_keys(conn, rows):
+        delta[key] -= 1
+    for r in rows:
+        delta[daily_key(r)] += 1
+    for i in range(0, len(rows), 1000):
+        _upsert(conn, rows[i:i + 1000])
+    _apply_daily(conn, delta)
+
+
+def rebuild_daily(engine: Engine) -> None:
+    """analytics_daily from scratch (after a bulk load)."""
+    e = events.c
+    cols = [e.day, e.kind, e.src, e.cat, func.coalesce(e.sev, -1), func.coalesce(e.st, -1), e.desa]
+    with engine.begin() as conn:
+        conn.execute(delete(daily))
+        conn.execute(daily.insert().from_select(list(DAILY_KEY) + ["n"],
+                                                select(*cols, func.count()).group_by(*cols)))
+        conn.exec_driver_sql("ANALYZE analytics_daily")  # without statistics the planner sorts it on disk
+
+
 def update_rollups(history, changed_records: Iterable) -> int:
-    """Keep `analytics_events` in step with `records`. Call after every `History.apply(...)`
-    with `Applied.changed`; safe to call twice with the same records. Returns rows written."""
+    """Keep `analytics_events` and `analytics_daily` in step with `records`. Call after every
+    `History.apply(...)` with `Applied.changed`; safe to call twice with the same records.
+    Returns the rows written."""
     kcfg = _app_kpi_config()
     rows = [f for f in (fact_from_payload(r.model_dump(mode="json"), kcfg) for r in changed_records) if f]
     if not rows:
@@ -177,10 +235,7 @@ def update_rollups(history, changed_records: Iterable) -> int:
     ensure_schema(history.engine)
     try:
         with history.engine.begin() as conn:
-            coded_rows = _dedupe(coded(conn, rows))
-            _note_feeds(conn, coded_rows)
-            for i in range(0, len(coded_rows), 1000):
-                _upsert(conn, coded_rows[i:i + 1000])
+            write_rows(conn, rows)
     except Exception:
         Codes.forget(history.engine)  # codes of a rolled-back transaction must not stay cached
         raise
@@ -202,10 +257,7 @@ def backfill(history, batch: int = 5000, progress: Callable[[int, int], None] | 
             rows = [f for f in (fact_from_payload(orjson.loads(r.payload), kcfg) for r in part) if f]
             if rows:
                 with history.engine.begin() as conn:
-                    coded_rows = _dedupe(coded(conn, rows))
-                    _note_feeds(conn, coded_rows)
-                    for i in range(0, len(coded_rows), 1000):
-                        _upsert(conn, coded_rows[i:i + 1000])
+                    write_rows(conn, rows)
             done += len(part)
             if progress:
                 progress(done, total)
@@ -219,7 +271,9 @@ def analyze(engine: Engine) -> None:
             conn.exec_driver_sql("ANALYZE")
         else:
             conn.exec_driver_sql("ANALYZE analytics_events")
+            conn.exec_driver_sql("ANALYZE analytics_daily")
     if engine.dialect.name == "postgresql":
         # VACUUM sets the visibility map that index-only scans need; it cannot run in a transaction.
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM analytics_events")
+            conn.exec_driver_sql("VACUUM analytics_daily")

@@ -19,8 +19,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from engine.analytics.facts import day_and_hour_of_week
 from engine.analytics.filters import HistoryFilter, granularity
-from engine.analytics.schema import (FTS, KIND_CODE, SEVERITY_CODE, STATUS_CODE, Codes, desa_code_of, desa_int, events,
-                                     kecamatan_range, text_search_kind)
+from engine.analytics.schema import (FTS, KIND_CODE, SEVERITY_CODE, STATUS_CODE, Codes, daily, desa_code_of, desa_int,
+                                     events, kecamatan_range, text_search_kind)
 from engine.records import KINDS, SEVERITIES, STATUSES, WITA
 
 EPOCH_DAY = date(1970, 1, 1)
@@ -45,13 +45,31 @@ def day_date(day: int) -> date:
     return EPOCH_DAY + timedelta(days=day)
 
 
-def conditions(conn: Connection, f: HistoryFilter, start: datetime, end: datetime) -> list:
-    """WHERE terms for a filter over [start, end). Unknown names match nothing."""
+def conditions(conn: Connection, f: HistoryFilter, start: datetime, end: datetime, ordered: bool = False) -> list:
+    """WHERE terms on analytics_events for a filter over [start, end). Unknown names match nothing.
+
+    ordered: for "newest first, LIMIT n". SQLite then may not lead with the category or desa
+    index (`cat + 0`), so it walks the day index backwards and stops after n matches instead
+    of sorting all of a category's rows first."""
     c = events.c
     t0, t1 = int(start.timestamp()), int(end.timestamp())
-    where = [c.day >= day_number(start), c.day <= day_number(end), c.ts >= t0, c.ts < t1,
-             c.kind == KIND_CODE.get(f.kind, 0)]
-    for name, column, dim in (("source", c.src, "source"), ("category", c.cat, "category")):
+    where = [c.day >= day_number(start), c.day <= day_number(end), c.ts >= t0, c.ts < t1]
+    where += dimension_terms(conn, f, c, no_index=ordered and conn.dialect.name == "sqlite")
+    if f.weekday or f.hour:
+        days = f.weekday or range(7)
+        hours = f.hour or range(24)
+        where.append(c.how.in_(sorted(d * 24 + h for d in days for h in hours)))
+    if f.q:
+        where.append(text_term(conn, f.q))
+    return where
+
+
+def dimension_terms(conn: Connection, f: HistoryFilter, c, no_index: bool = False) -> list:
+    """The terms on kind, source, category, severity, status and place: the same on the
+    events (c = events.c) and on the daily rollup (c = daily.c)."""
+    where = [c.kind == KIND_CODE.get(f.kind, 0)]
+    cat, desa = (c.cat + 0, c.desa + 0) if no_index else (c.cat, c.desa)
+    for name, column, dim in (("source", c.src, "source"), ("category", cat, "category")):
         values = getattr(f, name)
         if values:
             found = Codes.lookup(conn, dim, values)
@@ -61,7 +79,7 @@ def conditions(conn: Connection, f: HistoryFilter, start: datetime, end: datetim
     if f.status:
         where.append(c.st.in_([STATUS_CODE[s] for s in f.status]))
     if f.desa:
-        where.append(c.desa.in_([desa_int(d) for d in f.desa]))
+        where.append(desa.in_([desa_int(d) for d in f.desa]))
     elif f.kecamatan:
         ranges = []
         for k in f.kecamatan:
@@ -69,14 +87,8 @@ def conditions(conn: Connection, f: HistoryFilter, start: datetime, end: datetim
                 lo, hi = kecamatan_range(k)
             except (IndexError, ValueError):
                 continue
-            ranges.append(c.desa.between(lo, hi))
+            ranges.append(desa.between(lo, hi))
         where.append(or_(*ranges) if ranges else false())
-    if f.weekday or f.hour:
-        days = f.weekday or range(7)
-        hours = f.hour or range(24)
-        where.append(c.how.in_(sorted(d * 24 + h for d in days for h in hours)))
-    if f.q:
-        where.append(text_term(conn, f.q))
     return where
 
 
@@ -184,17 +196,47 @@ class Breakdown:
     by_desa: dict[str, int]  # desa code -> count; '' outside the city or without a place
 
 
-def breakdown(conn: Connection, s: Scope) -> Breakdown:
-    """Counts by category and by desa, and the total, from one GROUP BY cat, desa (ix_ae_catdesa)."""
+def full_days(s: Scope) -> tuple[int, int] | None:
+    """The first and last WITA day wholly inside [start, end), or None when there are fewer than two."""
+    first = day_number(s.start)
+    if s.start.astimezone(WITA).time() != datetime.min.time():
+        first += 1
+    last = day_number(s.end) - 1  # the day of `end` is never whole: `end` is exclusive
+    return (first, last) if last - first >= 1 else None
+
+
+def _midnight(day: int) -> datetime:
+    d = day_date(day)
+    return datetime(d.year, d.month, d.day, tzinfo=WITA)
+
+
+def breakdown(conn: Connection, s: Scope, use_daily: bool = True) -> Breakdown:
+    """Counts by category and by desa, and the total. Whole days come from analytics_daily
+    (about a quarter of the rows) when the filter has no hour, weekday or text; the partial
+    days at both ends, and everything else, from one GROUP BY cat, desa on ix_ae_catdesa."""
     c = events.c
+    counts: Counter = Counter()
+    days = full_days(s) if use_daily and not (s.filter.q or s.filter.weekday or s.filter.hour) else None
+    if days is None:
+        parts = [(s.start, s.end)]
+    else:
+        d = daily.c
+        rows = conn.execute(select(d.cat, d.desa, func.sum(d.n)).where(
+            d.day >= days[0], d.day <= days[1], *dimension_terms(conn, s.filter, d)).group_by(d.cat, d.desa)).all()
+        counts.update({(cat, desa): int(n) for cat, desa, n in rows})
+        parts = [(s.start, _midnight(days[0])), (_midnight(days[1] + 1), s.end)]
+    for start, end in parts:
+        if start >= end:
+            continue
+        rows = conn.execute(select(c.cat, c.desa, func.count()).where(*conditions(conn, s.filter, start, end))
+                            .group_by(c.cat, c.desa)).all()
+        counts.update({(cat, desa): n for cat, desa, n in rows})
     names = Codes.names(conn, "category")
     cats: Counter = Counter()
     desa: Counter = Counter()
-    rows = conn.execute(select(c.cat, c.desa, func.count()).where(*conditions(conn, s.filter, s.start, s.end))
-                        .group_by(c.cat, c.desa)).all()
-    for cat, d, n in rows:
+    for (cat, d_), n in counts.items():
         cats[names.get(cat, str(cat))] += n
-        desa[desa_code_of(d) or ""] += n
+        desa[desa_code_of(d_) or ""] += n
     return Breakdown(sum(cats.values()), sorted(cats.items(), key=lambda x: -x[1]), dict(desa))
 
 
@@ -241,12 +283,17 @@ def _newest_first():
     return (c.day.desc(), c.how.desc(), c.ts.desc(), c.id.desc())
 
 
+def _newest_ids(where: list, limit: int, offset: int = 0):
+    """Ids of the newest matching events (`where` from conditions(..., ordered=True))."""
+    return select(events.c.id).where(*where).order_by(*_newest_first()).limit(limit).offset(offset)
+
+
 def page(conn: Connection, s: Scope, number: int, size: int) -> list[dict]:
     """One page of rows, newest first. The ids come from the covering day index; only
     the page's own rows are read from the table."""
     c = events.c
-    where = conditions(conn, s.filter, s.start, s.end)
-    ids = select(c.id).where(*where).order_by(*_newest_first()).limit(size).offset((number - 1) * size).subquery()
+    where = conditions(conn, s.filter, s.start, s.end, ordered=True)
+    ids = _newest_ids(where, size, (number - 1) * size).subquery()
     cols = [getattr(c, n) for n in ROW_COLUMNS]
     rows = conn.execute(select(*cols).where(c.id.in_(select(ids.c.id))).order_by(*_newest_first()))
     return _decode(_names(conn), rows)
@@ -255,8 +302,8 @@ def page(conn: Connection, s: Scope, number: int, size: int) -> list[dict]:
 def points(conn: Connection, s: Scope, limit: int = 1500) -> list[dict]:
     """The newest located events, for the map."""
     c = events.c
-    where = conditions(conn, s.filter, s.start, s.end) + [c.lat.is_not(None)]
-    ids = select(c.id).where(*where).order_by(*_newest_first()).limit(limit).subquery()
+    where = conditions(conn, s.filter, s.start, s.end, ordered=True) + [c.lat.is_not(None)]
+    ids = _newest_ids(where, limit).subquery()
     rows = conn.execute(select(c.ts, c.cat, c.sev, c.lat, c.lon, c.title).where(c.id.in_(select(ids.c.id))))
     cats = Codes.names(conn, "category")
     return [{"time": datetime.fromtimestamp(r.ts, timezone.utc), "category": cats.get(r.cat, ""),
