@@ -16,7 +16,8 @@ import math
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Iterable
+
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
@@ -107,11 +108,63 @@ class Adapter:
         try:
             return model(source=self.source, **fields)
         except ValidationError as exc:
-            return Reject.of(validation_reason(exc), item, ref)
+            return self.reject(validation_reason(exc), item, ref)
+
+    def reject(self, reason: str, item: Any = "", ref: Any = None) -> Reject:
+        """A Reject of this source: `Reject.of`, which never raises."""
+        return Reject.of(reason, item, ref)
 
     @staticmethod
     def collect(result: ParseResult, built: Any) -> None:
         (result.rejects if isinstance(built, Reject) else result.records).append(built)
+
+    def dedupe(self, built: ParseResult | Iterable[Any]) -> ParseResult:
+        """One record per id, the newest version kept; every other copy becomes a reject.
+
+        `built` is what a parse made, in input order: records, Rejects, and
+        (record, ref, item) triples when the reject for a dropped copy should
+        show the input item it came from (else it shows the record). A
+        ParseResult counts as its rejects followed by its records.
+        The version is `updated_at` for incidents, else the record's event time.
+        A copy older than the newest is "older version of id X, superseded in
+        the same document"; a copy of the same version as the one kept (the
+        first) is "duplicate of id X". Rejects keep their order, so records +
+        rejects still equals the items; records keep the place of their id's first copy.
+
+        """
+        if isinstance(built, ParseResult):
+            built = [*built.rejects, *built.records]
+        result = ParseResult()
+        kept: dict[str, tuple[Any, Any, Any]] = {}
+        for entry in built:
+            if isinstance(entry, Reject):
+                result.rejects.append(entry)
+                continue
+            copy = entry if isinstance(entry, tuple) else (entry, entry.id, None)
+            rid = copy[0].id
+            first = kept.setdefault(rid, copy)
+            if first is copy:
+                continue
+            new, old = _version(copy[0]), _version(first[0])
+            if new > old:
+                kept[rid], dropped = copy, first
+            else:
+                dropped = copy
+            reason = f"duplicate of id {rid}" if new == old else f"older version of id {rid}, superseded in the same document"
+            record, ref, item = dropped
+            result.rejects.append(self.reject(reason, _filled(record) if item is None else item, ref))
+        result.records.extend(record for record, _, _ in kept.values())
+        return result
+
+
+def _version(record: Any) -> datetime:
+    return getattr(record, "updated_at", None) or record.event_time
+
+
+def _filled(record: BaseModel) -> dict[str, Any]:
+    """The record's fields that say something, for a reject excerpt (nulls would fill the 300 characters)."""
+    return {k: v for k, v in record.model_dump(mode="json").items() if v not in (None, "", {}, [])}
+
 
 
 def validation_reason(exc: ValidationError) -> str:

@@ -152,7 +152,7 @@ class BmkgQuake(Adapter):
                 result.rejects.append(problem)
                 return result
             self._json(data, result)
-        return dedupe(result)
+        return self.dedupe(result)
 
     # ---- formats -------------------------------------------------------------------
     def _json(self, data: Any, result: ParseResult) -> None:
@@ -361,26 +361,3 @@ def _tsunami_severity(zones: list[dict]) -> str:
         return "critical"  # a tsunami warning whose zones we cannot read is treated as the worst case
     return ZONE_SEVERITY[max(levels, key=_ZONE_RANK.__getitem__)]
 
-
-def dedupe(result: ParseResult) -> ParseResult:
-    """One record per id: the newest version wins (incidents by updated_at), the others become rejects."""
-    kept: dict[str, Any] = {}
-    rejects = list(result.rejects)
-    for record in result.records:
-        old = kept.get(record.id)
-        if old is None:
-            kept[record.id] = record
-        elif _version(record) > _version(old):
-            kept[record.id] = record
-            rejects.append(Reject.of(f"older version of id {record.id} (superseded in the same document)", _excerpt(old), record.id))
-        else:
-            rejects.append(Reject.of(f"duplicate of id {record.id}", _excerpt(record), record.id))
-    return ParseResult(records=list(kept.values()), rejects=rejects)
-
-
-def _version(record) -> datetime:
-    return getattr(record, "updated_at", None) or record.event_time
-
-
-def _excerpt(record) -> str:
-    return getattr(record, "title", "") or f"{record.id} = {getattr(record, 'value', '')}"

@@ -29,7 +29,7 @@ from pydantic import Field
 
 from data_sources._xml import children, load_xml, local, text
 from data_sources.base import Adapter, SourceConfig, ZoneName, load_json, parse_number, parse_time, sniff_problem, zone_from_name
-from data_sources.bmkg_quake import dedupe
+
 from engine.records import ParseResult, Reading, Reject
 
 # adm4 JSON key -> (quantity, unit)
@@ -98,7 +98,8 @@ class BmkgWeather(Adapter):
                 result.rejects.append(problem)
                 return result
             self._adm4(data, result)
-        return dedupe(result)
+        return self.dedupe(result)
+
 
     def _wanted(self, quantity: str) -> bool:
         return self.config.quantities is None or quantity in self.config.quantities

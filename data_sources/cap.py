@@ -39,7 +39,7 @@ from shapely.geometry import shape
 
 from data_sources._xml import children, load_xml, local, text
 from data_sources.base import Adapter, SourceConfig, ZoneName, parse_time, zone_from_name
-from data_sources.bmkg_quake import dedupe
+
 from engine.records import Incident, ParseResult, Reject
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:"
@@ -90,7 +90,8 @@ class Cap(Adapter):
         by_identifier = {h["identifier"]: h for h in heads.values() if h["identifier"]}
         for i, alert in enumerate(alerts):
             self.collect(result, self._alert(alert, heads[alert], by_identifier, i))
-        return dedupe(result)
+        return self.dedupe(result)
+
 
     # ---- one alert -----------------------------------------------------------------
     def _head(self, alert: Element) -> dict:

@@ -106,18 +106,6 @@ def _axis(value: Any, axis: str, low: float, high: float) -> tuple[float, bool]:
     return fits[0], True
 
 
-def _keep_newest(kept: dict, entry: tuple[int, Reading, Any]) -> Reject | None:
-    """Keep one reading per camera id, the latest check; the other is a reject."""
-    index, reading, item = entry
-    previous = kept.get(reading.id)
-    if previous is None:
-        kept[reading.id] = entry
-        return None
-    if reading.observed_at > previous[1].observed_at:
-        kept[reading.id] = entry
-        return Reject.of(f"duplicate of id {reading.id} (older check, superseded by entry {index})", previous[2], previous[0])
-    return Reject.of(f"duplicate of id {reading.id}", item, index)
-
 
 class Cctv(Adapter):
     name = "cctv"
@@ -145,15 +133,10 @@ class Cctv(Adapter):
         if items is None:
             result.rejects.append(Reject.of("no list of cameras (expected a list, data[], place[] or GeoJSON features)", data))
             return result
-        kept: dict[str, tuple[int, Reading, Any]] = {}
-        for i, item in enumerate(items):
-            built = self._camera(item, i)
-            if isinstance(built, Reading):
-                built = _keep_newest(kept, (i, built, item))
-            if isinstance(built, Reject):
-                result.rejects.append(built)
-        result.records.extend(r for _, r, _ in sorted(kept.values(), key=lambda t: t[0]))
-        return result
+        built = [self._camera(item, i) for i, item in enumerate(items)]
+        # one reading per camera, the latest check; a dropped copy's reject shows its registry entry
+        return self.dedupe((b, i, items[i]) if isinstance(b, Reading) else b for i, b in enumerate(built))
+
 
     @staticmethod
     def _items(data: Any) -> list | None:

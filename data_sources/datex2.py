@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from typing import Any
 from xml.etree.ElementTree import Element
 
 from pydantic import Field, field_validator
@@ -150,8 +149,8 @@ class Datex2(Adapter):
             built = [Reject.of(f"a {kind or 'untyped'} publication is not read by this adapter"
                                + ("; put site locations in the `sites` key instead" if "SiteTable" in kind else ""),
                                _excerpt(payload))]
-        _dedupe(built, result)
-        return result
+        return self.dedupe(built)
+
 
     @property
     def zone(self) -> tzinfo:
@@ -283,26 +282,3 @@ class Datex2(Adapter):
         lines = " / ".join(text(el) for el in descendants(unit, "vmsTextLine") if len(el) == 0 and text(el))
         return Reject.of("VMS status is not read by this adapter (no record kind for sign texts)",
                          f"unit {uid}: {lines}" if lines else _excerpt(unit), uid)
-
-
-def _dedupe(built: list, result: ParseResult) -> None:
-    """Keep one record per id (the newest version); each dropped one is a reject saying why."""
-    kept: dict[str, Any] = {}
-    for item in built:
-        if isinstance(item, Reject):
-            result.rejects.append(item)
-            continue
-        old = kept.get(item.id)
-        if old is None:
-            kept[item.id] = item
-        elif _version(item) > _version(old):
-            kept[item.id] = item
-            reason = f"older version of id {item.id}, superseded in the same document"
-            result.rejects.append(Reject.of(reason, old.model_dump(mode="json"), item.id))
-        else:
-            result.rejects.append(Reject.of(f"duplicate of id {item.id}", item.model_dump(mode="json"), item.id))
-    result.records.extend(kept.values())
-
-
-def _version(record: Any) -> datetime:
-    return record.updated_at if isinstance(record, Incident) else record.observed_at

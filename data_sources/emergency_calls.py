@@ -343,8 +343,8 @@ class EmergencyCalls(Adapter):
         if problem:
             result.rejects.append(problem)
             return result
-        _dedupe(built, result)
-        return result
+        return self.dedupe(built)
+
 
     # ---- layouts ------------------------------------------------------------------------
     def _preset_for(self, row: dict[str, Any]) -> str:
@@ -630,7 +630,7 @@ def _read_pidf(root: Element, place: dict[str, Any]) -> None:
         break
 
 
-# ---- CSV and dedupe -------------------------------------------------------------------------
+# ---- CSV ------------------------------------------------------------------------------------
 
 def _csv_rows(raw: bytes) -> tuple[list[dict[str, Any]], Reject | None]:
     try:
@@ -665,21 +665,3 @@ def _fold_units(steps: dict[str, datetime], units: list[dict[str, Any]]) -> None
     if closed and all(closed):
         steps["closed"] = max(closed)
 
-
-def _dedupe(built: list, result: ParseResult) -> None:
-    """Keep one record per id (the newest version); each dropped one is a reject saying why."""
-    kept: dict[str, Incident] = {}
-    for item in built:
-        if isinstance(item, Reject):
-            result.rejects.append(item)
-            continue
-        old = kept.get(item.id)
-        if old is None:
-            kept[item.id] = item
-        elif item.updated_at > old.updated_at:
-            kept[item.id] = item
-            reason = f"older version of id {item.id}, superseded in the same document"
-            result.rejects.append(_reject(reason, old.model_dump(mode="json"), item.id))
-        else:
-            result.rejects.append(_reject(f"duplicate of id {item.id}", item.model_dump(mode="json"), item.id))
-    result.records.extend(kept.values())

@@ -174,15 +174,10 @@ class GtfsRt(Adapter):
             result.rejects.append(problem)
             return result
         header_time = feed.header.timestamp if feed.header.HasField("timestamp") else None
-        kept: dict[str, tuple[int, Position]] = {}
-        for i, entity in enumerate(feed.entity):
-            built = self._position(entity, i, header_time)
-            if isinstance(built, Position):
-                built = self._keep_newest(kept, i, built)
-            if built is not None:
-                result.rejects.append(built)
-        result.records.extend(p for _, p in sorted(kept.values(), key=lambda t: t[0]))
-        return result
+        built = [self._position(entity, i, header_time) for i, entity in enumerate(feed.entity)]
+        # one position per vehicle, the latest report; a dropped copy's reject shows its entity index and details
+        return self.dedupe(
+(b, i, b.details) if isinstance(b, Position) else b for i, b in enumerate(built))
 
     @staticmethod
     def _decode(raw: bytes):
@@ -198,17 +193,6 @@ class GtfsRt(Adapter):
             return None, Reject.of("not a GTFS-realtime feed (no header.gtfs_realtime_version)", raw[:120].decode("utf-8", "replace"))
         return feed, None
 
-    @staticmethod
-    def _keep_newest(kept: dict, index: int, pos: Position) -> Reject | None:
-        previous = kept.get(pos.id)
-        if previous is None:
-            kept[pos.id] = (index, pos)
-            return None
-        if pos.observed_at > previous[1].observed_at:
-            kept[pos.id] = (index, pos)
-            return Reject.of(f"duplicate of id {pos.id} (older report, superseded by entity {index})",
-                             previous[1].details, previous[0])
-        return Reject.of(f"duplicate of id {pos.id}", pos.details, index)
 
     def _position(self, entity, index: int, header_time: int | None):
         item = text_format.MessageToString(entity, as_one_line=True)[:300]

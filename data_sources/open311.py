@@ -242,8 +242,8 @@ class Open311(Adapter):
             result.rejects.append(problem)
             return result
         built = [self._request(item, i) for i, item in enumerate(items)]
-        _dedupe(built, result)
-        return result
+        return self.dedupe(built)
+
 
     # ---- documents ----------------------------------------------------------------
     def _items(self, raw: bytes) -> tuple[list[Any], Reject | None]:
@@ -388,25 +388,6 @@ class Open311(Adapter):
         if raw == "open" and base == "new" and agency:
             return self.config.assigned_status
         return base
-
-
-def _dedupe(built: list, result: ParseResult) -> None:
-    """Keep one record per id (the newest version); each dropped one is a reject saying why."""
-    kept: dict[str, Incident] = {}
-    for item in built:
-        if isinstance(item, Reject):
-            result.rejects.append(item)
-            continue
-        old = kept.get(item.id)
-        if old is None:
-            kept[item.id] = item
-        elif item.updated_at > old.updated_at:
-            kept[item.id] = item
-            reason = f"older version of id {item.id}, superseded in the same document"
-            result.rejects.append(_reject(reason, old.model_dump(mode="json"), item.id))
-        else:
-            result.rejects.append(_reject(f"duplicate of id {item.id}", item.model_dump(mode="json"), item.id))
-    result.records.extend(kept.values())
 
 
 __all__ = ["Open311", "Open311Config", "parse_services", "category_of"]

@@ -54,16 +54,9 @@ class PanelHarga(Adapter):
         if problem:
             result.rejects.append(problem)
             return result
-        seen: set[str] = set()
-        for line, row in rows:
-            built = self._price(row, line)
-            if isinstance(built, Price):
-                if built.id in seen:
-                    built = Reject.of(f"duplicate of id {built.id}", row, line)
-                else:
-                    seen.add(built.id)
-            self.collect(result, built)
-        return result
+        built = [(self._price(row, line), line, row) for line, row in rows]
+        return self.dedupe(entry if isinstance(entry[0], Price) else entry[0] for entry in built)
+
 
     def _rows(self, raw: bytes) -> tuple[list[tuple[int, dict]], Reject | None]:
         problem = sniff_problem(raw)

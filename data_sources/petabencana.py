@@ -34,7 +34,7 @@ from pydantic import Field
 from shapely.geometry import shape
 
 from data_sources.base import Adapter, SourceConfig, ZoneName, load_json, parse_number, parse_time, zone_from_name
-from data_sources.bmkg_quake import dedupe
+
 from engine.records import Incident, ParseResult, Reading, Reject
 
 STATE_SEVERITY = {0: "info", 1: "low", 2: "medium", 3: "high", 4: "critical"}
@@ -180,7 +180,8 @@ class PetaBencana(Adapter):
             result.rejects.append(Reject.of(f"API answered statusCode {data.get('statusCode')} without a result: {data.get('message', '')}", data))
             return result
         self._payload(payload, result)
-        return dedupe(result)
+        return self.dedupe(result)
+
 
     def _payload(self, payload: Any, result: ParseResult) -> None:
         if isinstance(payload, list):

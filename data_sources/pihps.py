@@ -81,16 +81,9 @@ class Pihps(Adapter):
                 f"this is the PIHPS commodity tree ({len(items)} entries), not prices; read it with commodity_names()",
                 items[:2]))
             return result
-        seen: set[str] = set()
-        for i, item in enumerate(items):
-            built = self._price(item, i)
-            if isinstance(built, Price):
-                if built.id in seen:
-                    built = Reject.of(f"duplicate of id {built.id}", item, i)
-                else:
-                    seen.add(built.id)
-            self.collect(result, built)
-        return result
+        built = [self._price(item, i) for i, item in enumerate(items)]
+        return self.dedupe((b, i, items[i]) if isinstance(b, Price) else b for i, b in enumerate(built))
+
 
     def _price(self, item: Any, index: int):
         cfg = self.config

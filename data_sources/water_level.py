@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from data_sources.base import (Adapter, FetchError, SourceConfig, ZoneName, load_json, parse_number, parse_time, sniff_problem,
                                zone_from_name)
-from data_sources.bmkg_quake import dedupe
+
 from engine.records import ParseResult, Reading, Reject
 
 
@@ -187,7 +187,8 @@ class WaterLevel(Adapter):
         items = self._json_items(raw, result) if fmt == "json" else self._csv_items(raw, result)
         for ref, item in items:  # rejects found while splitting stay in input order
             self.collect(result, item if isinstance(item, Reject) else self._reading(item, ref))
-        return dedupe(result)
+        return self.dedupe(result)
+
 
     def _json_items(self, raw: bytes, result: ParseResult) -> list[tuple[Any, dict | Reject]]:
         data, problem = load_json(raw)

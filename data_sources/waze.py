@@ -255,8 +255,8 @@ class Waze(Adapter):
             result.rejects.append(problem)
             return result
         built = [self._one(kind, item, f"{kind}[{i}]") for kind, i, item in items]
-        _dedupe(built, result)
-        return result
+        return self.dedupe(built)
+
 
     def _items(self, raw: bytes) -> tuple[list[tuple[str, int, Any]], Reject | None]:
         problem = sniff_problem(raw)
@@ -403,21 +403,3 @@ class Waze(Adapter):
 def _label(code: str) -> str:
     return code.replace("_", " ").capitalize()
 
-
-def _dedupe(built: list, result: ParseResult) -> None:
-    """Keep one record per id (the newest version); each dropped one is a reject saying why."""
-    kept: dict[str, Incident] = {}
-    for item in built:
-        if isinstance(item, Reject):
-            result.rejects.append(item)
-            continue
-        old = kept.get(item.id)
-        if old is None:
-            kept[item.id] = item
-        elif item.updated_at > old.updated_at:
-            kept[item.id] = item
-            reason = f"older version of id {item.id}, superseded in the same document"
-            result.rejects.append(_reject(reason, old.model_dump(mode="json"), item.id))
-        else:
-            result.rejects.append(_reject(f"duplicate of id {item.id}", item.model_dump(mode="json"), item.id))
-    result.records.extend(kept.values())

@@ -12,8 +12,10 @@ from pydantic import ValidationError
 
 from data_sources import get_adapter
 from data_sources._xml import child, children, descendants, load_xml, local, text
-from data_sources.base import SourceConfig, ZoneName, load_json, parse_number, parse_time, split_zone, zone_from_name
-from engine.records import WIB, WITA, Reject
+from data_sources.base import (Adapter, SourceConfig, ZoneName, load_json, parse_number, parse_time, split_zone,
+                               zone_from_name)
+from engine.records import WIB, WITA, Incident, ParseResult, Reading, Reject
+
 
 
 
@@ -243,3 +245,52 @@ def test_zone_name_config_keys_accept_iana_names_and_labels():
         assert cls(**{key: "WITA"}) and cls(**{key: "Asia/Makassar"}), name
         with pytest.raises(ValidationError, match="unknown time zone"):
             cls(**{key: "America"})
+
+
+# ---- Adapter.dedupe ----------------------------------------------------------------------
+
+class Plain(Adapter):
+    name = ""  # not registered
+
+    def parse(self, raw: bytes) -> ParseResult:
+        return ParseResult()
+
+
+T0 = datetime(2025, 11, 27, 8, tzinfo=timezone.utc)
+
+
+def incident(rid: str, minutes: int, title: str = "") -> Incident:
+    when = T0 + timedelta(minutes=minutes)
+    return Incident(id=rid, source="t", category="flood", reported_at=T0, updated_at=when, title=title)
+
+
+def test_dedupe_keeps_the_newest_version_and_says_why_for_every_dropped_copy():
+    built = [incident("A", 0, "first"), Reject.of("bad item", "x", 1), incident("A", 10, "newer"), incident("B", 0),
+             incident("A", 5, "late but older"), incident("A", 10, "same as kept")]
+    result = Plain("t").dedupe(built)
+    assert [(r.id, r.title) for r in result.records] == [("A", "newer"), ("B", "")]  # A keeps its first place
+    assert [r.reason for r in result.rejects] == [
+        "bad item",
+        "older version of id A, superseded in the same document",
+        "older version of id A, superseded in the same document",
+        "duplicate of id A",
+    ]
+    assert len(result.records) + len(result.rejects) == len(built)
+    assert [r.ref for r in result.rejects] == ["1", "A", "A", "A"]
+    assert '"title":"first"' in result.rejects[1].item and "null" not in result.rejects[1].item
+
+
+def test_dedupe_triples_show_the_input_item_and_ref():
+    readings = [Reading(id="G:1", source="t", station="G", quantity="water_level", value=v, observed_at=T0) for v in (1, 2)]
+    result = Plain("t").dedupe([(readings[0], "line 2", "G,08:00,1"), (readings[1], "line 3", "G,08:00,2")])
+    [kept] = result.records
+    assert kept.value == 1
+    [dup] = result.rejects
+    assert (dup.reason, dup.ref, dup.item) == ("duplicate of id G:1", "line 3", "G,08:00,2")
+
+
+def test_dedupe_of_a_parse_result_puts_its_rejects_first():
+    result = ParseResult(records=[incident("A", 0), incident("A", 1)], rejects=[Reject.of("early", "")])
+    deduped = Plain("t").dedupe(result)
+    assert [r.reason for r in deduped.rejects] == ["early", "older version of id A, superseded in the same document"]
+    assert deduped.records[0].updated_at == T0 + timedelta(minutes=1)

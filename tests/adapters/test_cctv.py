@@ -128,7 +128,9 @@ def test_duplicates_keep_the_latest_check():
     [kept] = result.records
     assert kept.value == 0.0 and kept.observed_at.hour == 9
     assert [r.ref for r in result.rejects] == ["0", "2"]
-    assert all(r.reason.startswith("duplicate of id X") for r in result.rejects)
+    assert [r.reason for r in result.rejects] == ["older version of id X, superseded in the same document", "duplicate of id X"]
+    assert '"last_checked_at":"2025-11-27T08:00:00Z"' in result.rejects[0].item  # the dropped registry entry
+
 
 
 def test_geojson_feature_collection_and_custom_fields():
