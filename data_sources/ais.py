@@ -146,7 +146,6 @@ def _tag_time(fields: dict[str, str]) -> datetime | None:
         return None
 
 
-
 def _read_lines(text: str) -> tuple[list[_Line], list[Reject]]:
     lines, rejects = [], []
     for number, raw_line in enumerate(text.splitlines(), start=1):

@@ -166,7 +166,6 @@ def _filled(record: BaseModel) -> dict[str, Any]:
     return {k: v for k, v in record.model_dump(mode="json").items() if v not in (None, "", {}, [])}
 
 
-
 def validation_reason(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:3]:
@@ -262,8 +261,6 @@ def _int64(text: str) -> int | float | None:
     return _finite_float(text)
 
 
-
-
 _ID_MONTHS = {"jan": 1, "feb": 2, "mar": 3, "apr": 4, "mei": 5, "may": 5, "jun": 6, "jul": 7, "agu": 8, "agt": 8,
               "aug": 8, "sep": 9, "okt": 10, "oct": 10, "nov": 11, "des": 12, "dec": 12}
 # Zone labels Indonesian sources write after a time, in hours east of UTC.
@@ -304,7 +301,6 @@ def split_zone(text: str) -> tuple[str, tzinfo | None]:
         return text.strip(), None
     label = m[2].upper()
     return m[1].strip(), zone_from_name(label)
-
 
 
 def parse_time(text: Any, default_tz: tzinfo | None = None) -> datetime:
@@ -364,7 +360,6 @@ def _parse_day_month_name(s: str) -> datetime:
         return datetime(year, month, day, hms[0], hms[1], hms[2])
     except (IndexError, KeyError, ValueError):
         raise ValueError(f"unreadable time {s!r}") from None
-
 
 
 def parse_number(text: Any) -> float | None:

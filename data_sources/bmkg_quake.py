@@ -34,10 +34,6 @@ from data_sources.base import (Adapter, SourceConfig, ZoneName, load_json, parse
 from engine.records import WIB, Incident, ParseResult, Reject
 
 
-
-
-
-
 class BmkgQuakeConfig(SourceConfig):
     adapter: str = "bmkg-quake"
     interval: float = 60
@@ -83,7 +79,6 @@ def bmkg_time(text: Any, default_tz: tzinfo | None = None) -> datetime:
     if zone is None and default_tz is None:
         raise ValueError(f"time {text!r} has no zone")
     return parse_time(value, zone or default_tz)
-
 
 
 def hemisphere_value(text: Any) -> tuple[float, str] | None:

@@ -106,7 +106,6 @@ def _axis(value: Any, axis: str, low: float, high: float) -> tuple[float, bool]:
     return fits[0], True
 
 
-
 class Cctv(Adapter):
     name = "cctv"
     Config = CctvConfig

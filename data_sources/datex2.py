@@ -58,9 +58,6 @@ DEFAULT_SEVERITIES = {"none": "info", "lowest": "info", "low": "low", "medium": 
                       "highest": "critical", "unknown": "medium"}
 
 
-
-
-
 class Datex2Config(SourceConfig):
     adapter: str = "datex2"
     interval: float = 60

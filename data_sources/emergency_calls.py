@@ -35,7 +35,6 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 from xml.etree.ElementTree import Element
 
-import orjson
 from pydantic import Field, field_validator
 
 from data_sources._xml import descendants, load_xml, local, text
@@ -117,23 +116,6 @@ def _check(values: dict[str, str], allowed: list[str] | dict, what: str) -> None
     for key, value in values.items():
         if value not in allowed:
             raise ValueError(f"{key}: {value!r} is not a {what}")
-
-
-def _excerpt(item: Any) -> str:
-    """The item as short text for a Reject. Reject.of would raise on JSON nested deeper than orjson's limit."""
-    if isinstance(item, str):
-        return item[:300]
-    try:
-        return orjson.dumps(item, default=str).decode()[:300]
-    except TypeError:
-        return "(an item nested too deeply to show)"
-
-
-def _reject(reason: str, item: Any = "", ref: Any = None) -> Reject:
-    return Reject.of(reason, _excerpt(item), ref)
-
-
-
 
 
 class EmergencyCallsConfig(SourceConfig):
@@ -329,7 +311,7 @@ class EmergencyCalls(Adapter):
         result = ParseResult()
         problem = sniff_problem(raw)
         if problem:
-            result.rejects.append(_reject(problem, raw[:120].decode("utf-8", "replace")))
+            result.rejects.append(Reject.of(problem, raw[:120].decode("utf-8", "replace")))
             return result
         fmt = self.config.format
         if fmt == "auto":
@@ -367,7 +349,7 @@ class EmergencyCalls(Adapter):
                 built.extend(self._eido(doc, i))
             return built
         if not isinstance(data, list):
-            return [_reject("not a list of calls (Socrata) nor an EIDO", data)]
+            return [Reject.of("not a list of calls (Socrata) nor an EIDO", data)]
         first = next((d for d in data if isinstance(d, dict)), {})
         return self._rows(data, self._preset_for(first))
 
@@ -375,20 +357,20 @@ class EmergencyCalls(Adapter):
     def _rows(self, rows: list[Any], preset: str) -> list:
         layout = Layout(self.config, preset)
         if "id" not in layout.columns and not layout.id_columns:
-            return [_reject("no id column: set `columns.id` or `id_columns` (or a preset)", rows[:1])]
+            return [Reject.of("no id column: set `columns.id` or `id_columns` (or a preset)", rows[:1])]
         calls: dict[str, list[tuple[int, dict]]] = {}
         built: list = []
         fold = "unit" in layout.columns
         for i, row in enumerate(rows):
             if not isinstance(row, dict):
-                built.append(_reject("call is not an object", row, i))
+                built.append(Reject.of("call is not an object", row, i))
                 continue
             if "_width" in row:
-                built.append(_reject(f"CSV row has {row['_width']}", row, i))
+                built.append(Reject.of(f"CSV row has {row['_width']}", row, i))
                 continue
             cid = _text(layout.value(row, "id")) if "id" in layout.columns else _row_hash(row, layout.id_columns)
             if not cid:
-                built.append(_reject("call has no id", row, i))
+                built.append(Reject.of("call has no id", row, i))
             elif fold:
                 calls.setdefault(cid, []).append((i, row))
             else:
@@ -403,10 +385,10 @@ class EmergencyCalls(Adapter):
             units = [self._unit(layout, r) for _, r in group] if "unit" in layout.columns else []
             published = layout.time(layout.value(row, "published"))
         except ValueError as exc:
-            return _reject(f"time: {exc}", row, cid)
+            return Reject.of(f"time: {exc}", row, cid)
         _fold_units(steps, units)
         if "received" not in steps:
-            return _reject("call has no received time", row, cid)
+            return Reject.of("call has no received time", row, cid)
         call_type, group_name = _text(layout.value(row, "call_type")), _text(layout.value(row, "type_group"))
         category = layout.category(call_type, group_name)
         lat, lon = _float(layout.value(row, "lat")), _float(layout.value(row, "lon"))
@@ -419,7 +401,7 @@ class EmergencyCalls(Adapter):
         disposition = _text(layout.value(row, "disposition")) or _text(layout.value(row, "status"))
         updated = max([*steps.values(), *([published] if published else [])])
         return self.build(
-            Incident, cid, _excerpt(row),
+            Incident, cid, row,
             id=cid, category=category, severity=layout.severity(layout.value(row, "priority"), category),
             status=self._status(layout, disposition, steps),
             lat=lat, lon=lon, reported_at=steps["received"], updated_at=updated,
@@ -467,22 +449,22 @@ class EmergencyCalls(Adapter):
     # ---- NENA EIDO ------------------------------------------------------------------------
     def _eido(self, doc: Any, index: int) -> list:
         if not isinstance(doc, dict):
-            return [_reject("EIDO is not an object", doc, index)]
+            return [Reject.of("EIDO is not an object", doc, index)]
         ids = _index_ids(doc)
         incident = _first(_get(doc, "incidentComponent"))
         call = _first(_get(doc, "callComponent"))
         eid = _text(_get(doc, "incidentTrackingIdentifier")) or _text(_get(incident, "incidentTrackingIdentifier")) \
             or _text(doc.get("$id")) or _text(_get(call, "callIdentifier"))
         if not eid:
-            return [_reject("EIDO has no incidentTrackingIdentifier or $id", doc, index)]
+            return [Reject.of("EIDO has no incidentTrackingIdentifier or $id", doc, index)]
         zone = zone_from_name(self.config.timezone or "Asia/Makassar")
 
         try:
             steps = _eido_steps(doc, call, zone)
         except ValueError as exc:
-            return [_reject(f"time: {exc}", doc, eid)]
+            return [Reject.of(f"time: {exc}", doc, eid)]
         if not steps:
-            return [_reject("EIDO has no readable time", doc, eid)]
+            return [Reject.of("EIDO has no readable time", doc, eid)]
         rejects, place = self._eido_locations(doc, call, ids, eid)
         built = self._eido_incident(doc, eid, incident, call, ids, steps, place)
         return [built, *rejects]
@@ -501,7 +483,7 @@ class EmergencyCalls(Adapter):
         status = "dispatched" if _get(doc, "dispatchComponent") else "acknowledged" if answered else "new"
         private = {"callback": phones or None, **place.get("private", {})}
         return self.build(
-            Incident, eid, _excerpt(doc),
+            Incident, eid, doc,
             id=eid, category=category, severity=_eido_severity(_get(incident, "incidentCommonPriorityNumber"), category, self.config),
             status=status, lat=place.get("lat"), lon=place.get("lon"),
             reported_at=reported, updated_at=updated,
@@ -536,7 +518,7 @@ class EmergencyCalls(Adapter):
             cid = _text(comp.get("$id")) or eid
             if problem:
                 reason = f"location {cid}: embedded PIDF-LO is {problem.reason}; the call is kept without this location"
-                rejects.append(_reject(reason, pidf, cid))
+                rejects.append(Reject.of(reason, pidf, cid))
                 place["problem"] = reason
                 continue
             _read_pidf(root, place)
@@ -638,13 +620,13 @@ def _csv_rows(raw: bytes) -> tuple[list[dict[str, Any]], Reject | None]:
     except UnicodeDecodeError:
         body = raw.decode("latin-1")
     if "\x00" in body:
-        return [], _reject("binary data, not a CSV or JSON export", body[:120])
+        return [], Reject.of("binary data, not a CSV or JSON export", body[:120])
     try:
         rows = [r for r in csv.reader(io.StringIO(body, newline="")) if any(c.strip() for c in r)]
     except csv.Error as exc:
-        return [], _reject(f"not a readable CSV: {exc}", body[:120])
+        return [], Reject.of(f"not a readable CSV: {exc}", body[:120])
     if len(rows) < 1 or len(rows[0]) < 2:
-        return [], _reject("not a CSV export of calls (no header with columns)", body[:120])
+        return [], Reject.of("not a CSV export of calls (no header with columns)", body[:120])
     header = [h.strip() for h in rows[0]]
     items = []
     for row in rows[1:]:

@@ -25,7 +25,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from xml.etree.ElementTree import Element
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from data_sources._xml import children, descendants, load_xml, local, text
@@ -57,23 +56,6 @@ DEFAULT_NOTE_STATUSES = {
     "duplicate": "rejected", "invalid": "rejected", "rejected": "rejected", "cancel": "cancelled",
     "in progress": "in_progress", "scheduled": "in_progress", "assigned": "dispatched",
 }
-
-
-def _excerpt(item: Any) -> str:
-    """The item as short text for a Reject. Reject.of would raise on JSON nested deeper than orjson's limit."""
-    if isinstance(item, str):
-        return item[:300]
-    try:
-        return orjson.dumps(item, default=str).decode()[:300]
-    except TypeError:
-        return "(an item nested too deeply to show)"
-
-
-def _reject(reason: str, item: Any = "", ref: Any = None) -> Reject:
-    return Reject.of(reason, _excerpt(item), ref)
-
-
-
 
 
 class Deadline(BaseModel):
@@ -255,7 +237,7 @@ class Open311(Adapter):
         if isinstance(data, dict):
             return self._json_object(data)
         if not isinstance(data, list):
-            return [], _reject("not a GeoReport list of requests", data)
+            return [], Reject.of("not a GeoReport list of requests", data)
         return self._json_list(data)
 
     def _xml_items(self, raw: bytes) -> tuple[list[Any], Reject | None]:
@@ -264,16 +246,16 @@ class Open311(Adapter):
             return [], problem
         kind = local(root.tag)
         if kind == "services":
-            return [], _reject(f"a services list ({len(children(root, 'service'))} services), not requests; "
+            return [], Reject.of(f"a services list ({len(children(root, 'service'))} services), not requests; "
                                  "read it with open311.parse_services", raw[:200].decode("utf-8", "replace"))
         if kind == "service_definition":
-            return [], _reject(f"a service definition (service {text(root, 'service_code')}), not requests",
+            return [], Reject.of(f"a service definition (service {text(root, 'service_code')}), not requests",
                                  raw[:200].decode("utf-8", "replace"))
         if kind == "errors":
-            return [], _reject(f"the server answered with an error: {self._xml_errors(root)}", raw[:200].decode("utf-8", "replace"))
+            return [], Reject.of(f"the server answered with an error: {self._xml_errors(root)}", raw[:200].decode("utf-8", "replace"))
         requests = descendants(root, "request")
         if not requests and kind != "service_requests":
-            return [], _reject(f"not a GeoReport document (root element <{kind}>)", raw[:200].decode("utf-8", "replace"))
+            return [], Reject.of(f"not a GeoReport document (root element <{kind}>)", raw[:200].decode("utf-8", "replace"))
         return [_fields(el) for el in requests], None
 
     @staticmethod
@@ -287,45 +269,45 @@ class Open311(Adapter):
                 inner = data[key]
                 return self._json_list(inner if isinstance(inner, list) else [inner])
         if "attributes" in data and "service_code" in data:
-            return [], _reject(f"a service definition (service {_str(data.get('service_code'))}), not requests", data)
+            return [], Reject.of(f"a service definition (service {_str(data.get('service_code'))}), not requests", data)
         if "service_request_id" in data:
             return [data], None
-        return [], _reject("not a GeoReport list of requests", data)
+        return [], Reject.of("not a GeoReport list of requests", data)
 
     def _json_list(self, data: list) -> tuple[list[Any], Reject | None]:
         dicts = [d for d in data if isinstance(d, dict)]
         if dicts and all("service_request_id" not in d for d in dicts):
             if all("service_code" in d for d in dicts):
-                return [], _reject(f"a services list ({len(data)} services), not requests; "
+                return [], Reject.of(f"a services list ({len(data)} services), not requests; "
                                      "read it with open311.parse_services", data[:1])
             if all("description" in d and "code" in d for d in dicts):
                 errors = "; ".join(f"{_str(d.get('code'))} {_str(d.get('description'))}".strip() for d in dicts)
-                return [], _reject(f"the server answered with an error: {errors}", data[:1])
+                return [], Reject.of(f"the server answered with an error: {errors}", data[:1])
         return data, None
 
     # ---- one request ---------------------------------------------------------------
     def _request(self, item: Any, index: int) -> Incident | Reject:
         if not isinstance(item, dict):
-            return _reject("request is not an object", item, index)
+            return Reject.of("request is not an object", item, index)
         rid = _str(item.get("service_request_id"))
         if not rid:
             what = "a token only, the request is not yet numbered" if item.get("token") else "no service_request_id"
-            return _reject(f"request has {what}", item, index)
+            return Reject.of(f"request has {what}", item, index)
         if not any(item.get(k) for k in ("requested_datetime", "status", "service_code", "service_name")):
             notice = _str(item.get("service_notice"))
-            return _reject(f"a POST acknowledgement for request {rid}, not a request"
+            return Reject.of(f"a POST acknowledgement for request {rid}, not a request"
                              + (f" (notice: {notice[:120]})" if notice else ""), item, rid)
         zone = zone_from_name(self.config.timezone)
 
         try:
             requested = parse_time(item.get("requested_datetime"), zone)
         except ValueError as exc:
-            return _reject(f"requested_datetime: {exc}", item, rid)
+            return Reject.of(f"requested_datetime: {exc}", item, rid)
         try:
             updated = parse_time(item["updated_datetime"], zone) if _str(item.get("updated_datetime")) else requested
             expected = parse_time(item["expected_datetime"], zone) if _str(item.get("expected_datetime")) else None
         except ValueError as exc:
-            return _reject(f"updated/expected_datetime: {exc}", item, rid)
+            return Reject.of(f"updated/expected_datetime: {exc}", item, rid)
         return self._incident(item, rid, requested, max(updated, requested), expected)
 
     def _incident(self, item: dict, rid: str, requested: datetime, updated: datetime, expected: datetime | None):
@@ -334,13 +316,13 @@ class Open311(Adapter):
         raw_status = _str(item.get("status")).lower()
         status = self._status(raw_status, notes, agency)
         if status is None:
-            return _reject(f"status {item.get('status')!r} is not open or closed (add it to `statuses`)", item, rid)
+            return Reject.of(f"status {item.get('status')!r} is not open or closed (add it to `statuses`)", item, rid)
         first_due, done_due = self._deadlines(code, name, requested, expected)
         lat, lon = _coordinate(item.get("lat")), _coordinate(item.get("long"))
         missing_location = lat is None or lon is None or (lat == 0 and lon == 0)
         address = _str(item.get("address"))
         return self.build(
-            Incident, rid, _excerpt(item),
+            Incident, rid, item,
             id=rid,
             category=category_of(code, name, self.config),
             status=status,

@@ -61,20 +61,6 @@ _CAMEL = {
 }
 
 
-def _excerpt(item: Any) -> str:
-    """The item as short text for a Reject. Reject.of would raise on JSON nested deeper than orjson's limit."""
-    if isinstance(item, str):
-        return item[:300]
-    try:
-        return orjson.dumps(item, default=str).decode()[:300]
-    except TypeError:
-        return "(an item nested too deeply to show)"
-
-
-def _reject(reason: str, item: Any = "", ref: Any = None) -> Reject:
-    return Reject.of(reason, _excerpt(item), ref)
-
-
 class WazeConfig(SourceConfig):
     adapter: str = "waze"
     interval: float = 120
@@ -210,18 +196,18 @@ def _csv_rows(raw: bytes) -> tuple[list[dict[str, Any]], Reject | None]:
     except UnicodeDecodeError:
         body = raw.decode("latin-1")
     if "\x00" in body:
-        return [], _reject("binary data, not a CSV or JSON feed", body[:120])
+        return [], Reject.of("binary data, not a CSV or JSON feed", body[:120])
     try:
         rows = [r for r in csv.reader(io.StringIO(body, newline="")) if any(c.strip() for c in r)]
         if rows and len(rows[0]) == 1 and "," in rows[0][0]:  # every row is one quoted field: CSV inside CSV
             rows = [next(csv.reader([r[0]]), []) for r in rows]
     except csv.Error as exc:
-        return [], _reject(f"not a readable CSV: {exc}", body[:120])
+        return [], Reject.of(f"not a readable CSV: {exc}", body[:120])
     if not rows:
-        return [], _reject("CSV with no rows", body[:120])
+        return [], Reject.of("CSV with no rows", body[:120])
     header = [h.strip().lower() for h in rows[0]]
     if not ({"pub_millis", "detection_date_millis", "jam_level", "uuid"} & set(header)):
-        return [], _reject("not a Waze export: no pub_millis / detection_date_millis / jam_level column", rows[0])
+        return [], Reject.of("not a Waze export: no pub_millis / detection_date_millis / jam_level column", rows[0])
     items = []
     for row in rows[1:]:
         record = {_CAMEL.get(h, h): (v if v != "" else None) for h, v in zip(header, row)}
@@ -261,7 +247,7 @@ class Waze(Adapter):
     def _items(self, raw: bytes) -> tuple[list[tuple[str, int, Any]], Reject | None]:
         problem = sniff_problem(raw)
         if problem:
-            return [], _reject(problem, raw[:120].decode("utf-8", "replace"))
+            return [], Reject.of(problem, raw[:120].decode("utf-8", "replace"))
         if raw.lstrip()[:1] in (b"{", b"["):
             return self._feed(raw)
         rows, problem = _csv_rows(raw)
@@ -275,7 +261,7 @@ class Waze(Adapter):
             return [], problem
         sections = {"alerts": "alert", "jams": "jam", "irregularities": "irregularity"}
         if not isinstance(data, dict) or not (sections.keys() & data.keys()):
-            return [], _reject("not a Waze feed: no alerts, jams or irregularities", data)
+            return [], Reject.of("not a Waze feed: no alerts, jams or irregularities", data)
         items = []
         for key, kind in sections.items():
             section = data.get(key)
@@ -289,31 +275,31 @@ class Waze(Adapter):
 
     def _one(self, kind: str, item: Any, ref: str) -> Incident | Reject:
         if kind == "invalid":
-            return _reject(f"{next(iter(item))} is not a list", item, ref)
+            return Reject.of(f"{next(iter(item))} is not a list", item, ref)
         if not isinstance(item, dict):
-            return _reject(f"{kind} is not an object", item, ref)
+            return Reject.of(f"{kind} is not an object", item, ref)
         if "_width" in item:
-            return _reject(f"CSV row has {item['_width']}", item, ref)
+            return Reject.of(f"CSV row has {item['_width']}", item, ref)
         return {"alert": self._alert, "jam": self._jam, "irregularity": self._irregularity}[kind](item, ref)
 
     # ---- alerts ------------------------------------------------------------------------
     def _alert(self, a: dict, ref: str) -> Incident | Reject:
         uid = _str(a.get("uuid")) or _str(a.get("id"))
         if not uid:
-            return _reject("alert has no uuid", a, ref)
+            return Reject.of("alert has no uuid", a, ref)
         when = _millis(a.get("pubMillis"))
         if when is None:
-            return _reject(f"pubMillis {a.get('pubMillis')!r} is not a time in epoch milliseconds", a, ref)
+            return Reject.of(f"pubMillis {a.get('pubMillis')!r} is not a time in epoch milliseconds", a, ref)
         lat, lon = _point(a.get("location"))
         if lat is None or lon is None:
-            return _reject(f"location {a.get('location')!r} has no numeric x/y", a, ref)
+            return Reject.of(f"location {a.get('location')!r} has no numeric x/y", a, ref)
         wtype, subtype = _str(a.get("type")).upper(), _str(a.get("subtype")).upper()
         category = self.config.alert_categories.get(subtype) or self.config.alert_categories.get(wtype)
         if category is None:
-            return _reject(f"alert type {wtype or '(none)'}/{subtype or '(none)'} has no category (add it to alert_categories)", a, ref)
+            return Reject.of(f"alert type {wtype or '(none)'}/{subtype or '(none)'} has no category (add it to alert_categories)", a, ref)
         street, city = _str(a.get("street")), _str(a.get("city"))
         return self.build(
-            Incident, ref, _excerpt(a),
+            Incident, ref, a,
             id=f"alert:{uid}", category=category,
             severity=self.config.alert_severities.get(subtype) or self.config.alert_severities.get(wtype) or "low",
             status="new", lat=lat, lon=lon, reported_at=when, updated_at=when,
@@ -332,13 +318,13 @@ class Waze(Adapter):
     def _jam(self, j: dict, ref: str) -> Incident | Reject:
         uid = _str(j.get("uuid")) or _str(j.get("id"))
         if not uid:
-            return _reject("jam has no uuid or id", j, ref)
+            return Reject.of("jam has no uuid or id", j, ref)
         when = _millis(j.get("pubMillis"))
         if when is None:
-            return _reject(f"pubMillis {j.get('pubMillis')!r} is not a time in epoch milliseconds", j, ref)
+            return Reject.of(f"pubMillis {j.get('pubMillis')!r} is not a time in epoch milliseconds", j, ref)
         coords = _line(j.get("line"))
         if coords is None:
-            return _reject("jam line is missing or has points without numeric x/y", j, ref)
+            return Reject.of("jam line is missing or has points without numeric x/y", j, ref)
         level = _level(j.get("level"))
         delay = _num(j.get("delay"))
         speed_kmh = _num(j.get("speedKMH"))
@@ -347,7 +333,7 @@ class Waze(Adapter):
         street, end = _str(j.get("street")), _str(j.get("endNode"))
         lon, lat = coords[len(coords) // 2]
         return self.build(
-            Incident, ref, _excerpt(j),
+            Incident, ref, j,
             id=f"jam:{uid}", category="congestion",
             severity=self.config.level_severities.get(level, "medium"),
             status="new", lat=lat, lon=lon, reported_at=when, updated_at=when,
@@ -368,20 +354,20 @@ class Waze(Adapter):
     def _irregularity(self, g: dict, ref: str) -> Incident | Reject:
         uid = _str(g.get("id")) or _str(g.get("uuid"))
         if not uid:
-            return _reject("irregularity has no id", g, ref)
+            return Reject.of("irregularity has no id", g, ref)
         detected = _millis(g.get("detectionDateMillis")) or _text_time(g.get("detectionDate"))
         if detected is None:
-            return _reject(f"detection time {g.get('detectionDateMillis') or g.get('detectionDate')!r} is unreadable", g, ref)
+            return Reject.of(f"detection time {g.get('detectionDateMillis') or g.get('detectionDate')!r} is unreadable", g, ref)
         updated = _millis(g.get("updateDateMillis")) or _text_time(g.get("updateDate")) or detected
         coords = _line(g.get("line"))
         if coords is None:
-            return _reject("irregularity line is missing or has points without numeric x/y", g, ref)
+            return Reject.of("irregularity line is missing or has points without numeric x/y", g, ref)
         level = _level(g.get("severity"))
         street, end = _str(g.get("street")), _str(g.get("endNode"))
         lon, lat = coords[len(coords) // 2]
         nested = g.get("alerts") if isinstance(g.get("alerts"), list) else []
         return self.build(
-            Incident, ref, _excerpt(g),
+            Incident, ref, g,
             id=f"irregularity:{uid}", category="congestion",
             severity=self.config.level_severities.get(level, "medium"),
             status="new", lat=lat, lon=lon, reported_at=detected, updated_at=max(updated, detected),
