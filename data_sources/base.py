@@ -104,11 +104,13 @@ class Adapter:
         raise NotImplementedError
 
     def build(self, model: type, ref: Any, item: Any = "", **fields) -> Any:
-        """Make a record, or a Reject saying which field was wrong."""
+        """Make a record, or a Reject saying which field was wrong or why the record cannot be stored."""
         try:
-            return model(source=self.source, **fields)
+            record = model(source=self.source, **fields)
         except ValidationError as exc:
             return self.reject(validation_reason(exc), item, ref)
+        problem = unstorable(record)
+        return record if problem is None else self.reject(problem, item, ref)
 
     def reject(self, reason: str, item: Any = "", ref: Any = None) -> Reject:
         """A Reject of this source: `Reject.of`, which never raises."""
@@ -166,7 +168,51 @@ def _filled(record: BaseModel) -> dict[str, Any]:
     return {k: v for k, v in record.model_dump(mode="json").items() if v not in (None, "", {}, [])}
 
 
+def unstorable(record: BaseModel) -> str | None:
+    """Why `record_to_json`/`content_hash` would fail on the record, or None.
+
+    The model accepts any JSON-like `details` and `geometry`, but the store
+    writes records with orjson, which refuses integers beyond 64 bits and
+    nesting deeper than 255 levels (pydantic's own dump stops a little later).
+    """
+    try:  # only the free-form fields can fail; the dict around them keeps orjson's depth count as in the record
+        dumped = record.model_dump(mode="json", include={"details", "geometry"})
+    except (ValueError, TypeError, RecursionError) as exc:
+
+        return f"the record cannot be stored: {_storage_words(exc)}"
+    try:
+        orjson.dumps(dumped)
+    except (TypeError, ValueError, RecursionError) as exc:  # orjson.JSONEncodeError is a TypeError
+        where = _big_int_path(dumped)
+        if where:
+            return f"{where} is an integer beyond 64 bits; the record cannot be stored"
+        return f"the record cannot be stored: {_storage_words(exc)}"
+    return None
+
+
+def _storage_words(exc: Exception) -> str:
+    text = str(exc)
+    if "depth" in text or "ecursion" in text:
+        return "its details or geometry are nested too deeply (over 255 levels)"
+    return text[:200] or type(exc).__name__
+
+
+def _big_int_path(value: Any) -> str | None:
+    """'details.counts.2' for the first integer orjson cannot write, found without recursion."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, int) and not isinstance(node, bool) and not -(2**63) <= node < 2**64:
+            return path or "a value"
+        if isinstance(node, dict):
+            stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in reversed(list(node.items())))
+        elif isinstance(node, list):
+            stack.extend((f"{path}.{i}", v) for i, v in reversed(list(enumerate(node))))
+    return None
+
+
 def validation_reason(exc: ValidationError) -> str:
+
     parts = []
     for err in exc.errors()[:3]:
         where = ".".join(str(p) for p in err["loc"]) or "record"

@@ -13,8 +13,9 @@ from pydantic import ValidationError
 from data_sources import get_adapter
 from data_sources._xml import child, children, descendants, load_xml, local, text
 from data_sources.base import (Adapter, SourceConfig, ZoneName, load_json, parse_number, parse_time, split_zone,
-                               zone_from_name)
-from engine.records import WIB, WITA, Incident, ParseResult, Reading, Reject
+                               unstorable, zone_from_name)
+from engine.records import WIB, WITA, Incident, ParseResult, Reading, Reject, record_to_json
+
 
 
 
@@ -294,3 +295,37 @@ def test_dedupe_of_a_parse_result_puts_its_rejects_first():
     deduped = Plain("t").dedupe(result)
     assert [r.reason for r in deduped.rejects] == ["early", "older version of id A, superseded in the same document"]
     assert deduped.records[0].updated_at == T0 + timedelta(minutes=1)
+
+
+# ---- Adapter.build ------------------------------------------------------------------------
+
+def build_incident(**fields):
+    return Plain("t").build(Incident, "row 3", {"raw": "item"}, id="1", category="flood", reported_at=T0, updated_at=T0, **fields)
+
+
+def deep_dict(depth: int) -> dict:
+    root = node = {}
+    for _ in range(depth):
+        node["a"] = {}
+        node = node["a"]
+    return root
+
+
+def test_build_turns_validation_errors_into_rejects():
+    reject = Plain("t").build(Incident, 4, "item", id="1", category="flood", reported_at=T0, updated_at=T0, lat=95, lon=115)
+    assert isinstance(reject, Reject) and "impossible coordinates" in reject.reason and reject.ref == "4"
+
+
+def test_build_rejects_records_the_store_cannot_write():
+    big = build_incident(details={"counts": [1, 2**64]})
+    assert big.reason == "details.counts.1 is an integer beyond 64 bits; the record cannot be stored"
+    assert (big.ref, big.item) == ("row 3", '{"raw":"item"}')
+    geometry = build_incident(geometry={"type": "Point", "coordinates": [-(2**63) - 1, 1]})
+    assert geometry.reason.startswith("geometry.coordinates.0 is an integer beyond 64 bits")
+    deep = build_incident(details=deep_dict(253))  # with the record and details around it: 255 levels
+    assert "nested too deeply" in deep.reason
+    for ok in (build_incident(details=deep_dict(252)), build_incident(details={"n": 2**64 - 1, "m": -(2**63)})):
+        assert isinstance(ok, Incident)
+        ok.content_hash()
+        record_to_json(ok)
+    assert unstorable(build_incident()) is None
