@@ -35,6 +35,13 @@ def _route(pathname: str | None, search: str | None):
 
 register_all(app)
 
+app.clientside_callback(  # the "cannot reach the live store" screen reloads itself
+    "function(n) { if (n) { window.location.reload(); } return window.dash_clientside.no_update; }",
+    Output("retry-page", "id"),
+    Input("retry-page", "n_intervals"),
+    prevent_initial_call=True,
+)
+
 # Set Dash up before the first real request: under gunicorn's threaded workers the
 # first page load can otherwise race Dash's lazy setup and get 500s for its JS
 # bundles ("... is not a registered library", plotly/dash#3971).

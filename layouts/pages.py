@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dash import dcc, html
+from redis.exceptions import RedisError
 
 from engine.config import AppConfig
 from layouts.messages import t
@@ -22,13 +23,27 @@ def render(pathname: str, search: str, config: AppConfig):
     path = pathname.rstrip("/") or "/"
     if path == "/":
         return dcc.Location(id="redirect", pathname="/wall", refresh=False)
-    if path == "/wall":
-        query = parse_qs((search or "").lstrip("?"))
-        layers = {n for v in query.get("layers", []) for n in v.split(",") if n} or None
-        return wall.layout(config, controls=query.get("controls", ["0"])[0] in ("1", "true", "yes"), layers=layers)
-    if path in screens:
-        return screens[path](config)
+    try:
+        if path == "/wall":
+            query = parse_qs((search or "").lstrip("?"))
+            layers = {n for v in query.get("layers", []) for n in v.split(",") if n} or None
+            return wall.layout(config, controls=query.get("controls", ["0"])[0] in ("1", "true", "yes"), layers=layers)
+        if path in screens:
+            return screens[path](config)
+    except RedisError as exc:
+        return unavailable(config, f"Redis: {exc}")
     return html.Div([html.H1(t("page.not_found", config.language)), nav(config)], className="page-missing")
+
+
+def unavailable(config: AppConfig, reason: str):
+    """The screen while the live store cannot be reached: says so and retries by itself."""
+    lang = config.language
+    return html.Div([
+        html.H1(t("page.unavailable", lang)),
+        html.P(reason, className="unavailable-reason"),
+        html.P(t("page.retrying", lang)),
+        dcc.Interval(id="retry-page", interval=5000, max_intervals=1),
+    ], className="page page-unavailable")
 
 
 def nav(config: AppConfig, current: str = ""):

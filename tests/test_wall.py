@@ -206,3 +206,29 @@ def test_sources_status_and_screen_heartbeat():
     assert [r["source"] for r in rows] == ["b", "a"]  # trouble first
     screens = screen_rows({"s1": now.timestamp() - 5, "s2": now.timestamp() - 60}, now.timestamp(), 2)
     assert [(s["screen"], s["status"]) for s in screens] == [("s1", "alive"), ("s2", "silent")]
+
+
+def test_wall_says_when_the_live_store_is_unreachable_and_retries():
+    from engine.config import config_from_dict
+    from layouts import pages
+
+    class Down:
+        """A live store whose Redis refuses every call."""
+
+        def __getattr__(self, name):
+            import redis
+
+            def refuse(*args, **kwargs):
+                raise redis.ConnectionError("Connection refused")
+            return refuse
+
+    import engine.runtime as runtime
+
+    original = runtime.live
+    runtime.live = lambda: Down()
+    try:
+        page = pages.render("/wall", "", config_from_dict({}))
+    finally:
+        runtime.live = original
+    text = json.dumps(page.to_plotly_json(), default=str)
+    assert "Data langsung belum dapat dijangkau" in text and "retry-page" in text

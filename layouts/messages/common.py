@@ -3,6 +3,8 @@ MESSAGES = {
     "nav.sources": {"id": "Sumber Data", "en": "Sources"},
     "nav.kpi": {"id": "KPI", "en": "KPIs"},
     "nav.history": {"id": "Riwayat", "en": "History"},
+    "page.unavailable": {"id": "Data langsung belum dapat dijangkau", "en": "The live data cannot be reached yet"},
+    "page.retrying": {"id": "Mencoba lagi otomatis…", "en": "Retrying by itself…"},
     "page.not_found": {"id": "Halaman tidak ditemukan", "en": "Page not found"},
     "severity.critical": {"id": "Kritis", "en": "Critical"},
     "severity.high": {"id": "Tinggi", "en": "High"},
