@@ -23,6 +23,10 @@ dispatched, on_scene, closed, ...) as ISO 8601 UTC strings for the 112 KPIs.
 Personal data (caller phone, caller name, exact address, free-text description
 with the address) is kept only under `details["private"]`; titles carry the
 call type and the public area, and phone-number-like digit runs are masked.
+Rejects show their input masked the same way (`private_excerpts`): the values
+of PRIVATE_KEYS and of the columns the layout maps to a PRIVATE field, and
+every run of 6+ digits.
+
 Zone-less times take `timezone` (default: the preset's zone, else WITA).
 """
 from __future__ import annotations
@@ -39,6 +43,8 @@ from pydantic import Field, field_validator
 
 from data_sources._xml import descendants, load_xml, local, text
 from data_sources.base import Adapter, SourceConfig, ZoneName, load_json, parse_time, sniff_problem, zone_from_name
+from data_sources.base import mask_digits as mask_phone  # titles: a caller's number typed into the call type
+
 from engine.records import SEVERITIES, STATUSES, Incident, ParseResult, Reject
 from engine.taxonomy import CATEGORIES
 
@@ -46,6 +52,15 @@ TIMELINE = ("received", "answered", "entered", "dispatched", "responding", "on_s
 UNIT_TIMES = ("dispatched", "responding", "on_scene", "transport", "hospital", "closed")
 PRIVATE = ("address", "phone", "caller", "description")
 PUBLIC = ("city", "district", "zip")
+# Keys whose values reject excerpts never show (Adapter.private_excerpts), besides the source
+# columns of PRIVATE fields: the record's own private details, NENA EIDO callback, device and
+# person data, and the PIDF-LO civic address below the town (street, house number, name, postcode).
+PRIVATE_KEYS = frozenset({
+    *PRIVATE, "private", "callback", "civic_address", "location_reference_urls",
+    "callBackInformationUri", "deviceContactHeader", "personComponent", "locationByReferenceUrl",
+    "A4", "A5", "A6", "PRD", "POD", "STS", "HNO", "HNS", "LMK", "LOC", "FLR", "NAM", "PC", "RD", "RDSEC", "RDBR",
+    "RDSUBBR", "PRM", "POM", "BLD", "UNIT", "ROOM", "SEAT", "PLC", "PCN", "POBOX", "ADDCODE",
+})
 
 # Ordered (keyword in the upper-cased call type, category): first match wins.
 DEFAULT_CATEGORY_KEYWORDS: list[tuple[str, str]] = [
@@ -251,12 +266,6 @@ class Layout:
 
 # ---- small readers --------------------------------------------------------------------
 
-_PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
-
-
-def mask_phone(title: str) -> str:
-    return _PHONE.sub("[...]", title)
-
 
 def _iso(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
@@ -306,12 +315,18 @@ class EmergencyCalls(Adapter):
     Config = EmergencyCallsConfig
     kinds = ("incident",)
     description = "112/911 calls for service: CSV exports (column mapping), Socrata JSON, NENA EIDO JSON"
+    private_excerpts = True  # callers' numbers and addresses: see PRIVATE_KEYS
+
+    def __init__(self, source: str, config: SourceConfig | None = None):
+        super().__init__(source, config)
+        layouts = [*PRESETS.values(), {"columns": self.config.columns}]
+        self.private_keys = PRIVATE_KEYS | {p["columns"][f] for p in layouts for f in PRIVATE if f in p.get("columns", {})}
 
     def parse(self, raw: bytes) -> ParseResult:
         result = ParseResult()
         problem = sniff_problem(raw)
         if problem:
-            result.rejects.append(Reject.of(problem, raw[:120].decode("utf-8", "replace")))
+            result.rejects.append(self.reject(problem, raw[:120]))
             return result
         fmt = self.config.format
         if fmt == "auto":
@@ -323,9 +338,10 @@ class EmergencyCalls(Adapter):
             data, problem = load_json(raw)
             built = [] if problem else self._json(data, fmt)
         if problem:
-            result.rejects.append(problem)
+            result.rejects.append(self.reject(problem.reason, problem.item, problem.ref))  # masked like every reject here
             return result
         return self.dedupe(built)
+
 
 
     # ---- layouts ------------------------------------------------------------------------
@@ -349,7 +365,7 @@ class EmergencyCalls(Adapter):
                 built.extend(self._eido(doc, i))
             return built
         if not isinstance(data, list):
-            return [Reject.of("not a list of calls (Socrata) nor an EIDO", data)]
+            return [self.reject("not a list of calls (Socrata) nor an EIDO", data)]
         first = next((d for d in data if isinstance(d, dict)), {})
         return self._rows(data, self._preset_for(first))
 
@@ -357,20 +373,20 @@ class EmergencyCalls(Adapter):
     def _rows(self, rows: list[Any], preset: str) -> list:
         layout = Layout(self.config, preset)
         if "id" not in layout.columns and not layout.id_columns:
-            return [Reject.of("no id column: set `columns.id` or `id_columns` (or a preset)", rows[:1])]
+            return [self.reject("no id column: set `columns.id` or `id_columns` (or a preset)", rows[:1])]
         calls: dict[str, list[tuple[int, dict]]] = {}
         built: list = []
         fold = "unit" in layout.columns
         for i, row in enumerate(rows):
             if not isinstance(row, dict):
-                built.append(Reject.of("call is not an object", row, i))
+                built.append(self.reject("call is not an object", row, i))
                 continue
             if "_width" in row:
-                built.append(Reject.of(f"CSV row has {row['_width']}", row, i))
+                built.append(self.reject(f"CSV row has {row['_width']}", row, i))
                 continue
             cid = _text(layout.value(row, "id")) if "id" in layout.columns else _row_hash(row, layout.id_columns)
             if not cid:
-                built.append(Reject.of("call has no id", row, i))
+                built.append(self.reject("call has no id", row, i))
             elif fold:
                 calls.setdefault(cid, []).append((i, row))
             else:
@@ -385,10 +401,10 @@ class EmergencyCalls(Adapter):
             units = [self._unit(layout, r) for _, r in group] if "unit" in layout.columns else []
             published = layout.time(layout.value(row, "published"))
         except ValueError as exc:
-            return Reject.of(f"time: {exc}", row, cid)
+            return self.reject(f"time: {exc}", row, cid)
         _fold_units(steps, units)
         if "received" not in steps:
-            return Reject.of("call has no received time", row, cid)
+            return self.reject("call has no received time", row, cid)
         call_type, group_name = _text(layout.value(row, "call_type")), _text(layout.value(row, "type_group"))
         category = layout.category(call_type, group_name)
         lat, lon = _float(layout.value(row, "lat")), _float(layout.value(row, "lon"))
@@ -449,22 +465,22 @@ class EmergencyCalls(Adapter):
     # ---- NENA EIDO ------------------------------------------------------------------------
     def _eido(self, doc: Any, index: int) -> list:
         if not isinstance(doc, dict):
-            return [Reject.of("EIDO is not an object", doc, index)]
+            return [self.reject("EIDO is not an object", doc, index)]
         ids = _index_ids(doc)
         incident = _first(_get(doc, "incidentComponent"))
         call = _first(_get(doc, "callComponent"))
         eid = _text(_get(doc, "incidentTrackingIdentifier")) or _text(_get(incident, "incidentTrackingIdentifier")) \
             or _text(doc.get("$id")) or _text(_get(call, "callIdentifier"))
         if not eid:
-            return [Reject.of("EIDO has no incidentTrackingIdentifier or $id", doc, index)]
+            return [self.reject("EIDO has no incidentTrackingIdentifier or $id", doc, index)]
         zone = zone_from_name(self.config.timezone or "Asia/Makassar")
 
         try:
             steps = _eido_steps(doc, call, zone)
         except ValueError as exc:
-            return [Reject.of(f"time: {exc}", doc, eid)]
+            return [self.reject(f"time: {exc}", doc, eid)]
         if not steps:
-            return [Reject.of("EIDO has no readable time", doc, eid)]
+            return [self.reject("EIDO has no readable time", doc, eid)]
         rejects, place = self._eido_locations(doc, call, ids, eid)
         built = self._eido_incident(doc, eid, incident, call, ids, steps, place)
         return [built, *rejects]
@@ -518,7 +534,7 @@ class EmergencyCalls(Adapter):
             cid = _text(comp.get("$id")) or eid
             if problem:
                 reason = f"location {cid}: embedded PIDF-LO is {problem.reason}; the call is kept without this location"
-                rejects.append(Reject.of(reason, pidf, cid))
+                rejects.append(self.reject(reason, pidf, cid))
                 place["problem"] = reason
                 continue
             _read_pidf(root, place)

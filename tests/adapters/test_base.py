@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,8 +14,9 @@ from pydantic import ValidationError
 
 from data_sources import get_adapter
 from data_sources._xml import child, children, descendants, load_xml, local, text
-from data_sources.base import (Adapter, SourceConfig, ZoneName, load_json, parse_number, parse_time, split_zone,
-                               unstorable, zone_from_name)
+from data_sources.base import (Adapter, SourceConfig, ZoneName, load_json, mask_digits, parse_number, parse_time,
+                               private_excerpt, split_zone, unstorable, zone_from_name)
+
 from engine.records import WIB, WITA, Incident, ParseResult, Reading, Reject, record_to_json
 
 
@@ -329,3 +332,50 @@ def test_build_rejects_records_the_store_cannot_write():
         ok.content_hash()
         record_to_json(ok)
     assert unstorable(build_incident()) is None
+
+
+# ---- private rejects ------------------------------------------------------------------------
+
+class Private(Plain):
+    private_excerpts = True
+    private_keys = frozenset({"phone", "Alamat", "private", "HNO"})
+
+
+def test_mask_digits():
+    for text in ("+62 361 223-344", "(0361) 223344", "081234567890", "0812.3456.7890", "123456"):
+        assert mask_digits(f"call {text} now") == "call [...] now", text
+    for text in ("12345", "RT 05 RW 12", "17:10:52", "EMS: CARDIAC EMERGENCY"):
+        assert mask_digits(text) == text
+
+
+def test_private_excerpt_masks_named_keys_and_digit_runs():
+    row = {"ID": "T-1", "PHONE": "0812 3456 7890", "alamat": "Jl. Teuku Umar 1", "Kecamatan": "Denpasar Barat",
+           "nested": [{"Private": {"a": "secret"}}]}
+    text = private_excerpt(row, {"phone", "alamat", "private"})
+    assert text == ('{"ID":"T-1","PHONE":"[private]","alamat":"[private]","Kecamatan":"Denpasar Barat",'
+                    '"nested":[{"Private":"[private]"}]}')
+    raw = '{"phone": "0812", "private": {"x": "}", "y": [1]}, "ok": "yes", "alamat": "Jl. Gatsu'  # cut mid-value
+    assert private_excerpt(raw, ["phone", "private", "alamat"]) == \
+        '{"phone": "[private]", "private": "[private]", "ok": "yes", "alamat": "[private]"'
+    xml = '<c:civic><A3>Denpasar</A3><c:HNO attr="1">42</c:HNO></c:civic>'
+    assert private_excerpt(xml, ["hno"]) == '<c:civic><A3>Denpasar</A3><c:HNO attr="1">[private]</c:HNO></c:civic>'
+    assert private_excerpt("x" * 290 + "0812345678901234") == "x" * 290 + "[...]"  # masked before the cut
+
+
+def test_private_adapters_mask_every_reject_they_make():
+    adapter = Private("t")
+    item = {"phone": "081234567890", "note": "call 0361 223344", "alamat": "Jl. Teuku Umar"}
+    assert adapter.reject("bad", item, "r1").item == '{"phone":"[private]","note":"call [...]","alamat":"[private]"}'
+    built = adapter.build(Incident, "r2", item, id="1", category="flood", reported_at=T0, updated_at=T0, lat=95, lon=1)
+    assert built.item == '{"phone":"[private]","note":"call [...]","alamat":"[private]"}' and built.ref == "r2"
+    copy = Incident(id="1", source="t", category="flood", reported_at=T0, updated_at=T0, details={"private": {"phone": "0812"}})
+    [dup] = adapter.dedupe([copy, copy]).rejects
+    assert '"details":{"private":"[private]"}' in dup.item
+    assert Plain("t").reject("bad", item).item == orjson.dumps(item).decode()  # others show the item as it is
+
+
+@settings(max_examples=50, deadline=None)
+@given(item=json_values, keys=st.frozensets(st.text(max_size=6), max_size=4), depth=st.integers(0, 300))
+def test_private_excerpt_never_raises_and_never_shows_long_digit_runs(item, keys, depth):
+    text = private_excerpt(nested(depth, item), keys)
+    assert len(text) <= 300 and not re.search(r"\d{6}", text)

@@ -174,6 +174,40 @@ def test_generic_csv_for_denpasar_112():
     assert "'kemarin'" in reasons and "impossible coordinates" in reasons and "2 fields where the header has 10" in reasons
 
 
+def test_rejects_never_show_callers_numbers_or_addresses():
+    raw = ("No Tiket,Kategori,Waktu Terima,No Telepon,Alamat,Kecamatan,Lat,Lon\n"
+           "T-1,Kebakaran,kemarin,+62 812-3456-7890,Jl. Teuku Umar 1,Denpasar Barat,-8.6705,115.2126\n"
+           "T-2,Kecelakaan,2025-09-10 08:30:00,0361223333,Jl. Gatsu,Denpasar Utara,95,115\n"
+           "T-2,Kecelakaan,2025-09-10 08:30:00,0361223333,Jl. Gatsu,Denpasar Utara,-8.65,115.22\n"
+           "T-3,Medis,2025-09-10 08:40:00,0361223333,Jl. Gatsu,Denpasar Utara,-8.65,115.22\n"
+           "T-3,Medis,2025-09-10 08:40:00,0361223333,Jl. Gatsu,Denpasar Utara,-8.65,115.22\n").encode()
+    config = dict(preset="generic", columns={"id": "No Tiket", "call_type": "Kategori", "received": "Waktu Terima",
+                                             "phone": "No Telepon", "address": "Alamat", "district": "Kecamatan",
+                                             "lat": "Lat", "lon": "Lon"})
+    result = parse_safely(adapter(**config), raw)
+    assert [r.ref for r in result.rejects] == ["T-1", "T-2", "T-3"]  # bad time, bad coordinates, duplicate
+    for reject in result.rejects:
+        assert "Teuku" not in reject.item and "Gatsu" not in reject.item and "223333" not in reject.item
+    assert all("[private]" in r.item for r in result.rejects[:2])  # rows: phone and address columns
+    assert "Denpasar Barat" in result.rejects[0].item  # the public area stays readable
+
+    assert "3456" not in result.rejects[0].item
+    assert [r.details["private"]["phone"] for r in result.records] == ["0361223333", "0361223333"]  # records keep it
+
+
+def test_whole_document_and_eido_location_rejects_are_masked(samples):
+    broken = b'[{"incident_number": "F1", "address": "Jl. Teuku Umar 1", "phone": "081234567890", "type": '
+    [reject] = parse_safely(adapter(), broken).rejects
+    assert "Teuku" not in reject.item and "081234567890" not in reject.item and "[private]" in reject.item
+    doc = orjson.loads((samples / EIDO).read_bytes())
+    pidf = '<presence><civicAddress><A3>Wilmington</A3><HNO>42</HNO><RD>Cellular</RD><pos>39.7 -75.5</pos>'  # cut short
+    doc["locationComponent"] = [{"$id": "loc-x", "locationByValue": pidf}]
+    result = parse_safely(adapter(), orjson.dumps(doc))
+    [bad] = [r for r in result.rejects if r.ref == "loc-x"]
+    assert "Wilmington" in bad.item and "Cellular" not in bad.item and "<HNO>[private]" in bad.item and "39.7" not in bad.item
+
+
+
 def test_mask_phone():
     assert mask_phone("Call back +62 361 223333 now") == "Call back [...] now"
     assert mask_phone("EMS: CARDIAC EMERGENCY") == "EMS: CARDIAC EMERGENCY"
