@@ -554,3 +554,36 @@ def parse_number(text: Any) -> float | None:
 def _finite_float(value: float | int) -> float | None:
     number = float(value)
     return number if math.isfinite(number) else None
+
+
+def plain_number(value: Any) -> float | None:
+    """A number as written, with no grouping rules: coordinates and counts ('-6.359' stays -6.359).
+
+    None when missing, unreadable, NaN or infinite. Amounts written '50.000' want `parse_number`.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return _finite_float(value if isinstance(value, (int, float)) else str(value).strip())
+    except (ValueError, OverflowError):
+        return None
+
+
+def as_text(value: Any) -> str:
+    """An id or label that may arrive as a number or a string ('42', 42, 42.0 -> '42'); None, objects and lists are ''."""
+    if value is None or isinstance(value, (dict, list)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def utc_iso(value: datetime) -> str:
+    """'2025-09-10T00:17:30Z': how details carry times (deadlines, timelines)."""
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def utc_stamp(value: datetime) -> str:
+    """'20211005T110027Z': the time part of ids built from a time."""
+    return value.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+

@@ -30,7 +30,7 @@ from pydantic import Field
 
 from data_sources._xml import load_xml, local
 from data_sources.base import (Adapter, SourceConfig, ZoneName, load_json, parse_number, parse_time, sniff_problem,
-                               split_zone, zone_from_name)
+                               split_zone, utc_stamp, zone_from_name)
 from engine.records import WIB, Incident, ParseResult, Reject
 
 
@@ -198,7 +198,7 @@ class BmkgQuake(Adapter):
         region = str(q.get("Wilayah") or "").strip()
         return self.build(
             Incident, index, q,
-            id=when.strftime("%Y%m%dT%H%M%SZ"),
+            id=utc_stamp(when),
             category="earthquake",
             severity=quake_severity(magnitude, tsunami),
             status="new",
@@ -290,7 +290,7 @@ class BmkgQuake(Adapter):
         region = str(info.get("area") or "").strip()
         return self.build(
             Incident, ref, msg,
-            id=when.strftime("%Y%m%dT%H%M%SZ"),
+            id=utc_stamp(when),
             category="tsunami" if warning else "earthquake",
             severity=_tsunami_severity(zones) if warning else quake_severity(magnitude, tsunami),
             status="cancelled" if msg.get("msgType") == "Cancel" else "resolved" if ended else "new",

@@ -27,7 +27,7 @@ from xml.etree.ElementTree import Element
 from pydantic import Field, field_validator
 
 from data_sources._xml import child, children, descendants, load_xml, local, text
-from data_sources.base import Adapter, SourceConfig, ZoneName, parse_time, zone_from_name
+from data_sources.base import Adapter, SourceConfig, ZoneName, parse_time, plain_number, utc_stamp, zone_from_name
 from engine.records import SEVERITIES, Incident, ParseResult, Reading, Reject
 from engine.taxonomy import CATEGORIES
 
@@ -97,13 +97,6 @@ def _xsi(el: Element) -> str:
     return el.get(XSI_TYPE, "").rsplit(":", 1)[-1]
 
 
-def _float(value: str) -> float | None:
-    try:
-        return float(value)
-    except ValueError:
-        return None
-
-
 def _first(el: Element, name: str) -> Element | None:
     found = descendants(el, name)
     return found[0] if found else None
@@ -111,10 +104,6 @@ def _first(el: Element, name: str) -> Element | None:
 
 def _excerpt(el: Element) -> str:
     return " ".join(t.strip() for t in el.itertext() if t.strip())[:300]
-
-
-def _stamp(value: datetime) -> str:
-    return value.strftime("%Y%m%dT%H%M%SZ")
 
 
 class Datex2(Adapter):
@@ -196,13 +185,13 @@ class Datex2(Adapter):
                 why = _excerpt(reason) if reason is not None else ""
                 return Reject.of(f"the detector flags this {quantity} value as a data error ({why or 'no reason given'})",
                                  _excerpt(value), ref)
-            number = _float(text(holder, value_name))
+            number = plain_number(text(holder, value_name))
             if number is None:
                 return Reject.of(f"{quantity} value {text(holder, value_name)!r} is not a number", _excerpt(value), ref)
             lat, lon = self.config.sites.get(site, (None, None))
             return self.build(
                 Reading, ref, _excerpt(value),
-                id=f"{site}:{index}:{_stamp(when)}", station=site, quantity=quantity, value=number, unit=unit,
+                id=f"{site}:{index}:{utc_stamp(when)}", station=site, quantity=quantity, value=number, unit=unit,
                 lat=lat, lon=lon, observed_at=when,
                 details={"index": index, "datex_type": kind},
             )
@@ -235,7 +224,7 @@ class Datex2(Adapter):
             details={
                 "situation_id": situation.get("id"), "datex_type": kind,
                 "subtype": next((text(c) for c in rec if local(c.tag).endswith("Type") and text(c)), None),
-                "delay_s": _float(text(delay)) if delay is not None else None,
+                "delay_s": plain_number(text(delay)) if delay is not None else None,
                 "comments": comments, "source_severity": text(rec, "severity") or None,
                 "probability": text(rec, "probabilityOfOccurrence") or None,
                 "validity_status": (text(validity, "validityStatus") or None) if validity is not None else None,
@@ -249,7 +238,7 @@ class Datex2(Adapter):
         for name in ("locationForDisplay", "pointCoordinates"):
             el = _first(rec, name)
             if el is not None:
-                lat, lon = _float(text(el, "latitude")), _float(text(el, "longitude"))
+                lat, lon = plain_number(text(el, "latitude")), plain_number(text(el, "longitude"))
                 if lat is not None and lon is not None:
                     return lat, lon
         return None, None

@@ -17,7 +17,7 @@ from typing import Literal
 import orjson
 from pydantic import Field
 
-from data_sources.base import Adapter, SourceConfig, load_json
+from data_sources.base import Adapter, SourceConfig, load_json, utc_stamp
 from engine.geo import boundaries
 from engine.records import WITA, Incident, ParseResult, Price, Reading, Reject, record_from_json, utcnow
 
@@ -273,7 +273,7 @@ class Simulator:
         magnitude = round(min(7.5, 2.5 + self.rng.expovariate(1.6)), 1)  # Gutenberg-Richter-like tail
         lat, lon = round(self.rng.uniform(-10.0, -7.6), 2), round(self.rng.uniform(114.2, 117.2), 2)
         depth = self.rng.choice([10, 10, 15, 30, 60, 120])
-        qid = at.strftime("%Y%m%dT%H%M%SZ")
+        qid = utc_stamp(at)
         severity = "critical" if magnitude >= 7 else "high" if magnitude >= 6 else "medium" if magnitude >= 5 else "low" if magnitude >= 4 else "info"
         region = self.rng.choice(["Karangasem", "Buleleng", "Jembrana", "Lombok Barat", "Nusa Penida", "Samudera Hindia Selatan Bali"])
         self.items[qid] = {

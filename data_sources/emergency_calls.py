@@ -42,7 +42,8 @@ from xml.etree.ElementTree import Element
 from pydantic import Field, field_validator
 
 from data_sources._xml import descendants, load_xml, local, text
-from data_sources.base import Adapter, SourceConfig, ZoneName, load_json, parse_time, sniff_problem, zone_from_name
+from data_sources.base import (Adapter, SourceConfig, ZoneName, as_text, load_json, parse_time, plain_number,
+                               sniff_problem, utc_iso, zone_from_name)
 from data_sources.base import mask_digits as mask_phone  # titles: a caller's number typed into the call type
 
 from engine.records import SEVERITIES, STATUSES, Incident, ParseResult, Reject
@@ -267,26 +268,13 @@ class Layout:
 # ---- small readers --------------------------------------------------------------------
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def _float(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return float(str(value).strip())
-    except ValueError:
-        return None
-
-
 def _location(value: Any) -> tuple[float | None, float | None]:
     """'(lat, lon)', 'lat,lon', 'POINT (lon lat)', GeoJSON Point or Socrata {latitude, longitude}."""
     if isinstance(value, dict):
         coords = value.get("coordinates")
         if isinstance(coords, list) and len(coords) >= 2:
-            return _float(coords[1]), _float(coords[0])
-        return _float(value.get("latitude")), _float(value.get("longitude"))
+            return plain_number(coords[1]), plain_number(coords[0])
+        return plain_number(value.get("latitude")), plain_number(value.get("longitude"))
     if not isinstance(value, str):
         return None, None
     s = value.strip()
@@ -297,16 +285,8 @@ def _location(value: Any) -> tuple[float | None, float | None]:
     return (b, a) if s.upper().startswith("POINT") else (a, b)
 
 
-def _text(value: Any) -> str:
-    if value is None or isinstance(value, (dict, list)):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
 def _row_hash(row: dict[str, Any], columns: list[str]) -> str:
-    joined = "\x1f".join(_text(row.get(c)) for c in columns)
+    joined = "\x1f".join(as_text(row.get(c)) for c in columns)
     return hashlib.blake2b(joined.encode(), digest_size=8).hexdigest()
 
 
@@ -384,7 +364,7 @@ class EmergencyCalls(Adapter):
             if "_width" in row:
                 built.append(self.reject(f"CSV row has {row['_width']}", row, i))
                 continue
-            cid = _text(layout.value(row, "id")) if "id" in layout.columns else _row_hash(row, layout.id_columns)
+            cid = as_text(layout.value(row, "id")) if "id" in layout.columns else _row_hash(row, layout.id_columns)
             if not cid:
                 built.append(self.reject("call has no id", row, i))
             elif fold:
@@ -405,16 +385,16 @@ class EmergencyCalls(Adapter):
         _fold_units(steps, units)
         if "received" not in steps:
             return self.reject("call has no received time", row, cid)
-        call_type, group_name = _text(layout.value(row, "call_type")), _text(layout.value(row, "type_group"))
+        call_type, group_name = as_text(layout.value(row, "call_type")), as_text(layout.value(row, "type_group"))
         category = layout.category(call_type, group_name)
-        lat, lon = _float(layout.value(row, "lat")), _float(layout.value(row, "lon"))
+        lat, lon = plain_number(layout.value(row, "lat")), plain_number(layout.value(row, "lon"))
         if lat is None or lon is None:
             lat, lon = _location(layout.value(row, "location"))
         if lat == 0 and lon == 0:
             lat = lon = None
-        area = {f: _text(layout.value(row, f)) for f in PUBLIC if _text(layout.value(row, f))}
-        private = {f: _text(layout.value(row, f)) for f in PRIVATE if _text(layout.value(row, f))}
-        disposition = _text(layout.value(row, "disposition")) or _text(layout.value(row, "status"))
+        area = {f: as_text(layout.value(row, f)) for f in PUBLIC if as_text(layout.value(row, f))}
+        private = {f: as_text(layout.value(row, f)) for f in PRIVATE if as_text(layout.value(row, f))}
+        disposition = as_text(layout.value(row, "disposition")) or as_text(layout.value(row, "status"))
         updated = max([*steps.values(), *([published] if published else [])])
         return self.build(
             Incident, cid, row,
@@ -424,9 +404,9 @@ class EmergencyCalls(Adapter):
             title=mask_phone(" - ".join(p for p in (call_type or group_name or "Call", area.get("district") or area.get("city")) if p)),
             details={
                 "call_type": call_type or None, "type_group": group_name or None,
-                "priority": _text(layout.value(row, "priority")) or None, "disposition": disposition or None,
-                "timeline": {k: _iso(steps[k]) for k in TIMELINE if k in steps},
-                "units": [{k: (_iso(v) if isinstance(v, datetime) else v) for k, v in u.items()} for u in units],
+                "priority": as_text(layout.value(row, "priority")) or None, "disposition": disposition or None,
+                "timeline": {k: utc_iso(steps[k]) for k in TIMELINE if k in steps},
+                "units": [{k: (utc_iso(v) if isinstance(v, datetime) else v) for k, v in u.items()} for u in units],
                 "area": area, "private": private, "preset": layout.preset,
                 "rows": [i for i, _ in group] if len(group) > 1 else None,
             },
@@ -445,8 +425,8 @@ class EmergencyCalls(Adapter):
 
     @staticmethod
     def _unit(layout: Layout, row: dict) -> dict[str, Any]:
-        unit: dict[str, Any] = {"unit": _text(layout.value(row, "unit")), "unit_type": _text(layout.value(row, "unit_type")) or None,
-                                "sequence": _text(layout.value(row, "unit_sequence")) or None}
+        unit: dict[str, Any] = {"unit": as_text(layout.value(row, "unit")), "unit_type": as_text(layout.value(row, "unit_type")) or None,
+                                "sequence": as_text(layout.value(row, "unit_sequence")) or None}
         for step in UNIT_TIMES:
             unit[step] = layout.time(layout.value(row, step))
         return unit
@@ -469,8 +449,8 @@ class EmergencyCalls(Adapter):
         ids = _index_ids(doc)
         incident = _first(_get(doc, "incidentComponent"))
         call = _first(_get(doc, "callComponent"))
-        eid = _text(_get(doc, "incidentTrackingIdentifier")) or _text(_get(incident, "incidentTrackingIdentifier")) \
-            or _text(doc.get("$id")) or _text(_get(call, "callIdentifier"))
+        eid = as_text(_get(doc, "incidentTrackingIdentifier")) or as_text(_get(incident, "incidentTrackingIdentifier")) \
+            or as_text(doc.get("$id")) or as_text(_get(call, "callIdentifier"))
         if not eid:
             return [self.reject("EIDO has no incidentTrackingIdentifier or $id", doc, index)]
         zone = zone_from_name(self.config.timezone or "Asia/Makassar")
@@ -486,15 +466,15 @@ class EmergencyCalls(Adapter):
         return [built, *rejects]
 
     def _eido_incident(self, doc, eid, incident, call, ids, steps, place) -> Incident | Reject:
-        type_text = _text(_get(incident, "incidentTypeInternalText"))
-        type_code = _text(_get(incident, "incidentTypeCommonRegistryText"))
+        type_text = as_text(_get(incident, "incidentTypeInternalText"))
+        type_code = as_text(_get(incident, "incidentTypeCommonRegistryText"))
         layout = Layout(self.config, "generic")
         category = layout.category(type_text, type_code) if (type_text or type_code) else self.config.default_category
         reported = steps.get("received") or min(steps["updates"])
         updated = max([reported, *steps["updates"], *[v for k, v in steps.items() if k != "updates"]])
         callback = _resolve(_get(call, "callBackReference"), ids) or _first(_get(doc, "callbackComponent"))
         phones = [u for u in _as_list(_get(callback, "callBackInformationUri")) if isinstance(u, str)]
-        state = _text(_get(call, "callStateRegistryText"))
+        state = as_text(_get(call, "callStateRegistryText"))
         answered = "answer" in state.lower() or "answered" in steps
         status = "dispatched" if _get(doc, "dispatchComponent") else "acknowledged" if answered else "new"
         private = {"callback": phones or None, **place.get("private", {})}
@@ -503,12 +483,12 @@ class EmergencyCalls(Adapter):
             id=eid, category=category, severity=_eido_severity(_get(incident, "incidentCommonPriorityNumber"), category, self.config),
             status=status, lat=place.get("lat"), lon=place.get("lon"),
             reported_at=reported, updated_at=updated,
-            title=mask_phone(type_text or type_code or f"{_text(_get(call, 'standardPrimaryCallType')) or 'Emergency'} call".capitalize()),
+            title=mask_phone(type_text or type_code or f"{as_text(_get(call, 'standardPrimaryCallType')) or 'Emergency'} call".capitalize()),
             details={
                 "call_type": type_text or None, "type_code": type_code or None,
-                "priority": _text(_get(incident, "incidentPriorityInternalText")) or None,
-                "call_state": state or None, "eido_version": _text(_get(doc, "eidoVersion")) or None,
-                "timeline": {k: _iso(v) for k, v in steps.items() if k != "updates"},
+                "priority": as_text(_get(incident, "incidentPriorityInternalText")) or None,
+                "call_state": state or None, "eido_version": as_text(_get(doc, "eidoVersion")) or None,
+                "timeline": {k: utc_iso(v) for k, v in steps.items() if k != "updates"},
                 "area": place.get("area", {}), "private": {k: v for k, v in private.items() if v},
                 "location_problem": place.get("problem"),
             },
@@ -524,14 +504,14 @@ class EmergencyCalls(Adapter):
         place: dict[str, Any] = {"private": {}}
         rejects = []
         for comp in components:
-            url = _text(_get(comp, "locationByReferenceUrl"))
+            url = as_text(_get(comp, "locationByReferenceUrl"))
             if url:
                 place["private"].setdefault("location_reference_urls", []).append(url)
             pidf = _get(comp, "locationByValue")
             if not isinstance(pidf, str) or not pidf.strip():
                 continue
             root, problem = load_xml(pidf.strip().encode("utf-8"))
-            cid = _text(comp.get("$id")) or eid
+            cid = as_text(comp.get("$id")) or eid
             if problem:
                 reason = f"location {cid}: embedded PIDF-LO is {problem.reason}; the call is kept without this location"
                 rejects.append(self.reject(reason, pidf, cid))
@@ -607,7 +587,7 @@ def _eido_steps(doc: dict, call: Any, zone) -> dict[str, Any]:
 
 
 def _eido_severity(priority: Any, category: str, config: EmergencyCallsConfig) -> str:
-    number = _float(priority)
+    number = plain_number(priority)
     if number is None:
         return config.category_severities.get(category, "medium")
     return "critical" if number >= 9 else "high" if number >= 7 else "medium" if number >= 4 else "low"
@@ -618,7 +598,7 @@ def _read_pidf(root: Element, place: dict[str, Any]) -> None:
     for pos in descendants(root, "pos"):
         parts = text(pos).split()
         if len(parts) >= 2 and "lat" not in place:
-            lat, lon = _float(parts[0]), _float(parts[1])
+            lat, lon = plain_number(parts[0]), plain_number(parts[1])
             if lat is not None and lon is not None:
                 place["lat"], place["lon"] = lat, lon
     for civic in descendants(root, "civicAddress"):

@@ -26,7 +26,7 @@ from google.protobuf.message import DecodeError
 from google.transit import gtfs_realtime_pb2
 from pydantic import Field
 
-from data_sources.base import Adapter, SourceConfig, sniff_problem
+from data_sources.base import Adapter, SourceConfig, plain_number, sniff_problem
 from engine.records import ParseResult, Position, Reject
 
 log = logging.getLogger(__name__)
@@ -69,17 +69,10 @@ def route_names(static_path: str | Path) -> dict[str, str]:
     return names
 
 
-def _float(text: str) -> float | None:
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return None
-
-
 def _shape_lines(static_path: str | Path) -> dict[str, list[list[float]]]:
     points: dict[str, list[tuple[float, list[float]]]] = defaultdict(list)
     for row in read_static_table(static_path, "shapes.txt") or []:
-        lat, lon, seq = _float(row.get("shape_pt_lat")), _float(row.get("shape_pt_lon")), _float(row.get("shape_pt_sequence"))
+        lat, lon, seq = plain_number(row.get("shape_pt_lat")), plain_number(row.get("shape_pt_lon")), plain_number(row.get("shape_pt_sequence"))
         if lat is not None and lon is not None and seq is not None:
             points[row.get("shape_id", "")].append((seq, [lon, lat]))
     return {sid: [p for _, p in sorted(pts, key=lambda t: t[0])] for sid, pts in points.items()}
@@ -87,11 +80,11 @@ def _shape_lines(static_path: str | Path) -> dict[str, list[list[float]]]:
 
 def _stop_lines(static_path: str | Path, trips: list[dict]) -> dict[str, list[list[float]]]:
     """route_id -> line through the stops of its representative trip (the one with most stops)."""
-    stops = {r.get("stop_id"): (_float(r.get("stop_lon")), _float(r.get("stop_lat")))
+    stops = {r.get("stop_id"): (plain_number(r.get("stop_lon")), plain_number(r.get("stop_lat")))
              for r in read_static_table(static_path, "stops.txt") or []}
     by_trip: dict[str, list[tuple[float, str]]] = defaultdict(list)
     for row in read_static_table(static_path, "stop_times.txt") or []:
-        seq = _float(row.get("stop_sequence"))
+        seq = plain_number(row.get("stop_sequence"))
         if seq is not None:
             by_trip[row.get("trip_id", "")].append((seq, row.get("stop_id", "")))
     lines = {}

@@ -28,7 +28,8 @@ from xml.etree.ElementTree import Element
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from data_sources._xml import children, descendants, load_xml, local, text
-from data_sources.base import Adapter, SourceConfig, ZoneName, load_json, parse_time, sniff_problem, zone_from_name
+from data_sources.base import (Adapter, SourceConfig, ZoneName, as_text, load_json, parse_time, plain_number,
+                               sniff_problem, utc_iso, zone_from_name)
 from engine.records import STATUSES, Incident, ParseResult, Reject
 from engine.taxonomy import CATEGORIES
 
@@ -152,7 +153,7 @@ def parse_services(raw: bytes, config: Open311Config | None = None) -> list[dict
     items = _service_items(raw)
     services = []
     for item in items:
-        code, name = _str(item.get("service_code")), _str(item.get("service_name"))
+        code, name = as_text(item.get("service_code")), as_text(item.get("service_name"))
         if not code:
             continue
         entry = {key: item.get(key) for key in SERVICE_FIELDS}
@@ -182,33 +183,9 @@ def _service_items(raw: bytes) -> list[dict[str, Any]]:
 
 # ---- helpers ------------------------------------------------------------------------
 
-def _str(value: Any) -> str:
-    """Ids arrive as numbers or strings; None and empty mean absent."""
-    if value is None or isinstance(value, (dict, list)):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
 def _fields(el: Element) -> dict[str, Any]:
     """A flat XML element as a dict; empty elements (`<zipcode/>`) become None."""
     return {local(c.tag): (text(c) or None) for c in el}
-
-
-def _coordinate(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    try:
-        return float(str(value).strip())
-    except ValueError:
-        return None
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 class Open311(Adapter):
@@ -269,7 +246,7 @@ class Open311(Adapter):
                 inner = data[key]
                 return self._json_list(inner if isinstance(inner, list) else [inner])
         if "attributes" in data and "service_code" in data:
-            return [], Reject.of(f"a service definition (service {_str(data.get('service_code'))}), not requests", data)
+            return [], Reject.of(f"a service definition (service {as_text(data.get('service_code'))}), not requests", data)
         if "service_request_id" in data:
             return [data], None
         return [], Reject.of("not a GeoReport list of requests", data)
@@ -281,7 +258,7 @@ class Open311(Adapter):
                 return [], Reject.of(f"a services list ({len(data)} services), not requests; "
                                      "read it with open311.parse_services", data[:1])
             if all("description" in d and "code" in d for d in dicts):
-                errors = "; ".join(f"{_str(d.get('code'))} {_str(d.get('description'))}".strip() for d in dicts)
+                errors = "; ".join(f"{as_text(d.get('code'))} {as_text(d.get('description'))}".strip() for d in dicts)
                 return [], Reject.of(f"the server answered with an error: {errors}", data[:1])
         return data, None
 
@@ -289,12 +266,12 @@ class Open311(Adapter):
     def _request(self, item: Any, index: int) -> Incident | Reject:
         if not isinstance(item, dict):
             return Reject.of("request is not an object", item, index)
-        rid = _str(item.get("service_request_id"))
+        rid = as_text(item.get("service_request_id"))
         if not rid:
             what = "a token only, the request is not yet numbered" if item.get("token") else "no service_request_id"
             return Reject.of(f"request has {what}", item, index)
         if not any(item.get(k) for k in ("requested_datetime", "status", "service_code", "service_name")):
-            notice = _str(item.get("service_notice"))
+            notice = as_text(item.get("service_notice"))
             return Reject.of(f"a POST acknowledgement for request {rid}, not a request"
                              + (f" (notice: {notice[:120]})" if notice else ""), item, rid)
         zone = zone_from_name(self.config.timezone)
@@ -304,23 +281,23 @@ class Open311(Adapter):
         except ValueError as exc:
             return Reject.of(f"requested_datetime: {exc}", item, rid)
         try:
-            updated = parse_time(item["updated_datetime"], zone) if _str(item.get("updated_datetime")) else requested
-            expected = parse_time(item["expected_datetime"], zone) if _str(item.get("expected_datetime")) else None
+            updated = parse_time(item["updated_datetime"], zone) if as_text(item.get("updated_datetime")) else requested
+            expected = parse_time(item["expected_datetime"], zone) if as_text(item.get("expected_datetime")) else None
         except ValueError as exc:
             return Reject.of(f"updated/expected_datetime: {exc}", item, rid)
         return self._incident(item, rid, requested, max(updated, requested), expected)
 
     def _incident(self, item: dict, rid: str, requested: datetime, updated: datetime, expected: datetime | None):
-        code, name = _str(item.get("service_code")), _str(item.get("service_name"))
-        agency, notes = _str(item.get("agency_responsible")), _str(item.get("status_notes"))
-        raw_status = _str(item.get("status")).lower()
+        code, name = as_text(item.get("service_code")), as_text(item.get("service_name"))
+        agency, notes = as_text(item.get("agency_responsible")), as_text(item.get("status_notes"))
+        raw_status = as_text(item.get("status")).lower()
         status = self._status(raw_status, notes, agency)
         if status is None:
             return Reject.of(f"status {item.get('status')!r} is not open or closed (add it to `statuses`)", item, rid)
         first_due, done_due = self._deadlines(code, name, requested, expected)
-        lat, lon = _coordinate(item.get("lat")), _coordinate(item.get("long"))
+        lat, lon = plain_number(item.get("lat")), plain_number(item.get("long"))
         missing_location = lat is None or lon is None or (lat == 0 and lon == 0)
-        address = _str(item.get("address"))
+        address = as_text(item.get("address"))
         return self.build(
             Incident, rid, item,
             id=rid,
@@ -335,13 +312,13 @@ class Open311(Adapter):
                 "source_status": raw_status,
                 "status_notes": notes or None,
                 "agency_responsible": agency or None,
-                "description": _str(item.get("description")) or None,
-                "service_notice": _str(item.get("service_notice")) or None,
+                "description": as_text(item.get("description")) or None,
+                "service_notice": as_text(item.get("service_notice")) or None,
                 "address": address or None,
-                "address_id": _str(item.get("address_id")) or None,
-                "zipcode": _str(item.get("zipcode")) or None,
-                "media_url": _str(item.get("media_url")) or None,
-                "expected_datetime": _iso(expected) if expected else None,
+                "address_id": as_text(item.get("address_id")) or None,
+                "zipcode": as_text(item.get("zipcode")) or None,
+                "media_url": as_text(item.get("media_url")) or None,
+                "expected_datetime": utc_iso(expected) if expected else None,
                 "first_response_due": first_due,
                 "resolution_due": done_due,
                 "location_missing": missing_location,
@@ -356,8 +333,8 @@ class Open311(Adapter):
             first = requested + timedelta(days=first_days)
             done = expected or requested + timedelta(days=done_days)
         except OverflowError:  # a request dated at the end of year 9999
-            return None, _iso(expected) if expected else None
-        return _iso(first), _iso(done)
+            return None, utc_iso(expected) if expected else None
+        return utc_iso(first), utc_iso(done)
 
     def _status(self, raw: str, notes: str, agency: str) -> str | None:
         base = self.config.statuses.get(raw)

@@ -33,7 +33,8 @@ from typing import Any
 from pydantic import Field
 from shapely.geometry import shape
 
-from data_sources.base import Adapter, SourceConfig, ZoneName, load_json, parse_number, parse_time, zone_from_name
+from data_sources.base import (Adapter, SourceConfig, ZoneName, load_json, parse_number, parse_time, utc_stamp,
+                               zone_from_name)
 
 from engine.records import Incident, ParseResult, Reading, Reject
 
@@ -361,7 +362,7 @@ class PetaBencana(Adapter):
             details["alert_note"] = note
         return self.build(
             Reading, ref, obs,
-            id=f"{gauge}:{when.strftime('%Y%m%dT%H%M%SZ')}",
+            id=f"{gauge}:{utc_stamp(when)}",
             station=gauge, station_name=str(p.get("gaugenameid") or gauge),
             quantity="water_level", value=level, unit="cm", alert_level=alert,
             lat=point[1] if point else None, lon=point[0] if point else None,

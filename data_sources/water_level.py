@@ -40,8 +40,8 @@ from urllib.parse import urlparse
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from data_sources.base import (Adapter, FetchError, SourceConfig, ZoneName, load_json, parse_number, parse_time, sniff_problem,
-                               zone_from_name)
+from data_sources.base import (Adapter, FetchError, SourceConfig, ZoneName, load_json, parse_number, parse_time,
+                               sniff_problem, utc_stamp, zone_from_name)
 
 from engine.records import ParseResult, Reading, Reject
 
@@ -271,7 +271,7 @@ class WaterLevel(Adapter):
             details["alert_note"] = f"no Siaga thresholds configured for {gauge!r}: alert level 0 is not an assessment"
         return self.build(
             Reading, ref, raw,
-            id=f"{gauge}:{when.strftime('%Y%m%dT%H%M%SZ')}",
+            id=f"{gauge}:{utc_stamp(when)}",
             station=gauge, station_name=(settings.name if settings and settings.name else item.get("name") or gauge),
             quantity="water_level", value=level, unit="cm", alert_level=alert,
             lat=parse_number(lat), lon=parse_number(lon),

@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 from pydantic import Field, field_validator
 
-from data_sources.base import Adapter, SourceConfig, load_json, parse_number, sniff_problem
+from data_sources.base import Adapter, SourceConfig, as_text, load_json, parse_number, plain_number, sniff_problem
 from engine.records import SEVERITIES, Incident, ParseResult, Reject
 from engine.taxonomy import CATEGORIES
 
@@ -129,20 +129,8 @@ def _precision(value: Any) -> float | None:
     return 10 ** zeros / 1000
 
 
-def _num(value: Any) -> float | None:
-    """A plain number (coordinates, counts); '-6.359' must stay -6.359, so no grouping rules here."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    try:
-        return float(str(value).strip())
-    except ValueError:
-        return None
-
-
 def _level(value: Any) -> int | None:
-    n = _num(value)
+    n = plain_number(value)
     return int(n) if n is not None and math.isfinite(n) and abs(n) < 1000 else None
 
 
@@ -150,7 +138,7 @@ def _point(value: Any) -> tuple[float | None, float | None]:
     """Waze {x: lon, y: lat} -> (lat, lon)."""
     if not isinstance(value, dict):
         return None, None
-    return _num(value.get("y")), _num(value.get("x"))
+    return plain_number(value.get("y")), plain_number(value.get("x"))
 
 
 def _line(value: Any) -> list[list[float]] | None:
@@ -173,18 +161,10 @@ def _line(value: Any) -> list[list[float]] | None:
     return coords if len(coords) >= 2 else None
 
 
-def _str(value: Any) -> str:
-    if value is None or isinstance(value, (dict, list)):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
 def _bool(value: Any) -> bool | None:
     if isinstance(value, bool):
         return value
-    s = _str(value).lower()
+    s = as_text(value).lower()
     return True if s in {"t", "true", "1", "yes"} else False if s in {"f", "false", "0", "no"} else None
 
 
@@ -284,7 +264,7 @@ class Waze(Adapter):
 
     # ---- alerts ------------------------------------------------------------------------
     def _alert(self, a: dict, ref: str) -> Incident | Reject:
-        uid = _str(a.get("uuid")) or _str(a.get("id"))
+        uid = as_text(a.get("uuid")) or as_text(a.get("id"))
         if not uid:
             return Reject.of("alert has no uuid", a, ref)
         when = _millis(a.get("pubMillis"))
@@ -293,11 +273,11 @@ class Waze(Adapter):
         lat, lon = _point(a.get("location"))
         if lat is None or lon is None:
             return Reject.of(f"location {a.get('location')!r} has no numeric x/y", a, ref)
-        wtype, subtype = _str(a.get("type")).upper(), _str(a.get("subtype")).upper()
+        wtype, subtype = as_text(a.get("type")).upper(), as_text(a.get("subtype")).upper()
         category = self.config.alert_categories.get(subtype) or self.config.alert_categories.get(wtype)
         if category is None:
             return Reject.of(f"alert type {wtype or '(none)'}/{subtype or '(none)'} has no category (add it to alert_categories)", a, ref)
-        street, city = _str(a.get("street")), _str(a.get("city"))
+        street, city = as_text(a.get("street")), as_text(a.get("city"))
         return self.build(
             Incident, ref, a,
             id=f"alert:{uid}", category=category,
@@ -306,17 +286,17 @@ class Waze(Adapter):
             title=", ".join(p for p in (_label(subtype or wtype), street, city) if p),
             details={
                 "waze_type": wtype, "waze_subtype": subtype or None, "street": street or None, "city": city or None,
-                "description": _str(a.get("reportDescription")) or None,
-                "reliability": _num(a.get("reliability")), "confidence": _num(a.get("confidence")),
-                "report_rating": _num(a.get("reportRating")), "thumbs_up": _num(a.get("nThumbsUp")),
-                "road_type": _num(a.get("roadType")), "magvar": _num(a.get("magvar")),
+                "description": as_text(a.get("reportDescription")) or None,
+                "reliability": plain_number(a.get("reliability")), "confidence": plain_number(a.get("confidence")),
+                "report_rating": plain_number(a.get("reportRating")), "thumbs_up": plain_number(a.get("nThumbsUp")),
+                "road_type": plain_number(a.get("roadType")), "magvar": plain_number(a.get("magvar")),
                 "time_precision_s": _precision(a.get("pubMillis")),
             },
         )
 
     # ---- jams ----------------------------------------------------------------------------
     def _jam(self, j: dict, ref: str) -> Incident | Reject:
-        uid = _str(j.get("uuid")) or _str(j.get("id"))
+        uid = as_text(j.get("uuid")) or as_text(j.get("id"))
         if not uid:
             return Reject.of("jam has no uuid or id", j, ref)
         when = _millis(j.get("pubMillis"))
@@ -326,11 +306,11 @@ class Waze(Adapter):
         if coords is None:
             return Reject.of("jam line is missing or has points without numeric x/y", j, ref)
         level = _level(j.get("level"))
-        delay = _num(j.get("delay"))
-        speed_kmh = _num(j.get("speedKMH"))
-        if speed_kmh is None and _num(j.get("speed")) is not None:
-            speed_kmh = round(_num(j.get("speed")) * 3.6, 2)
-        street, end = _str(j.get("street")), _str(j.get("endNode"))
+        delay = plain_number(j.get("delay"))
+        speed_kmh = plain_number(j.get("speedKMH"))
+        if speed_kmh is None and plain_number(j.get("speed")) is not None:
+            speed_kmh = round(plain_number(j.get("speed")) * 3.6, 2)
+        street, end = as_text(j.get("street")), as_text(j.get("endNode"))
         lon, lat = coords[len(coords) // 2]
         return self.build(
             Incident, ref, j,
@@ -338,21 +318,21 @@ class Waze(Adapter):
             severity=self.config.level_severities.get(level, "medium"),
             status="new", lat=lat, lon=lon, reported_at=when, updated_at=when,
             geometry={"type": "LineString", "coordinates": coords},
-            title=" -> ".join(p for p in (street or "Jam", end) if p) + (f", {_str(j.get('city'))}" if j.get("city") else ""),
+            title=" -> ".join(p for p in (street or "Jam", end) if p) + (f", {as_text(j.get('city'))}" if j.get("city") else ""),
             details={
                 "level": level, "speed_kmh": speed_kmh,
                 "delay_s": None if delay is None or delay < 0 else delay,
                 "blocked": delay == -1 or level == 5,
-                "length_m": _num(j.get("length")), "street": street or None, "end_node": end or None,
-                "start_node": _str(j.get("startNode")) or None, "city": _str(j.get("city")) or None,
-                "road_type": _num(j.get("roadType")), "turn_type": _str(j.get("turnType")) or None,
-                "blocking_alert_uuid": _str(j.get("blockingAlertUuid")) or None,
+                "length_m": plain_number(j.get("length")), "street": street or None, "end_node": end or None,
+                "start_node": as_text(j.get("startNode")) or None, "city": as_text(j.get("city")) or None,
+                "road_type": plain_number(j.get("roadType")), "turn_type": as_text(j.get("turnType")) or None,
+                "blocking_alert_uuid": as_text(j.get("blockingAlertUuid")) or None,
             },
         )
 
     # ---- irregularities -------------------------------------------------------------------
     def _irregularity(self, g: dict, ref: str) -> Incident | Reject:
-        uid = _str(g.get("id")) or _str(g.get("uuid"))
+        uid = as_text(g.get("id")) or as_text(g.get("uuid"))
         if not uid:
             return Reject.of("irregularity has no id", g, ref)
         detected = _millis(g.get("detectionDateMillis")) or _text_time(g.get("detectionDate"))
@@ -363,7 +343,7 @@ class Waze(Adapter):
         if coords is None:
             return Reject.of("irregularity line is missing or has points without numeric x/y", g, ref)
         level = _level(g.get("severity"))
-        street, end = _str(g.get("street")), _str(g.get("endNode"))
+        street, end = as_text(g.get("street")), as_text(g.get("endNode"))
         lon, lat = coords[len(coords) // 2]
         nested = g.get("alerts") if isinstance(g.get("alerts"), list) else []
         return self.build(
@@ -372,16 +352,16 @@ class Waze(Adapter):
             severity=self.config.level_severities.get(level, "medium"),
             status="new", lat=lat, lon=lon, reported_at=detected, updated_at=max(updated, detected),
             geometry={"type": "LineString", "coordinates": coords},
-            title=" -> ".join(p for p in (street or "Irregularity", end) if p) + (f", {_str(g.get('city'))}" if g.get("city") else ""),
+            title=" -> ".join(p for p in (street or "Irregularity", end) if p) + (f", {as_text(g.get('city'))}" if g.get("city") else ""),
             details={
                 "irregularity": True, "severity_level": level, "jam_level": _level(g.get("jamLevel")),
-                "size": _str(g.get("type")) or None, "delay_s": _num(g.get("delaySeconds")),
-                "speed_kmh": _num(g.get("speed")), "regular_speed_kmh": _num(g.get("regularSpeed")),
-                "drivers_count": _num(g.get("driversCount")), "alerts_count": _num(g.get("alertsCount")),
-                "length_m": _num(g.get("length")), "seconds": _num(g.get("seconds")), "trend": _num(g.get("trend")),
-                "highway": _bool(g.get("highway")), "cause_type": _str(g.get("causeType")) or None,
-                "street": street or None, "end_node": end or None, "city": _str(g.get("city")) or None,
-                "alert_uuids": [_str(a.get("uuid")) for a in nested if isinstance(a, dict) and a.get("uuid")],
+                "size": as_text(g.get("type")) or None, "delay_s": plain_number(g.get("delaySeconds")),
+                "speed_kmh": plain_number(g.get("speed")), "regular_speed_kmh": plain_number(g.get("regularSpeed")),
+                "drivers_count": plain_number(g.get("driversCount")), "alerts_count": plain_number(g.get("alertsCount")),
+                "length_m": plain_number(g.get("length")), "seconds": plain_number(g.get("seconds")), "trend": plain_number(g.get("trend")),
+                "highway": _bool(g.get("highway")), "cause_type": as_text(g.get("causeType")) or None,
+                "street": street or None, "end_node": end or None, "city": as_text(g.get("city")) or None,
+                "alert_uuids": [as_text(a.get("uuid")) for a in nested if isinstance(a, dict) and a.get("uuid")],
             },
         )
 

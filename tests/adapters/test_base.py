@@ -14,8 +14,9 @@ from pydantic import ValidationError
 
 from data_sources import get_adapter
 from data_sources._xml import child, children, descendants, load_xml, local, text
-from data_sources.base import (Adapter, SourceConfig, ZoneName, load_json, mask_digits, parse_number, parse_time,
-                               private_excerpt, split_zone, unstorable, zone_from_name)
+from data_sources.base import (Adapter, SourceConfig, ZoneName, as_text, load_json, mask_digits, parse_number, parse_time,
+                               plain_number, private_excerpt, split_zone, unstorable, utc_iso, utc_stamp, zone_from_name)
+
 
 from engine.records import WIB, WITA, Incident, ParseResult, Reading, Reject, record_to_json
 
@@ -379,3 +380,11 @@ def test_private_adapters_mask_every_reject_they_make():
 def test_private_excerpt_never_raises_and_never_shows_long_digit_runs(item, keys, depth):
     text = private_excerpt(nested(depth, item), keys)
     assert len(text) <= 300 and not re.search(r"\d{6}", text)
+
+
+def test_plain_number_as_text_and_time_strings():
+    assert [plain_number(v) for v in ("-6.359", " 115.2 ", 7, 2.5, "1,5", "", None, True, "nan", "inf", 10**400)] == \
+        [-6.359, 115.2, 7.0, 2.5, None, None, None, None, None, None, None]
+    assert [as_text(v) for v in (42, 42.0, 4.5, " T-1 ", None, {}, [1], "")] == ["42", "42", "4.5", "T-1", "", "", "", ""]
+    wita = datetime(2025, 9, 10, 8, 17, 30, tzinfo=WITA)
+    assert utc_iso(wita) == "2025-09-10T00:17:30Z" and utc_stamp(wita) == "20250910T001730Z"
