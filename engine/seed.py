@@ -25,13 +25,13 @@ import math
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterator
 
 import numpy as np
 import orjson
 import shapely
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from engine.analytics import facts as afacts
 from engine.analytics.config import KpiConfig

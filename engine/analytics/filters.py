@@ -5,7 +5,7 @@ not written, so links stay short. Times in the URL are WITA (the city's clock).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from urllib.parse import parse_qs, urlencode
 

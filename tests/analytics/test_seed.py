@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import orjson
 import pytest
