@@ -1,12 +1,14 @@
 """Safe XML for adapters: defusedxml parsing and namespace-blind element access."""
 from __future__ import annotations
 
+from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from data_sources.base import sniff_problem
+from data_sources.base import load_json, sniff_problem
+
 from engine.records import Reject
 
 
@@ -23,6 +25,17 @@ def load_xml(raw: bytes) -> tuple[Element | None, Reject | None]:
         return fromstring(raw), None
     except (ParseError, DefusedXmlException, ValueError, LookupError, RecursionError) as exc:
         return None, Reject.of(f"not valid XML: {exc}", raw[:120])
+
+
+def load_xml_or_json(raw: bytes) -> tuple[Element | Any, Reject | None]:
+    """The root Element when the body starts with '<' (after a BOM or white space), else the JSON value.
+
+    For sources that publish one format as XML and JSON; the caller tells them
+    apart with isinstance(doc, Element). Problems are those of load_xml / load_json.
+    """
+    if raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
+        return load_xml(raw)
+    return load_json(raw)
 
 
 def local(tag: str) -> str:

@@ -28,9 +28,10 @@ from xml.etree.ElementTree import Element
 
 from pydantic import Field
 
-from data_sources._xml import load_xml, local
-from data_sources.base import (Adapter, SourceConfig, ZoneName, load_json, parse_number, parse_time, sniff_problem,
-                               split_zone, utc_stamp, zone_from_name)
+from data_sources._xml import load_xml_or_json, local
+
+from data_sources.base import (Adapter, SourceConfig, ZoneName, parse_number, parse_time, split_zone, utc_stamp,
+                               zone_from_name)
 from engine.records import WIB, Incident, ParseResult, Reject
 
 
@@ -133,20 +134,11 @@ class BmkgQuake(Adapter):
     description = "BMKG earthquakes (autogempa JSON/XML, gempaterkini, realtime GeoJSON) and InaTEWS quake/tsunami messages"
 
     def parse(self, raw: bytes) -> ParseResult:
+        doc, problem = load_xml_or_json(raw)
+        if problem:
+            return ParseResult(rejects=[problem])
         result = ParseResult()
-        if raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<" and not sniff_problem(raw):
-            root, problem = load_xml(raw)
-
-            if problem:
-                result.rejects.append(problem)
-                return result
-            self._xml(root, result)
-        else:
-            data, problem = load_json(raw)
-            if problem:
-                result.rejects.append(problem)
-                return result
-            self._json(data, result)
+        (self._xml if isinstance(doc, Element) else self._json)(doc, result)
         return self.dedupe(result)
 
     # ---- formats -------------------------------------------------------------------

@@ -27,8 +27,9 @@ from xml.etree.ElementTree import Element
 
 from pydantic import Field
 
-from data_sources._xml import children, load_xml, local, text
-from data_sources.base import Adapter, SourceConfig, ZoneName, load_json, parse_number, parse_time, sniff_problem, zone_from_name
+from data_sources._xml import children, load_xml_or_json, local, text
+
+from data_sources.base import Adapter, SourceConfig, ZoneName, parse_number, parse_time, zone_from_name
 
 from engine.records import ParseResult, Reading, Reject
 
@@ -84,20 +85,11 @@ class BmkgWeather(Adapter):
     description = "BMKG weather forecast per desa (api.bmkg.go.id adm4 JSON) or area (DigitalForecast XML)"
 
     def parse(self, raw: bytes) -> ParseResult:
+        doc, problem = load_xml_or_json(raw)
+        if problem:
+            return ParseResult(rejects=[problem])
         result = ParseResult()
-        if raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<" and not sniff_problem(raw):
-            root, problem = load_xml(raw)
-
-            if problem:
-                result.rejects.append(problem)
-                return result
-            self._digital_forecast(root, result)
-        else:
-            data, problem = load_json(raw)
-            if problem:
-                result.rejects.append(problem)
-                return result
-            self._adm4(data, result)
+        (self._digital_forecast if isinstance(doc, Element) else self._adm4)(doc, result)
         return self.dedupe(result)
 
 

@@ -27,9 +27,10 @@ from xml.etree.ElementTree import Element
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from data_sources._xml import children, descendants, load_xml, local, text
-from data_sources.base import (Adapter, SourceConfig, ZoneName, as_text, load_json, parse_time, plain_number,
-                               sniff_problem, utc_iso, zone_from_name)
+from data_sources._xml import children, descendants, load_xml_or_json, local, text
+
+from data_sources.base import (Adapter, SourceConfig, ZoneName, as_text, parse_time, plain_number, utc_iso,
+                               zone_from_name)
 from engine.records import STATUSES, Incident, ParseResult, Reject
 from engine.taxonomy import CATEGORIES
 
@@ -164,16 +165,11 @@ def parse_services(raw: bytes, config: Open311Config | None = None) -> list[dict
 
 
 def _service_items(raw: bytes) -> list[dict[str, Any]]:
-    if sniff_problem(raw):
-        return []
-    if raw.lstrip()[:1] == b"<":
-        root, problem = load_xml(raw)
-        if problem or local(root.tag) != "services":
-            return []
-        return [_fields(el) for el in children(root, "service")]
-    data, problem = load_json(raw)
+    data, problem = load_xml_or_json(raw)
     if problem:
         return []
+    if isinstance(data, Element):
+        return [_fields(el) for el in children(data, "service")] if local(data.tag) == "services" else []
     if isinstance(data, dict):
         data = data.get("services")
     if not isinstance(data, list):
@@ -203,24 +199,20 @@ class Open311(Adapter):
         built = [self._request(item, i) for i, item in enumerate(items)]
         return self.dedupe(built)
 
-
     # ---- documents ----------------------------------------------------------------
     def _items(self, raw: bytes) -> tuple[list[Any], Reject | None]:
-        if raw.lstrip()[:1] == b"<":
-            return self._xml_items(raw)
-        data, problem = load_json(raw)
+        data, problem = load_xml_or_json(raw)
         if problem:
             return [], problem
+        if isinstance(data, Element):
+            return self._xml_items(data, raw)
         if isinstance(data, dict):
             return self._json_object(data)
         if not isinstance(data, list):
             return [], Reject.of("not a GeoReport list of requests", data)
         return self._json_list(data)
 
-    def _xml_items(self, raw: bytes) -> tuple[list[Any], Reject | None]:
-        root, problem = load_xml(raw)
-        if problem:
-            return [], problem
+    def _xml_items(self, root: Element, raw: bytes) -> tuple[list[Any], Reject | None]:
         kind = local(root.tag)
         if kind == "services":
             return [], Reject.of(f"a services list ({len(children(root, 'service'))} services), not requests; "

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from data_sources import get_adapter
-from data_sources._xml import child, children, descendants, load_xml, local, text
+from data_sources._xml import child, children, descendants, load_xml, load_xml_or_json, local, text
 from data_sources.base import (Adapter, SourceConfig, ZoneName, as_text, load_json, mask_digits, parse_number, parse_time,
                                plain_number, private_excerpt, split_zone, unstorable, utc_iso, utc_stamp, zone_from_name)
 
@@ -388,3 +388,12 @@ def test_plain_number_as_text_and_time_strings():
     assert [as_text(v) for v in (42, 42.0, 4.5, " T-1 ", None, {}, [1], "")] == ["42", "42", "4.5", "T-1", "", "", "", ""]
     wita = datetime(2025, 9, 10, 8, 17, 30, tzinfo=WITA)
     assert utc_iso(wita) == "2025-09-10T00:17:30Z" and utc_stamp(wita) == "20250910T001730Z"
+
+
+def test_load_xml_or_json_tells_them_apart_by_the_first_byte():
+    root, problem = load_xml_or_json(b"\xef\xbb\xbf \n<services><service/></services>")
+    assert problem is None and local(root.tag) == "services"
+    assert load_xml_or_json(b' {"a": 1}') == ({"a": 1}, None)
+    for raw in (b"<html><body>502</body></html>", b"", b"<a>", b"{"):
+        doc, problem = load_xml_or_json(raw)
+        assert doc is None and problem.reason
