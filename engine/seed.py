@@ -640,10 +640,10 @@ def _outages(history: History, rng, start: datetime, end: datetime, prefix: str)
     rows = []
     days = (end - start).days
     for name in STREAM_SOURCE.values():
-        for _ in range(max(0, days // 75)):
+        for _ in range(max(0, days // 120)):  # about three a year per source, one to six hours each
             at = start + timedelta(seconds=float(rng.uniform(0, (end - start).total_seconds())))
             rows.append({"source": prefix + name, "started_at": at,
-                         "ended_at": min(end, at + timedelta(hours=float(rng.uniform(1, 10)))),
+                         "ended_at": min(end, at + timedelta(hours=float(rng.uniform(1, 6)))),
                          "error": "connection timed out (seeded outage)"})
     if rows:
         with history.engine.begin() as conn:
