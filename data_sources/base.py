@@ -24,7 +24,9 @@ import httpx
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from engine.records import ParseResult, Reject
+from engine.records import SEVERITIES, STATUSES, ParseResult, Reject
+from engine.taxonomy import CATEGORIES
+
 
 
 class FetchError(Exception):
@@ -446,6 +448,24 @@ def _known_zone(name: str) -> str:
 # The type of every config key that names a zone (`timezone`, `realtime_timezone`):
 # a text that `zone_from_name` reads, checked when the config is loaded.
 ZoneName = Annotated[str, AfterValidator(_known_zone)]
+
+
+def _one_of(allowed: Iterable[str], what: str) -> AfterValidator:
+    names = frozenset(allowed)
+
+    def check(value: str) -> str:
+        if value not in names:
+            raise ValueError(f"{value!r} is not {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+# Config values that must be canonical names, such as the targets of a source's
+# category/severity/status mappings (`dict[str, CategoryName]`) and their defaults.
+CategoryName = Annotated[str, _one_of(CATEGORIES, "a category in engine.taxonomy")]
+SeverityName = Annotated[str, _one_of(SEVERITIES, f"one of {', '.join(SEVERITIES)}")]
+StatusName = Annotated[str, _one_of(STATUSES, f"one of {', '.join(STATUSES)}")]
 
 
 def split_zone(text: str) -> tuple[str, tzinfo | None]:

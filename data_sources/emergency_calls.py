@@ -42,12 +42,11 @@ from xml.etree.ElementTree import Element
 from pydantic import Field, field_validator
 
 from data_sources._xml import descendants, load_xml, local, text
-from data_sources.base import (Adapter, SourceConfig, ZoneName, as_text, load_json, parse_time, plain_number,
-                               sniff_problem, utc_iso, zone_from_name)
+from data_sources.base import (Adapter, CategoryName, SeverityName, SourceConfig, StatusName, ZoneName, as_text,
+                               load_json, parse_time, plain_number, sniff_problem, utc_iso, zone_from_name)
 from data_sources.base import mask_digits as mask_phone  # titles: a caller's number typed into the call type
 
-from engine.records import SEVERITIES, STATUSES, Incident, ParseResult, Reject
-from engine.taxonomy import CATEGORIES
+from engine.records import Incident, ParseResult, Reject
 
 TIMELINE = ("received", "answered", "entered", "dispatched", "responding", "on_scene", "transport", "hospital", "closed")
 UNIT_TIMES = ("dispatched", "responding", "on_scene", "transport", "hospital", "closed")
@@ -128,11 +127,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def _check(values: dict[str, str], allowed: list[str] | dict, what: str) -> None:
-    for key, value in values.items():
-        if value not in allowed:
-            raise ValueError(f"{key}: {value!r} is not a {what}")
-
 
 class EmergencyCallsConfig(SourceConfig):
     adapter: str = "emergency-calls"
@@ -145,13 +139,13 @@ class EmergencyCallsConfig(SourceConfig):
     extract: dict[str, str] = Field(default_factory=dict, description="canonical field -> regex whose group 1 is the value")
     id_columns: list[str] | None = Field(default=None, description="columns hashed into the id when there is no id column")
     time_formats: list[str] | None = Field(default=None, description="strptime formats tried before ISO 8601")
-    categories: dict[str, str] = Field(default_factory=dict, description="exact call type or type group -> category")
-    category_keywords: list[tuple[str, str]] = Field(default_factory=lambda: list(DEFAULT_CATEGORY_KEYWORDS))
-    default_category: str = "other_emergency"
-    severities: dict[str, str] = Field(default_factory=dict, description="priority value -> severity")
-    category_severities: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_CATEGORY_SEVERITIES))
-    statuses: dict[str, str] = Field(default_factory=dict, description="disposition/status value -> status")
-    default_status: str | None = Field(default=None, description="status when the timeline says nothing; default new")
+    categories: dict[str, CategoryName] = Field(default_factory=dict, description="exact call type or type group -> category")
+    category_keywords: list[tuple[str, CategoryName]] = Field(default_factory=lambda: list(DEFAULT_CATEGORY_KEYWORDS))
+    default_category: CategoryName = "other_emergency"
+    severities: dict[str, SeverityName] = Field(default_factory=dict, description="priority value -> severity")
+    category_severities: dict[str, SeverityName] = Field(default_factory=lambda: dict(DEFAULT_CATEGORY_SEVERITIES))
+    statuses: dict[str, StatusName] = Field(default_factory=dict, description="disposition/status value -> status")
+    default_status: StatusName | None = Field(default=None, description="status when the timeline says nothing; default new")
 
     @field_validator("extract")
     @classmethod
@@ -163,42 +157,16 @@ class EmergencyCallsConfig(SourceConfig):
                 raise ValueError(f"{key}: not a regular expression ({exc})") from None
         return v
 
-    @field_validator("categories")
+    @field_validator("categories", "severities", "category_severities", "statuses")
     @classmethod
-    def _categories(cls, v: dict[str, str]) -> dict[str, str]:
-        _check(v, CATEGORIES, "category in engine.taxonomy")
-        return {k.strip().lower(): c for k, c in v.items()}
+    def _lower_keys(cls, v: dict[str, str]) -> dict[str, str]:
+        return {k.strip().lower(): value for k, value in v.items()}
 
     @field_validator("category_keywords")
     @classmethod
     def _keywords(cls, v: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        _check(dict(v), CATEGORIES, "category in engine.taxonomy")
         return [(k.upper(), c) for k, c in v]
 
-    @field_validator("default_category")
-    @classmethod
-    def _default_category(cls, v: str) -> str:
-        _check({"default_category": v}, CATEGORIES, "category in engine.taxonomy")
-        return v
-
-    @field_validator("severities", "category_severities")
-    @classmethod
-    def _severities(cls, v: dict[str, str]) -> dict[str, str]:
-        _check(v, SEVERITIES, "severity")
-        return {k.strip().lower(): s for k, s in v.items()}
-
-    @field_validator("statuses")
-    @classmethod
-    def _statuses(cls, v: dict[str, str]) -> dict[str, str]:
-        _check(v, STATUSES, "status")
-        return {k.strip().lower(): s for k, s in v.items()}
-
-    @field_validator("default_status")
-    @classmethod
-    def _default_status(cls, v: str | None) -> str | None:
-        if v is not None:
-            _check({"default_status": v}, STATUSES, "status")
-        return v
 
 
 class Layout:

@@ -29,10 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from data_sources._xml import children, descendants, load_xml_or_json, local, text
 
-from data_sources.base import (Adapter, SourceConfig, ZoneName, as_text, parse_time, plain_number, utc_iso,
-                               zone_from_name)
-from engine.records import STATUSES, Incident, ParseResult, Reject
-from engine.taxonomy import CATEGORIES
+from data_sources.base import (Adapter, CategoryName, SourceConfig, StatusName, ZoneName, as_text, parse_time,
+                               plain_number, utc_iso, zone_from_name)
+from engine.records import Incident, ParseResult, Reject
 
 # Ordered (keyword in the lower-cased service name, category): first match wins.
 DEFAULT_CATEGORY_KEYWORDS: list[tuple[str, str]] = [
@@ -66,28 +65,17 @@ class Deadline(BaseModel):
     resolution_days: float = Field(default=14, gt=0)
 
 
-def _known_category(value: str) -> str:
-    if value not in CATEGORIES:
-        raise ValueError(f"{value!r} is not a category in engine.taxonomy")
-    return value
-
-
-def _known_status(value: str) -> str:
-    if value not in STATUSES:
-        raise ValueError(f"{value!r} is not one of {', '.join(STATUSES)}")
-    return value
-
 
 class Open311Config(SourceConfig):
     adapter: str = "open311"
     interval: float = 300
     timezone: ZoneName = Field(default="Asia/Makassar", description="zone of times written without one (WITA for Denpasar)")
-    categories: dict[str, str] = Field(default_factory=dict, description="service_code or service_name -> category")
-    category_keywords: list[tuple[str, str]] = Field(default_factory=lambda: list(DEFAULT_CATEGORY_KEYWORDS))
-    default_category: str = "other_complaint"
-    statuses: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_STATUSES))
-    note_statuses: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_NOTE_STATUSES))
-    assigned_status: str = Field(default="dispatched", description="status of an open request that names an agency")
+    categories: dict[str, CategoryName] = Field(default_factory=dict, description="service_code or service_name -> category")
+    category_keywords: list[tuple[str, CategoryName]] = Field(default_factory=lambda: list(DEFAULT_CATEGORY_KEYWORDS))
+    default_category: CategoryName = "other_complaint"
+    statuses: dict[str, StatusName] = Field(default_factory=lambda: dict(DEFAULT_STATUSES))
+    note_statuses: dict[str, StatusName] = Field(default_factory=lambda: dict(DEFAULT_NOTE_STATUSES))
+    assigned_status: StatusName = Field(default="dispatched", description="status of an open request that names an agency")
     first_response_days: float = Field(default=3, gt=0)
     resolution_days: float = Field(default=14, gt=0)
     service_deadlines: dict[str, Deadline] = Field(default_factory=dict, description="service_code or service_name -> days")
@@ -95,35 +83,26 @@ class Open311Config(SourceConfig):
     @field_validator("categories")
     @classmethod
     def _categories(cls, v: dict[str, str]) -> dict[str, str]:
-        return {key.strip().lower(): _known_category(cat) for key, cat in v.items()}
+        return {key.strip().lower(): cat for key, cat in v.items()}
 
     @field_validator("category_keywords")
     @classmethod
     def _keywords(cls, v: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        return [(key.lower(), _known_category(cat)) for key, cat in v]
-
-    @field_validator("default_category")
-    @classmethod
-    def _default(cls, v: str) -> str:
-        return _known_category(v)
+        return [(key.lower(), cat) for key, cat in v]
 
     # Status mappings in config are laid over the defaults, so one override does not drop the rest.
     @field_validator("statuses")
     @classmethod
     def _statuses(cls, v: dict[str, str]) -> dict[str, str]:
-        return {**DEFAULT_STATUSES, **{key.strip().lower(): _known_status(s) for key, s in v.items()}}
+        return {**DEFAULT_STATUSES, **{key.strip().lower(): s for key, s in v.items()}}
 
     @field_validator("note_statuses")
     @classmethod
     def _note_statuses(cls, v: dict[str, str]) -> dict[str, str]:
-        return {**DEFAULT_NOTE_STATUSES, **{key.strip().lower(): _known_status(s) for key, s in v.items()}}
-
-    @field_validator("assigned_status")
-    @classmethod
-    def _assigned(cls, v: str) -> str:
-        return _known_status(v)
+        return {**DEFAULT_NOTE_STATUSES, **{key.strip().lower(): s for key, s in v.items()}}
 
     @field_validator("service_deadlines")
+
     @classmethod
     def _deadlines(cls, v: dict[str, Deadline]) -> dict[str, Deadline]:
         return {key.strip().lower(): d for key, d in v.items()}

@@ -14,7 +14,8 @@ from pydantic import ValidationError
 
 from data_sources import get_adapter
 from data_sources._xml import child, children, descendants, load_xml, load_xml_or_json, local, text
-from data_sources.base import (Adapter, SourceConfig, ZoneName, as_text, load_json, mask_digits, parse_number, parse_time,
+from data_sources.base import (Adapter, CategoryName, SeverityName, SourceConfig, StatusName, ZoneName, as_text,
+ load_json, mask_digits, parse_number, parse_time,
                                plain_number, private_excerpt, split_zone, unstorable, utc_iso, utc_stamp, zone_from_name)
 
 
@@ -397,3 +398,17 @@ def test_load_xml_or_json_tells_them_apart_by_the_first_byte():
     for raw in (b"<html><body>502</body></html>", b"", b"<a>", b"{"):
         doc, problem = load_xml_or_json(raw)
         assert doc is None and problem.reason
+
+
+def test_canonical_name_config_types():
+    class Config(SourceConfig):
+        adapter: str = "x"
+        categories: dict[str, CategoryName] = {}
+        severity: SeverityName = "medium"
+        statuses: dict[str, StatusName] = {}
+
+    assert Config(categories={"Banjir": "flood"}, severity="critical", statuses={"selesai": "closed"}).severity == "critical"
+    for bad, words in [({"categories": {"Banjir": "banjir"}}, "categories.Banjir"), ({"severity": "urgent"}, "one of info"),
+                       ({"statuses": {"x": "done"}}, "'done' is not one of new")]:
+        with pytest.raises(ValidationError, match=words):
+            Config(**bad)
