@@ -129,6 +129,7 @@ class SourceRunner:
         self.health = Health(name, config.title or name, config.adapter, config.interval, config.stale_seconds, owner=owner)
         self._published_success: datetime | None = None
         self._last_prune = 0.0
+        self._rollups_pending: list = []
 
     @property
     def last_update_success(self) -> bool | None:
@@ -164,6 +165,7 @@ class SourceRunner:
         live_hours = self.config.live_hours
         applied = self.history.apply(self.name, result.records, now)
         self.history.add_rejects(self.name, result.rejects, now)
+        self._update_rollups(applied.changed)
         upserts = [r for r in applied.changed if keep_live(r, now, live_hours)]
         removals: set[str] = {r.id for r in applied.changed if not keep_live(r, now, live_hours)}
         live_ids = self.live.ids(self.name)
@@ -180,6 +182,21 @@ class SourceRunner:
             self.health.last_change = now.isoformat()
         return PollOutcome(ok=True, records=len(result.records), rejects=len(result.rejects),
                            changed=len(upserts), removed=len(removals), result=result)
+
+    def _update_rollups(self, changed: list) -> None:
+        """Keep the analytics tables (/kpi, /history) in step with history. They are
+        derived data: a failure is logged and retried with the next poll, never lost."""
+        from engine.analytics import update_rollups
+
+        self._rollups_pending.extend(changed)
+        if not self._rollups_pending:
+            return
+        try:
+            update_rollups(self.history, self._rollups_pending)
+            self._rollups_pending = []
+        except Exception:  # noqa: BLE001 - retried next poll
+            log.exception("source %s: analytics rollup of %d records failed; retrying next poll",
+                          self.name, len(self._rollups_pending))
 
     def _expired(self, now: datetime) -> set[str]:
         return {r.id for r in self.live.records(self.name) if not keep_live(r, now, self.config.live_hours)}

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from data_sources import SourceConfig, registry
+from engine.analytics.config import KpiConfig
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
 
@@ -72,6 +73,7 @@ class AppConfig(_Strict):
     wall: WallConfig = WallConfig()
     web: WebConfig = WebConfig()
     collector: CollectorConfig = CollectorConfig()
+    kpi: KpiConfig = KpiConfig()
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
 
     @field_validator("sources", mode="before")
