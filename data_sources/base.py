@@ -10,8 +10,11 @@ instantiating anything.
 """
 from __future__ import annotations
 
+import csv
 import functools
+import io
 import json
+
 import math
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
@@ -371,6 +374,35 @@ def sniff_problem(raw: bytes) -> str | None:
     if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:200]:
         return "an HTML page, not a feed (the server probably returned an error page)"
     return None
+
+
+def read_csv(raw: bytes, *, delimiter: str = ",", latin1: bool = True) -> tuple[list[list[str]], Reject | None]:
+    """The records of a CSV export, header first, as the csv module reads them
+    (an empty line is []); or one Reject for the whole document, never an exception.
+
+    Text is UTF-8 (a BOM is dropped). With `latin1`, bytes that are not UTF-8
+    are read as Latin-1 (spreadsheet exports); without, they are a reject. An
+    empty body, an HTML error page, NUL bytes (binary data) and what the csv
+    module refuses (a field over its 128 KiB limit) are rejects too.
+    """
+    problem = sniff_problem(raw) or ("binary data, not CSV text" if b"\x00" in raw else None)
+    if problem:
+        return [], Reject.of(problem, raw[:120])
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if not latin1:
+            return [], Reject.of(f"not UTF-8 text ({exc.reason} at byte {exc.start}), so not a CSV export", raw[:120])
+        text = raw.decode("latin-1")
+    try:
+
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)), None
+    except csv.Error as exc:
+        return [], Reject.of(f"not a readable CSV: {exc}", text[:120])
+
+
+def blank(row: list[str]) -> bool:
+    return not any(cell.strip() for cell in row)
 
 
 def load_json(raw: bytes) -> tuple[Any, Reject | None]:

@@ -31,9 +31,7 @@ Zone-less times take `timezone` (default: the preset's zone, else WITA).
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import re
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -42,8 +40,8 @@ from xml.etree.ElementTree import Element
 from pydantic import Field, field_validator
 
 from data_sources._xml import descendants, load_xml, local, text
-from data_sources.base import (Adapter, CategoryName, SeverityName, SourceConfig, StatusName, ZoneName, as_text,
-                               load_json, parse_time, plain_number, sniff_problem, utc_iso, zone_from_name)
+from data_sources.base import (Adapter, CategoryName, SeverityName, SourceConfig, StatusName, ZoneName, as_text, blank,
+                               load_json, parse_time, plain_number, read_csv, sniff_problem, utc_iso, zone_from_name)
 from data_sources.base import mask_digits as mask_phone  # titles: a caller's number typed into the call type
 
 from engine.records import Incident, ParseResult, Reject
@@ -579,18 +577,11 @@ def _read_pidf(root: Element, place: dict[str, Any]) -> None:
 # ---- CSV ------------------------------------------------------------------------------------
 
 def _csv_rows(raw: bytes) -> tuple[list[dict[str, Any]], Reject | None]:
-    try:
-        body = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        body = raw.decode("latin-1")
-    if "\x00" in body:
-        return [], Reject.of("binary data, not a CSV or JSON export", body[:120])
-    try:
-        rows = [r for r in csv.reader(io.StringIO(body, newline="")) if any(c.strip() for c in r)]
-    except csv.Error as exc:
-        return [], Reject.of(f"not a readable CSV: {exc}", body[:120])
-    if len(rows) < 1 or len(rows[0]) < 2:
-        return [], Reject.of("not a CSV export of calls (no header with columns)", body[:120])
+    rows, problem = read_csv(raw)
+    rows = [r for r in rows if not blank(r)]
+    if problem or not rows or len(rows[0]) < 2:
+        return [], problem or Reject.of("not a CSV export of calls (no header with columns)", raw[:120])
+
     header = [h.strip() for h in rows[0]]
     items = []
     for row in rows[1:]:

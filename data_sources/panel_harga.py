@@ -10,14 +10,12 @@ Day-on-day, week and month changes come from `data_sources._prices.price_changes
 """
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from pydantic import Field
 
 from data_sources._prices import canonical_commodity, market_day, price_id, rupiah, unit_of
-from data_sources.base import Adapter, SourceConfig, sniff_problem
+from data_sources.base import Adapter, SourceConfig, read_csv
 from engine.records import ParseResult, Price, Reject
 
 DEFAULT_COLUMNS = {"date": "Timestamp", "commodity": "Komoditas", "commodity_id": "ID", "unit": "Satuan",
@@ -35,11 +33,13 @@ class PanelHargaConfig(SourceConfig):
     ceilings: dict[str, float] = Field(default_factory=dict, description="canonical commodity -> HET/HAP ceiling, Rp per unit")
 
 
-def _clean(row: dict) -> dict:
-    """csv puts surplus cells of a long row under the key None; give them a name."""
-    if None in row:
-        row["_extra"] = row.pop(None)
-    return row
+def _as_dict(header: list[str], row: list[str]) -> dict:
+    """A row by column name; cells missing from a short row are None, the surplus of a long one is `_extra`."""
+    item: dict = {name: (row[i] if i < len(row) else None) for i, name in enumerate(header)}
+    if len(row) > len(header):
+        item["_extra"] = row[len(header):]
+    return item
+
 
 
 class PanelHarga(Adapter):
@@ -59,26 +59,16 @@ class PanelHarga(Adapter):
 
 
     def _rows(self, raw: bytes) -> tuple[list[tuple[int, dict]], Reject | None]:
-        problem = sniff_problem(raw)
+        records, problem = read_csv(raw, delimiter=self.config.delimiter, latin1=False)
         if problem:
-            return [], Reject.of(problem, raw[:120].decode("utf-8", "replace"))
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            return [], Reject.of("not UTF-8 text (not a CSV export)", raw[:120].decode("utf-8", "replace"))
-        if "\x00" in text:
-            return [], Reject.of("binary data, not a CSV export", raw[:120].decode("utf-8", "replace"))
+            return [], problem
+        lines = [(n, r) for n, r in enumerate(records, start=1) if r]  # line numbers count the header as line 1
+        header = lines[0][1] if lines else []
         cols = {**DEFAULT_COLUMNS, **self.config.columns}
-        try:
-            reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=self.config.delimiter)
-            header = reader.fieldnames or []
-            missing = [cols[k] for k in ("date", "commodity", "value") if cols[k] not in header]
-            if missing:
-                return [], Reject.of(f"not a Panel Harga CSV: no column {', '.join(map(repr, missing))}", text[:120])
-            # line numbers count the header as line 1
-            return [(reader.line_num, _clean(row)) for row in reader], None
-        except csv.Error as exc:
-            return [], Reject.of(f"unreadable CSV: {exc}", text[:120])
+        missing = [cols[k] for k in ("date", "commodity", "value") if cols[k] not in header]
+        if missing:
+            return [], Reject.of(f"not a Panel Harga CSV: no column {', '.join(map(repr, missing))}", raw[:120])
+        return [(n, _as_dict(header, row)) for n, row in lines[1:]], None
 
     def _price(self, row: dict, line: int):
         cfg = self.config

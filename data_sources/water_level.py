@@ -29,8 +29,6 @@ holds history and an MQTT window holds only the gauges that spoke in it.
 """
 from __future__ import annotations
 
-import csv
-import io
 import threading
 import time
 import uuid
@@ -40,8 +38,8 @@ from urllib.parse import urlparse
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from data_sources.base import (Adapter, FetchError, SourceConfig, ZoneName, load_json, parse_number, parse_time,
-                               sniff_problem, utc_stamp, zone_from_name)
+from data_sources.base import (Adapter, FetchError, SourceConfig, ZoneName, blank, load_json, parse_number, parse_time,
+                               read_csv, utc_stamp, zone_from_name)
 
 from engine.records import ParseResult, Reading, Reject
 
@@ -213,20 +211,12 @@ class WaterLevel(Adapter):
         return items
 
     def _csv_items(self, raw: bytes, result: ParseResult) -> list[tuple[Any, dict | Reject]]:
-        problem = sniff_problem(raw)
-        if problem is None and b"\x00" in raw[:4096]:
-            problem = "binary data, not CSV text"
-        if problem is None:
-            try:
-                content = raw.decode("utf-8-sig")
-            except UnicodeDecodeError as exc:
-                problem = f"CSV is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        rows, problem = read_csv(raw, delimiter=self.config.csv_delimiter, latin1=False)
         if problem:
-            result.rejects.append(Reject.of(problem, raw[:120].decode("utf-8", "replace")))
+            result.rejects.append(problem)
             return []
         cols = self.config.csv_columns
-        reader = csv.reader(io.StringIO(content, newline=""), delimiter=self.config.csv_delimiter)
-        header = [h.strip() for h in next(reader, [])]
+        header = [h.strip() for h in rows[0]] if rows else []
         needed = [c for c in (cols.time, cols.level, cols.gauge if not self.config.default_gauge else None) if c]
         missing = [c for c in needed if c not in header]
         if missing:
@@ -234,9 +224,10 @@ class WaterLevel(Adapter):
             return []
         at = {name: header.index(name) for name in needed}
         items = []
-        for line, row in enumerate(reader, start=2):
-            if not row or not any(cell.strip() for cell in row):
+        for line, row in enumerate(rows[1:], start=2):
+            if blank(row):
                 continue
+
             if len(row) != len(header):
                 items.append((line, Reject.of(f"row has {len(row)} fields, the header has {len(header)}", ",".join(row), f"line {line}")))
                 continue

@@ -21,7 +21,6 @@ rounded `pub_millis` (1603330000000): the record keeps it and says
 from __future__ import annotations
 
 import csv
-import io
 import math
 from datetime import datetime, timezone
 from typing import Any
@@ -29,8 +28,8 @@ from typing import Any
 import orjson
 from pydantic import Field, field_validator
 
-from data_sources.base import (Adapter, CategoryName, SeverityName, SourceConfig, as_text, load_json, parse_number,
-                               plain_number, sniff_problem)
+from data_sources.base import (Adapter, CategoryName, SeverityName, SourceConfig, as_text, blank, load_json,
+                               parse_number, plain_number, read_csv, sniff_problem)
 from engine.records import Incident, ParseResult, Reject
 
 DEFAULT_ALERT_CATEGORIES = {
@@ -161,20 +160,18 @@ def _bool(value: Any) -> bool | None:
 # ---- CSV ----------------------------------------------------------------------------------
 
 def _csv_rows(raw: bytes) -> tuple[list[dict[str, Any]], Reject | None]:
-    try:
-        body = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        body = raw.decode("latin-1")
-    if "\x00" in body:
-        return [], Reject.of("binary data, not a CSV or JSON feed", body[:120])
-    try:
-        rows = [r for r in csv.reader(io.StringIO(body, newline="")) if any(c.strip() for c in r)]
-        if rows and len(rows[0]) == 1 and "," in rows[0][0]:  # every row is one quoted field: CSV inside CSV
+    rows, problem = read_csv(raw)
+    if problem:
+        return [], problem
+    rows = [r for r in rows if not blank(r)]
+    if rows and len(rows[0]) == 1 and "," in rows[0][0]:  # every row is one quoted field: CSV inside CSV
+        try:
             rows = [next(csv.reader([r[0]]), []) for r in rows]
-    except csv.Error as exc:
-        return [], Reject.of(f"not a readable CSV: {exc}", body[:120])
+        except csv.Error as exc:
+            return [], Reject.of(f"not a readable CSV inside the CSV: {exc}", raw[:120])
     if not rows:
-        return [], Reject.of("CSV with no rows", body[:120])
+        return [], Reject.of("CSV with no rows", raw[:120])
+
     header = [h.strip().lower() for h in rows[0]]
     if not ({"pub_millis", "detection_date_millis", "jam_level", "uuid"} & set(header)):
         return [], Reject.of("not a Waze export: no pub_millis / detection_date_millis / jam_level column", rows[0])

@@ -14,11 +14,9 @@ from pydantic import ValidationError
 
 from data_sources import get_adapter
 from data_sources._xml import child, children, descendants, load_xml, load_xml_or_json, local, text
-from data_sources.base import (Adapter, CategoryName, SeverityName, SourceConfig, StatusName, ZoneName, as_text,
- load_json, mask_digits, parse_number, parse_time,
-                               plain_number, private_excerpt, split_zone, unstorable, utc_iso, utc_stamp, zone_from_name)
-
-
+from data_sources.base import (Adapter, CategoryName, SeverityName, SourceConfig, StatusName, ZoneName, as_text, blank,
+                               load_json, mask_digits, parse_number, parse_time, plain_number, private_excerpt,
+                               read_csv, split_zone, unstorable, utc_iso, utc_stamp, zone_from_name)
 from engine.records import WIB, WITA, Incident, ParseResult, Reading, Reject, record_to_json
 
 
@@ -412,3 +410,25 @@ def test_canonical_name_config_types():
                        ({"statuses": {"x": "done"}}, "'done' is not one of new")]:
         with pytest.raises(ValidationError, match=words):
             Config(**bad)
+
+
+# ---- CSV ----------------------------------------------------------------------------------
+
+def test_read_csv():
+    rows, problem = read_csv("\ufeffa;b\n1;2\n\n;\n".encode(), delimiter=";")
+    assert problem is None and rows == [["a", "b"], ["1", "2"], [], ["", ""]]
+    assert [blank(r) for r in rows] == [False, False, True, True]
+    assert read_csv(b"a,b\nCaf\xe9,1\n")[0][1] == ["Café", "1"]  # Latin-1 spreadsheet export
+    for raw, kwargs, words in [
+        (b"a,b\nCaf\xe9,1\n", {"latin1": False}, "not UTF-8 text (invalid continuation byte at byte 7)"),
+        (b"a,b\n\x00\x01", {}, "binary data"), (b"", {}, "empty body"), (b"<html><body>502", {}, "HTML page"),
+        (b'a\n"' + b"x" * 140_000 + b'"\n', {}, "not a readable CSV: field larger than field limit"),
+    ]:
+        rows, problem = read_csv(raw, **kwargs)
+        assert rows == [] and words in problem.reason
+
+
+def test_water_level_csv_with_a_huge_field_is_one_reject_not_a_crash():
+    adapter = get_adapter("water-level")("water-level")
+    result = adapter.parse(b'tanggal,ketinggian,name_pintu_air\n"' + b"9" * 140_000 + b'",1,x\n')
+    assert result.records == [] and len(result.rejects) == 1 and "field larger" in result.rejects[0].reason
