@@ -8,7 +8,6 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from data_sources.base import load_json, sniff_problem
-
 from engine.records import Reject
 
 

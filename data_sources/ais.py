@@ -308,7 +308,6 @@ def _json_report(item: Any, index: int) -> Report | Reject:
         when = aisstream_time(item["timestamp"]) if item.get("timestamp") else None
     except ValueError:
         return Reject.of(f"unreadable timestamp {item.get('timestamp')!r}", text, index)
-
     name = _clean_text(item.get("ShipName") or item.get("Name"))
     if mmsi is None and "lat" not in item and "lon" not in item:
         return Reject.of("not an AIS report (no MMSI and no position)", text, index)
@@ -358,11 +357,10 @@ class Ais(Adapter):
 
     # ---- pure
     def parse(self, raw: bytes) -> ParseResult:
-        result = ParseResult()
         reports, problem = self._reports(raw)
         if problem:
-            result.rejects.append(problem)
-            return result
+            return ParseResult(rejects=[problem])
+        result = ParseResult()
         result.rejects.extend(r for r in reports if isinstance(r, Reject))
         reports = [r for r in reports if isinstance(r, Report)]
         names = {**self.known_vessels}

@@ -14,13 +14,11 @@ import csv
 import functools
 import io
 import json
-
 import math
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Iterable
-
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
@@ -154,7 +152,6 @@ class Adapter:
         the same document"; a copy of the same version as the one kept (the
         first) is "duplicate of id X". Rejects keep their order, so records +
         rejects still equals the items; records keep the place of their id's first copy.
-
         """
         if isinstance(built, ParseResult):
             built = [*built.rejects, *built.records]
@@ -281,7 +278,6 @@ def _json_value_end(text: str, start: int) -> int:
 
 
 def unstorable(record: BaseModel) -> str | None:
-
     """Why `record_to_json`/`content_hash` would fail on the record, or None.
 
     The model accepts any JSON-like `details` and `geometry`, but the store
@@ -291,7 +287,6 @@ def unstorable(record: BaseModel) -> str | None:
     try:  # only the free-form fields can fail; the dict around them keeps orjson's depth count as in the record
         dumped = record.model_dump(mode="json", include={"details", "geometry"})
     except (ValueError, TypeError, RecursionError) as exc:
-
         return f"the record cannot be stored: {_storage_words(exc)}"
     try:
         orjson.dumps(dumped)
@@ -325,7 +320,6 @@ def _big_int_path(value: Any) -> str | None:
 
 
 def validation_reason(exc: ValidationError) -> str:
-
     parts = []
     for err in exc.errors()[:3]:
         where = ".".join(str(p) for p in err["loc"]) or "record"
@@ -395,7 +389,6 @@ def read_csv(raw: bytes, *, delimiter: str = ",", latin1: bool = True) -> tuple[
             return [], Reject.of(f"not UTF-8 text ({exc.reason} at byte {exc.start}), so not a CSV export", raw[:120])
         text = raw.decode("latin-1")
     try:
-
         return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)), None
     except csv.Error as exc:
         return [], Reject.of(f"not a readable CSV: {exc}", text[:120])
@@ -423,7 +416,6 @@ def load_json(raw: bytes) -> tuple[Any, Reject | None]:
     except orjson.JSONDecodeError as exc:
         try:  # orjson refuses non-UTF-8 (and NaN): a Latin-1 feed is still worth reading
             return json.loads(_json_text(raw), parse_constant=_no_constant, parse_float=_finite_float, parse_int=_int64), None
-
         except (ValueError, RecursionError):
             return None, Reject.of(f"not valid JSON: {exc}", raw[:120])
     except RecursionError:
@@ -560,7 +552,6 @@ def _read_time(text: str) -> tuple[datetime, tzinfo | None]:
 def _parse_day_month_name(s: str) -> datetime:
     bits = s.replace(",", " ").split()
     try:
-
         day, month, year = int(bits[0]), _ID_MONTHS[bits[1][:3].lower()], int(bits[2])
         hms = [int(x) for x in (bits[3].split(":") if len(bits) > 3 else ["0"])] + [0, 0]
         return datetime(year, month, day, hms[0], hms[1], hms[2])
@@ -638,4 +629,3 @@ def utc_iso(value: datetime) -> str:
 def utc_stamp(value: datetime) -> str:
     """'20211005T110027Z': the time part of ids built from a time."""
     return value.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-

@@ -28,9 +28,7 @@ from xml.etree.ElementTree import Element
 from pydantic import Field
 
 from data_sources._xml import children, load_xml_or_json, local, text
-
 from data_sources.base import Adapter, SourceConfig, ZoneName, parse_number, parse_time, zone_from_name
-
 from engine.records import ParseResult, Reading, Reject
 
 # adm4 JSON key -> (quantity, unit)
@@ -187,7 +185,6 @@ class BmkgWeather(Adapter):
             when = parse_time(naive, zone)
         except ValueError as exc:
             return Reject.of(f"timerange datetime: {exc}", excerpt, ref)
-
         values: dict[str, str] = {}
         for v in children(timerange, "value"):  # the first value of each unit wins
             values.setdefault(v.get("unit") or "", (v.text or "").strip())

@@ -39,7 +39,6 @@ from shapely.geometry import shape
 
 from data_sources._xml import children, load_xml, local, text
 from data_sources.base import Adapter, SourceConfig, ZoneName, parse_time, zone_from_name
-
 from engine.records import Incident, ParseResult, Reject
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:"
@@ -75,12 +74,10 @@ class Cap(Adapter):
     description = "CAP 1.1/1.2 alerts (BMKG nowcast, PetaBencana, any CAP or Atom-wrapped CAP feed)"
 
     def parse(self, raw: bytes) -> ParseResult:
-        result = ParseResult()
         root, problem = load_xml(raw)
-
         if problem:
-            result.rejects.append(problem)
-            return result
+            return ParseResult(rejects=[problem])
+        result = ParseResult()
         alerts, orphans = _find_alerts(root)
         result.rejects.extend(orphans)
         if not alerts and not orphans:

@@ -29,7 +29,6 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from data_sources.base import Adapter, SourceConfig, ZoneName, load_json, parse_time, zone_from_name
-
 from engine.records import ParseResult, Reading, Reject, utcnow
 
 CANDIDATES = {
@@ -123,11 +122,10 @@ class Cctv(Adapter):
         return raw
 
     def parse(self, raw: bytes) -> ParseResult:
-        result = ParseResult()
         data, problem = load_json(raw)
         if problem:
-            result.rejects.append(problem)
-            return result
+            return ParseResult(rejects=[problem])
+        result = ParseResult()
         items = self._items(data)
         if items is None:
             result.rejects.append(Reject.of("no list of cameras (expected a list, data[], place[] or GeoJSON features)", data))

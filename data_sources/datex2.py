@@ -21,7 +21,6 @@ Times carry their offset; a time without one takes `timezone`.
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-
 from xml.etree.ElementTree import Element
 
 from pydantic import Field, field_validator
@@ -102,11 +101,10 @@ class Datex2(Adapter):
     description = "DATEX II v2: measured traffic data (readings) and situations (incidents)"
 
     def parse(self, raw: bytes) -> ParseResult:
-        result = ParseResult()
         root, problem = load_xml(raw)
         if problem:
-            result.rejects.append(problem)
-            return result
+            return ParseResult(rejects=[problem])
+        result = ParseResult()
         payload = root if local(root.tag) == "payloadPublication" else _first(root, "payloadPublication")
         if payload is None:
             result.rejects.append(Reject.of(f"not a DATEX II document (no payloadPublication under <{local(root.tag)}>)", _excerpt(root)))

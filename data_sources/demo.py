@@ -344,11 +344,10 @@ class Demo(Adapter):
         return orjson.dumps({"generated_at": now.isoformat(), "feed": self.config.feed, "records": public})
 
     def parse(self, raw: bytes) -> ParseResult:
-        result = ParseResult()
         data, problem = load_json(raw)
         if problem:
-            result.rejects.append(problem)
-            return result
+            return ParseResult(rejects=[problem])
+        result = ParseResult()
         items = data.get("records") if isinstance(data, dict) else None
         if not isinstance(items, list):
             result.rejects.append(Reject.of("no `records` list in the document", data))
@@ -365,4 +364,3 @@ class Demo(Adapter):
 def _any_record(**fields) -> Incident | Reading | Price:
     """The record of whatever kind the item says (the model `build` needs)."""
     return record_from_json(fields)
-

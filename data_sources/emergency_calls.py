@@ -26,7 +26,6 @@ call type and the public area, and phone-number-like digit runs are masked.
 Rejects show their input masked the same way (`private_excerpts`): the values
 of PRIVATE_KEYS and of the columns the layout maps to a PRIVATE field, and
 every run of 6+ digits.
-
 Zone-less times take `timezone` (default: the preset's zone, else WITA).
 """
 from __future__ import annotations
@@ -43,7 +42,6 @@ from data_sources._xml import descendants, load_xml, local, text
 from data_sources.base import (Adapter, CategoryName, SeverityName, SourceConfig, StatusName, ZoneName, as_text, blank,
                                load_json, parse_time, plain_number, read_csv, sniff_problem, utc_iso, zone_from_name)
 from data_sources.base import mask_digits as mask_phone  # titles: a caller's number typed into the call type
-
 from engine.records import Incident, ParseResult, Reject
 
 TIMELINE = ("received", "answered", "entered", "dispatched", "responding", "on_scene", "transport", "hospital", "closed")
@@ -420,7 +418,6 @@ class EmergencyCalls(Adapter):
         if not eid:
             return [self.reject("EIDO has no incidentTrackingIdentifier or $id", doc, index)]
         zone = zone_from_name(self.config.timezone or "Asia/Makassar")
-
         try:
             steps = _eido_steps(doc, call, zone)
         except ValueError as exc:
@@ -581,7 +578,6 @@ def _csv_rows(raw: bytes) -> tuple[list[dict[str, Any]], Reject | None]:
     rows = [r for r in rows if not blank(r)]
     if problem or not rows or len(rows[0]) < 2:
         return [], problem or Reject.of("not a CSV export of calls (no header with columns)", raw[:120])
-
     header = [h.strip() for h in rows[0]]
     items = []
     for row in rows[1:]:

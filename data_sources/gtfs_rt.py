@@ -161,11 +161,9 @@ class GtfsRt(Adapter):
             log.warning("gtfs-rt %s: static feed %s unreadable: %s", self.source, self.config.static_path, exc)
 
     def parse(self, raw: bytes) -> ParseResult:
-        result = ParseResult()
         feed, problem = self._decode(raw)
         if problem:
-            result.rejects.append(problem)
-            return result
+            return ParseResult(rejects=[problem])
         header_time = feed.header.timestamp if feed.header.HasField("timestamp") else None
         built = [self._position(entity, i, header_time) for i, entity in enumerate(feed.entity)]
         # one position per vehicle, the latest report; a dropped copy's reject shows its entity index and details

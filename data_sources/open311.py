@@ -28,7 +28,6 @@ from xml.etree.ElementTree import Element
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from data_sources._xml import children, descendants, load_xml_or_json, local, text
-
 from data_sources.base import (Adapter, CategoryName, SourceConfig, StatusName, ZoneName, as_text, parse_time,
                                plain_number, utc_iso, zone_from_name)
 from engine.records import Incident, ParseResult, Reject
@@ -170,11 +169,9 @@ class Open311(Adapter):
     description = "Open311 GeoReport v2 service requests (complaints), JSON or XML"
 
     def parse(self, raw: bytes) -> ParseResult:
-        result = ParseResult()
         items, problem = self._items(raw)
         if problem:
-            result.rejects.append(problem)
-            return result
+            return ParseResult(rejects=[problem])
         built = [self._request(item, i) for i, item in enumerate(items)]
         return self.dedupe(built)
 
@@ -246,7 +243,6 @@ class Open311(Adapter):
             return Reject.of(f"a POST acknowledgement for request {rid}, not a request"
                              + (f" (notice: {notice[:120]})" if notice else ""), item, rid)
         zone = zone_from_name(self.config.timezone)
-
         try:
             requested = parse_time(item.get("requested_datetime"), zone)
         except ValueError as exc:

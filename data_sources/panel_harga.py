@@ -49,11 +49,9 @@ class PanelHarga(Adapter):
     description = "Bapanas Panel Harga daily consumer prices (CSV)"
 
     def parse(self, raw: bytes) -> ParseResult:
-        result = ParseResult()
         rows, problem = self._rows(raw)
         if problem:
-            result.rejects.append(problem)
-            return result
+            return ParseResult(rejects=[problem])
         built = [(self._price(row, line), line, row) for line, row in rows]
         return self.dedupe(entry if isinstance(entry[0], Price) else entry[0] for entry in built)
 

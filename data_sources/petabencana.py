@@ -35,7 +35,6 @@ from shapely.geometry import shape
 
 from data_sources.base import (Adapter, SourceConfig, ZoneName, load_json, parse_number, parse_time, utc_stamp,
                                zone_from_name)
-
 from engine.records import Incident, ParseResult, Reading, Reject
 
 STATE_SEVERITY = {0: "info", 1: "low", 2: "medium", 3: "high", 4: "critical"}
@@ -169,11 +168,10 @@ class PetaBencana(Adapter):
     description = "PetaBencana.id flood reports, flooded areas, area states and flood gauges (TopoJSON/GeoJSON)"
 
     def parse(self, raw: bytes) -> ParseResult:
-        result = ParseResult()
         data, problem = load_json(raw)
         if problem:
-            result.rejects.append(problem)
-            return result
+            return ParseResult(rejects=[problem])
+        result = ParseResult()
         payload = data
         if isinstance(data, dict) and "result" in data:
             payload = data["result"]

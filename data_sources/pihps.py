@@ -67,11 +67,10 @@ class Pihps(Adapter):
     description = "PIHPS Bank Indonesia staple prices per province/market"
 
     def parse(self, raw: bytes) -> ParseResult:
-        result = ParseResult()
         data, problem = load_json(raw)
         if problem:
-            result.rejects.append(problem)
-            return result
+            return ParseResult(rejects=[problem])
+        result = ParseResult()
         items = _items(data)
         if items is None:
             result.rejects.append(Reject.of("not a PIHPS price list (expected a JSON list or {\"data\": [...]})", data))

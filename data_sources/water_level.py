@@ -40,7 +40,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from data_sources.base import (Adapter, FetchError, SourceConfig, ZoneName, blank, load_json, parse_number, parse_time,
                                read_csv, utc_stamp, zone_from_name)
-
 from engine.records import ParseResult, Reading, Reject
 
 
@@ -227,7 +226,6 @@ class WaterLevel(Adapter):
         for line, row in enumerate(rows[1:], start=2):
             if blank(row):
                 continue
-
             if len(row) != len(header):
                 items.append((line, Reject.of(f"row has {len(row)} fields, the header has {len(header)}", ",".join(row), f"line {line}")))
                 continue

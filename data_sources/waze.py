@@ -171,7 +171,6 @@ def _csv_rows(raw: bytes) -> tuple[list[dict[str, Any]], Reject | None]:
             return [], Reject.of(f"not a readable CSV inside the CSV: {exc}", raw[:120])
     if not rows:
         return [], Reject.of("CSV with no rows", raw[:120])
-
     header = [h.strip().lower() for h in rows[0]]
     if not ({"pub_millis", "detection_date_millis", "jam_level", "uuid"} & set(header)):
         return [], Reject.of("not a Waze export: no pub_millis / detection_date_millis / jam_level column", rows[0])
@@ -202,11 +201,9 @@ class Waze(Adapter):
     description = "Waze for Cities partner feed: alerts, jams, irregularities (JSON or CSV export)"
 
     def parse(self, raw: bytes) -> ParseResult:
-        result = ParseResult()
         items, problem = self._items(raw)
         if problem:
-            result.rejects.append(problem)
-            return result
+            return ParseResult(rejects=[problem])
         built = [self._one(kind, item, f"{kind}[{i}]") for kind, i, item in items]
         return self.dedupe(built)
 

@@ -132,7 +132,6 @@ def test_duplicates_keep_the_latest_check():
     assert '"last_checked_at":"2025-11-27T08:00:00Z"' in result.rejects[0].item  # the dropped registry entry
 
 
-
 def test_geojson_feature_collection_and_custom_fields():
     raw = orjson.dumps({"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [115.2126, -8.6563]},

@@ -154,7 +154,6 @@ def test_config_validation():
     assert adapter(timezone="WITA").zone.utcoffset(None).total_seconds() == 8 * 3600  # the shared zone key reads WIB/WITA/WIT
 
 
-
 def test_fetch_path(samples, feed_server):
     body = (samples / SITUATION).read_bytes()
     a = adapter(url=feed_server.serve("/events.xml", body, content_type="application/xml"))

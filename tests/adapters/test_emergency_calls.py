@@ -190,7 +190,6 @@ def test_rejects_never_show_callers_numbers_or_addresses():
         assert "Teuku" not in reject.item and "Gatsu" not in reject.item and "223333" not in reject.item
     assert all("[private]" in r.item for r in result.rejects[:2])  # rows: phone and address columns
     assert "Denpasar Barat" in result.rejects[0].item  # the public area stays readable
-
     assert "3456" not in result.rejects[0].item
     assert [r.details["private"]["phone"] for r in result.records] == ["0361223333", "0361223333"]  # records keep it
 

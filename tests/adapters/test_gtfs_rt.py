@@ -128,7 +128,6 @@ def test_entities_that_are_not_positions_and_duplicates():
     assert "entity gone deleted by the feed" in reasons
     assert "vehicle has no position" in reasons
     assert reasons.count("older version of id bus-1, superseded in the same document") == 2  # entities a and c
-
     assert any("impossible coordinates" in r for r in reasons)
 
 
