@@ -7,6 +7,19 @@ An adapter is one module in `data_sources/` holding one `Adapter` subclass:
   It must not raise on bad data; `engine.pipeline.parse_safely` still guards it.
 Capabilities are class attributes, so screens and the collector can ask without
 instantiating anything.
+
+Shared by every adapter, so each rule lives once (all of them total: bad data
+gives None, a Reject or ValueError as documented, never another exception):
+- documents: `load_json`, `read_csv`, `sniff_problem` here; `load_xml`,
+  `load_xml_or_json` and namespace-blind element access in `data_sources._xml`;
+- values: `parse_time` (only ValueError), `split_zone`, `parse_number` (amounts)
+  and `plain_number` (coordinates), both always finite; `as_text` for ids;
+  `utc_iso` / `utc_stamp` for times in details and ids;
+- config types: `ZoneName` for every zone key (IANA names and WIB/WITA/WIT/UTC,
+  read with `zone_from_name`), `CategoryName`, `SeverityName`, `StatusName`;
+- records and rejects: `self.build` (validation and storability as rejects),
+  `self.reject` (masks personal data, see `Adapter.private_excerpts`),
+  `self.dedupe` (one record per id, newest version kept), `self.collect`.
 """
 from __future__ import annotations
 
@@ -27,7 +40,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from engine.records import SEVERITIES, STATUSES, ParseResult, Reject
 from engine.taxonomy import CATEGORIES
-
 
 
 class FetchError(Exception):
@@ -161,16 +173,17 @@ class Adapter:
             if isinstance(entry, Reject):
                 result.rejects.append(entry)
                 continue
-            copy = entry if isinstance(entry, tuple) else (entry, entry.id, None)
-            rid = copy[0].id
-            first = kept.setdefault(rid, copy)
-            if first is copy:
+            this = entry if isinstance(entry, tuple) else (entry, entry.id, None)
+            rid = this[0].id
+            first = kept.setdefault(rid, this)
+            if first is this:
                 continue
-            new, old = _version(copy[0]), _version(first[0])
+            new, old = _version(this[0]), _version(first[0])
             if new > old:
-                kept[rid], dropped = copy, first
+                kept[rid], dropped = this, first
             else:
-                dropped = copy
+                dropped = this
+
             reason = f"duplicate of id {rid}" if new == old else f"older version of id {rid}, superseded in the same document"
             record, ref, item = dropped
             result.rejects.append(self.reject(reason, _filled(record) if item is None else item, ref))
@@ -192,7 +205,6 @@ def _filled(record: BaseModel) -> dict[str, Any]:
 PRIVATE = "[private]"
 _DIGIT_RUN = re.compile(r"[+(]?\d(?:[\s().-]{0,2}\d){5,}")
 _JSON_SCALAR = re.compile(r"[^,}\]\s]*")
-
 
 
 def mask_digits(text: str) -> str:

@@ -79,7 +79,6 @@ class Datex2Config(SourceConfig):
         return {**DEFAULT_SEVERITIES, **{k.lower(): s for k, s in v.items()}}
 
 
-
 def _xsi(el: Element) -> str:
     """xsi:type without its prefix ('d2:AbnormalTraffic' -> 'AbnormalTraffic')."""
     return el.get(XSI_TYPE, "").rsplit(":", 1)[-1]

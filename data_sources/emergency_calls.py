@@ -123,7 +123,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-
 class EmergencyCallsConfig(SourceConfig):
     adapter: str = "emergency-calls"
     interval: float = 30
@@ -162,7 +161,6 @@ class EmergencyCallsConfig(SourceConfig):
     @classmethod
     def _keywords(cls, v: list[tuple[str, str]]) -> list[tuple[str, str]]:
         return [(k.upper(), c) for k, c in v]
-
 
 
 class Layout:
@@ -285,7 +283,6 @@ class EmergencyCalls(Adapter):
             result.rejects.append(self.reject(problem.reason, problem.item, problem.ref))  # masked like every reject here
             return result
         return self.dedupe(built)
-
 
 
     # ---- layouts ------------------------------------------------------------------------

@@ -64,7 +64,6 @@ class Deadline(BaseModel):
     resolution_days: float = Field(default=14, gt=0)
 
 
-
 class Open311Config(SourceConfig):
     adapter: str = "open311"
     interval: float = 300

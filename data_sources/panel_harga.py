@@ -41,7 +41,6 @@ def _as_dict(header: list[str], row: list[str]) -> dict:
     return item
 
 
-
 class PanelHarga(Adapter):
     name = "panel-harga"
     Config = PanelHargaConfig

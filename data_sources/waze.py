@@ -87,7 +87,6 @@ class WazeConfig(SourceConfig):
         return {**DEFAULT_LEVEL_SEVERITIES, **v}
 
 
-
 # ---- small readers ---------------------------------------------------------------------
 
 def _millis(value: Any) -> datetime | None:

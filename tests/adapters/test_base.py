@@ -20,10 +20,6 @@ from data_sources.base import (Adapter, CategoryName, SeverityName, SourceConfig
 from engine.records import WIB, WITA, Incident, ParseResult, Reading, Reject, record_to_json
 
 
-
-
-
-
 def nested(depth: int, leaf=None):
     value = leaf
     for _ in range(depth):
@@ -88,7 +84,25 @@ def test_load_xml_rejects_instead_of_raising():
         assert root is None and words in problem.reason and problem.item == raw[:120].decode("utf-8", "replace")
 
 
+xml_bytes = st.one_of(
+    st.binary(max_size=200),
+    st.builds(lambda decl, body: f'<?xml version="1.0" encoding="{decl}"?>{body}'.encode("utf-8", "replace"),
+              st.sampled_from(["UTF-8", "UTF-8x", "latin-1", "nope", "UTF-16"]), st.text(alphabet="<>/a b=\"'&;!x", max_size=60)),
+    st.sampled_from([b"<a>" * 3000, b"<a>" * 3000 + b"</a>" * 3000, b'<!DOCTYPE a [<!ENTITY e SYSTEM "file:///etc/passwd">]><a>&e;</a>']),
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(raw=xml_bytes)
+def test_load_xml_never_raises(raw):
+    root, problem = load_xml(raw)
+    assert (root is None) == (problem is not None)
+    if problem is not None:
+        assert problem.reason and len(problem.item) <= 120
+
+
 def test_xml_helpers_are_namespace_blind():
+
     root, problem = load_xml(b'<c:alert xmlns:c="urn:x"><c:info><c:event> Flood </c:event><c:area/></c:info>'
                              b'<c:info><c:event/></c:info></c:alert>')
     assert problem is None and local(root.tag) == "alert"
@@ -214,7 +228,6 @@ def test_load_json_never_raises_and_never_returns_nan(raw):
         assert data is None and problem.reason
     else:
         assert _finite_everywhere(data)
-
 
 
 @settings(max_examples=50, deadline=None)

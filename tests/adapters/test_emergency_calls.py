@@ -206,7 +206,6 @@ def test_whole_document_and_eido_location_rejects_are_masked(samples):
     assert "Wilmington" in bad.item and "Cellular" not in bad.item and "<HNO>[private]" in bad.item and "39.7" not in bad.item
 
 
-
 def test_mask_phone():
     assert mask_phone("Call back +62 361 223333 now") == "Call back [...] now"
     assert mask_phone("EMS: CARDIAC EMERGENCY") == "EMS: CARDIAC EMERGENCY"
