@@ -160,6 +160,20 @@ def cmd_rebuild_live(args) -> int:
     return 0
 
 
+def cmd_rebuild_analytics(args) -> int:
+    """Rebuild the /kpi and /history projection from the records in history (after a
+    change of deadlines or holidays, or for a database filled before analytics)."""
+    from engine.analytics import backfill
+    from engine.history import History
+
+    config = _config(args)
+    history = History(config.database.url)
+    history.create()
+    done = backfill(history, progress=lambda n, total: print(f"\r{n:,}/{total:,} records", end="", file=sys.stderr))
+    print(f"\nrebuilt the analytics rows of {done:,} records", file=sys.stderr)
+    return 0
+
+
 def cmd_run(args) -> int:
     """Everything in one: embedded Redis when none is configured, collector, web."""
     config = _config(args)
@@ -172,6 +186,8 @@ def cmd_run(args) -> int:
         env["DAMAMAYA_REDIS_URL"] = embedded.start()
     if config.database.url.startswith("sqlite:///"):
         Path(config.database.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if args.demo_history:
+        _seed_if_empty(config, args.demo_history)
     base = [sys.executable, "-m", "engine.cli"] + (["--config", args.config] if args.config else [])
     web_args = (["--port", str(args.port)] if args.port else []) + (["--host", args.host] if args.host else [])
     children = [subprocess.Popen(base + ["collect"], env=env, preexec_fn=_die_with_parent),
@@ -199,6 +215,21 @@ def cmd_run(args) -> int:
     if embedded:
         embedded.stop()
     return code
+
+
+def _seed_if_empty(config: AppConfig, records: int) -> None:
+    """The demo's /kpi and /history need a past: seed one into an empty history store."""
+    from engine.history import History
+    from engine.seed import Progress, seed
+
+    history = History(config.database.url)
+    history.create()
+    try:
+        if history.count() == 0:
+            print(f"seeding {records:,} historical records (90 days) for /kpi and /history...", flush=True)
+            seed(history, records, days=90, kcfg=config.kpi, progress=Progress(records, enabled=sys.stderr.isatty()))
+    finally:
+        history.dispose()
 
 
 def _die_with_parent() -> None:
@@ -239,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--host")
         sp.add_argument("--port", type=int)
         sp.add_argument("--workers", type=int)
+    run.add_argument("--demo-history", type=int, default=0, metavar="N",
+                     help="seed N historical records first when the history store is empty")
     run.set_defaults(func=cmd_run)
     web.set_defaults(func=cmd_web)
     sub.add_parser("collect", help="poll every enabled source into history and the live store").set_defaults(func=cmd_collect)
@@ -249,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--source", help="take the adapter's settings from this source's block in the config")
     parse.set_defaults(func=cmd_parse)
     sub.add_parser("rebuild-live", help="rebuild the Redis live store from the history store").set_defaults(func=cmd_rebuild_live)
+    sub.add_parser("rebuild-analytics", help="rebuild the /kpi and /history tables from history").set_defaults(
+        func=cmd_rebuild_analytics)
     seed_p = sub.add_parser("seed-history", help="write realistic historical records")
     try:
         from engine import seed

@@ -422,7 +422,7 @@ def cctv(world: World, n: int, end_ts: int, source: str) -> Iterator[dict]:
             online = int(cameras - offline[j])
             yield _located(world, {
                 "id": f"{sid}:{int(ts[j])}", "source": source, "kind": "reading", "station": sid, "station_name": name,
-                "quantity": "cctv_online", "value": round(online / cameras, 4), "unit": "ratio", "alert_level": 0,
+                "quantity": "camera_online", "value": round(online / cameras, 4), "unit": "ratio", "alert_level": 0,
                 "observed_at": _dt(ts[j]), "details": {"cameras": cameras, "online": online}}, desa, pt)
 
 

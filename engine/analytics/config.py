@@ -91,7 +91,7 @@ class KpiConfig(_Strict):
     congestion_categories: list[str] = ["congestion"]
     traffic_incident_categories: list[str] = ["traffic_accident", "road_closure", "road_hazard"]
     gauge_quantity: str = "water_level"
-    cctv_quantity: str = "cctv_online"
+    cctv_quantity: str = "camera_online"  # what the cctv adapter writes: 1 online, 0 offline per camera
     gauge_max_gap_minutes: int = Field(default=90, ge=1, description="a reading counts for at most this long")
     # -- quality -----------------------------------------------------------------
     min_samples: int = Field(default=10, ge=1, description="fewer samples: a percentile is marked 'few samples'")

@@ -48,7 +48,7 @@ def test_seed_writes_n_faithful_records_inside_their_desa(history):
         if record.kind == "incident" and record.domain == "complaint":
             assert datetime.fromisoformat(record.details["first_response_due"]) > record.reported_at
     assert kinds == {"incident", "reading", "price"}
-    assert {"medical", "hoax", "waste", "congestion", "flood_report", "water_level", "cctv_online"} <= cats
+    assert {"medical", "hoax", "waste", "congestion", "flood_report", "water_level", "camera_online"} <= cats
     assert "100.0%" in out.getvalue() and "\r[" in out.getvalue()
 
 
