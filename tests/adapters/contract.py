@@ -33,10 +33,11 @@ def make_adapter(name: str, config=None, source: str | None = None, **keys) -> A
 # ---- whole-document failures --------------------------------------------------------------
 
 HTML_PAGES = [b"<html><body>502</body></html>", b"<!DOCTYPE html><html><body>Error</body></html>",
-              b"<html><head><title>503 Service Unavailable</title></head></html>"]
+              b"<html><head><title>503</title></head></html>", b"<html><body>Service Unavailable</body></html>"]
 EMPTY = [b"", b"   ", b"   \n"]
 NOT_UTF8 = [b"\xff\xfe\x00", b"\xfe\xff\x00\x00", b"\xff\xfe\xfa", b"\xff\xfe\x00\x00\x81", b"\xff\xfe\x00\x01garbage",
-            b"\xff\xfe\x00\x81\x00garbage", b"\xff\xfe\x00\x81garbage\n\x00\x01", b"\xff\xfe\x00<"]
+            b"\xff\xfe\x00\x81\x00garbage", b"\xff\xfe\x00\x81garbage\n\x00\x01", b"\xff\xfe\x00<",
+            b"\xff\xfe\x00\x00", b"\xff\xfe\x00\x81", b"\xff\xfe\x00\x81garbage bytes here"]
 DEEPLY_NESTED = [b"[" * 300 + b"]" * 300, b"[" * 5000 + b"]" * 5000, b"[" * 100000 + b"]" * 100000, b"[" * 5000,
                  b'{"a":' * 3000 + b"1" + b"}" * 3000, b"<a>" * 10000 + b"</a>" * 10000]
 BROKEN_DOCUMENTS = {"html page": HTML_PAGES, "empty": EMPTY, "not utf-8": NOT_UTF8, "deeply nested": DEEPLY_NESTED}

@@ -90,7 +90,7 @@ CONTRACTS: dict[str, Contract] = {
         [b'[{"service_request_id": "1", "status": "op', b"<service_requests><request><service_request_id>1</service_request_id>"]),
     "panel-harga": Contract(
         ["market_prices/bapanas_panelharga_konsumen_kota_bandung_2025-09_2025-11.csv"],
-        [b"Timestamp,ID,Komoditas,Satua"], config={"market": "Kota Bandung"}, head=6000),
+        [b"Timestamp,ID,Komoditas,Satuan,"], config={"market": "Kota Bandung"}, head=6000),
     "petabencana": Contract(
         ["floods/petabencana_api_floods_topojson_docs_example.json", "floods/petabencana_api_reports_topojson_docs_example.json",
          "floods/petabencana_api_floods_states_docs_example.json", "water_levels/petabencana_api_floodgauges_topojson_docs_example.json"],

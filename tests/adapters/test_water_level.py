@@ -6,8 +6,7 @@ from datetime import datetime, timezone
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from contract import assert_one_reject
 
 from data_sources import get_adapter
 from data_sources.base import FetchError
@@ -98,10 +97,9 @@ def test_csv_structure_problems():
 
 def test_whole_document_failures():
     a = adapter()
-    for raw in [b"", b"   \n", b"<html><body>Gateway Timeout</body></html>", b'[{"gauge": "x", "time": "2023', b"\xff\xfe\x00\x00\x81",
-                b"tanggal,ketinggian,name_pintu_air\n\xff\xfe,1,x\n", b"[" * 5000 + b"]" * 5000, b'{"gauge": "x"}']:
-        result = parse_safely(a, raw)
-        assert result.records == [] and len(result.rejects) == 1 and result.rejects[0].reason
+    # empty, HTML, truncated, non-UTF-8 and deeply nested bodies: test_contract.py
+    for raw in [b"tanggal,ketinggian,name_pintu_air\n\xff\xfe,1,x\n", b'{"gauge": "x"}']:
+        assert_one_reject(parse_safely(a, raw))
 
 
 def test_config_validation():
@@ -119,13 +117,6 @@ def test_fetch_path_csv(feed_server, samples):
     url = feed_server.serve("/manggarai.csv", (samples / CSV).read_bytes(), content_type="text/csv")
     a = adapter(WaterLevelConfig(url=url))
     assert len(parse_safely(a, a.fetch()).records) == 8588
-
-
-def test_fetch_errors(feed_server):
-    with pytest.raises(FetchError):
-        adapter(WaterLevelConfig(url=feed_server.serve("/x", b"", status=500))).fetch()
-    with pytest.raises(FetchError):
-        adapter(WaterLevelConfig(url=feed_server.serve("/big", b"a,b\n" * 1000), max_bytes=1024)).fetch()
 
 
 # ---- MQTT against the real broker -------------------------------------------------------------
@@ -196,21 +187,6 @@ def test_mqtt_unreachable_broker_is_a_fetch_error():
         port = s.getsockname()[1]
     with pytest.raises(FetchError, match="unreachable"):
         adapter(WaterLevelConfig(url=f"mqtt://127.0.0.1:{port}", mqtt_topic="x", timeout=1)).fetch()
-
-
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.data())
-def test_random_and_mutated_bytes_never_raise(samples, data):
-    base = data.draw(st.sampled_from([(samples / CSV).read_bytes()[:3000],
-                                      orjson.dumps([{"gauge": "Manggarai BKB", "time": "2023-01-01T10:00:00+07:00", "level_cm": 760}] * 3)]))
-    mode = data.draw(st.integers(0, 2))
-    if mode == 0:
-        raw = data.draw(st.binary(max_size=300))
-    else:
-        pos = data.draw(st.integers(0, len(base) - 1))
-        raw = base[:pos] + data.draw(st.binary(max_size=8)) + (base[pos + 1:] if mode == 1 else b"")
-    result = adapter().parse(raw)
-    assert all(r.reason for r in result.rejects)
 
 
 def test_out_of_range_times_are_rejects():
