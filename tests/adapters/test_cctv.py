@@ -2,10 +2,9 @@ from datetime import datetime, timezone
 
 import orjson
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from contract import assert_one_reject
 
-from data_sources import FetchError, get_adapter
+from data_sources import get_adapter
 from engine.pipeline import parse_safely
 
 PALEMBANG = "traffic/cctv_palembang_kominfo_api_list_20251127.json"
@@ -72,10 +71,6 @@ def test_fetch_path_uses_the_fetch_time(samples, feed_server):
     assert all(before <= r.observed_at <= datetime.now(timezone.utc) for r in result.records)
     a = adapter(url=feed_server.serve("/p.json", (samples / PALEMBANG).read_bytes()))
     assert len(parse_safely(a, a.fetch()).records) == 25
-    with pytest.raises(FetchError):
-        adapter(url=feed_server.serve("/e", b"down", status=500)).fetch()
-    with pytest.raises(FetchError):
-        adapter(url=feed_server.serve("/big", (samples / PALEMBANG).read_bytes()), max_bytes=4096).fetch()
 
 
 def test_unrepairable_and_swapped_coordinates():
@@ -145,11 +140,9 @@ def test_geojson_feature_collection_and_custom_fields():
     assert cam.observed_at == datetime(2025, 11, 27, 2, 0, tzinfo=timezone.utc)
 
 
-@pytest.mark.parametrize("raw", [b"", b"<html><body>503 Service Unavailable</body></html>", b'{"data": [{"cctv_id": "a"',
-                                 b"\xff\xfe\x00\x81garbage", b"[" * 5000 + b"]" * 5000, b'{"status": "error"}', b"17"])
+@pytest.mark.parametrize("raw", [b'{"status": "error"}', b"17"])  # and the documents in test_contract.py
 def test_broken_documents_are_one_reject(raw):
-    result = parse_safely(adapter(listed_at=LISTED), raw)
-    assert result.records == [] and len(result.rejects) == 1 and result.rejects[0].reason
+    assert_one_reject(parse_safely(adapter(listed_at=LISTED), raw))
 
 
 def test_config_is_checked():
@@ -164,19 +157,3 @@ def test_config_is_checked():
 def test_items_that_are_not_objects():
     result = parse_safely(adapter(listed_at=LISTED), b'{"place": [1, "x", null]}')
     assert result.records == [] and [r.reason for r in result.rejects] == ["camera entry is not an object"] * 3
-
-
-@settings(max_examples=50, deadline=None)
-@given(st.binary(max_size=300))
-def test_random_bytes_never_raise(raw):
-    result = adapter(listed_at=LISTED).parse(raw)
-    assert all(r.reason for r in result.rejects)
-
-
-@settings(max_examples=50, deadline=None)
-@given(st.data(), st.sampled_from([PALEMBANG, DISHUB]))
-def test_mutated_samples_never_raise(samples, data, name):
-    sample = (samples / name).read_bytes()
-    cut, junk, drop = data.draw(st.tuples(st.integers(0, len(sample) - 1), st.binary(max_size=8), st.integers(0, 20)))
-    result = adapter(listed_at=LISTED).parse(sample[:cut] + junk + sample[cut + drop:])
-    assert all(r.reason for r in result.rejects)

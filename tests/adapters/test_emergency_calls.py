@@ -3,11 +3,8 @@ from datetime import datetime, timezone
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from data_sources import get_adapter
-from data_sources.base import FetchError
 from data_sources.emergency_calls import mask_phone
 from engine.pipeline import parse_safely
 
@@ -222,9 +219,8 @@ def test_config_validation():
         adapter(preset="bali")
 
 
-@pytest.mark.parametrize("raw", [
-    b"", b"<html><head><title>503</title></head></html>", b'[{"incident_number": "F1", "type": "Aid',
-    b"\xff\xfe\x00\x00", b"[" * 5000 + b"]" * 5000, b"[" * 300 + b"]" * 300, b'{"hello": "world"}',
+@pytest.mark.parametrize("raw", [  # empty, HTML, truncated, non-UTF-8 and deeply nested: test_contract.py
+    b'{"hello": "world"}',
     b"just one line of text", b'{"eidoVersion": "1.0", "callComponent": []}',
     b"lat,lng,desc\n", b'{"eidoVersion": "1.0", "$id": "x", "lastUpdateTimeStamp": -1e308}',
     b'[{"incident_number": "F1", "type": "Aid Response", "datetime": "9999-12-31T23:59:59-01:00"}]',
@@ -240,22 +236,3 @@ def test_fetch_path(samples, feed_server):
     body = (samples / SEATTLE).read_bytes()
     a = adapter(url=feed_server.serve("/kzjm-xkqj.json", body, content_type="application/json"))
     assert len(parse_safely(a, a.fetch()).records) == 13
-    with pytest.raises(FetchError):
-        adapter(url=feed_server.serve("/down", b"x", status=500)).fetch()
-    with pytest.raises(FetchError):
-        adapter(url=feed_server.serve("/big", (samples / SF).read_bytes()), max_bytes=50_000).fetch()
-
-
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.data())
-def test_parse_never_raises(samples, data):
-    name = data.draw(st.sampled_from([SEATTLE, EIDO, EIDO_DRAFT, MONTCO, SF]))
-    raw = bytearray((samples / name).read_bytes()[:12000])
-    for _ in range(data.draw(st.integers(1, 8))):
-        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
-    for blob in (bytes(raw), data.draw(st.binary(max_size=300))):
-        result = adapter().parse(blob)
-        assert all(r.reason for r in result.rejects)
-        assert len({r.id for r in result.records}) == len(result.records)
-        assert all(r.content_hash() for r in result.records)  # storable (orjson) records
-        assert all("private" in r.details for r in result.records)

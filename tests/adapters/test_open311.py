@@ -1,11 +1,9 @@
 from datetime import datetime, timezone
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from contract import assert_one_reject
 
 from data_sources import get_adapter
-from data_sources.base import FetchError
 from data_sources.open311 import Open311Config, parse_services
 from engine.pipeline import parse_safely
 
@@ -176,17 +174,13 @@ def test_error_answers():
     assert "service_code not found" in reject.reason
 
 
-@pytest.mark.parametrize("raw", [
-    b"", b"   ", b"<html><body>502 Bad Gateway</body></html>", b'[{"service_request_id": "1", "status": "op',
-    b"<service_requests><request><service_request_id>1</service_request_id>", b"\xff\xfe\x00\x81",
-    b"[" * 5000 + b"]" * 5000, b"<a>" * 5000 + b"</a>" * 5000, b"42", b'{"x": 1}', b"<html_root/>",
-    b"[" * 300 + b"]" * 300, b'<?xml version="1.0" encoding="bogus"?><service_requests/>',
+@pytest.mark.parametrize("raw", [  # empty, HTML, truncated, non-UTF-8 and deeply nested: test_contract.py
+    b"42", b'{"x": 1}', b"<html_root/>", b'<?xml version="1.0" encoding="bogus"?><service_requests/>',
     b'[{"service_request_id": 1, "status": "open", "requested_datetime": 1e308}]',
     b'[{"service_request_id": 1, "status": "open", "requested_datetime": "9999-12-31T23:00:00-05:00"}]',
 ])
 def test_bad_documents_are_one_reject(raw):
-    result = parse_safely(adapter(), raw)
-    assert result.records == [] and len(result.rejects) == 1 and result.rejects[0].reason
+    assert_one_reject(parse_safely(adapter(), raw))
 
 
 def test_fetch_path(samples, feed_server):
@@ -195,26 +189,3 @@ def test_fetch_path(samples, feed_server):
     a = adapter(url=url)
     result = parse_safely(a, a.fetch())
     assert [r.id for r in result.records] == ["101005420892", "101005420894"]
-    with pytest.raises(FetchError):
-        adapter(url=feed_server.serve("/err", b"oops", status=500)).fetch()
-    with pytest.raises(FetchError):
-        adapter(url=feed_server.serve("/big", body * 10), max_bytes=2048).fetch()
-
-
-SAMPLE_FILES = ["open311_georeport_v2_requests_bloomington_2012.json", "open311_georeport_v2_requests_toronto_2018.xml"]
-
-
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.data())
-def test_parse_never_raises(samples, data):
-    name = data.draw(st.sampled_from(SAMPLE_FILES))
-    raw = bytearray((samples / DIR / name).read_bytes())
-    for _ in range(data.draw(st.integers(1, 8))):
-        pos = data.draw(st.integers(0, len(raw) - 1))
-        raw[pos] = data.draw(st.integers(0, 255))
-    cut = data.draw(st.integers(0, len(raw)))
-    for blob in (bytes(raw), bytes(raw[:cut]), data.draw(st.binary(max_size=300))):
-        result = adapter().parse(blob)  # direct: a raise fails the test
-        assert all(r.reason for r in result.rejects)
-        assert len({r.id for r in result.records}) == len(result.records)
-        assert all(r.content_hash() for r in result.records)  # storable (orjson) records
