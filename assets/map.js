@@ -52,8 +52,10 @@ window.dmy = window.dmy || {};
       layer.bindTooltip("<b>" + escape(p.title) + "</b><br>" + escape(p.cat || "") + " " + escape(p.value || "") +
         "<br>" + escape(p.desa) + " · " + escape(p.time));
     },
-    desaStyle: function () {
-      return {color: "#3a5a7a", weight: 1, fillColor: "#13202e", fillOpacity: 0.55};
+    desaStyle: function (feature, context) {
+      // over a configured tile layer the boundaries are outlines, so the tiles show through
+      const tiles = context && context.hideout && context.hideout.tiles;
+      return {color: tiles ? "#1d4f7a" : "#3a5a7a", weight: tiles ? 1.5 : 1, fillColor: "#13202e", fillOpacity: tiles ? 0.05 : 0.55};
     },
     kecamatanStyle: function () {
       return {color: "#7fb3e0", weight: 2.5, fill: false};

@@ -35,7 +35,8 @@ def base_layers(config: AppConfig) -> list:
         layers.append(dl.TileLayer(url=config.map.tile_url, attribution=config.map.tile_attribution))
     layers += [
         dl.Pane(dl.GeoJSON(data=b.desa_geojson(), id="base-desa", style=js("desaStyle"), onEachFeature=js("desaLabel"),
-                           interactive=False), name="boundaries", style={"zIndex": 250}),
+                           hideout={"tiles": bool(config.map.tile_url)}, interactive=False),
+                name="boundaries", style={"zIndex": 250}),
         dl.Pane(dl.GeoJSON(data=b.kecamatan_geojson(), id="base-kecamatan", style=js("kecamatanStyle"),
                            onEachFeature=js("kecamatanLabel"), interactive=False), name="kecamatan", style={"zIndex": 260}),
     ]
