@@ -1,13 +1,12 @@
 from collections import Counter
 from datetime import datetime, timezone
-from functools import reduce
+from functools import partial, reduce
 
 import orjson
 import pytest
-from contract import assert_one_reject
+from contract import assert_one_reject, make_adapter
 from pyais import encode_dict
 
-from data_sources import get_adapter
 from data_sources.ais import aisstream_time
 from engine.pipeline import parse_safely
 
@@ -17,10 +16,7 @@ POSITIONS = "vessels/ais_aisstream_decoded_positions_brittany_20250618.json"
 STATIC = "vessels/ais_aisstream_decoded_static_brittany_20250618.json"
 REPLAY = "2020-01-01T00:00:00Z"
 
-
-def adapter(**config):
-    cls = get_adapter("ais")
-    return cls("ais", cls.Config(**config))
+adapter = partial(make_adapter, "ais")
 
 
 def reasons(result):

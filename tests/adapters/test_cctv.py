@@ -1,8 +1,9 @@
 from datetime import datetime, timezone
+from functools import partial
 
 import orjson
 import pytest
-from contract import assert_one_reject
+from contract import assert_one_reject, make_adapter
 
 from data_sources import get_adapter
 from engine.pipeline import parse_safely
@@ -11,10 +12,7 @@ PALEMBANG = "traffic/cctv_palembang_kominfo_api_list_20251127.json"
 DISHUB = "traffic/cctv_dishub_pantura_mudik_locations_2015.json"
 LISTED = "2015-07-10T08:00:00+07:00"
 
-
-def adapter(**config):
-    cls = get_adapter("cctv")
-    return cls("cctv", cls.Config(**config))
+adapter = partial(make_adapter, "cctv")
 
 
 def cameras(*items, **config):

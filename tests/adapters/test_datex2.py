@@ -1,10 +1,9 @@
 from collections import Counter
-from datetime import datetime, timezone
+from functools import partial
 
 import pytest
-from contract import assert_one_reject
+from contract import assert_one_reject, make_adapter, utc
 
-from data_sources import get_adapter
 from engine.pipeline import parse_safely
 
 MEASURED = "traffic/datex2_v2_ntis_midas_loop_measureddata_20150429.xml"
@@ -12,14 +11,7 @@ SITUATION = "traffic/datex2_v2_ntis_event_situation_20150429.xml"
 VMS = "traffic/datex2_v2_ntis_vms_status_20150429.xml"
 SITE = "1816E27C1C474CB981FC38C5A55451E4"
 
-
-def adapter(**config):
-    cls = get_adapter("datex2")
-    return cls("datex2-test", cls.Config(**config) if config else None)
-
-
-def utc(*args):
-    return datetime(*args, tzinfo=timezone.utc)
+adapter = partial(make_adapter, "datex2", source="datex2-test")
 
 
 def test_measured_data_readings(samples):

@@ -1,10 +1,10 @@
 from collections import Counter
-from datetime import datetime, timezone
+from functools import partial
 
 import orjson
 import pytest
+from contract import make_adapter, utc
 
-from data_sources import get_adapter
 from data_sources.emergency_calls import mask_phone
 from engine.pipeline import parse_safely
 
@@ -15,14 +15,7 @@ SEATTLE = DIR + "seattle_fire_realtime_911_soda_kzjm-xkqj_2019.json"
 EIDO = DIR + "nena_eido_sta021_sample_call_transfer.json"
 EIDO_DRAFT = DIR + "nena_eido_draft2020_sample_superseded.json"
 
-
-def adapter(**config):
-    cls = get_adapter("emergency-calls")
-    return cls("ntpc-112", cls.Config(**config) if config else None)
-
-
-def utc(*args):
-    return datetime(*args, tzinfo=timezone.utc)
+adapter = partial(make_adapter, "emergency-calls", source="ntpc-112")
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,12 @@
 import shutil
 import zipfile
 from datetime import datetime, timezone
+from functools import partial
 
 import pytest
-from contract import assert_one_reject
+from contract import assert_one_reject, make_adapter
 from google.transit import gtfs_realtime_pb2
 
-from data_sources import get_adapter
 from data_sources.gtfs_rt import route_names, route_shapes
 from engine.pipeline import parse_safely
 
@@ -14,10 +14,7 @@ DELHI = "transit/gtfsrt_vehiclepositions_delhi_dtc_20250911.pb"
 AUSTIN = "transit/gtfsrt_vehiclepositions_capmetro_austin_20210213.pb"
 BOGOR = "transit/gtfs_static_bogor_angkot_20161014"
 
-
-def adapter(**config):
-    cls = get_adapter("gtfs-rt")
-    return cls("gtfs-rt", cls.Config(**config))
+adapter = partial(make_adapter, "gtfs-rt")
 
 
 def feed(*entities, header_time=1757583616):

@@ -1,26 +1,18 @@
-from datetime import datetime, timezone
+from functools import partial
 
 import pytest
-from contract import assert_one_reject
+from contract import assert_one_reject, make_adapter, utc
 
-from data_sources import get_adapter
 from data_sources.open311 import Open311Config, parse_services
 from engine.pipeline import parse_safely
 
 DIR = "complaints/"
 
-
-def adapter(**config):
-    cls = get_adapter("open311")
-    return cls("pro-denpasar", cls.Config(**config) if config else None)
+adapter = partial(make_adapter, "open311", source="pro-denpasar")
 
 
 def parse(samples, name, **config):
     return parse_safely(adapter(**config), (samples / DIR / name).read_bytes())
-
-
-def utc(*args):
-    return datetime(*args, tzinfo=timezone.utc)
 
 
 def test_spec_example_xml_two_requests(samples):

@@ -1,10 +1,10 @@
 from collections import Counter
 from datetime import datetime
+from functools import partial
 
 import pytest
-from contract import assert_one_reject
+from contract import assert_one_reject, make_adapter
 
-from data_sources import get_adapter
 from data_sources._prices import canonical_commodity, market_day, price_changes
 from engine.pipeline import parse_safely
 from engine.records import WITA, Price
@@ -12,10 +12,7 @@ from engine.records import WITA, Price
 CSV = "market_prices/bapanas_panelharga_konsumen_kota_bandung_2025-09_2025-11.csv"
 HEADER = "Timestamp,ID,Komoditas,Satuan,Harga,Harga Kemarin,Tanggal Kemarin,Gap,Gap Persen,Gap Perubahan\n"
 
-
-def adapter(**config):
-    cls = get_adapter("panel-harga")
-    return cls("panel-harga", cls.Config(**{"market": "Kota Bandung", **config}))
+adapter = partial(make_adapter, "panel-harga", market="Kota Bandung")
 
 
 def test_bandung_csv_counts_and_values(samples):

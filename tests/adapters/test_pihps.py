@@ -1,9 +1,9 @@
 from datetime import datetime
+from functools import partial
 
 import pytest
-from contract import assert_one_reject
+from contract import assert_one_reject, make_adapter
 
-from data_sources import get_adapter
 from data_sources.pihps import commodity_names
 from engine.pipeline import parse_safely
 from engine.records import WITA
@@ -11,10 +11,7 @@ from engine.records import WITA
 HISTOGRAM = "market_prices/pihps_bi_histogram_telur_ayam_per_provinsi_20200720.json"
 TREE = "market_prices/pihps_bi_commodity_tree.json"
 
-
-def adapter(**config):
-    cls = get_adapter("pihps")
-    return cls("pihps", cls.Config(**config))
+adapter = partial(make_adapter, "pihps")
 
 
 def test_histogram_one_price_per_province(samples):

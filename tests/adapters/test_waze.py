@@ -1,9 +1,9 @@
 from collections import Counter
-from datetime import datetime, timezone
+from functools import partial
 
 import orjson
 import pytest
-from contract import assert_one_reject
+from contract import assert_one_reject, make_adapter, utc
 
 from data_sources import get_adapter
 from engine.pipeline import parse_safely
@@ -12,14 +12,7 @@ FEED = "traffic/waze_ccp_feed_nyc_20190322T2138Z_cut.json"
 JABAR_ALERTS = "traffic/waze_jds_jabar_alerts_dsw2021_excerpt.csv"
 JABAR_IRREGULARITIES = "traffic/waze_jds_jabar_irregularities_dsw2021_excerpt.csv"
 
-
-def adapter(**config):
-    cls = get_adapter("waze")
-    return cls("waze-denpasar", cls.Config(**config) if config else None)
-
-
-def utc(*args):
-    return datetime(*args, tzinfo=timezone.utc)
+adapter = partial(make_adapter, "waze", source="waze-denpasar")
 
 
 @pytest.fixture(scope="module")
