@@ -18,7 +18,7 @@ from typing import Iterable, Iterator, Sequence
 
 import orjson
 from sqlalchemy import (Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text,
-                        TypeDecorator, UniqueConstraint, and_, create_engine, event, func, select, update)
+                        TypeDecorator, UniqueConstraint, and_, create_engine, event, func, select, text, update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -118,6 +118,14 @@ class Applied:
     out_of_order: int
 
 
+def schema_lock(conn) -> None:
+    """Serialise schema creation between processes (two collectors starting at once would
+    race on CREATE TABLE on PostgreSQL); held until the transaction ends. SQLite
+    serialises writers by itself."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(7243110)"))
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -165,7 +173,9 @@ class History:
         self.engine = make_engine(url)
 
     def create(self) -> None:
-        metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            schema_lock(conn)
+            metadata.create_all(conn)
 
     def dispose(self) -> None:
         self.engine.dispose()

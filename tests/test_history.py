@@ -86,3 +86,31 @@ def test_a_state_update_keeps_the_area_it_does_not_carry(history):
     assert merged.geometry == area and (merged.lat, merged.lon) == (-8.605, 115.205)
     assert merged.severity == "high" and merged.details["state"] == 3 and merged.reported_at == T
     assert "state_update" not in merged.details
+
+
+def test_processes_starting_together_create_the_schema_once(pg_url):
+    """Two collectors starting at once raced on CREATE TABLE on PostgreSQL."""
+    import threading
+
+    from engine.analytics.schema import _ready, ensure_schema
+    from engine.history import History
+
+    stores = [History(pg_url) for _ in range(4)]
+    errors = []
+
+    def start(store):
+        try:
+            store.create()
+            _ready.discard(str(store.engine.url))
+            ensure_schema(store.engine)
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for s in stores:
+        s.dispose()
+    assert errors == []

@@ -143,7 +143,11 @@ def ensure_schema(engine: Engine) -> None:
         return
     with _lock:
         if key not in _ready:
-            metadata.create_all(engine, checkfirst=True)
+            from engine.history import schema_lock  # other processes may be creating these tables right now
+
+            with engine.begin() as conn:
+                schema_lock(conn)
+                metadata.create_all(conn, checkfirst=True)
             text_index(engine)
             _fill_daily_once(engine)
             _ready.add(key)
@@ -175,8 +179,11 @@ _text_search: dict[str, str] = {}  # engine url -> "fts5" / "trgm" / "like"
 
 
 def text_index(engine: Engine, triggers: bool = True) -> str:
+    from engine.history import schema_lock
+
     kind = "like"
     with engine.begin() as conn:
+        schema_lock(conn)
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql(f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS} USING fts5(title, content='analytics_events', "
                                  "content_rowid='id', tokenize='trigram')")
