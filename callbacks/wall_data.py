@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 import orjson
 from dash import Patch, no_update
+from flask import g, has_request_context
 
 from engine import runtime, views
 from engine.records import utcnow
@@ -25,8 +26,20 @@ def data_versions(versions: dict[str, int]) -> dict[str, int]:
     return {k: v for k, v in versions.items() if k != HEALTH}
 
 
+def _read(source: str) -> tuple[str, list[dict]]:
+    """(as_of, records) of a source, read from Redis at most once per request (the tiles,
+    headline, rows and layer of one version are often computed in one poll). `as_of` is
+    the change-stream head read before the records: they hold every change up to it."""
+    memo = g.setdefault("dmy_records", {}) if has_request_context() else {}
+    if source not in memo:
+        live = runtime.live()
+        as_of = live.stream_head()
+        memo[source] = (as_of, live.raw_records(source))
+    return memo[source]
+
+
 def _records(source: str) -> list[dict]:
-    return runtime.live().raw_records(source)
+    return _read(source)[1]
 
 
 def _layer_key(source: str, version: int, language: str) -> str:
@@ -45,12 +58,11 @@ def layer(source: str, version: int, language: str) -> dict:
     hit = _cached_layer(key)
     if hit is not None:
         return hit
-    live = runtime.live()
     base = _cached_layer(_layer_key(source, version - 1, language)) if version > 1 else None
     built = _replay(base, source, language) if base is not None else None
     if built is None:
-        as_of = live.stream_head()
-        points, shapes = views.layer_geojson(live.raw_records(source), language)
+        as_of, records = _read(source)
+        points, shapes = views.layer_geojson(records, language)
         built = {"points": points, "shapes": shapes, "as_of": as_of}
     built.pop("changed", None)
     # Old versions are only needed by screens one poll behind; orjson bytes load several times faster than a pickle.
