@@ -34,7 +34,10 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
 
   /* A source is stale when it is failing or its last success is older than its promise. */
   function sourceState(h, now) {
-    if (!h || !h.last_success) return {stale: !!(h && h.status === "failing"), age: null, since: null, waiting: true};
+    if (!h || !h.last_success) {
+      const failing = !!(h && h.status === "failing");
+      return {stale: failing, age: null, since: null, waiting: true, failingSince: failing && h.failing_since ? new Date(h.failing_since) : null};
+    }
     const last = new Date(h.last_success);
     const ageS = (now - last) / 1000;
     const stale = h.status === "failing" || ageS > (h.stale_after || 180);
@@ -91,6 +94,7 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
         const s = sourceState(h, now);
         if (s.stale) failing += 1; else if (!s.waiting) okCount += 1;
         const label = s.waiting && !s.stale ? m("wall.sources.waiting")
+          : s.failingSince ? m("stale.failing", {time: witaTime(s.failingSince)})
           : s.stale ? m("stale.since", {time: s.since ? witaTime(s.since) : "—"}) : age(s.age);
         const head = headlines[name];
         const parts = [span("chip-title", meta.title || name)];

@@ -87,6 +87,9 @@ class AppConfig(_Strict):
         built: dict[str, SourceConfig] = {}
         errors: list[str] = []
         for name, block in raw.items():
+            if not isinstance(name, str):
+                raise ValueError(f"source name {name!r} is not text (YAML reads off/on/yes/no/null and numbers "
+                                 "as other types): put it in quotes")
             if isinstance(block, SourceConfig):
                 built[name] = block
                 continue

@@ -1,6 +1,7 @@
 """Rows of the /sources page: each configured source's health and its latest rejects."""
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from engine.records import WITA
@@ -45,13 +46,25 @@ def source_rows(sources: dict[str, dict], health: dict[str, dict], now: datetime
 
 
 def reject_rows(rejects_by_source: dict[str, list[dict]], limit: int = 200) -> list[dict]:
-    rows = [{"source": source, "at": r.get("at", ""), "time": _wita(r.get("at")), "reason": r.get("reason", ""),
-             "item": (r.get("item") or "")[:200], "ref": r.get("ref") or ""}
-            for source, items in rejects_by_source.items() for r in items]
-    rows.sort(key=lambda r: r["at"], reverse=True)
-    for i, row in enumerate(rows):
-        row["rid"] = f"{row['source']}:{row['at']}:{i}"
-    return rows[:limit]
+    """The latest rejects, newest first; a feed that sends the same bad item on every
+    poll shows it once, with how many times it came."""
+    seen: dict[tuple, dict] = {}
+    for source, items in rejects_by_source.items():
+        for r in items:
+            key = (source, r.get("reason", ""), r.get("item") or "", r.get("ref") or "")
+            row = seen.get(key)
+            if row is None:
+                seen[key] = {"source": source, "at": r.get("at", ""), "time": _wita(r.get("at")), "reason": key[1],
+                             "item": key[2][:200], "ref": key[3], "times": 1}
+            else:
+                row["times"] += 1
+                if r.get("at", "") > row["at"]:
+                    row["at"], row["time"] = r["at"], _wita(r["at"])
+    rows = sorted(seen.values(), key=lambda r: r["at"], reverse=True)[:limit]
+    for row in rows:
+        digest = hashlib.blake2b(f"{row['reason']}\x00{row['item']}\x00{row['ref']}".encode(), digest_size=6).hexdigest()
+        row["rid"] = f"{row['source']}:{digest}"  # stable across workers, so the grid keeps its rows
+    return rows
 
 
 def screen_rows(screens: dict[str, float], now: float, poll_seconds: float) -> list[dict]:

@@ -46,6 +46,7 @@ def layout(config: AppConfig):
         c("reason", "sources.col.reason", flex=2, minWidth=300, tooltipField="reason"),
         c("item", "sources.col.item", flex=2, minWidth=260, tooltipField="item"),
         c("ref", "sources.col.ref", width=110),
+        c("times", "sources.col.times", width=90, type="rightAligned"),
     ]
     return html.Div([
         nav(config, "/sources"),

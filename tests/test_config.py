@@ -23,6 +23,7 @@ def test_shipped_config_is_valid_and_enables_the_demo():
     ({"sources": {"q": {"interval": 5}}}, "config.yaml: sources.q: needs an `adapter:` key"),
     ({"wall": {"poll_seconds": 0}}, "config.yaml: wall.poll_seconds:"),
     ({"languag": "en"}, "config.yaml: languag: unknown key"),
+    ({"sources": {False: {"adapter": "demo"}}}, "config.yaml: sources: source name False is not text"),
     ({"map": {"center": [200, 115]}}, "config.yaml: map.center: must be [latitude, longitude]"),
 ])
 def test_errors_name_the_key_in_one_line(data, message):

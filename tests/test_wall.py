@@ -232,3 +232,13 @@ def test_wall_says_when_the_live_store_is_unreachable_and_retries():
         runtime.live = original
     text = json.dumps(page.to_plotly_json(), default=str)
     assert "Data langsung belum dapat dijangkau" in text and "retry-page" in text
+
+
+def test_repeated_rejects_show_once_with_a_count():
+    from engine.source_health import reject_rows
+
+    same = {"reason": "Coordinates 'x' are not 'lat,lon'", "item": "{...}", "ref": "1"}
+    rows = reject_rows({"q": [{**same, "at": "2026-11-27T21:00:10+00:00"}, {**same, "at": "2026-11-27T21:00:05+00:00"},
+                              {"reason": "other", "item": "", "ref": None, "at": "2026-11-27T21:00:00+00:00"}]})
+    assert [(r["reason"][:5], r["times"]) for r in rows] == [("Coord", 2), ("other", 1)]
+    assert rows[0]["at"] == "2026-11-27T21:00:10+00:00" and len({r["rid"] for r in rows}) == 2

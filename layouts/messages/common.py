@@ -24,5 +24,6 @@ MESSAGES = {
     "age.hours": {"id": "{n} jam lalu", "en": "{n} h ago"},
     "age.days": {"id": "{n} hari lalu", "en": "{n} d ago"},
     "stale.since": {"id": "data lama sejak {time}", "en": "stale since {time}"},
+    "stale.failing": {"id": "gagal sejak {time}, belum ada data", "en": "failing since {time}, no data yet"},
     "no_data": {"id": "belum ada data", "en": "no data yet"},
 }

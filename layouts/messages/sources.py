@@ -17,6 +17,7 @@ MESSAGES = {
     "sources.col.reason": {"id": "Alasan", "en": "Reason"},
     "sources.col.item": {"id": "Potongan data", "en": "Excerpt"},
     "sources.col.ref": {"id": "Posisi", "en": "Where"},
+    "sources.col.times": {"id": "Kali", "en": "Times"},
     "sources.status.ok": {"id": "normal", "en": "ok"},
     "sources.status.late": {"id": "terlambat", "en": "late"},
     "sources.status.failing": {"id": "gagal", "en": "failing"},
