@@ -1,4 +1,4 @@
-"""Shared by the price adapters (pihps, panel-harga): commodity names, units, dates, price changes.
+"""Shared by the price adapters (pihps, panel-harga) at parse time: commodity names, units, dates, rupiah.
 
 Canonical commodity names are snake_case, after the staple list in DOMAIN.md
 (PIHPS Bank Indonesia and Bapanas Panel Harga name the same goods differently).
@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import defaultdict
-from datetime import date, datetime, timedelta
-from typing import Any, Iterable
+from datetime import datetime
+from typing import Any
 
 from data_sources.base import parse_number
-from engine.records import WITA, Price
+from engine.records import WITA
 
 # normalised source name -> canonical name. Group names of the PIHPS tree that
 # have exactly one sub-commodity ("Telur Ayam" -> "Telur Ayam Ras Segar") map
@@ -147,60 +146,3 @@ def rupiah(value: Any) -> float | None:
 
 def price_id(commodity: str, market: str, day: datetime) -> str:
     return f"{commodity}|{normalise_name(market).replace(' ', '_')}|{day:%Y-%m-%d}"
-
-
-# ---- changes over time -----------------------------------------------------------
-
-HORIZONS = {"1d": 1, "7d": 7, "30d": 30}
-# How far before the target day a reference price may be: a price missing on
-# the exact day (weekend, no survey) is compared with the most recent earlier one.
-TOLERANCE_DAYS = {"1d": 3, "7d": 3, "30d": 7}
-
-
-def _day_of(p: Price) -> date:
-    return p.event_time.astimezone(WITA).date()
-
-
-def price_changes(prices: Iterable[Price], tolerance: dict[str, int] | None = None) -> dict[tuple[str, str], dict]:
-    """Per (commodity, market): the latest price and its change vs 1, 7 and 30 days earlier.
-
-    For a horizon of h days the reference is the most recent price dated on or
-    before (latest day - h) and no more than `tolerance[h]` days before that
-    target (defaults TOLERANCE_DAYS: 3, 3 and 7 days). With no such price the
-    change is None. Several prices on one day: the last one given counts.
-    Also gives cv_30d, the coefficient of variation (%) of the daily prices of
-    the 30 days up to the latest (None with fewer than 2 days).
-    """
-    tol = {**TOLERANCE_DAYS, **(tolerance or {})}
-    series: dict[tuple[str, str], dict[date, Price]] = defaultdict(dict)
-    for p in prices:
-        series[(p.commodity, p.market)][_day_of(p)] = p
-    return {key: _summary(days, tol) for key, days in series.items()}
-
-
-def _summary(days: dict[date, Price], tol: dict[str, int]) -> dict:
-    ordered = sorted(days)
-    latest_day = ordered[-1]
-    latest = days[latest_day]
-    out: dict[str, Any] = {"date": latest_day.isoformat(), "value": latest.value, "unit": latest.unit, "changes": {}}
-    for label, h in HORIZONS.items():
-        target = latest_day - timedelta(days=h)
-        earliest = target - timedelta(days=tol[label])
-        ref_day = next((d for d in reversed(ordered) if earliest <= d <= target), None)
-        out["changes"][label] = None if ref_day is None else _change(latest.value, days[ref_day].value, ref_day)
-    window = [days[d].value for d in ordered if d > latest_day - timedelta(days=30)]
-    out["cv_30d"] = _cv(window)
-    return out
-
-
-def _change(now: float, then: float, ref_day: date) -> dict:
-    diff = now - then
-    return {"ref_date": ref_day.isoformat(), "ref_value": then, "abs": diff, "pct": round(100 * diff / then, 2)}
-
-
-def _cv(values: list[float]) -> float | None:
-    if len(values) < 2:
-        return None
-    mean = sum(values) / len(values)
-    var = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
-    return round(100 * var ** 0.5 / mean, 2)

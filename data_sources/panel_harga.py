@@ -6,7 +6,7 @@ The CSV is the daily flattening of the Panel Harga v2 API
 The file holds one city (its market is config `market`, e.g. "Kota Denpasar").
 Column names are config (`columns`). `Harga` 0, "-" or empty means not
 reported and is a reject. Dates are market days (midnight WITA of the day).
-Day-on-day, week and month changes come from `data_sources._prices.price_changes`.
+Day-on-day, week and month changes are computed from the stored series by `engine.prices`.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ Each item with a price is one Price record; `Nilai` "-", empty or 0 means not
 reported and is a reject. Dates are market days (midnight WITA of the day).
 
 The commodity tree (`TreeID`, `TreeName`, `ParentID`) is reference data, not
-prices: `commodity_names(raw)` reads it; given to `parse` it is one reject.
+prices: given to `parse` it is one reject.
 """
 from __future__ import annotations
 
@@ -43,23 +43,6 @@ def _is_tree(items: list) -> bool:
     return bool(items) and all(isinstance(i, dict) and "TreeID" in i and "TreeName" in i for i in items)
 
 
-def commodity_names(raw: bytes) -> dict[str, dict]:
-    """PIHPS commodity tree -> {TreeID: {"name", "commodity", "parent"}}; {} when it is not a tree."""
-    data, problem = load_json(raw)
-    items = None if problem else _items(data)
-    if not items or not _is_tree(items):
-        return {}
-    names = {}
-    for item in items:
-        name = " ".join(str(item["TreeName"]).split())
-        names[str(item["TreeID"])] = {
-            "name": name,
-            "commodity": canonical_commodity(name)[0],
-            "parent": None if item.get("ParentID") in (None, "") else str(item["ParentID"]),
-        }
-    return names
-
-
 class Pihps(Adapter):
     name = "pihps"
     Config = PihpsConfig
@@ -77,7 +60,7 @@ class Pihps(Adapter):
             return result
         if _is_tree(items):
             result.rejects.append(Reject.of(
-                f"this is the PIHPS commodity tree ({len(items)} entries), not prices; read it with commodity_names()",
+                f"this is the PIHPS commodity tree ({len(items)} entries), not prices",
                 items[:2]))
             return result
         built = [self._price(item, i) for i, item in enumerate(items)]

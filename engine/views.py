@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Iterable
 
+from engine.prices import change as price_change, daily_series, market_date
 from engine.records import OPEN_STATUSES, SEVERITIES, WITA, Severity
 from engine.taxonomy import category_label
 
@@ -104,18 +105,13 @@ def complaints_overdue(incidents: list[dict], now: datetime) -> dict:
 
 
 def price_change_today(prices: list[dict], language: str = "id") -> dict:
-    series: dict[tuple[str, str], list[tuple[str, float]]] = {}
-    for p in prices:
-        series.setdefault((p["commodity"], p["market"]), []).append((p["date"][:10], p["value"]))
+    """The largest change of one commodity at one market, its latest price against the previous reported day."""
+    series = daily_series((p["commodity"], p["market"], market_date(_time(p["date"])), p["value"]) for p in prices)
     best = None
-    for (commodity, market), points in series.items():
-        points.sort()
-        if len(points) < 2:
-            continue
-        (d0, v0), (d1, v1) = points[-2], points[-1]
-        change = (v1 - v0) / v0 * 100
-        if best is None or abs(change) > abs(best[0]):
-            best = (change, commodity, market, v1)
+    for (commodity, market), days in series.items():
+        c = price_change(days, 1, tolerance=None)
+        if c is not None and (best is None or abs(c.pct) > abs(best[0])):
+            best = (c.pct, commodity, market, c.value)
     sources = {p["source"] for p in prices}
     if best is None:
         return _tile("price_change", None, "", sources)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Iterable, Sequence
 
+from engine import prices
 from engine.records import WITA
 
 DAY = timedelta(days=1)
@@ -193,43 +194,22 @@ class PriceStats:
     above_ceiling: bool = False
 
 
-def _on_or_before(series: dict[date, float], day: date, window: int) -> float | None:
-    for back in range(window + 1):
-        value = series.get(day - timedelta(days=back))
-        if value is not None:
-            return value
-    return None
-
-
-def _change(now: float, before: float | None) -> float | None:
-    return None if before is None or before == 0 else 100.0 * (now - before) / before
-
-
 def price_stats(series: dict[date, float], as_of: date, ceiling: float | None = None) -> PriceStats:
-    """Stats of one commodity's daily price (already averaged over markets).
-
-    Change: against the price on the day 1, 7 or 30 days before the latest day
-    (or the nearest earlier day within 3 days). CV: sample standard deviation
-    over mean of the daily prices in the 30 days ending on the latest day.
-    """
-    days = sorted(d for d in series if d <= as_of)
-    if not days:
+    """Stats of one commodity's daily price (already averaged over markets), by engine.prices:
+    change against 1, 7 and 30 days before the latest day (gap rule there), 30-day CV."""
+    last = prices.latest_day(series, as_of)
+    if last is None:
         return PriceStats(None, None, None, None, None, ceiling, None, None)
-    last = days[-1]
     now = series[last]
-    window = [series[d] for d in days if d > last - timedelta(days=30)]
-    cv = None
-    if len(window) >= 2:
-        mean = sum(window) / len(window)
-        var = sum((v - mean) ** 2 for v in window) / (len(window) - 1)
-        cv = 100.0 * math.sqrt(var) / mean if mean else None
+
+    def pct(days: int) -> float | None:
+        c = prices.change(series, days, as_of)
+        return None if c is None else c.pct
+
     vs = share(now, ceiling) if ceiling else None
     return PriceStats(
-        latest=now, latest_date=last,
-        change_day=_change(now, _on_or_before(series, last - timedelta(days=1), 3)),
-        change_week=_change(now, _on_or_before(series, last - timedelta(days=7), 3)),
-        change_month=_change(now, _on_or_before(series, last - timedelta(days=30), 3)),
-        ceiling=ceiling, vs_ceiling=vs, cv30=cv, above_ceiling=bool(ceiling and now > ceiling),
+        latest=now, latest_date=last, change_day=pct(1), change_week=pct(7), change_month=pct(30),
+        ceiling=ceiling, vs_ceiling=vs, cv30=prices.cv(series, as_of), above_ceiling=bool(ceiling and now > ceiling),
     )
 
 

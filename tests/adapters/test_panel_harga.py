@@ -1,13 +1,14 @@
 from collections import Counter
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
 
 import pytest
 from contract import assert_one_reject, make_adapter
 
-from data_sources._prices import canonical_commodity, market_day, price_changes
+from data_sources._prices import canonical_commodity
 from engine.pipeline import parse_safely
-from engine.records import WITA, Price
+from engine.prices import change, daily_series, market_date
+from engine.records import WITA
 
 CSV = "market_prices/bapanas_panelharga_konsumen_kota_bandung_2025-09_2025-11.csv"
 HEADER = "Timestamp,ID,Komoditas,Satuan,Harga,Harga Kemarin,Tanggal Kemarin,Gap,Gap Persen,Gap Perubahan\n"
@@ -44,12 +45,14 @@ def test_ceiling_from_config(samples):
 
 def test_changes_on_the_sample(samples):
     result = parse_safely(adapter(), (samples / CSV).read_bytes())
-    changes = price_changes(result.records)
-    chili = changes[("cabai_rawit_merah", "Kota Bandung")]
-    assert chili["date"] == "2025-11-16" and chili["value"] == 40000
-    assert chili["changes"]["1d"] == {"ref_date": "2025-11-15", "ref_value": 40000, "abs": 0, "pct": 0}
-    assert chili["changes"]["7d"]["ref_date"] == "2025-11-09" and chili["changes"]["7d"]["abs"] == -2500
-    assert chili["changes"]["7d"]["pct"] == -5.88
+    series = daily_series((p.commodity, p.market, market_date(p.event_time), p.value) for p in result.records)
+    chili = series[("cabai_rawit_merah", "Kota Bandung")]
+    day = change(chili, 1)
+    assert (day.day, day.value) == (date(2025, 11, 16), 40000)
+    assert (day.ref_day, day.ref_value, day.diff, day.pct) == (date(2025, 11, 15), 40000, 0, 0)
+    week = change(chili, 7)
+    assert (week.ref_day, week.diff) == (date(2025, 11, 9), -2500)
+    assert week.pct == pytest.approx(-5.88, abs=0.005)
 
 
 def test_rows_with_odd_values_and_market_column():
@@ -95,54 +98,6 @@ def test_truncated_csv_keeps_whole_rows_and_rejects_the_cut_one(samples):
     result = parse_safely(adapter(), raw)
     assert len(result.records) + len(result.rejects) == 4
     assert result.rejects[-1].reason == "row is cut short: 3 of 10 columns"
-
-
-# ---- price_changes: hand-computed ------------------------------------------------
-
-def _p(commodity, market, day, value):
-    return Price(id=f"{commodity}{market}{day}", source="t", commodity=commodity, market=market, value=value,
-                 date=market_day(day))
-
-
-def test_changes_with_gaps_and_tolerance():
-    prices = [_p("cabai_rawit_merah", "Pasar Badung", d, v) for d, v in [
-        ("2025-10-01", 40000), ("2025-10-20", 45000), ("2025-10-24", 50000), ("2025-10-28", 52000), ("2025-10-30", 60000)]]
-    s = price_changes(prices)[("cabai_rawit_merah", "Pasar Badung")]
-    assert (s["date"], s["value"]) == ("2025-10-30", 60000)
-    # no price on 29 Oct: the most recent within 3 days before it, 28 Oct
-    assert s["changes"]["1d"] == {"ref_date": "2025-10-28", "ref_value": 52000, "abs": 8000, "pct": 15.38}
-    # target 23 Oct has no price; 20 Oct is within the 3-day tolerance (24 Oct is after the target)
-    assert s["changes"]["7d"] == {"ref_date": "2025-10-20", "ref_value": 45000, "abs": 15000, "pct": 33.33}
-    # target 30 Sep: nothing on or up to 7 days before it (1 Oct is after the target)
-    assert s["changes"]["30d"] is None
-    assert s["cv_30d"] == 15.26
-
-
-def test_changes_exact_days_duplicates_and_markets():
-    prices = [
-        _p("bawang_merah", "Pasar Badung", "2025-10-31", 30000),
-        _p("bawang_merah", "Pasar Badung", "2025-11-23", 35000),
-        _p("bawang_merah", "Pasar Badung", "2025-11-29", 39000),
-        _p("bawang_merah", "Pasar Badung", "2025-11-29", 40000),  # later duplicate of the day wins
-        _p("bawang_merah", "Pasar Badung", "2025-11-30", 42000),
-        _p("bawang_merah", "Pasar Kreneng", "2025-11-30", 41000),
-    ]
-    changes = price_changes(prices)
-    s = changes[("bawang_merah", "Pasar Badung")]
-    assert s["changes"]["1d"] == {"ref_date": "2025-11-29", "ref_value": 40000, "abs": 2000, "pct": 5.0}
-    assert s["changes"]["7d"] == {"ref_date": "2025-11-23", "ref_value": 35000, "abs": 7000, "pct": 20.0}
-    assert s["changes"]["30d"] == {"ref_date": "2025-10-31", "ref_value": 30000, "abs": 12000, "pct": 40.0}
-    k = changes[("bawang_merah", "Pasar Kreneng")]
-    assert k["value"] == 41000 and k["changes"] == {"1d": None, "7d": None, "30d": None} and k["cv_30d"] is None
-
-
-def test_changes_gap_beyond_tolerance_and_custom_tolerance():
-    prices = [_p("beras_medium", "Kota Denpasar", "2025-11-05", 13000), _p("beras_medium", "Kota Denpasar", "2025-11-10", 13500)]
-    s = price_changes(prices)[("beras_medium", "Kota Denpasar")]
-    assert s["changes"]["1d"] is None  # 5 Nov is 4 days before the target 9 Nov
-    wide = price_changes(prices, tolerance={"1d": 4})[("beras_medium", "Kota Denpasar")]
-    assert wide["changes"]["1d"] == {"ref_date": "2025-11-05", "ref_value": 13000, "abs": 500, "pct": 3.85}
-    assert price_changes([]) == {}
 
 
 def test_canonical_names_match_between_sources():

@@ -1,10 +1,11 @@
+import json
 from datetime import datetime
 from functools import partial
 
 import pytest
 from contract import assert_one_reject, make_adapter
 
-from data_sources.pihps import commodity_names
+from data_sources._prices import canonical_commodity
 from engine.pipeline import parse_safely
 from engine.records import WITA
 
@@ -45,19 +46,17 @@ def test_tree_document_is_one_informative_reject(samples):
     assert "commodity tree" in reject.reason and "31" in reject.reason
 
 
-def test_commodity_names_from_tree(samples):
-    names = commodity_names((samples / TREE).read_bytes())
-    assert len(names) == 31
-    assert names["7_14"] == {"name": "Cabai Merah Keriting", "commodity": "cabai_merah_keriting", "parent": "7"}
-    assert names["8_16"]["commodity"] == "cabai_rawit_merah"
-    assert names["1_3"]["commodity"] == "beras_medium_1"
-    assert names["9_18"]["commodity"] == "minyak_goreng_kemasan_1"
-    assert names["1"]["parent"] is None
-    # every sub-commodity of the tree has its own canonical name
-    leaves = [v["commodity"] for k, v in names.items() if "_" in k]
+def test_every_tree_name_has_a_canonical_commodity(samples):
+    """The COMMODITIES table covers the PIHPS tree: each sub-commodity its own canonical name."""
+    tree = {i["TreeID"]: i["TreeName"] for i in json.loads((samples / TREE).read_bytes())["data"]}
+    names = {k: canonical_commodity(" ".join(v.split())) for k, v in tree.items()}
+    assert len(names) == 31 and all(mapped for _, mapped in names.values())
+    assert names["7_14"][0] == "cabai_merah_keriting"
+    assert names["8_16"][0] == "cabai_rawit_merah"
+    assert names["1_3"][0] == "beras_medium_1"
+    assert names["9_18"][0] == "minyak_goreng_kemasan_1"
+    leaves = [c for k, (c, _) in names.items() if "_" in k]
     assert len(leaves) == 21 == len(set(leaves))
-    assert commodity_names(b"[1, 2]") == {} and commodity_names(b"<html>") == {}
-    assert commodity_names((samples / HISTOGRAM).read_bytes()) == {}
 
 
 def test_string_values_dash_zero_and_duplicates():
