@@ -385,7 +385,7 @@ def register(app: dash.Dash) -> None:
     app.callback(Output("hist-source", "options"), Input("hist-state", "data"))(_source_options)
     server = app.server
     if "analytics_topojson" not in server.view_functions:
-        server.add_url_rule("/analytics/topojson/<name>.json", "analytics_topojson", _topojson)
+        server.add_url_rule(f"{TOPOJSON_URL}<name>.json", "analytics_topojson", _topojson)
     if "history_export_csv" not in server.view_functions:
         server.add_url_rule("/history/export.csv", "history_export_csv", lambda: _stream("csv"))
         server.add_url_rule("/history/export.geojson", "history_export_geojson", lambda: _stream("geojson"))

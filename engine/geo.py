@@ -68,9 +68,6 @@ class Boundaries:
             ],
         }
 
-    def kecamatan_names(self) -> list[str]:
-        return sorted({p.kecamatan for p in self.places})
-
     def desa_names(self) -> list[tuple[str, str, str]]:
         """(desa_code, desa, kecamatan) for every desa/kelurahan."""
         return sorted((p.desa_code, p.desa, p.kecamatan) for p in self.places)

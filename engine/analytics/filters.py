@@ -5,7 +5,7 @@ not written, so links stay short. Times in the URL are WITA (the city's clock).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from urllib.parse import parse_qs, urlencode
 
@@ -95,9 +95,6 @@ class HistoryFilter:
             values["page"] = 1
         return cls(**values)
 
-    def is_default(self) -> bool:
-        return self.to_query() == ""
-
 
 def _clean(name: str, items: list[str]) -> list:
     if name == "severity":
@@ -138,6 +135,3 @@ def granularity(start: datetime, end: datetime) -> str:
     if span <= timedelta(days=730):
         return "week"
     return "month"
-
-
-FILTER_FIELDS = tuple(f.name for f in fields(HistoryFilter))

@@ -43,25 +43,6 @@ def working_deadline(received: datetime, days: int, working_days: Iterable[int] 
     return datetime.combine(day + DAY, datetime.min.time(), WITA)
 
 
-def deadline_share(items: Iterable[tuple[datetime | None, datetime | None]], start: datetime, end: datetime,
-                   as_of: datetime) -> tuple[int, int]:
-    """(met, judged) for (due, done_at) pairs.
-
-    A complaint is judged once, in the period its deadline falls in, and only
-    once the deadline has passed (an open complaint not yet due is not late).
-    Met: done strictly before the deadline.
-    """
-    stop = min(end, as_of)
-    met = judged = 0
-    for due, done in items:
-        if due is None or not (start <= due < stop):
-            continue
-        judged += 1
-        if done is not None and done < due:
-            met += 1
-    return met, judged
-
-
 def backlog_aging(received: Iterable[datetime], as_of: datetime) -> dict[str, int]:
     """Open items by age in whole days: 0-3, 4-7, 8-14, over 14."""
     buckets = dict.fromkeys(BACKLOG_BUCKETS, 0)
@@ -116,11 +97,6 @@ def spread_of_counts(counts: Sequence[tuple[float, int]], min_samples: int) -> S
     return Spread(percentile_of_counts(kept, 50), percentile_of_counts(kept, 90), n, n < min_samples)
 
 
-def spread(values: Sequence[float], min_samples: int) -> Spread:
-    data = [v for v in values if v is not None and not math.isnan(v) and v >= 0]
-    return Spread(percentile(data, 50), percentile(data, 90), len(data), len(data) < min_samples)
-
-
 # ---- completeness and freshness -----------------------------------------------
 def _merged(intervals: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
     out: list[tuple[datetime, datetime]] = []
@@ -173,11 +149,6 @@ def siaga_hours(readings: Iterable[tuple[datetime, int]], start: datetime, end: 
         if a < b:
             total += b - a
     return total.total_seconds() / 3600.0
-
-
-def active_at(spans: Iterable[tuple[datetime, datetime | None]], at: datetime) -> int:
-    """How many (opened, closed or None) spans are open at `at`."""
-    return sum(1 for a, b in spans if a <= at and (b is None or b > at))
 
 
 # ---- prices -------------------------------------------------------------------
@@ -248,10 +219,6 @@ class Kpi:
     @property
     def delta(self) -> float | None:
         return None if self.incomplete else trend(self.value, self.previous)
-
-    def shown_value(self) -> float | None:
-        """What the screen may print: nothing when the sources were down."""
-        return None if self.incomplete else self.value
 
 
 def finish(kpi: Kpi, target, min_completeness: float, previous_completeness: float | None = None) -> Kpi:

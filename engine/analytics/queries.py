@@ -156,7 +156,8 @@ def _next_bucket(at: datetime, grain: str) -> datetime:
 
 
 def time_grid(conn: Connection, s: Scope) -> tuple[list[tuple[datetime, int]], list[list[int]]]:
-    """Counts over time (WITA buckets, empty ones as 0) and the 7 x 24 hour-of-week grid, from
+    """Counts over time (WITA buckets, empty ones as 0) and the 7 x 24 hour-of-week grid
+    ([weekday Monday..Sunday][hour 0..23], WITA), from
     one GROUP BY day, hour-of-week: a single ordered scan of ix_ae_day."""
     c = events.c
     grain = s.granularity
@@ -174,15 +175,6 @@ def time_grid(conn: Connection, s: Scope) -> tuple[list[tuple[datetime, int]], l
         out.append((at, counts.get(at, 0)))
         at = _next_bucket(at, grain)
     return out, grid
-
-
-def timeseries(conn: Connection, s: Scope) -> list[tuple[datetime, int]]:
-    return time_grid(conn, s)[0]
-
-
-def heatmap(conn: Connection, s: Scope) -> list[list[int]]:
-    """7 x 24 counts: [weekday Monday..Sunday][hour 0..23], WITA."""
-    return time_grid(conn, s)[1]
 
 
 def bucket_range(at: datetime, grain: str) -> tuple[datetime, datetime]:

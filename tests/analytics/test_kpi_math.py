@@ -47,20 +47,6 @@ def test_working_deadline_skips_holidays_and_configured_weekdays():
     assert K.working_deadline(wita(2025, 1, 3, 16), 3, working_days=[0, 1, 2, 3, 4, 5]) == wita(2025, 1, 8)
 
 
-def test_deadline_share_judges_once_when_due_and_passed():
-    start, end = wita(2025, 1, 6), wita(2025, 1, 13)
-    as_of = wita(2025, 1, 10, 12)
-    items = [
-        (wita(2025, 1, 7), wita(2025, 1, 6, 15)),   # due in period, done before: met
-        (wita(2025, 1, 8), wita(2025, 1, 8)),       # done exactly at the deadline instant: late
-        (wita(2025, 1, 9), None),                   # due, never done: late
-        (wita(2025, 1, 11), None),                  # due after as_of: not judged yet
-        (wita(2025, 1, 5), wita(2025, 1, 4)),       # due before the period: judged in the previous one
-        (None, wita(2025, 1, 7)),                   # no deadline known: not judged
-    ]
-    assert K.deadline_share(items, start, end, as_of) == (1, 3)
-
-
 def test_backlog_aging_buckets_by_whole_days():
     as_of = wita(2025, 1, 20, 12)
     ages = [0, 3, 3.99, 4, 7.5, 8, 14.9, 15, 40]
@@ -84,9 +70,9 @@ def test_percentiles_nearest_rank_on_few_samples():
 
 
 def test_spread_flags_few_samples_and_ignores_missing():
-    s = K.spread([60.0, None, 120.0, float("nan"), 180.0], min_samples=10)
+    s = K.spread_of_counts([(v, 1) for v in (60.0, None, 120.0, float("nan"), 180.0)], min_samples=10)
     assert (s.p50, s.p90, s.n, s.few) == (120.0, 180.0, 3, True)
-    s = K.spread([float(v) for v in range(1, 21)], min_samples=10)
+    s = K.spread_of_counts([(float(v), 1) for v in range(1, 21)], min_samples=10)
     assert (s.p50, s.p90, s.n, s.few) == (10.0, 18.0, 20, False)
 
 
@@ -123,14 +109,14 @@ def test_a_source_outage_makes_the_kpi_incomplete_and_hides_number_and_trend():
     kpi = K.Kpi("calls.volume", 120, "calls", previous=100, completeness=0.9)
     K.finish(kpi, None, min_completeness=0.99)
     assert kpi.incomplete and kpi.status == "incomplete"
-    assert kpi.shown_value() is None and kpi.delta is None
+    assert kpi.delta is None
 
 
 def test_an_incomplete_previous_period_drops_the_trend_only():
     target = Target(better="lower", good=420, warn=600)
     kpi = K.Kpi("calls.response_time", 400, "s", previous=700, completeness=1.0)
     K.finish(kpi, target, min_completeness=0.99, previous_completeness=0.5)
-    assert not kpi.incomplete and kpi.status == "good" and kpi.shown_value() == 400
+    assert not kpi.incomplete and kpi.status == "good" and kpi.value == 400
     assert kpi.previous is None and kpi.delta is None
 
 
@@ -151,13 +137,6 @@ def test_siaga_hours_by_hand():
     # a reading before the period carries in, clipped at the start
     assert K.siaga_hours([(wita(2024, 12, 31, 23, 30), 2)], start, end, gap) == pytest.approx(1.0)
     assert K.siaga_hours([], start, end, gap) == 0
-
-
-def test_active_at_counts_open_spans():
-    t = wita(2025, 1, 1, 12)
-    spans = [(wita(2025, 1, 1, 10), None), (wita(2025, 1, 1, 11), wita(2025, 1, 1, 12)),
-             (wita(2025, 1, 1, 11), wita(2025, 1, 1, 13)), (wita(2025, 1, 1, 13), None)]
-    assert K.active_at(spans, t) == 2
 
 
 # ---- prices ---------------------------------------------------------------------------------------

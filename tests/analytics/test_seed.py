@@ -62,7 +62,7 @@ def test_seed_is_seasonal_and_replays_the_september_flood(tmp_path):
         calm = HistoryFilter.from_query("?range=custom&from=2025-08-30&to=2025-09-01&category=flood_report,flooded_area,flood")
         n_flood = Q.count(conn, Q.scope(conn, flood, END))
         n_calm = Q.count(conn, Q.scope(conn, calm, END))
-        grid = Q.heatmap(conn, Q.scope(conn, HistoryFilter.from_query("?range=all&category=congestion"), END))
+        grid = Q.time_grid(conn, Q.scope(conn, HistoryFilter.from_query("?range=all&category=congestion"), END))[1]
     assert n_flood > 3 * max(n_calm, 1)
     rush = sum(grid[d][h] for d in range(5) for h in (7, 8, 17, 18))
     night = sum(grid[d][h] for d in range(5) for h in (1, 2, 3, 4))
