@@ -30,7 +30,7 @@ from engine.analytics.schema import ensure_schema
 from engine.geo import boundaries
 from engine.records import WITA
 from engine.taxonomy import category_label
-from layouts.history import desa_options
+from layouts.history import TOPOJSON_URL, desa_options
 from layouts.messages import t
 
 UTC = timezone.utc
@@ -348,7 +348,6 @@ def _stream(kind: str):
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
 
 
-TOPOJSON_URL = "/analytics/topojson/"
 _LAYERS = ("coastlines", "land", "ocean", "lakes", "rivers", "countries", "subunits")
 
 

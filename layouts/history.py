@@ -14,8 +14,12 @@ from engine.taxonomy import CATEGORIES, category_label
 from layouts.messages import t
 from layouts.pages import nav
 
+# plotly fetches its base-map topology from the internet even when it is hidden; the app
+# serves an empty one here instead (see callbacks/history.py), the boundaries carry the map.
+TOPOJSON_URL = "/analytics/topojson/"
+
 # topojsonURL: plotly's geo maps fetch a base map from the internet otherwise (callbacks/history.py serves an empty one)
-GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "topojsonURL": "/analytics/topojson/",
+GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "topojsonURL": TOPOJSON_URL,
                 "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
 
 

@@ -15,6 +15,7 @@ from engine.analytics.kpi import Kpi
 from engine.analytics.kpis import AREA_METRICS, DEFAULT_PERIOD, PERIODS
 from engine.records import WITA
 from layouts.messages import t
+from layouts.history import TOPOJSON_URL
 from layouts.pages import nav
 
 COUNT_UNITS = {"calls", "complaints", "spots", "segments", "incidents", "commodities", "level"}
@@ -142,7 +143,7 @@ def layout(config):
                          className="hist-filter"),
             ], className="hist-filters"),
             html.Div([html.Div(id="kpi-area-table", className="kpi-area-table"),
-                      dcc.Graph(id="kpi-area-map", config={"displaylogo": False, "topojsonURL": "/analytics/topojson/"}, style={"height": "520px"},
+                      dcc.Graph(id="kpi-area-map", config={"displaylogo": False, "topojsonURL": TOPOJSON_URL}, style={"height": "520px"},
                                 className="kpi-area-map")], className="an-row2"),
         ], className="kpi-area"),
     ], className="analytics kpi-page")

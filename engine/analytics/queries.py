@@ -232,14 +232,6 @@ def breakdown(conn: Connection, s: Scope, use_daily: bool = True) -> Breakdown:
     return Breakdown(sum(cats.values()), sorted(cats.items(), key=lambda x: -x[1]), dict(desa))
 
 
-def by_category(conn: Connection, s: Scope) -> list[tuple[str, int]]:
-    return breakdown(conn, s).by_category
-
-
-def by_desa(conn: Connection, s: Scope) -> dict[str, int]:
-    return breakdown(conn, s).by_desa
-
-
 def fold_kecamatan(per_desa: dict[str, int]) -> dict[str, int]:
     out: Counter = Counter()
     for code, n in per_desa.items():

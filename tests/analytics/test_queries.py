@@ -103,12 +103,12 @@ def test_every_view_adds_up_to_the_count(loaded, query):
         n = Q.count(conn, s)
         series, grid = Q.time_grid(conn, s)
         assert sum(c for _, c in series) == n
-        assert sum(c for _, c in Q.by_category(conn, s)) == n
-        per_desa = Q.by_desa(conn, s)
+        assert sum(c for _, c in Q.breakdown(conn, s).by_category) == n
+        per_desa = Q.breakdown(conn, s).by_desa
         assert sum(per_desa.values()) == n == sum(Q.fold_kecamatan(per_desa).values())
         assert sum(map(sum, grid)) == n
         want = expected(records, f, s.start, s.end)
-        assert dict(Q.by_category(conn, s)) == {c: sum(r.category == c for r in want) for c in {r.category for r in want}}
+        assert dict(Q.breakdown(conn, s).by_category) == {c: sum(r.category == c for r in want) for c in {r.category for r in want}}
         assert per_desa.get("", 0) == sum(r.desa_code is None for r in want)
 
 
