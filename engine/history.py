@@ -212,12 +212,13 @@ class History:
                             continue
                         if old.status and status_rank(record.status) < status_rank(old.status):
                             record = record.model_copy(update={"status": old.status})
-                    payload = orjson.dumps(record.model_dump(mode="json")).decode()
-                    digest = record.content_hash()
+                    canonical = record.canonical_json()
+                    digest = record.content_hash(canonical)
                     if old is not None and old.content_hash == digest:
                         unchanged += 1
                         continue
                     version = 1 if old is None else old.version + 1
+                    payload = canonical.decode()
                     rows.append(_row(record, version, digest, old.first_seen if old else now, payload))
                     versions.append({"source": source, "record_id": rid, "version": version, "content_hash": digest,
                                      "seen_at": now, "payload": payload})

@@ -84,9 +84,14 @@ class _Located(BaseModel):
     def uid(self) -> str:
         return f"{self.source}:{self.id}"
 
-    def content_hash(self) -> str:
-        """Hash of everything but bookkeeping, so the same record twice is one version."""
-        return hashlib.blake2b(orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS), digest_size=12).hexdigest()
+    def canonical_json(self) -> bytes:
+        """The record as JSON with sorted keys: what history stores and what its hash is of."""
+        return orjson.dumps(self.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+
+    def content_hash(self, canonical: bytes | None = None) -> str:
+        """Hash of the record, so the same record twice is one version. Pass the
+        `canonical_json()` already made to spare serialising it again."""
+        return hashlib.blake2b(canonical if canonical is not None else self.canonical_json(), digest_size=12).hexdigest()
 
 
 class Incident(_Located):
@@ -250,7 +255,3 @@ class ParseResult(BaseModel):
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def to_wita(value: datetime) -> datetime:
-    return value.astimezone(WITA)
