@@ -19,8 +19,7 @@ def snapshot() -> tuple[dict, dict, dict, dict]:
     live = runtime.live()
     sources, health = live.sources(), live.health()
     rejects = {name: live.rejects(name, REJECTS_PER_SOURCE) for name in sources}
-    live.forget_screens(time.time() - 86400)
-    return sources, health, rejects, live.screens()
+    return sources, health, rejects, live.screens_seen_since(time.time() - 86400)
 
 
 def register(app) -> None:

@@ -141,6 +141,7 @@ def cmd_web(args) -> int:
 
 
 def cmd_rebuild_live(args) -> int:
+    from engine.collector import keep_live
     from engine.records import utcnow
 
     config = _config(args)
@@ -150,8 +151,6 @@ def cmd_rebuild_live(args) -> int:
     now = utcnow()
     total = 0
     for name, cfg in config.sources.items():
-        from engine.collector import keep_live
-
         kept = [r for r in history.live_records(name, now - timedelta(hours=cfg.live_hours)) if keep_live(r, now, cfg.live_hours)]
         live.apply(name, kept)
         total += len(kept)

@@ -16,7 +16,7 @@ import random
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -112,7 +112,6 @@ class PollOutcome:
     changed: int = 0
     removed: int = 0
     error: str | None = None
-    result: ParseResult | None = field(default=None, repr=False)
 
 
 class SourceRunner:
@@ -181,7 +180,7 @@ class SourceRunner:
         if version:
             self.health.last_change = now.isoformat()
         return PollOutcome(ok=True, records=len(result.records), rejects=len(result.rejects),
-                           changed=len(upserts), removed=len(removals), result=result)
+                           changed=len(upserts), removed=len(removals))
 
     def _update_rollups(self, changed: list) -> None:
         """Keep the analytics tables (/kpi, /history) in step with history. They are

@@ -91,10 +91,13 @@ class LiveStore:
     def screens(self) -> dict[str, float]:
         return {k.decode(): float(v) for k, v in self.r.hgetall(self.key("screens")).items()}
 
-    def forget_screens(self, older_than: float) -> None:
-        gone = [k for k, v in self.screens().items() if v < older_than]
+    def screens_seen_since(self, since: float) -> dict[str, float]:
+        """Screens heard from since `since`; older ones are forgotten on the way."""
+        screens = self.screens()
+        gone = [k for k, v in screens.items() if v < since]
         if gone:
             self.r.hdel(self.key("screens"), *gone)
+        return {k: v for k, v in screens.items() if v >= since}
 
     # ---- web side -----------------------------------------------------------------
     def versions(self) -> dict[str, int]:

@@ -31,10 +31,3 @@ class EmbeddedRedis:
             self.server.stop()
         except Exception:  # noqa: BLE001 - already stopped is fine at exit
             pass
-
-    def __enter__(self) -> "EmbeddedRedis":
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
