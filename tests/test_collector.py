@@ -187,3 +187,34 @@ def test_two_collectors_share_the_sources_without_double_polling(live, sqlite_hi
     for name in config.sources:
         polls = (a.runners[name].health.polls, b.runners[name].health.polls)
         assert min(polls) == 0 and max(polls) >= 2, f"{name} polled by both: {polls}"
+
+
+def test_rebuild_live_restores_the_live_store_from_history(feed_server, embedded_redis_url, tmp_path):
+    """`damamaya rebuild-live` after a Redis loss: the same live records, taken from history."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import redis
+
+    db = f"sqlite:///{tmp_path}/h.sqlite"
+    url = feed_server.serve("/q.json", QUAKE)
+    client = redis.Redis.from_url(embedded_redis_url)
+    client.flushdb()
+    live, history = LiveStore(client, "rb"), History(db)
+    history.create()
+    cfg = get_adapter("bmkg-quake").Config(url=url, interval=1, live_hours=24 * 3650)
+    SourceRunner("quake", cfg, live, history).poll()
+    before = live.raw_records("quake")
+    assert len(before) == 1
+    client.flushdb()  # Redis lost everything
+    config = tmp_path / "config.yaml"
+    config.write_text(f"redis: {{url: '{embedded_redis_url}', prefix: rb}}\ndatabase: {{url: '{db}'}}\n"
+                      f"sources:\n  quake: {{adapter: bmkg-quake, url: '{url}', live_hours: 87600}}\n")
+    out = subprocess.run([sys.executable, "-m", "engine.cli", "--config", str(config), "rebuild-live"],
+                         capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "quake: 1 live records from history" in out.stdout
+    assert live.raw_records("quake") == before
+    assert live.versions()["quake"] >= 1 and "quake" in live.sources()
+    history.dispose()
