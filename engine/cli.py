@@ -99,6 +99,8 @@ def cmd_collect(args) -> int:
     config = _config(args)
     live, history = _stores(config)
     live.describe_sources(source_descriptions(config))
+    if not any(k != "health" for k in live.versions()):  # a new or emptied Redis: start from history
+        rebuild_live(config, live, history)
     collector = Collector(config.enabled_sources(), live, history,
                           config.collector.max_backoff, config.collector.lock_seconds)
     stop = _stop_on_signals()
@@ -140,22 +142,27 @@ def cmd_web(args) -> int:
     return 0
 
 
-def cmd_rebuild_live(args) -> int:
+def rebuild_live(config: AppConfig, live, history) -> int:
+    """Fill the live store with what history says is live now; returns the record count."""
     from engine.collector import keep_live
     from engine.records import utcnow
 
-    config = _config(args)
-    live, history = _stores(config)
-    live.clear()
-    live.describe_sources(source_descriptions(config))
     now = utcnow()
     total = 0
     for name, cfg in config.sources.items():
         kept = [r for r in history.live_records(name, now - timedelta(hours=cfg.live_hours)) if keep_live(r, now, cfg.live_hours)]
         live.apply(name, kept)
         total += len(kept)
-        print(f"{name}: {len(kept)} live records from history")
-    print(f"rebuilt the live store with {total} records")
+        log.info("%s: %d live records from history", name, len(kept))
+    return total
+
+
+def cmd_rebuild_live(args) -> int:
+    config = _config(args)
+    live, history = _stores(config)
+    live.clear()
+    live.describe_sources(source_descriptions(config))
+    print(f"rebuilt the live store with {rebuild_live(config, live, history)} records")
     return 0
 
 

@@ -165,9 +165,11 @@ class SourceRunner:
         applied = self.history.apply(self.name, result.records, now)
         self.history.add_rejects(self.name, result.rejects, now)
         self._update_rollups(applied.changed)
-        upserts = [r for r in applied.changed if keep_live(r, now, live_hours)]
-        removals: set[str] = {r.id for r in applied.changed if not keep_live(r, now, live_hours)}
         live_ids = self.live.ids(self.name)
+        # changed records, and unchanged ones the live store lacks (it was emptied or is new)
+        missing = [r for r in applied.unchanged_records if r.id not in live_ids]
+        upserts = [r for r in applied.changed + missing if keep_live(r, now, live_hours)]
+        removals: set[str] = {r.id for r in applied.changed if not keep_live(r, now, live_hours)}
         if self.adapter.snapshot:
             removals |= live_ids - {r.id for r in result.records}
         elif time.monotonic() - self._last_prune > 60:

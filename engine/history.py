@@ -116,6 +116,7 @@ class Applied:
     changed: list
     unchanged: int
     out_of_order: int
+    unchanged_records: list  # the same as stored: a live store that lost them takes them back
 
 
 def schema_lock(conn) -> None:
@@ -191,7 +192,7 @@ class History:
         latest: dict[str, object] = {}
         for record in batch:
             latest[record.id] = record  # last one wins within a batch
-        changed, unchanged, out_of_order = [], 0, 0
+        changed, same, out_of_order = [], [], 0
         with self.engine.begin() as conn:
             for ids in _chunks(list(latest), 500):
                 stored = {
@@ -215,7 +216,7 @@ class History:
                     canonical = record.canonical_json()
                     digest = record.content_hash(canonical)
                     if old is not None and old.content_hash == digest:
-                        unchanged += 1
+                        same.append(record)
                         continue
                     version = 1 if old is None else old.version + 1
                     payload = canonical.decode()
@@ -231,7 +232,7 @@ class History:
                         rows)
                     vins = _insert(self.engine, record_versions)
                     conn.execute(vins.on_conflict_do_nothing(), versions)
-        return Applied(changed, unchanged, out_of_order)
+        return Applied(changed, len(same), out_of_order, same)
 
     @staticmethod
     def _merge_state_update(conn, source: str, rid: str, update_: Incident) -> Incident:

@@ -2,6 +2,7 @@
 import logging
 import random
 import time
+from datetime import timedelta
 
 import orjson
 import pytest
@@ -13,7 +14,10 @@ from engine.history import History
 from engine.live import LiveStore
 from engine.records import ParseResult, Reading, utcnow
 
-QUAKE = b'{"Infogempa": {"gempa": {"DateTime": "2026-11-27T01:00:00+00:00", "Coordinates": "-8.65,115.22", "Magnitude": "4.1", "Wilayah": "Denpasar"}}}'
+# an hour old whenever the tests run, so it is always inside a source's live window
+QUAKE_TIME = (utcnow() - timedelta(hours=1)).replace(microsecond=0)
+QUAKE = orjson.dumps({"Infogempa": {"gempa": {"DateTime": QUAKE_TIME.isoformat(), "Coordinates": "-8.65,115.22",
+                                              "Magnitude": "4.1", "Wilayah": "Denpasar"}}})
 
 
 @pytest.fixture
@@ -110,7 +114,7 @@ def test_unchanged_poll_bumps_no_version(feed_server, live, sqlite_history):
 
 def test_rejects_are_stored_with_reasons(feed_server, live, sqlite_history):
     good = orjson.loads(QUAKE)["Infogempa"]["gempa"]
-    bad = {"DateTime": "2026-11-27T02:00:00+00:00", "Coordinates": "x", "Magnitude": "3"}
+    bad = {"DateTime": (QUAKE_TIME + timedelta(minutes=5)).isoformat(), "Coordinates": "x", "Magnitude": "3"}
     body = orjson.dumps({"Infogempa": {"gempa": [good, bad]}})
     url = feed_server.serve("/q.json", body)
     runner = quake_runner(url, live, sqlite_history)
@@ -214,7 +218,19 @@ def test_rebuild_live_restores_the_live_store_from_history(feed_server, embedded
     out = subprocess.run([sys.executable, "-m", "engine.cli", "--config", str(config), "rebuild-live"],
                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=60)
     assert out.returncode == 0, out.stderr
-    assert "quake: 1 live records from history" in out.stdout
+    assert "rebuilt the live store with 1 records" in out.stdout and "quake: 1 live records" in out.stderr
     assert live.raw_records("quake") == before
     assert live.versions()["quake"] >= 1 and "quake" in live.sources()
     history.dispose()
+
+
+def test_a_new_live_store_gets_records_history_already_holds(feed_server, live, sqlite_history):
+    """An embedded Redis starts empty on every `damamaya run`, the SQLite history does not:
+    records unchanged in history must still reach the live store."""
+    url = feed_server.serve("/q.json", QUAKE)
+    quake_runner(url, live, sqlite_history).poll()
+    live.r.flushdb()
+    outcome = quake_runner(url, live, sqlite_history).poll()
+    assert outcome.ok and outcome.changed == 1
+    assert len(live.records("quake")) == 1
+    assert sqlite_history.count("quake") == 1
