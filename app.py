@@ -10,7 +10,7 @@ import dash
 from dash import Input, Output, State, dcc, html
 
 from callbacks import register_all
-from engine import runtime
+from damamaya import runtime
 from layouts import pages
 from layouts import history, kpi, sources, wall  # noqa: F401 - Dash wants component libraries loaded before any callback
 from layouts.cache import init_cache

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_history.py --records 1000000
 
-Seeds its own databases with `engine.seed` (SQLite in a temp file, PostgreSQL in
+Seeds its own databases with `damamaya.seed` (SQLite in a temp file, PostgreSQL in
 its own schema of the database `test`; never `public`), then times what the
 screens' callbacks run:
 - a /history filter change = every query of the screen's two view callbacks
@@ -41,7 +41,7 @@ from engine.analytics.config import KpiConfig  # noqa: E402
 from engine.analytics.filters import HistoryFilter  # noqa: E402
 from engine.analytics.schema import events, forget_schema  # noqa: E402
 from engine.history import History  # noqa: E402
-from engine.seed import Progress, seed  # noqa: E402
+from damamaya.seed import Progress, seed  # noqa: E402
 
 UTC = timezone.utc
 CASES = [

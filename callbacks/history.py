@@ -22,7 +22,7 @@ from shapely.geometry import MultiPolygon, mapping, shape
 from shapely.geometry.polygon import orient
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine import runtime
+from damamaya import runtime
 from engine.analytics import export as X
 from engine.analytics import queries as Q
 from engine.analytics.filters import PAGE_SIZE, HistoryFilter

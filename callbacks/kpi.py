@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, dcc, html
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine import runtime
+from damamaya import runtime
 from engine.analytics import kpis as KP
 from engine.analytics.config import PILLARS, kpi_config
 from engine.geo import boundaries

@@ -8,7 +8,7 @@ import orjson
 from dash import Input, Output, State
 from dash.exceptions import PreventUpdate
 
-from engine import runtime
+from damamaya import runtime
 from engine.records import utcnow
 from engine.source_health import reject_rows, screen_rows, source_rows
 

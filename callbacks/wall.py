@@ -11,7 +11,7 @@ from dash import ALL, Input, Output, State, callback_context, no_update
 from dash.exceptions import PreventUpdate
 
 from callbacks import wall_data
-from engine import runtime
+from damamaya import runtime
 
 HEALTH = "health"
 

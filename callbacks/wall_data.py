@@ -14,7 +14,8 @@ import orjson
 from dash import Patch, no_update
 from flask import g, has_request_context
 
-from engine import runtime, views
+from damamaya import runtime
+from engine import views
 from engine.records import utcnow
 from layouts.cache import cache
 

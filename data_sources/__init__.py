@@ -9,7 +9,8 @@ import logging
 import pkgutil
 from functools import cache
 
-from data_sources.base import Adapter, FetchError, SourceConfig
+from engine.contract import Adapter, SourceConfig
+from engine.fetch import FetchError
 
 __all__ = ["Adapter", "FetchError", "SourceConfig", "registry", "get_adapter", "broken_modules"]
 

@@ -42,7 +42,9 @@ from pyais import NMEAMessage
 from pyais.exceptions import AISBaseException
 from pydantic import Field, field_validator
 
-from data_sources.base import Adapter, SourceConfig, load_json, parse_time, read_file, sniff_problem
+from data_sources.base import load_json, parse_time, sniff_problem
+from engine.contract import Adapter, SourceConfig
+from engine.fetch import read_file
 from engine.records import ParseResult, Position, Reject, utcnow
 
 KNOT_KMH = 1.852

@@ -29,8 +29,8 @@ from xml.etree.ElementTree import Element
 from pydantic import Field
 
 from data_sources._xml import load_xml_or_json, local
-from data_sources.base import (Adapter, SourceConfig, ZoneName, parse_number, parse_time, split_zone, utc_stamp,
-                               zone_from_name)
+from data_sources.base import ZoneName, parse_number, parse_time, split_zone, utc_stamp, zone_from_name
+from engine.contract import Adapter, SourceConfig
 from engine.records import WIB, Incident, ParseResult, Reject
 
 

@@ -28,7 +28,8 @@ from xml.etree.ElementTree import Element
 from pydantic import Field
 
 from data_sources._xml import children, load_xml_or_json, local, text
-from data_sources.base import Adapter, SourceConfig, ZoneName, parse_number, parse_time, zone_from_name
+from data_sources.base import ZoneName, parse_number, parse_time, zone_from_name
+from engine.contract import Adapter, SourceConfig
 from engine.records import ParseResult, Reading, Reject
 
 # adm4 JSON key -> (quantity, unit)

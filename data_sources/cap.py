@@ -38,7 +38,8 @@ from pydantic import Field
 from shapely.geometry import shape
 
 from data_sources._xml import children, load_xml, local, text
-from data_sources.base import Adapter, SourceConfig, ZoneName, parse_time, zone_from_name
+from data_sources.base import ZoneName, parse_time, zone_from_name
+from engine.contract import Adapter, SourceConfig
 from engine.records import Incident, ParseResult, Reject
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:"

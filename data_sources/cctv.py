@@ -28,7 +28,8 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from data_sources.base import Adapter, SourceConfig, ZoneName, load_json, parse_time, zone_from_name
+from data_sources.base import ZoneName, load_json, parse_time, zone_from_name
+from engine.contract import Adapter, SourceConfig
 from engine.records import ParseResult, Reading, Reject, utcnow
 
 CANDIDATES = {

@@ -26,8 +26,8 @@ from xml.etree.ElementTree import Element
 from pydantic import Field, field_validator
 
 from data_sources._xml import child, children, descendants, load_xml, local, text
-from data_sources.base import (Adapter, CategoryName, SeverityName, SourceConfig, ZoneName, parse_time, plain_number,
-                               utc_stamp, zone_from_name)
+from data_sources.base import CategoryName, SeverityName, ZoneName, parse_time, plain_number, utc_stamp, zone_from_name
+from engine.contract import Adapter, SourceConfig
 from engine.records import Incident, ParseResult, Reading, Reject
 
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"

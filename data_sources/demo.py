@@ -17,7 +17,8 @@ from typing import Literal
 import orjson
 from pydantic import Field
 
-from data_sources.base import Adapter, SourceConfig, load_json, utc_stamp
+from data_sources.base import load_json, utc_stamp
+from engine.contract import Adapter, SourceConfig
 from engine.geo import boundaries
 from engine.records import WITA, Incident, ParseResult, Price, Reading, Reject, record_from_json, utcnow
 

@@ -32,16 +32,16 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Literal
 from xml.etree.ElementTree import Element
 
 from pydantic import Field, field_validator
 
 from data_sources._xml import descendants, load_xml, local, text
-from data_sources.base import (Adapter, CategoryName, SeverityName, SourceConfig, StatusName, ZoneName, as_text, blank,
-                               load_json, parse_time, plain_number, read_csv, sniff_problem, utc_iso, zone_from_name)
-from data_sources.base import mask_digits as mask_phone  # titles: a caller's number typed into the call type
+from data_sources.base import CategoryName, SeverityName, StatusName, ZoneName, as_text, blank, load_json, parse_time, plain_number, read_csv, sniff_problem, utc_iso, zone_from_name
+from engine.contract import Adapter, SourceConfig
+from engine.privacy import mask_digits as mask_phone  # titles: a caller's number typed into the call type
 from engine.records import Incident, ParseResult, Reject
 
 TIMELINE = ("received", "answered", "entered", "dispatched", "responding", "on_scene", "transport", "hospital", "closed")

@@ -26,7 +26,8 @@ from google.protobuf.message import DecodeError
 from google.transit import gtfs_realtime_pb2
 from pydantic import Field
 
-from data_sources.base import Adapter, SourceConfig, plain_number, sniff_problem
+from data_sources.base import plain_number, sniff_problem
+from engine.contract import Adapter, SourceConfig
 from engine.records import ParseResult, Position, Reject
 
 log = logging.getLogger(__name__)

@@ -28,8 +28,8 @@ from xml.etree.ElementTree import Element
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from data_sources._xml import children, descendants, load_xml_or_json, local, text
-from data_sources.base import (Adapter, CategoryName, SourceConfig, StatusName, ZoneName, as_text, parse_time,
-                               plain_number, utc_iso, zone_from_name)
+from data_sources.base import CategoryName, StatusName, ZoneName, as_text, parse_time, plain_number, utc_iso, zone_from_name
+from engine.contract import Adapter, SourceConfig
 from engine.records import Incident, ParseResult, Reject
 
 # Ordered (keyword in the lower-cased service name, category): first match wins.

@@ -15,7 +15,8 @@ from typing import Any
 from pydantic import Field
 
 from data_sources._prices import canonical_commodity, market_day, price_id, rupiah, unit_of
-from data_sources.base import Adapter, SourceConfig, read_csv
+from data_sources.base import read_csv
+from engine.contract import Adapter, SourceConfig
 from engine.records import ParseResult, Price, Reject
 
 DEFAULT_COLUMNS = {"date": "Timestamp", "commodity": "Komoditas", "commodity_id": "ID", "unit": "Satuan",

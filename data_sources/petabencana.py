@@ -33,8 +33,8 @@ from typing import Any
 from pydantic import Field
 from shapely.geometry import shape
 
-from data_sources.base import (Adapter, SourceConfig, ZoneName, load_json, parse_number, parse_time, utc_stamp,
-                               zone_from_name)
+from data_sources.base import ZoneName, load_json, parse_number, parse_time, utc_stamp, zone_from_name
+from engine.contract import Adapter, SourceConfig
 from engine.records import Incident, ParseResult, Reading, Reject
 
 STATE_SEVERITY = {0: "info", 1: "low", 2: "medium", 3: "high", 4: "critical"}

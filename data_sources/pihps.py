@@ -16,7 +16,8 @@ from typing import Any
 from pydantic import Field
 
 from data_sources._prices import canonical_commodity, market_day, normalise_name, price_id, rupiah, unit_of
-from data_sources.base import Adapter, SourceConfig, load_json, parse_number
+from data_sources.base import load_json, parse_number
+from engine.contract import Adapter, SourceConfig
 from engine.records import ParseResult, Price, Reject
 
 DEFAULT_FIELDS = {"commodity": "Komoditas", "market": "Provinsi", "date": "Tanggal", "value": "Nilai"}

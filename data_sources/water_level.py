@@ -38,8 +38,9 @@ from urllib.parse import urlparse
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from data_sources.base import (Adapter, FetchError, SourceConfig, ZoneName, blank, load_json, parse_number, parse_time,
-                               read_csv, utc_stamp, zone_from_name)
+from data_sources.base import ZoneName, blank, load_json, parse_number, parse_time, read_csv, utc_stamp, zone_from_name
+from engine.contract import Adapter, SourceConfig
+from engine.fetch import FetchError
 from engine.records import ParseResult, Reading, Reject
 
 

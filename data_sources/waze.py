@@ -28,8 +28,8 @@ from typing import Any
 import orjson
 from pydantic import Field, field_validator
 
-from data_sources.base import (Adapter, CategoryName, SeverityName, SourceConfig, as_text, blank, load_json,
-                               parse_number, plain_number, read_csv, sniff_problem)
+from data_sources.base import CategoryName, SeverityName, as_text, blank, load_json, parse_number, plain_number, read_csv, sniff_problem
+from engine.contract import Adapter, SourceConfig
 from engine.records import Incident, ParseResult, Reject
 
 DEFAULT_ALERT_CATEGORIES = {

@@ -22,8 +22,9 @@ from typing import Callable
 
 from redis.exceptions import LockError, LockNotOwnedError, RedisError
 
-from data_sources import FetchError, get_adapter
-from data_sources.base import Adapter, SourceConfig
+from engine.analytics.config import KpiConfig
+from engine.contract import Adapter
+from engine.fetch import FetchError
 from engine.history import History
 from engine.live import LiveStore
 from engine.pipeline import parse_safely
@@ -117,11 +118,12 @@ class PollOutcome:
 class SourceRunner:
     """Polls one source: fetch -> parse -> history -> live, and keeps its health."""
 
-    def __init__(self, name: str, config: SourceConfig, live: LiveStore, history: History,
-                 max_backoff: float = 300, owner: str = "", adapter: Adapter | None = None):
-        self.name = name
-        self.config = config
-        self.adapter = adapter or get_adapter(config.adapter)(name, config)
+    def __init__(self, adapter: Adapter, live: LiveStore, history: History, max_backoff: float = 300,
+                 owner: str = "", kpi: KpiConfig | None = None):
+        self.name = name = adapter.source
+        self.config = config = adapter.config
+        self.adapter = adapter
+        self.kpi = kpi
         self.live = live
         self.history = history
         self.max_backoff = max_backoff
@@ -193,7 +195,7 @@ class SourceRunner:
         if not self._rollups_pending:
             return
         try:
-            update_rollups(self.history, self._rollups_pending)
+            update_rollups(self.history, self._rollups_pending, self.kpi)
             self._rollups_pending = []
         except Exception:  # noqa: BLE001 - retried next poll
             log.exception("source %s: analytics rollup of %d records failed; retrying next poll",
@@ -234,15 +236,15 @@ class SourceRunner:
 
 
 class Collector:
-    """Runs every enabled source on its own thread until `stop` is set."""
+    """Runs each adapter (one per enabled source) on its own thread until `stop` is set."""
 
-    def __init__(self, sources: dict[str, SourceConfig], live: LiveStore, history: History,
-                 max_backoff: float = 300, lock_seconds: float = 60):
+    def __init__(self, adapters: list[Adapter], live: LiveStore, history: History,
+                 max_backoff: float = 300, lock_seconds: float = 60, kpi: KpiConfig | None = None):
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self.live = live
         self.history = history
         self.lock_seconds = lock_seconds
-        self.runners = {name: SourceRunner(name, cfg, live, history, max_backoff, self.owner) for name, cfg in sources.items()}
+        self.runners = {a.source: SourceRunner(a, live, history, max_backoff, self.owner, kpi) for a in adapters}
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
 

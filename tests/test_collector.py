@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from data_sources import get_adapter
-from data_sources.base import Adapter
+from engine.contract import Adapter
 from engine.collector import Collector, SourceRunner, next_delay
 from engine.history import History
 from engine.live import LiveStore
@@ -36,7 +36,7 @@ def sqlite_history(tmp_path):
 def quake_runner(url, live, history, **kw):
     cls = get_adapter("bmkg-quake")
     cfg = cls.Config(url=url, interval=1, timeout=kw.pop("timeout", 2))
-    return SourceRunner("quake", cfg, live, history, **kw)
+    return SourceRunner(cls("quake", cfg), live, history, **kw)
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_ceiling():
@@ -148,7 +148,7 @@ class ListFeed(Adapter):
 
 def test_snapshot_source_drops_what_is_gone(live, sqlite_history):
     feed = ListFeed([[["a", 1], ["b", 2]], [["a", 1.5]]])
-    runner = SourceRunner("gauges", feed.config, live, sqlite_history, adapter=feed)
+    runner = SourceRunner(feed, live, sqlite_history)
     runner.poll()
     assert live.ids("gauges") == {"a", "b"}
     runner.poll()
@@ -159,14 +159,14 @@ def test_snapshot_source_drops_what_is_gone(live, sqlite_history):
 
 
 def test_a_hanging_source_never_delays_another(feed_server, live, sqlite_history):
-    from engine.config import config_from_dict
+    from damamaya.config import config_from_dict, make_adapters
 
     slow_url = feed_server.serve("/slow.json", QUAKE, delay=30)
     config = config_from_dict({"sources": {
         "slow": {"adapter": "bmkg-quake", "url": slow_url, "interval": 1, "timeout": 1},
         "fast": {"adapter": "demo", "feed": "calls", "interval": 1, "rate_per_minute": 60, "seed": 3},
     }})
-    collector = Collector(config.sources, live, sqlite_history, max_backoff=2)
+    collector = Collector(make_adapters(config), live, sqlite_history, max_backoff=2)
     collector.start()
     time.sleep(5)
     collector.close(timeout=1)
@@ -176,12 +176,12 @@ def test_a_hanging_source_never_delays_another(feed_server, live, sqlite_history
 
 
 def test_two_collectors_share_the_sources_without_double_polling(live, sqlite_history):
-    from engine.config import config_from_dict
+    from damamaya.config import config_from_dict, make_adapters
 
     config = config_from_dict({"sources": {
         f"demo{i}": {"adapter": "demo", "feed": "gauges", "interval": 1, "seed": i} for i in range(4)}})
-    a = Collector(config.sources, live, sqlite_history, lock_seconds=5)
-    b = Collector(config.sources, live, sqlite_history, lock_seconds=5)
+    a = Collector(make_adapters(config), live, sqlite_history, lock_seconds=5)
+    b = Collector(make_adapters(config), live, sqlite_history, lock_seconds=5)
     a.owner, b.owner = "a", "b"
     a.start()
     b.start()
@@ -208,14 +208,14 @@ def test_rebuild_live_restores_the_live_store_from_history(feed_server, embedded
     live, history = LiveStore(client, "rb"), History(db)
     history.create()
     cfg = get_adapter("bmkg-quake").Config(url=url, interval=1, live_hours=24 * 3650)
-    SourceRunner("quake", cfg, live, history).poll()
+    SourceRunner(get_adapter("bmkg-quake")("quake", cfg), live, history).poll()
     before = live.raw_records("quake")
     assert len(before) == 1
     client.flushdb()  # Redis lost everything
     config = tmp_path / "config.yaml"
     config.write_text(f"redis: {{url: '{embedded_redis_url}', prefix: rb}}\ndatabase: {{url: '{db}'}}\n"
                       f"sources:\n  quake: {{adapter: bmkg-quake, url: '{url}', live_hours: 87600}}\n")
-    out = subprocess.run([sys.executable, "-m", "engine.cli", "--config", str(config), "rebuild-live"],
+    out = subprocess.run([sys.executable, "-m", "damamaya.cli", "--config", str(config), "rebuild-live"],
                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=60)
     assert out.returncode == 0, out.stderr
     assert "rebuilt the live store with 1 records" in out.stdout and "quake: 1 live records" in out.stderr

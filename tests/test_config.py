@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import ConfigError, config_from_dict, load_config
+from damamaya.config import ConfigError, config_from_dict, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,7 +52,7 @@ def test_bad_yaml_and_missing_file(tmp_path):
 def test_cli_prints_one_line_not_a_traceback(tmp_path):
     cfg = tmp_path / "config.yaml"
     cfg.write_text("sources:\n  floods:\n    adapter: demo\n    interval: 0\n")
-    proc = subprocess.run([sys.executable, "-m", "engine.cli", "--config", str(cfg), "collect"],
+    proc = subprocess.run([sys.executable, "-m", "damamaya.cli", "--config", str(cfg), "collect"],
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "config.yaml: sources.floods.interval: must be at least 1 second"

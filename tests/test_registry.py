@@ -22,9 +22,9 @@ def test_every_adapter_has_a_config_schema_with_defaults():
 
 
 def test_cli_lists_adapters_and_parses_the_bmkg_sample(samples):
-    out = subprocess.run([sys.executable, "-m", "engine.cli", "adapters"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    out = subprocess.run([sys.executable, "-m", "damamaya.cli", "adapters"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 0 and all(name in out.stdout for name in EXPECTED)
-    parsed = subprocess.run([sys.executable, "-m", "engine.cli", "parse", "bmkg-quake",
+    parsed = subprocess.run([sys.executable, "-m", "damamaya.cli", "parse", "bmkg-quake",
                              str(samples / "earthquakes/bmkg_autogempa_20211005.json")],
                             capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert parsed.returncode == 0
@@ -40,6 +40,6 @@ def test_cli_lists_adapters_and_parses_the_bmkg_sample(samples):
 def test_cli_parse_exits_non_zero_without_records(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_bytes(b"<html>502</html>")
-    out = subprocess.run([sys.executable, "-m", "engine.cli", "parse", "bmkg-quake", str(bad)],
+    out = subprocess.run([sys.executable, "-m", "damamaya.cli", "parse", "bmkg-quake", str(bad)],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 1 and out.stdout == "" and "HTML" in out.stderr

@@ -70,7 +70,7 @@ def dash_app(tmp_path_factory, embedded_redis_url):
     cfg.write_text(f"redis:\n  url: {embedded_redis_url}\n  prefix: walltest\n"
                    f"database:\n  url: sqlite:///{cfg.parent}/h.sqlite\nwall:\n  poll_seconds: 1\n")
     os.environ["DAMAMAYA_CONFIG"] = str(cfg)
-    from engine import runtime
+    from damamaya import runtime
 
     for f in (runtime.config, runtime.redis_client, runtime.live, runtime.history):
         f.cache_clear()
@@ -96,7 +96,7 @@ def _poll_request(app, state, sources):
 
 
 def test_poll_sends_nothing_when_nothing_changed_and_little_when_something_did(dash_app):
-    from engine import runtime
+    from damamaya import runtime
     from layouts import wall
 
     live: LiveStore = runtime.live()
@@ -125,7 +125,7 @@ def test_poll_sends_nothing_when_nothing_changed_and_little_when_something_did(d
 
 
 def test_a_change_in_a_big_layer_is_sent_as_a_small_patch(dash_app):
-    from engine import runtime
+    from damamaya import runtime
     from layouts import wall
 
     live: LiveStore = runtime.live()
@@ -209,7 +209,7 @@ def test_sources_status_and_screen_heartbeat():
 
 
 def test_wall_says_when_the_live_store_is_unreachable_and_retries():
-    from engine.config import config_from_dict
+    from damamaya.config import config_from_dict
     from layouts import pages
 
     class Down:
@@ -222,7 +222,7 @@ def test_wall_says_when_the_live_store_is_unreachable_and_retries():
                 raise redis.ConnectionError("Connection refused")
             return refuse
 
-    import engine.runtime as runtime
+    import damamaya.runtime as runtime
 
     original = runtime.live
     runtime.live = lambda: Down()

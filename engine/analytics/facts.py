@@ -158,16 +158,6 @@ def _upsert(conn: Connection, rows: list[dict]) -> None:
     conn.execute(stmt, rows)
 
 
-def _app_kpi_config() -> KpiConfig:
-    try:
-        from engine import runtime
-        from engine.analytics.config import kpi_config
-
-        return kpi_config(runtime.config())
-    except Exception:  # no config.yaml (a library use, a test): the defaults
-        return KpiConfig()
-
-
 def daily_key(row) -> tuple:
     """The analytics_daily key of an event row (a dict or a Row)."""
     get = row.get if isinstance(row, dict) else row._mapping.get
@@ -213,22 +203,11 @@ def write_rows(conn: Connection, rows: list[dict]) -> None:
     _apply_daily(conn, delta)
 
 
-def rebuild_daily(engine: Engine) -> None:
-    """analytics_daily from scratch (after a bulk load)."""
-    e = events.c
-    cols = [e.day, e.kind, e.src, e.cat, func.coalesce(e.sev, -1), func.coalesce(e.st, -1), e.desa]
-    with engine.begin() as conn:
-        conn.execute(delete(daily))
-        conn.execute(daily.insert().from_select(list(DAILY_KEY) + ["n"],
-                                                select(*cols, func.count()).group_by(*cols)))
-        conn.exec_driver_sql("ANALYZE analytics_daily")  # without statistics the planner sorts it on disk
-
-
-def update_rollups(history, changed_records: Iterable) -> int:
+def update_rollups(history, changed_records: Iterable, kcfg: KpiConfig | None = None) -> int:
     """Keep `analytics_events` and `analytics_daily` in step with `records`. Call after every
     `History.apply(...)` with `Applied.changed`; safe to call twice with the same records.
-    Returns the rows written."""
-    kcfg = _app_kpi_config()
+    `kcfg` sets the complaint deadlines (the defaults when None). Returns the rows written."""
+    kcfg = kcfg or KpiConfig()
     rows = [f for f in (fact_from_payload(r.model_dump(mode="json"), kcfg) for r in changed_records) if f]
     if not rows:
         return 0
@@ -242,12 +221,13 @@ def update_rollups(history, changed_records: Iterable) -> int:
     return len(rows)
 
 
-def backfill(history, batch: int = 5000, progress: Callable[[int, int], None] | None = None) -> int:
+def backfill(history, kcfg: KpiConfig | None = None, batch: int = 5000,
+             progress: Callable[[int, int], None] | None = None) -> int:
     """Build analytics rows for every record already in `records` (one-off, for an existing database)."""
     from engine.history import records
 
     ensure_schema(history.engine)
-    kcfg = _app_kpi_config()
+    kcfg = kcfg or KpiConfig()
     with history.engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(records)).scalar_one()
     done = 0

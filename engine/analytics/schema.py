@@ -11,14 +11,14 @@ two ordered index scans, without touching the table or sorting, plus one page.
 
 Own MetaData (`metadata` here), created on first use by `ensure_schema`; the
 history store's tables are untouched. Rows are written by `update_rollups`
-(live), `engine.seed` (bulk) and `backfill` (from `records`).
+(live), `damamaya.seed` (bulk) and `backfill` (from `records`).
 """
 from __future__ import annotations
 
 import threading
 
 from sqlalchemy import (BigInteger, Column, Float, Index, Integer, MetaData, SmallInteger, String, Table,
-                        UniqueConstraint, select)
+                        UniqueConstraint, delete, func, select)
 from sqlalchemy.engine import Connection, Engine
 
 from engine.records import KINDS, STATUSES, Severity
@@ -159,9 +159,19 @@ def _fill_daily_once(engine: Engine) -> None:
         empty = conn.execute(select(daily.c.day).limit(1)).first() is None
         have_events = conn.execute(select(events.c.id).limit(1)).first() is not None
     if empty and have_events:
-        from engine.analytics.facts import rebuild_daily
-
         rebuild_daily(engine)
+
+
+def rebuild_daily(engine: Engine) -> None:
+    """analytics_daily from scratch (after a bulk load)."""
+    e = events.c
+    cols = [e.day, e.kind, e.src, e.cat, func.coalesce(e.sev, -1), func.coalesce(e.st, -1), e.desa]
+    with engine.begin() as conn:
+        conn.execute(delete(daily))
+        conn.execute(daily.insert().from_select(list(DAILY_KEY) + ["n"],
+                                                select(*cols, func.count()).group_by(*cols)))
+        conn.exec_driver_sql("ANALYZE analytics_daily")  # without statistics the planner sorts it on disk
+
 
 
 # ---- free-text search on titles ------------------------------------------------------------

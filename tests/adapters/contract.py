@@ -11,7 +11,8 @@ import pytest
 from hypothesis import strategies as st
 
 from data_sources import get_adapter
-from data_sources.base import Adapter, FetchError
+from engine.contract import Adapter
+from engine.fetch import FetchError
 from engine.records import ParseResult
 
 UTC = timezone.utc

@@ -14,9 +14,9 @@ from pydantic import ValidationError
 
 from data_sources import get_adapter
 from data_sources._xml import child, children, descendants, load_xml, load_xml_or_json, local, text
-from data_sources.base import (Adapter, CategoryName, SeverityName, SourceConfig, StatusName, ZoneName, as_text, blank,
-                               load_json, mask_digits, parse_number, parse_time, plain_number, private_excerpt,
-                               read_csv, split_zone, unstorable, utc_iso, utc_stamp, zone_from_name)
+from data_sources.base import CategoryName, SeverityName, StatusName, ZoneName, as_text, blank, load_json, parse_number, parse_time, plain_number, read_csv, split_zone, utc_iso, utc_stamp, zone_from_name
+from engine.contract import Adapter, SourceConfig, unstorable
+from engine.privacy import mask_digits, private_excerpt
 from engine.records import WIB, WITA, Incident, ParseResult, Reading, Reject, record_to_json
 
 

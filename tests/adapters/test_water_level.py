@@ -9,7 +9,7 @@ import pytest
 from contract import assert_one_reject
 
 from data_sources import get_adapter
-from data_sources.base import FetchError
+from engine.fetch import FetchError
 from data_sources.water_level import WaterLevelConfig
 from engine.pipeline import parse_safely
 

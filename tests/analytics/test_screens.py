@@ -13,9 +13,9 @@ UTC = timezone.utc
 
 @pytest.fixture(scope="module")
 def app_env(tmp_path_factory):
-    from engine import runtime
+    from damamaya import runtime
     from engine.history import History
-    from engine.seed import seed
+    from damamaya.seed import seed
 
     tmp = tmp_path_factory.mktemp("screens")
     url = f"sqlite:///{tmp / 'h.sqlite'}"

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
-from engine import seed as S
+from damamaya import seed as S
 from engine.analytics import queries as Q
 from engine.analytics.filters import HistoryFilter
 from engine.analytics.schema import events

@@ -67,7 +67,7 @@ def start_app(tmp_path):
         cfg.write_text(yaml.safe_dump(config))
         log_path = tmp_path / "app.log"
         env = {k: v for k, v in os.environ.items() if k not in ("DAMAMAYA_REDIS_URL", "DAMAMAYA_DATABASE_URL", "DAMAMAYA_CONFIG")}
-        proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "--config", str(cfg), "run"], cwd=ROOT, env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "damamaya.cli", "--config", str(cfg), "run"], cwd=ROOT, env=env,
                                 stdout=log_path.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
         app = RunningApp(f"http://127.0.0.1:{port}", proc, cfg, log_path)
         running.append(app)

@@ -2,7 +2,7 @@
 
 Drives Debian's chromium through Playwright (the `browser` and `start_app` fixtures of
 tests/browser/conftest.py) against the whole app started with `damamaya run`, on a
-temp SQLite history seeded by engine.seed.
+temp SQLite history seeded by damamaya.seed.
 """
 from __future__ import annotations
 
@@ -22,13 +22,13 @@ UTC = timezone.utc
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
-    """A SQLite history seeded by engine.seed, plus one record whose title is a spreadsheet formula."""
+    """A SQLite history seeded by damamaya.seed, plus one record whose title is a spreadsheet formula."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     from engine.analytics.facts import update_rollups
     from engine.history import History
     from engine.records import Incident
-    from engine.seed import seed
+    from damamaya.seed import seed
 
     tmp = tmp_path_factory.mktemp("history-app")
     db_url = f"sqlite:///{tmp / 'history.sqlite'}"

@@ -7,13 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
 import orjson
 
-from engine.config import AppConfig, ConfigError, load_config
+from damamaya.config import AppConfig, ConfigError, load_config, make_adapters
 
 log = logging.getLogger("damamaya")
 
@@ -101,8 +100,8 @@ def cmd_collect(args) -> int:
     live.describe_sources(source_descriptions(config))
     if not any(k != "health" for k in live.versions()):  # a new or emptied Redis: start from history
         rebuild_live(config, live, history)
-    collector = Collector(config.enabled_sources(), live, history,
-                          config.collector.max_backoff, config.collector.lock_seconds)
+    collector = Collector(make_adapters(config), live, history, config.collector.max_backoff,
+                          config.collector.lock_seconds, kpi=config.kpi)
     stop = _stop_on_signals()
     collector.start()
     log.info("collector %s polling %d sources", collector.owner, len(collector.runners))
@@ -133,9 +132,9 @@ def cmd_web(args) -> int:
             self.cfg.set("control_socket_disable", True)
 
         def load(self):
-            from app import server
+            from gunicorn.util import import_app
 
-            return server
+            return import_app("app:server")  # by name: the wiring never imports the screens
 
     log.info("web on http://%s with %d workers", bind, workers)
     WebApp().run()
@@ -175,7 +174,7 @@ def cmd_rebuild_analytics(args) -> int:
     config = _config(args)
     history = History(config.database.url)
     history.create()
-    done = backfill(history, progress=lambda n, total: print(f"\r{n:,}/{total:,} records", end="", file=sys.stderr))
+    done = backfill(history, config.kpi, progress=lambda n, total: print(f"\r{n:,}/{total:,} records", end="", file=sys.stderr))
     print(f"\nrebuilt the analytics rows of {done:,} records", file=sys.stderr)
     return 0
 
@@ -186,7 +185,7 @@ def cmd_run(args) -> int:
     env = dict(os.environ)
     embedded = None
     if not config.redis.url:
-        from engine.redis_server import EmbeddedRedis
+        from damamaya.redis_server import EmbeddedRedis
 
         embedded = EmbeddedRedis()
         env["DAMAMAYA_REDIS_URL"] = embedded.start()
@@ -194,7 +193,7 @@ def cmd_run(args) -> int:
         Path(config.database.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     if args.demo_history:
         _seed_if_empty(config, args.demo_history)
-    base = [sys.executable, "-m", "engine.cli"] + (["--config", args.config] if args.config else [])
+    base = [sys.executable, "-m", "damamaya.cli"] + (["--config", args.config] if args.config else [])
     web_args = (["--port", str(args.port)] if args.port else []) + (["--host", args.host] if args.host else [])
     children = [subprocess.Popen(base + ["collect"], env=env, preexec_fn=_die_with_parent),
                 subprocess.Popen(base + ["web", "--workers", str(args.workers or config.web.workers)] + web_args, env=env,
@@ -226,7 +225,7 @@ def cmd_run(args) -> int:
 def _seed_if_empty(config: AppConfig, records: int) -> None:
     """The demo's /kpi and /history need a past: seed one into an empty history store."""
     from engine.history import History
-    from engine.seed import Progress, seed
+    from damamaya.seed import Progress, seed
 
     history = History(config.database.url)
     history.create()
@@ -250,7 +249,7 @@ def _die_with_parent() -> None:
 
 
 def cmd_seed_history(args) -> int:
-    from engine import seed
+    from damamaya import seed
 
     return seed.run(args)
 
@@ -292,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_rebuild_analytics)
     seed_p = sub.add_parser("seed-history", help="write realistic historical records")
     try:
-        from engine import seed
+        from damamaya import seed
 
         seed.add_arguments(seed_p)
     except ImportError:  # the seeder is optional for every other command

@@ -37,7 +37,7 @@ from engine.analytics import facts as afacts
 from engine.analytics.config import KpiConfig
 from engine.analytics.kpi import working_deadline
 from engine.analytics.schema import (INDEXES, Codes, drop_text_triggers, ensure_schema, events,
-                                     rebuild_text_index)
+                                     rebuild_daily, rebuild_text_index)
 from engine.geo import boundaries
 from engine.history import History, record_versions, records
 from engine.records import WITA
@@ -551,7 +551,7 @@ class Writer:
                 ix.create(self.history.engine, checkfirst=True)
         if progress:
             progress.set_phase("daily rollup")
-        afacts.rebuild_daily(self.history.engine)
+        rebuild_daily(self.history.engine)
         if progress:
             progress.set_phase("text index")
         if self.fresh:
@@ -686,7 +686,7 @@ def run(args: argparse.Namespace) -> int:
 
         os.environ["DAMAMAYA_CONFIG"] = str(Path(args.config).resolve())
     if not url:
-        from engine import runtime
+        from damamaya import runtime
         from engine.analytics.config import kpi_config
 
         url = runtime.config().database.url
@@ -702,7 +702,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv=None) -> int:  # python -m engine.seed
+def main(argv=None) -> int:  # python -m damamaya.seed
     parser = argparse.ArgumentParser(prog="damamaya seed-history", description=__doc__.splitlines()[0])
     add_arguments(parser)
     return run(parser.parse_args(argv))

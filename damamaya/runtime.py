@@ -5,7 +5,7 @@ from functools import cache
 
 import redis
 
-from engine.config import AppConfig, load_config
+from damamaya.config import AppConfig, load_config
 from engine.history import History
 
 
