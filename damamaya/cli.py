@@ -98,7 +98,7 @@ def cmd_collect(args) -> int:
     config = _config(args)
     live, history = _stores(config)
     live.describe_sources(source_descriptions(config))
-    if not any(k != "health" for k in live.versions()):  # a new or emptied Redis: start from history
+    if not live.has_data():  # a new or emptied Redis: start from history
         rebuild_live(config, live, history)
     collector = Collector(make_adapters(config), live, history, config.collector.max_backoff,
                           config.collector.lock_seconds, kpi=config.kpi)

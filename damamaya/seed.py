@@ -39,7 +39,7 @@ from engine.analytics.kpi import working_deadline
 from engine.analytics.schema import (INDEXES, Codes, drop_text_triggers, ensure_schema, events,
                                      rebuild_daily, rebuild_text_index)
 from engine.geo import boundaries
-from engine.history import History, record_versions, records
+from engine.history import History, record_row, record_versions, records
 from engine.records import WITA
 from engine.taxonomy import CATEGORIES, category_label
 
@@ -464,24 +464,6 @@ def prices(world: World, n: int, end_ts: int, source: str) -> Iterator[dict]:
 
 
 # ---- writing --------------------------------------------------------------------------------
-def _history_row(p: dict, payload: str, digest: str) -> dict:
-    kind = p["kind"]
-    if kind == "incident":
-        event, updated, category, title, value = p["reported_at"], p["updated_at"], p["category"], p["title"], None
-    elif kind == "reading":
-        event = updated = p["observed_at"]
-        category, title, value = p["quantity"], p["station_name"], p["value"]
-    else:
-        event = updated = p["date"]
-        category, title, value = p["commodity"], p["market"], p["value"]
-    return {"source": p["source"], "record_id": p["id"], "kind": kind, "version": 1, "content_hash": digest,
-            "domain": p.get("domain"), "category": category, "severity": p.get("severity"), "status": p.get("status"),
-            "lat": p["lat"], "lon": p["lon"], "kecamatan": p["kecamatan"], "desa": p["desa"],
-            "desa_code": p["desa_code"], "in_city": p["in_city"], "event_time": event.astimezone(UTC),
-            "updated_at": updated.astimezone(UTC), "first_seen": updated.astimezone(UTC), "title": title[:500],
-            "value": value, "payload": payload}
-
-
 def _sqlite_value(value):
     """The storage form engine.history.UtcDateTime gives a datetime on SQLite."""
     if isinstance(value, datetime):
@@ -511,7 +493,7 @@ class Writer:
             raw = orjson.dumps(p, option=_DUMP)
             digest = hashlib.blake2b(raw, digest_size=12).hexdigest()
             payload = raw.decode()
-            row = _history_row(p, payload, digest)
+            row = record_row(p, 1, digest, None, payload)
             rec_rows.append(row)
             if self.versions:
                 ver_rows.append({"source": p["source"], "record_id": p["id"], "version": 1, "content_hash": digest,

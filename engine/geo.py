@@ -15,6 +15,11 @@ DESA_FILE = BOUNDARIES / "denpasar_desa_kelurahan_51.71.geojson"
 KECAMATAN_FILE = BOUNDARIES / "denpasar_kecamatan_51.71.geojson"
 
 
+def kecamatan_code(desa_code: str) -> str:
+    """'51.71.03.2004' -> '51.71.03': the kecamatan a desa/kelurahan code lies in."""
+    return desa_code.rsplit(".", 1)[0]
+
+
 @dataclass(frozen=True)
 class Place:
     kecamatan: str
@@ -31,7 +36,7 @@ class Boundaries:
         self.shapes = []
         for f in desa:
             code = f["properties"]["kode"]
-            kec_code = code.rsplit(".", 1)[0]
+            kec_code = kecamatan_code(code)
             self.places.append(Place(kec_names.get(kec_code, kec_code), kec_code, f["properties"]["nama"], code))
             self.shapes.append(shape(f["geometry"]).buffer(0))
         self.tree = shapely.STRtree(self.shapes)
@@ -71,6 +76,10 @@ class Boundaries:
     def desa_names(self) -> list[tuple[str, str, str]]:
         """(desa_code, desa, kecamatan) for every desa/kelurahan."""
         return sorted((p.desa_code, p.desa, p.kecamatan) for p in self.places)
+
+    def kecamatan_names(self) -> dict[str, str]:
+        """kecamatan code -> name, in code order."""
+        return dict(sorted({p.kecamatan_code: p.kecamatan for p in self.places}.items()))
 
 
 @cache

@@ -22,7 +22,7 @@ from sqlalchemy import (Boolean, Column, DateTime, Float, Index, Integer, MetaDa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from engine.records import Incident, Reject, record_from_json, status_rank, utcnow
+from engine.records import OPEN_STATUSES, WITA, Incident, Reject, record_from_json, status_rank, utcnow
 
 metadata = MetaData()
 
@@ -153,17 +153,34 @@ def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
         yield items[i:i + size]
 
 
-def _row(record, version: int, digest: str, first_seen: datetime, payload: str) -> dict:
+_EVENT_TIME = {"incident": "reported_at", "reading": "observed_at", "position": "observed_at", "price": "date"}
+_CATEGORY = {"incident": "category", "reading": "quantity", "position": "vehicle_type", "price": "commodity"}
+_TITLE = {"incident": ("title",), "reading": ("station_name", "station"), "position": ("name", "vehicle"),
+          "price": ("market",)}
+
+
+def record_row(p: dict, version: int, digest: str, first_seen: datetime | None, payload: str) -> dict:
+    """The `records` row of a record given as its python dump (times as datetimes): what
+    `History.apply` and the bulk seeder write, so both fill the columns alike. `first_seen`
+    defaults to the record's update time."""
+    kind = p["kind"]
+    event = p[_EVENT_TIME[kind]]
+    event = event if event.tzinfo else event.replace(tzinfo=WITA)  # a price's market day is WITA
+    updated = p.get("updated_at") or event
+    title = next((p[k] for k in _TITLE[kind] if p.get(k)), "")
+    if kind in ("reading", "price"):
+        value = p["value"]
+    elif kind == "incident":
+        value = (p.get("details") or {}).get("magnitude")
+    else:
+        value = p.get("speed_kmh")
     return {
-        "source": record.source, "record_id": record.id, "kind": record.kind, "version": version,
-        "content_hash": digest,
-        "domain": getattr(record, "domain", None), "category": getattr(record, "category", None) or getattr(record, "quantity", None) or getattr(record, "commodity", None),
-        "severity": getattr(record, "severity", None), "status": getattr(record, "status", None),
-        "lat": record.lat, "lon": record.lon, "kecamatan": record.kecamatan, "desa": record.desa,
-        "desa_code": record.desa_code, "in_city": record.in_city,
-        "event_time": record.event_time, "updated_at": getattr(record, "updated_at", None) or record.event_time,
-        "first_seen": first_seen, "title": (getattr(record, "title", None) or getattr(record, "station_name", None) or getattr(record, "name", None) or getattr(record, "market", None) or "")[:500],
-        "value": getattr(record, "value", None) if record.kind in ("reading", "price") else (record.details.get("magnitude") if record.kind == "incident" else record.speed_kmh),
+        "source": p["source"], "record_id": p["id"], "kind": kind, "version": version, "content_hash": digest,
+        "domain": p.get("domain"), "category": p.get(_CATEGORY[kind]), "severity": p.get("severity"),
+        "status": p.get("status"), "lat": p.get("lat"), "lon": p.get("lon"), "kecamatan": p.get("kecamatan"),
+        "desa": p.get("desa"), "desa_code": p.get("desa_code"), "in_city": p.get("in_city"),
+        "event_time": event, "updated_at": updated, "first_seen": first_seen or updated, "title": title[:500],
+        "value": value if isinstance(value, (int, float)) and not isinstance(value, bool) else None,
         "payload": payload,
     }
 
@@ -220,7 +237,7 @@ class History:
                         continue
                     version = 1 if old is None else old.version + 1
                     payload = canonical.decode()
-                    rows.append(_row(record, version, digest, old.first_seen if old else now, payload))
+                    rows.append(record_row(record.model_dump(), version, digest, old.first_seen if old else now, payload))
                     versions.append({"source": source, "record_id": rid, "version": version, "content_hash": digest,
                                      "seen_at": now, "payload": payload})
                     changed.append(record)
@@ -282,12 +299,11 @@ class History:
     # ---- reads -----------------------------------------------------------------
     def live_records(self, source: str, since: datetime) -> list:
         """Records the live view should hold: open incidents, and anything updated since `since`."""
-        open_statuses = ("new", "acknowledged", "dispatched", "in_progress")
         with self.engine.connect() as conn:
             rows = conn.execute(select(records.c.payload).where(
                 records.c.source == source,
                 (records.c.updated_at >= since) | (records.c.event_time >= since)
-                | and_(records.c.kind == "incident", records.c.status.in_(open_statuses))))
+                | and_(records.c.kind == "incident", records.c.status.in_(sorted(OPEN_STATUSES)))))
             return [record_from_json(r.payload) for r in rows]
 
     def sources(self) -> list[str]:

@@ -19,7 +19,7 @@ import redis
 
 from engine.records import record_from_json
 
-HEALTH = "health"
+HEALTH = "health"  # the field of the versions hash bumped when any source's health changes; never a source name
 
 
 class LiveStore:
@@ -101,7 +101,12 @@ class LiveStore:
 
     # ---- web side -----------------------------------------------------------------
     def versions(self) -> dict[str, int]:
+        """Every source's data version, plus the health version under HEALTH."""
         return {k.decode(): int(v) for k, v in self.r.hgetall(self.key("versions")).items()}
+
+    def has_data(self) -> bool:
+        """Whether any source's live data is here (a new or emptied Redis has none)."""
+        return any(k != HEALTH for k in self.versions())
 
     def raw_records(self, source: str) -> list[dict]:
         return [orjson.loads(v) for v in self.r.hvals(self.key("rec", source))]
