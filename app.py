@@ -9,11 +9,15 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, State, dcc, html
 
+import security
+
 from callbacks import register_all
 from damamaya import runtime
 from layouts import pages
 from layouts import history, kpi, sources, wall  # noqa: F401 - Dash wants component libraries loaded before any callback
 from layouts.cache import init_cache
+
+PAGE = security.ROUTER  # the callback below renders the page of the URL: it is checked as that page
 
 app = dash.Dash(
     __name__,
@@ -41,6 +45,8 @@ app.clientside_callback(  # the "cannot reach the live store" screen reloads its
     Input("retry-page", "n_intervals"),
     prevent_initial_call=True,
 )
+
+security.install(app)  # after every callback: the guard maps each one to its page
 
 # Set Dash up before the first real request: under gunicorn's threaded workers the
 # first page load can otherwise race Dash's lazy setup and get 500s for its JS

@@ -33,6 +33,8 @@ from engine.taxonomy import category_label
 from layouts.history import TOPOJSON_URL, desa_options
 from layouts.messages import t
 
+PAGE = "history"  # security.guard: this module's callbacks are the history page's
+
 UTC = timezone.utc
 CONTROLS = ("range", "kind", "source", "category", "severity", "status", "kecamatan", "desa", "q")
 LIST_CONTROLS = ("source", "category", "severity", "status", "kecamatan", "desa")

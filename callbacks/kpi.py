@@ -19,6 +19,8 @@ from layouts.cache import cache
 from layouts.kpi import number, period_text, tile, value_text
 from layouts.messages import t
 
+PAGE = "kpi"  # security.guard: this module's callbacks are the kpi page's
+
 log = logging.getLogger(__name__)
 UTC = timezone.utc
 SECTIONS = {

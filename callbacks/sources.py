@@ -12,6 +12,8 @@ from damamaya import runtime
 from engine.records import utcnow
 from engine.source_health import reject_rows, screen_rows, source_rows
 
+PAGE = "sources"  # security.guard: this module's callbacks are the sources page's
+
 REJECTS_PER_SOURCE = 20
 
 

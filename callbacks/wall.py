@@ -13,6 +13,8 @@ from dash.exceptions import PreventUpdate
 from callbacks import wall_data
 from damamaya import runtime
 
+PAGE = "wall"  # security.guard: this module's callbacks are the wall page's
+
 HEALTH = "health"
 
 

@@ -1,0 +1,81 @@
+"""Who may see and do what, on the Flask side of the Dash app.
+
+`install(app)` once, after every callback is registered:
+- sessions (Flask-Login over a signed cookie), sign-in with local users or OpenID Connect;
+- wall screens signed in by a token cookie;
+- the guard: every page, callback, export and route checked against `security.roles`;
+- CSRF double-submit on every POST (Dash's renderer already echoes the cookie);
+- request size limit, Content-Security-Policy and hardening headers, debug off.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from security.cookies import check_csrf, install_session, secure_wanted, set_csrf_cookie
+from security.guard import ROUTER, CallbackPages, check
+from security.headers import add_headers
+from security.principal import install_login, resolve, screen_identity
+from security.roles import may
+
+__all__ = ["ROUTER", "install", "may", "resolve", "screen_identity"]
+
+
+def _config():
+    from damamaya import runtime
+
+    return runtime.config()
+
+
+def install(app) -> CallbackPages:
+    """Wire security into a Dash app whose callbacks are all registered. Returns the
+    callback -> page map (its `undeclared` list names callbacks that every request refuses)."""
+    server: Flask = app.server
+    server.debug = False
+    server.config.update(DEBUG=False, PROPAGATE_EXCEPTIONS=False)
+    hops = _config().auth.proxy_hops
+    if hops:
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    install_session(server)
+    install_login(server)
+    from security.oidc import install_oidc
+    from security.views import bp, incident_bp
+
+    server.register_blueprint(bp)
+    server.register_blueprint(incident_bp)
+    install_oidc(server)
+
+    callback_pages = CallbackPages(app.callback_map)
+    script_hashes = tuple(app.csp_hashes())
+
+    @server.before_request
+    def _guard():
+        cfg = _config()
+        limit = cfg.auth.max_request_kb * 1024
+        server.config["MAX_CONTENT_LENGTH"] = limit
+        server.permanent_session_lifetime = timedelta(hours=cfg.auth.session_hours)
+        if request.content_length is not None and request.content_length > limit:
+            return _too_large()
+        check_csrf()
+        return check(callback_pages)
+
+    @server.after_request
+    def _headers(response: Response):
+        if response.status_code != 413:
+            set_csrf_cookie(response)
+        return add_headers(response, script_hashes, _config().map.tile_url, secure_wanted())
+
+    @server.errorhandler(RequestEntityTooLarge)
+    def _413(_exc):
+        return _too_large()
+
+    return callback_pages
+
+
+def _too_large() -> Response:
+    """413 before the body is read (the guard looks at Content-Length only)."""
+    return Response('{"error":"too-large","message":"request body over the limit"}', 413,
+                    {"Content-Type": "application/json"})
