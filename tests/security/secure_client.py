@@ -19,7 +19,7 @@ def write_config(path: Path, redis_url: str, database_url: str, **extra: str) ->
     return path
 
 
-def point_runtime_at(config: Path) -> None:
+def point_runtime_at(config: Path | str) -> None:
     """Make the process-wide handles (damamaya.runtime) read `config` from now on."""
     from damamaya import runtime
 
