@@ -32,7 +32,10 @@ def _stores(config: AppConfig):
 
     if not config.redis.url:
         raise ConfigError("redis.url is not set: use `damamaya run`, which starts an embedded Redis, or set DAMAMAYA_REDIS_URL")
-    client = redis.Redis.from_url(config.redis.url, socket_timeout=10)
+    try:
+        client = redis.Redis.from_url(config.redis.url, socket_timeout=10)
+    except ValueError as exc:
+        raise ConfigError(f"redis.url: {exc}") from None
     try:
         client.ping()
     except redis.RedisError as exc:
