@@ -52,6 +52,40 @@ class RunningApp:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
 
+    def _accounts(self):
+        from engine.accounts import Accounts
+
+        accounts = Accounts(yaml.safe_load(self.config_path.read_text())["database"]["url"])
+        accounts.create()
+        return accounts
+
+    def sign_in(self, page, role: str = "admin", next_path: str = "/wall") -> None:
+        """Sign `page` in as a user of `role` (made if missing) through the sign-in form."""
+        name, password = f"browser-{role}", "a browser test password"
+        accounts = self._accounts()
+        try:
+            if accounts.user(name) is None:
+                accounts.add_user(name, role, password)
+        finally:
+            accounts.dispose()
+        page.goto(f"{self.base_url}/login?next={next_path}")
+        page.fill("input[name=username]", name)
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"**{next_path.split('?')[0]}*", timeout=30000)
+
+    def screen_url(self, name: str = "browser-wall") -> str:
+        """A wall screen's link (a new screen each call with a suffix if the name is taken)."""
+        import secrets
+
+        accounts = self._accounts()
+        try:
+            taken = {s.name for s in accounts.screens()}
+            token = accounts.add_screen(name if name not in taken else f"{name}-{secrets.token_hex(3)}")
+        finally:
+            accounts.dispose()
+        return f"{self.base_url}/screen/{token}"
+
 
 @pytest.fixture
 def start_app(tmp_path):
