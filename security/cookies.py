@@ -10,6 +10,7 @@ import hmac
 import os
 import secrets
 from datetime import timedelta
+from functools import lru_cache
 
 from flask import Flask, Response, abort, request, session
 from flask.sessions import SecureCookieSessionInterface
@@ -32,10 +33,17 @@ def secure_wanted() -> bool:
 
 
 def session_secret() -> str:
-    """DAMAMAYA_SECRET_KEY, or a key made once in the history database."""
+    """DAMAMAYA_SECRET_KEY, or a key made once in the history database (read once per process)."""
+    from damamaya import runtime
+
+    return os.environ.get("DAMAMAYA_SECRET_KEY") or _stored_secret(runtime.config().database.url)
+
+
+@lru_cache(maxsize=8)
+def _stored_secret(database_url: str) -> str:
     from security.principal import accounts
 
-    return os.environ.get("DAMAMAYA_SECRET_KEY") or accounts().secret("session")
+    return accounts().secret("session")
 
 
 class SessionCookies(SecureCookieSessionInterface):

@@ -5,10 +5,11 @@ Plain HTML, no script at all (the CSP allows none inline); labels from the messa
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import orjson
-from flask import Blueprint, Response, redirect, render_template_string, request, session
+from flask import Blueprint, Response, current_app, redirect, request, session
 from flask_login import login_user, logout_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -66,11 +67,17 @@ def message(key: str, **values) -> str:
     return t(key, language(), **values)
 
 
+@lru_cache(maxsize=16)
+def _template(source: str):
+    """Compiled once (Flask's render_template_string compiles on every call); autoescaped."""
+    return current_app.jinja_env.from_string(source)
+
+
 def _render(title: str, body_template: str, status: int = 200, **values) -> Response:
     lang = language()
-    body = render_template_string(body_template, t=lambda key, **v: t(key, lang, **v), field=CSRF_FIELD,
-                                  token=csrf_token(), **values)
-    html = render_template_string(_PAGE, lang=lang, title=title, body=Markup(body))  # escaped when rendered above
+    body = _template(body_template).render(t=lambda key, **v: t(key, lang, **v), field=CSRF_FIELD,
+                                           token=csrf_token(), **values)
+    html = _template(_PAGE).render(lang=lang, title=title, body=Markup(body))  # escaped when rendered above
     return Response(html, status, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"})
 
 

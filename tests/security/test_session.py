@@ -233,3 +233,9 @@ def test_login_is_rate_limited_in_redis(tmp_path, embedded_redis_url, secured):
         assert any(environ["REMOTE_ADDR"] in k for k in keys), keys  # counted in Redis: shared by every worker
     finally:
         point_runtime_at(before)
+
+
+def test_what_the_visitor_sends_is_escaped_on_the_sign_in_page(secured):
+    app_module, _ = secured
+    page = app_module.server.test_client().get('/login?next="><script>alert(1)</script>').text
+    assert "<script>" not in page and "&lt;script&gt;" in page or "%3Cscript%3E" in page
