@@ -12,13 +12,12 @@
 from __future__ import annotations
 
 import sys
-import json
-from urllib.parse import quote
 
 from flask import Response, redirect, request
 
 from security import roles
 from security.principal import Principal, resolve
+from security.views import denied_json, denied_page
 
 ROUTER = "@router"  # PAGE of a callbacks module whose callback renders the page of the URL
 DASH_PAGES_ROUTER_INPUT = "_pages_location"  # Dash pages' own routing callback reads this Location
@@ -58,34 +57,6 @@ def _declared_page(spec: dict, key: str) -> str | None:
         return ROUTER
     page = getattr(sys.modules.get(module_name), "PAGE", None)
     return page if page == ROUTER or page in roles.PAGES else None
-
-
-# ---- refusals -------------------------------------------------------------------------------
-
-def denied_json(who: Principal, reason: str = "forbidden") -> Response:
-    """403 for a callback: a marker the screens' JS turns into a message."""
-    from security.views import message
-
-    if who.screen_revoked:
-        reason = "screen-revoked"
-    elif not who.signed_in:
-        reason = "signed-out"
-    text = {"screen-revoked": message("auth.screen_revoked"), "signed-out": message("auth.session_ended")}.get(
-        reason, message("auth.forbidden"))
-    body = json.dumps({"error": reason, "message": text})
-    return Response(body, 403, {"Content-Type": "application/json", "X-Damamaya-Denied": reason, "Cache-Control": "no-store"})
-
-
-def denied_page(who: Principal) -> Response:
-    """A page or export: the public goes to sign-in, a signed-in role without it gets 403."""
-    from security.views import forbidden_page, screen_revoked_page
-
-    if who.screen_revoked:
-        return screen_revoked_page()
-    if not who.signed_in:
-        target = request.full_path.rstrip("?") if request.query_string else request.path
-        return redirect(f"/login?next={quote(target, safe='/')}", 302)
-    return forbidden_page(who)
 
 
 # ---- the check ------------------------------------------------------------------------------

@@ -5,8 +5,9 @@ Plain HTML, no script at all (the CSP allows none inline); labels from the messa
 """
 from __future__ import annotations
 
+import json
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import orjson
 from flask import Blueprint, Response, current_app, redirect, request, session
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from layouts.messages import t
 from security import roles
 from security.cookies import CSRF_FIELD, csrf_token, secure_wanted
-from security.principal import SCREEN_COOKIE, SignedInUser, accounts, remote_address, resolve
+from security.principal import SCREEN_COOKIE, Principal, SignedInUser, accounts, remote_address, resolve
 from security.ratelimit import LimiterUnavailable, allow_login_attempt
 
 bp = Blueprint("security", __name__)
@@ -162,6 +163,30 @@ def screen_revoked_page() -> Response:
     return response
 
 
+# ---- refusals -------------------------------------------------------------------------------
+
+def denied_json(who: Principal, reason: str = "forbidden") -> Response:
+    """403 for a callback: a marker the screens' JS turns into a message."""
+    if who.screen_revoked:
+        reason = "screen-revoked"
+    elif not who.signed_in:
+        reason = "signed-out"
+    text = {"screen-revoked": message("auth.screen_revoked"), "signed-out": message("auth.session_ended")}.get(
+        reason, message("auth.forbidden"))
+    body = json.dumps({"error": reason, "message": text})
+    return Response(body, 403, {"Content-Type": "application/json", "X-Damamaya-Denied": reason, "Cache-Control": "no-store"})
+
+
+def denied_page(who: Principal) -> Response:
+    """A page or export: the public goes to sign-in, a signed-in role without it gets 403."""
+    if who.screen_revoked:
+        return screen_revoked_page()
+    if not who.signed_in:
+        target = request.full_path.rstrip("?") if request.query_string else request.path
+        return redirect(f"/login?next={quote(target, safe='/')}", 302)
+    return forbidden_page(who)
+
+
 # ---- one incident with its private details ----------------------------------------------------------
 
 @incident_bp.get("/insiden")
@@ -172,8 +197,6 @@ def incident():
 
     who = resolve()
     if not roles.may(who.role, "incident.private"):  # the guard refused already; the route checks again
-        from security.guard import denied_page
-
         return denied_page(who)
     uid = request.args.get("uid", "")[:400]
     source, _, record_id = uid.partition(":")
