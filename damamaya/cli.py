@@ -305,7 +305,7 @@ def cmd_screens(args) -> int:
             config = _config(args)
             base = (args.base_url or f"http://{config.web.host}:{config.web.port}").rstrip("/")
             print(f"{base}/screen/{token}")
-            print(f"open it once in the wall's browser (the token then lives in a cookie); it is not shown again",
+            print("open it once in the wall's browser (the token then lives in a cookie); it is not shown again",
                   file=sys.stderr)
         elif args.screens_command == "revoke":
             accounts.revoke_screen(args.name)

@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
 
-import pytest
 from secure_client import ROLE_USERS, callback_body, client_as, csrf_of, post_callback, sign_in
 
 
