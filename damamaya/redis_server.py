@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import atexit
 import logging
-import secrets
-import socket
 import re
+import secrets
+import signal
+import socket
 
 log = logging.getLogger("damamaya.redis")
 _CREDENTIALS = re.compile(r"(\w+://[^:/@\s]*:)[^@\s]*@")
@@ -50,7 +51,14 @@ class EmbeddedRedis:
 
     def start(self) -> str:
         """Start; returns the URL with the password (for DAMAMAYA_REDIS_URL, never for a log)."""
-        self.server.start()
+        # Ctrl+C in a terminal signals the whole foreground process group: the server
+        # must outlive the collector's shutdown, so it starts with SIGINT blocked (the
+        # mask is inherited) and is stopped last, with SIGTERM, by its owner.
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self.server.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         self.url = f"redis://:{self.password}@127.0.0.1:{self.server.port}/0"
         atexit.register(self.stop)
         log.info("embedded Redis (valkey) listening on %s", redacted(self.url))
