@@ -21,7 +21,7 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text, select, update
+from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.history import UtcDateTime, make_engine, schema_lock
@@ -148,7 +148,7 @@ class Accounts:
 
     def user_count(self) -> int:
         with self.engine.connect() as conn:
-            return len(conn.execute(select(users.c.name)).all())
+            return conn.execute(select(func.count()).select_from(users)).scalar_one()
 
     def disable_user(self, name: str) -> None:
         with self.engine.begin() as conn:
