@@ -19,7 +19,7 @@ from security.cookies import check_csrf, install_session, secure_wanted, set_csr
 from security.guard import ROUTER, CallbackPages, check
 from security.headers import add_headers
 from security.principal import install_login, resolve, screen_identity
-from security.roles import may
+from security.roles import may, signed_route
 
 __all__ = ["ROUTER", "install", "may", "resolve", "screen_identity"]
 
@@ -55,8 +55,10 @@ def install(app) -> CallbackPages:
     def _guard():
         cfg = _config()
         limit = cfg.auth.max_request_kb * 1024
-        server.config["MAX_CONTENT_LENGTH"] = limit
         server.permanent_session_lifetime = timedelta(hours=cfg.auth.session_hours)
+        if signed_route(request.path) and request.method == "POST":
+            return None  # it checks its HMAC signature and its own body limit before reading
+        request.max_content_length = limit  # also bounds a body sent without Content-Length
         if request.content_length is not None and request.content_length > limit:
             return _too_large()
         check_csrf()

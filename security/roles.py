@@ -38,8 +38,11 @@ ACTIONS: dict[str, frozenset[str]] = {
     "screen.heartbeat": _WALL,  # count as a live wall on /sources
 }
 
-# Server routes that are not pages, by path prefix: what each needs.
+# Server routes that are not pages, by path prefix (first match): what each needs.
+# "signed": the route authenticates each request itself (an HMAC over the body, no
+# cookies), so no session, role or CSRF token applies; it bounds its own body size.
 ROUTES: tuple[tuple[str, str, str], ...] = (
+    ("/api/v1/ingest/", "signed", "push"),  # partner systems push reports (api/ingest.py)
     ("/history/export.", "export", "history"),
     ("/analytics/topojson/", "pages", "kpi,history"),  # the area maps of /kpi and /history
     ("/api/v1/", "export", "open-data"),
@@ -66,10 +69,18 @@ def route_allows(role: str, path: str) -> bool | None:
     """True/False for a route named in ROUTES, None for a path not named there."""
     for prefix, kind, name in ROUTES:
         if path.startswith(prefix):
+            if kind == "signed":
+                return True
             if kind == "export":
                 return may_export(role, name)
             return any(may_open(role, page) for page in name.split(","))
     return None
+
+
+def signed_route(path: str) -> bool:
+    """A route that checks its own signature (and body size): no cookies, no CSRF token."""
+    kind = next((kind for prefix, kind, _ in ROUTES if path.startswith(prefix)), None)
+    return kind == "signed"
 
 
 def pages_of(role: str) -> list[str]:

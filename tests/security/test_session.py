@@ -237,3 +237,14 @@ def test_what_the_visitor_sends_is_escaped_on_the_sign_in_page(secured):
     app_module, _ = secured
     page = app_module.server.test_client().get('/login?next="><script>alert(1)</script>').text
     assert "<script>" not in page and "&lt;script&gt;" in page or "%3Cscript%3E" in page
+
+
+def test_signed_push_routes_need_no_session_or_csrf_but_every_other_route_does(secured):
+    """/api/v1/ingest/ checks its own HMAC signature: the guard lets it through to that check
+    (no role, no CSRF token); a route prefix nobody named is refused."""
+    from security import roles
+
+    assert roles.signed_route("/api/v1/ingest/calls-112")
+    assert not roles.signed_route("/api/v1/incidents.csv") and not roles.signed_route("/wall")
+    assert roles.route_allows("public", "/api/v1/ingest/x") is True
+    assert roles.route_allows("admin", "/somewhere/else") is None
