@@ -422,19 +422,24 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - one line for the operator, the traceback only with -v
         if args.verbose:
             log.exception("failed")
-        print(redacted(f"damamaya {args.command}: {one_line_error(exc)}"), file=sys.stderr)
+        print(redacted(one_line_error(exc, args.command)), file=sys.stderr)
         return 2
 
 
-def one_line_error(exc: BaseException) -> str:
-    """What went wrong, in one line without secrets: config, database, Redis or account errors."""
-    import redis
-    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
-
+def one_line_error(exc: BaseException, command: str = "") -> str:
+    """What went wrong, in one line: a config or account error as it reads, anything else
+    after `damamaya <command>:` (the caller takes passwords out of URLs)."""
     from engine.accounts import AccountError
 
     if isinstance(exc, (ConfigError, AccountError)):
         return str(exc)
+    return f"damamaya {command}: {_reason(exc)}" if command else _reason(exc)
+
+
+def _reason(exc: BaseException) -> str:
+    import redis
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
     if isinstance(exc, DBAPIError):
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
         return f"the database cannot be used: {reason}"
