@@ -160,8 +160,8 @@ def _bool(value: Any) -> bool | None:
 
 # ---- CSV ----------------------------------------------------------------------------------
 
-def _csv_rows(raw: bytes) -> tuple[list[dict[str, Any]], Reject | None]:
-    rows, problem = read_csv(raw)
+def _csv_rows(raw: bytes) -> tuple[list[dict[str, Any] | Reject], Reject | None]:
+    rows, problem, unfinished = read_csv(raw)
     if problem:
         return [], problem
     rows = [r for r in rows if not blank(r)]
@@ -183,7 +183,7 @@ def _csv_rows(raw: bytes) -> tuple[list[dict[str, Any]], Reject | None]:
         if "longitude" in record or "latitude" in record:
             record["location"] = {"x": record.pop("longitude", None), "y": record.pop("latitude", None)}
         items.append(record)
-    return items, None
+    return [*items, *([unfinished] if unfinished else [])], None
 
 
 def _csv_kind(item: dict) -> str:
@@ -216,7 +216,7 @@ class Waze(Adapter):
         rows, problem = _csv_rows(raw)
         if problem:
             return [], problem
-        return [(_csv_kind(r), i, r) for i, r in enumerate(rows)], None
+        return [(_csv_kind(r) if isinstance(r, dict) else "unfinished", i, r) for i, r in enumerate(rows)], None
 
     def _feed(self, raw: bytes) -> tuple[list[tuple[str, int, Any]], Reject | None]:
         data, problem = load_json(raw)
@@ -237,6 +237,8 @@ class Waze(Adapter):
         return items, None
 
     def _one(self, kind: str, item: Any, ref: str) -> Incident | Reject:
+        if isinstance(item, Reject):
+            return item
         if kind == "invalid":
             return Reject.of(f"{next(iter(item))} is not a list", item, ref)
         if not isinstance(item, dict):
