@@ -5,40 +5,17 @@ link reproduces the view. Every label comes from layouts/messages/analytics.py.
 """
 from __future__ import annotations
 
+import dash
 from dash import dcc, html
 
+from damamaya import runtime
 from engine.analytics.filters import RANGES
-from engine.geo import boundaries
 from engine.records import KINDS, SEVERITIES, STATUSES
-from engine.taxonomy import CATEGORIES, category_label
 from layouts.messages import t
 from layouts.pages import nav
+from layouts.parts.history import GRAPH_CONFIG, category_options, desa_options, kecamatan_options
 
-# plotly fetches its base-map topology from the internet even when it is hidden; the app
-# serves an empty one here instead (see callbacks/history.py), the boundaries carry the map.
-TOPOJSON_URL = "/analytics/topojson/"
-
-# topojsonURL: plotly's geo maps fetch a base map from the internet otherwise (callbacks/history.py serves an empty one)
-GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "topojsonURL": TOPOJSON_URL,
-                "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
-
-
-def kecamatan_options(lang: str) -> list[dict]:
-    seen = {}
-    for code, _desa, kec in boundaries().desa_names():
-        seen[code.rsplit(".", 1)[0]] = kec
-    return [{"label": name, "value": code} for code, name in sorted(seen.items(), key=lambda x: x[1])]
-
-
-def desa_options(kecamatan: list[str] | None = None) -> list[dict]:
-    return [{"label": f"{desa} ({kec})", "value": code} for code, desa, kec in
-            sorted(boundaries().desa_names(), key=lambda x: x[1])
-            if not kecamatan or code.rsplit(".", 1)[0] in kecamatan]
-
-
-def category_options(lang: str, extra: list[str] = ()) -> list[dict]:
-    keys = list(CATEGORIES) + [e for e in extra if e not in CATEGORIES]
-    return [{"label": category_label(k, lang), "value": k} for k in keys]
+dash.register_page(__name__, path="/history", name="history", nav="nav.history", order=3)
 
 
 def _filter(label: str, control) -> html.Div:
@@ -55,8 +32,9 @@ def _panel(title_id: str, title: str, graph_id: str, height: int = 300, extra=No
                     className="an-panel")
 
 
-def layout(config):
-    lang = config.language
+def layout(**_query):
+    """The filters start empty: the callbacks read the URL's query (the filter state) and fill them."""
+    lang = runtime.config().language
     filters = html.Div([
         _filter(t("hist.range", lang), _dropdown("hist-range", [{"label": t(f"hist.range.{r}", lang), "value": r}
                                                                   for r in RANGES], multi=False, clearable=False,
@@ -105,7 +83,7 @@ def layout(config):
     return html.Div([
         dcc.Location(id="hist-loc", refresh=False),
         dcc.Store(id="hist-state"),
-        nav(config, "/history"),
+        nav("/history"),
         header,
         filters,
         html.Div(id="hist-chips", className="hist-chips"),

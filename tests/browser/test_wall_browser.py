@@ -62,6 +62,7 @@ def test_new_incident_reaches_list_and_map(start_app, page, tmp_path):
     assert page.locator("path.dmy-marker").count() == 1
     quake_tile = page.locator("#\\{\\\"key\\\"\\:\\\"latest_quake\\\"\\,\\\"type\\\"\\:\\\"tile-value\\\"\\}")
     page.wait_for_function("document.body.innerText.includes('M4.1')", timeout=budget_ms)
+    assert quake_tile.inner_text() == "M4.1"  # on the latest-quake tile, not elsewhere on the page
     assert page.evaluate("document.querySelector('.leaflet-map-pane').style.transform") == panned
     print(f"new incident on the wall {seen_after:.1f} s after it was written")
 
@@ -73,4 +74,7 @@ def test_new_incident_reaches_list_and_map(start_app, page, tmp_path):
     stale_tiles = page.locator(".tile.stale")
     assert stale_tiles.count() >= 1
     assert "data lama sejak" in stale_tiles.first.inner_text()
-    assert quake_tile is not None
+    # the quake tile rests on the failing source: it keeps its last value, marked stale
+    quake_box = page.locator("#\\{\\\"key\\\"\\:\\\"latest_quake\\\"\\,\\\"type\\\"\\:\\\"tile\\\"\\}")
+    assert "stale" in quake_box.get_attribute("class").split()
+    assert quake_tile.inner_text() == "M4.1"
