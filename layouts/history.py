@@ -9,7 +9,9 @@ import dash
 from dash import dcc, html
 
 from damamaya import runtime
-from engine.analytics.filters import RANGES
+from urllib.parse import urlencode
+
+from engine.analytics.filters import RANGES, HistoryFilter
 from engine.records import KINDS, SEVERITIES, STATUSES
 from layouts.messages import t
 from layouts.pages import nav
@@ -32,29 +34,36 @@ def _panel(title_id: str, title: str, graph_id: str, height: int = 300, extra=No
                     className="an-panel")
 
 
-def layout(**_query):
-    """The filters start empty: the callbacks read the URL's query (the filter state) and fill them."""
+def filter_of(query: dict) -> HistoryFilter:
+    """The filter state a URL's query holds (Dash hands the query over as a dict)."""
+    pairs = [(k, v) for k, values in query.items() for v in (values if isinstance(values, list) else [values])]
+    return HistoryFilter.from_query(urlencode(pairs))
+
+
+def layout(**query):
+    """The controls start at the URL's filter state; callbacks/history.py keeps the two in step."""
     lang = runtime.config().language
+    f = filter_of(query)
     filters = html.Div([
         _filter(t("hist.range", lang), _dropdown("hist-range", [{"label": t(f"hist.range.{r}", lang), "value": r}
                                                                   for r in RANGES], multi=False, clearable=False,
-                                                 value="30d")),
+                                                 value=f.range)),
         _filter("\u00a0", dcc.DatePickerRange(id="hist-dates", display_format="YYYY-MM-DD", first_day_of_week=1,
                                               className="an-dates", minimum_nights=0,
                                               start_date_placeholder_text=t("hist.date_from", lang),
                                               end_date_placeholder_text=t("hist.date_to", lang))),
         _filter(t("hist.kind", lang), _dropdown("hist-kind", [{"label": t(f"hist.kind.{k}", lang), "value": k}
                                                                for k in KINDS if k != "position"],
-                                                multi=False, clearable=False, value="incident")),
+                                                multi=False, clearable=False, value=f.kind)),
         _filter(t("hist.source", lang), _dropdown("hist-source", [])),
-        _filter(t("hist.category", lang), _dropdown("hist-category", category_options(lang))),
+        _filter(t("hist.category", lang), _dropdown("hist-category", category_options(lang), value=list(f.category))),
         _filter(t("hist.severity", lang), _dropdown("hist-severity", [{"label": t(f"severity.{s}", lang), "value": s}
-                                                                       for s in SEVERITIES])),
+                                                                       for s in SEVERITIES], value=list(f.severity))),
         _filter(t("hist.status", lang), _dropdown("hist-status", [{"label": t(f"status.{s}", lang), "value": s}
-                                                                   for s in STATUSES])),
-        _filter(t("hist.kecamatan", lang), _dropdown("hist-kecamatan", kecamatan_options(lang))),
-        _filter(t("hist.desa", lang), _dropdown("hist-desa", desa_options())),
-        _filter("\u00a0", dcc.Input(id="hist-q", type="search", debounce=True, placeholder=t("hist.text", lang),
+                                                                   for s in STATUSES], value=list(f.status))),
+        _filter(t("hist.kecamatan", lang), _dropdown("hist-kecamatan", kecamatan_options(lang), value=list(f.kecamatan))),
+        _filter(t("hist.desa", lang), _dropdown("hist-desa", desa_options(), value=list(f.desa))),
+        _filter("\u00a0", dcc.Input(id="hist-q", type="search", debounce=True, placeholder=t("hist.text", lang), value=f.q,
                                     className="an-input")),
         _filter("\u00a0", html.Button(t("hist.reset", lang), id="hist-reset", className="an-button")),
     ], className="hist-filters")

@@ -88,12 +88,17 @@ def incident_grid(lang: str, rows: list[dict]):
     )
 
 
+def _last(value) -> str:
+    """A URL value as one string (a key given twice comes as a list: the last one counts)."""
+    return str((value[-1] if value else "") if isinstance(value, list) else (value or ""))[:2000]
+
+
 def _flag(value) -> bool:
-    return str(value or "").lower() in ("1", "true", "yes")
+    return _last(value).lower() in ("1", "true", "yes")
 
 
 def _layer_names(value) -> set[str] | None:
-    names = {n for n in str(value or "").split(",") if n}
+    names = {n for n in _last(value).split(",") if n}
     return names or None
 
 

@@ -273,3 +273,60 @@ def test_repeated_rejects_show_once_with_a_count():
                               {"reason": "other", "item": "", "ref": None, "at": "2026-11-27T21:00:00+00:00"}]})
     assert [(r["reason"][:5], r["times"]) for r in rows] == [("Coord", 2), ("other", 1)]
     assert rows[0]["at"] == "2026-11-27T21:00:10+00:00" and len({r["rid"] for r in rows}) == 2
+
+
+def test_sources_poll_says_the_live_store_is_down_instead_of_failing(dash_app):
+    """/sources with Redis down: the poll answers with the outage on the page (no 500 every 3 s)."""
+    import redis
+
+    import damamaya.runtime as runtime
+    from callbacks import sources as cb
+
+    class Down:
+        def __getattr__(self, name):
+            def refuse(*args, **kwargs):
+                raise redis.ConnectionError("Connection refused")
+            return refuse
+
+    original = runtime.live
+    runtime.live = lambda: Down()
+    try:
+        grids, rejects, screens, state, outage = cb.poll({"digest": "x"})
+    finally:
+        runtime.live = original
+    from dash import no_update
+
+    assert grids is no_update and rejects is no_update and screens is no_update
+    assert "Data langsung belum dapat dijangkau" in outage and "Connection refused" in outage
+    assert state == {"digest": None, "outage": True}
+    rows, _, _, state, outage = cb.poll(state)  # Redis back: the rows come again and the notice goes
+    assert outage == "" and isinstance(rows, list) and state["digest"]
+
+
+def test_pages_register_themselves_and_the_nav_lists_them(dash_app):
+    import dash
+
+    client = dash_app.server.test_client()
+    paths = {p["path"]: p for p in dash.page_registry.values()}
+    assert {"/wall", "/sources", "/kpi", "/history"} <= set(paths)
+    from layouts.pages import nav
+
+    links = [(link.href, link.children) for link in nav("/kpi").children]
+    assert links == [("/wall", "Dinding"), ("/sources", "Sumber Data"), ("/kpi", "KPI"), ("/history", "Riwayat")]
+    assert "Halaman tidak ditemukan" in route(client, "/anything-else")
+    home = json.loads(route(client, "/"))
+    assert home["props"]["pathname"] == "/wall" and home["props"]["refresh"] is True
+    wall = route(client, "/wall", "?controls=1&layers=none")
+    assert "wall-map" in wall and "ZoomControl" in wall
+
+
+def route(client, path: str, search: str = "") -> str:
+    """What Dash's pages router renders for a path, as JSON text (what a browser gets first)."""
+    body = {"output": ".._pages_content.children..._pages_store.data..",
+            "outputs": [{"id": "_pages_content", "property": "children"}, {"id": "_pages_store", "property": "data"}],
+            "inputs": [{"id": "_pages_location", "property": "pathname", "value": path},
+                       {"id": "_pages_location", "property": "search", "value": search}],
+            "changedPropIds": ["_pages_location.pathname"]}
+    response = client.post("/_dash-update-component", json=body)
+    assert response.status_code == 200, response.data[:300]
+    return json.dumps(response.get_json()["response"]["_pages_content"]["children"])
