@@ -60,7 +60,9 @@ def main() -> None:
     operator = client_as(app_module, "operator")
     analyst = client_as(app_module, "analyst")
     key = next(k for k in app_module.app.callback_map if "wall-state.data" in k)
-    first = post_callback(screen, callback_body(app_module.app, key, {("wall-state", "data"): {}})).get_json()
+    from secure_client import wall_state
+
+    first = post_callback(screen, callback_body(app_module.app, key, {("wall-state", "data"): wall_state()})).get_json()
     state = first["response"]["wall-state"]["data"]
     body = callback_body(app_module.app, key, {("wall-state", "data"): state})
     for client in (screen, operator, analyst):
@@ -68,7 +70,7 @@ def main() -> None:
 
     def direct():
         try:
-            wall.poll(dict(state), "id", 200)
+            wall.poll(dict(state))
         except Exception:  # noqa: BLE001 - PreventUpdate is the quiet answer
             pass
 

@@ -21,7 +21,18 @@ from security.headers import add_headers
 from security.principal import install_login, resolve, screen_identity
 from security.roles import may, signed_route
 
-__all__ = ["ROUTER", "install", "may", "resolve", "screen_identity"]
+__all__ = ["ROUTER", "install", "may", "may_open_path", "resolve", "screen_identity"]
+
+
+def may_open_path(path: str) -> bool:
+    """Whether the current request's principal may open the page at `path` (for links)."""
+    from flask import has_request_context
+
+    from security.roles import PAGE_PATHS, PUBLIC, may_open
+
+    page = PAGE_PATHS.get(path.rstrip("/") or "/")
+    role = resolve().role if has_request_context() else PUBLIC
+    return page is not None and may_open(role, page)
 
 
 def _config():
@@ -49,7 +60,7 @@ def install(app) -> CallbackPages:
     install_oidc(server)
 
     callback_pages = CallbackPages(app.callback_map)
-    script_hashes = tuple(app.csp_hashes())
+    scripts = _ScriptHashes(app)
 
     @server.before_request
     def _guard():
@@ -68,13 +79,27 @@ def install(app) -> CallbackPages:
     def _headers(response: Response):
         if response.status_code != 413:
             set_csrf_cookie(response)
-        return add_headers(response, script_hashes, _config().map.tile_url, secure_wanted())
+        return add_headers(response, scripts.hashes(), _config().map.tile_url, secure_wanted())
 
     @server.errorhandler(RequestEntityTooLarge)
     def _413(_exc):
         return _too_large()
 
     return callback_pages
+
+
+class _ScriptHashes:
+    """The CSP hashes of Dash's inline scripts: taken after Dash's own setup (its first
+    request registers more) and again whenever a callback is added."""
+
+    def __init__(self, app):
+        self.app, self.size, self.value = app, -1, ()
+
+    def hashes(self) -> tuple[str, ...]:
+        if len(self.app.callback_map) != self.size:
+            self.size = len(self.app.callback_map)
+            self.value = tuple(self.app.csp_hashes())
+        return self.value
 
 
 def _too_large() -> Response:

@@ -32,12 +32,20 @@ OPEN_BLUEPRINTS = frozenset({"security", "security_oidc"})  # sign-in, sign-out,
 
 
 class CallbackPages:
-    """Output key of every server callback -> the page it belongs to (or ROUTER)."""
+    """Output key of every server callback -> the page it belongs to (or ROUTER).
+
+    Built from the app's callback map, and built again when that map grows: Dash pages
+    registers its routing callback at the app's first request, after `install`."""
 
     def __init__(self, callback_map: dict):
+        self.callback_map = callback_map
+        self._build()
+
+    def _build(self) -> None:
+        self.size = len(self.callback_map)
         self.pages: dict[str, str] = {}
         self.undeclared: list[str] = []
-        for key, spec in callback_map.items():
+        for key, spec in list(self.callback_map.items()):
             if "callback" not in spec:
                 continue  # clientside: runs in the browser, never posts here
             page = _declared_page(spec, key)
@@ -47,6 +55,8 @@ class CallbackPages:
                 self.pages[key] = page
 
     def page_of(self, output_key: str) -> str | None:
+        if len(self.callback_map) != self.size:
+            self._build()
         return self.pages.get(output_key)
 
 

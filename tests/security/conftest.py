@@ -17,9 +17,6 @@ def secured(tmp_path_factory, embedded_redis_url):
                           auth="  login_rate: 1000/minute")
     point_runtime_at(config)
     import app as app_module
-    from layouts.cache import init_cache
-
-    init_cache(app_module.server)  # another test module may have imported app with another Redis
     store = accounts()
     for role, name in ROLE_USERS.items():
         if store.user(name) is None:

@@ -105,3 +105,11 @@ def post_callback(client, body: dict, csrf: str | None = "cookie"):
     elif csrf:
         headers["X-CSRFToken"] = csrf
     return client.post("/_dash-update-component", json=body, headers=headers)
+
+
+def wall_state() -> dict:
+    """A wall's first state as the server hands it out (what every poll sends back)."""
+    from engine.wall.state import new_screen_id
+    from layouts.parts import wall as parts
+
+    return parts.model().snapshot(new_screen_id()).state.model_dump()

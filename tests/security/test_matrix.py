@@ -16,6 +16,12 @@ from secure_client import ROLE_USERS, callback_body, client_as, post_callback
 
 PRINCIPALS = roles.PRINCIPALS
 VALUES = {("kpi-area-metric", "value"): "calls", ("kpi-area-level", "value"): "kecamatan", ("kpi-period", "value"): "7d"}
+
+
+def _values() -> dict:
+    from secure_client import wall_state
+
+    return {**VALUES, ("wall-state", "data"): wall_state()}
 INCIDENT_UID = "calls-112:c-1"
 
 
@@ -98,10 +104,11 @@ def test_every_server_callback(world, principal):
     pages = CallbackPages(app.callback_map)
     assert pages.undeclared == [], "a callback whose module declares no PAGE is refused to everyone"
     checked = 0
+    values = _values()
     for key, page in pages.pages.items():
         if page == ROUTER:
             continue
-        response = post_callback(clients[principal], callback_body(app, key, VALUES))
+        response = post_callback(clients[principal], callback_body(app, key, values))
         _expect(response, roles.may_open(principal, page), principal, html=False)
         checked += 1
     assert checked >= 8

@@ -4,12 +4,12 @@ from __future__ import annotations
 import re
 import uuid
 
-from secure_client import ROLE_USERS, callback_body, client_as, csrf_of, post_callback, sign_in
+from secure_client import ROLE_USERS, callback_body, client_as, csrf_of, post_callback, sign_in, wall_state
 
 
 def _wall_poll(app):
     key = next(k for k in app.callback_map if "wall-state.data" in k)
-    return callback_body(app, key, {("wall-state", "data"): {}})
+    return callback_body(app, key, {("wall-state", "data"): wall_state()})
 
 
 # ---- CSRF ---------------------------------------------------------------------------------------
@@ -94,13 +94,12 @@ def test_security_headers_on_pages_and_callbacks(secured):
         assert f"'sha256-{digest}'" in policy, script[:80]
 
 
-def test_debug_is_never_on(secured, monkeypatch):
+def test_debug_is_never_on(secured):
+    """No Werkzeug debugger, no exceptions propagated to the server, no Dash dev tools UI."""
     app_module, _ = secured
-    assert app_module.server.debug is False
-    client = client_as(app_module, "admin")
-    response = client.get("/_dash-layout")
-    assert response.status_code == 200
-    assert "__debugger__" not in client.get("/no-such-page/../x?__debugger__=yes&cmd=resource&f=style.css").text
+    server = app_module.server
+    assert server.debug is False and server.config["DEBUG"] is False and server.config["PROPAGATE_EXCEPTIONS"] is False
+    assert not app_module.app._dev_tools.ui and not app_module.app._dev_tools.hot_reload
 
 
 # ---- request size -------------------------------------------------------------------------------
