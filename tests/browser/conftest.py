@@ -39,7 +39,10 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, accept_downloads=True)
+    # bypass_csp: Playwright's wait_for_function evaluates its predicate with eval, which the
+    # app's Content-Security-Policy forbids; tests/security/test_browser_csp.py drives the
+    # screens under the real policy.
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, accept_downloads=True, bypass_csp=True)
     pg = context.new_page()
     yield pg
     context.close()
