@@ -247,3 +247,24 @@ def test_signed_push_routes_need_no_session_or_csrf_but_every_other_route_does(s
     assert not roles.signed_route("/api/v1/incidents.csv") and not roles.signed_route("/wall")
     assert roles.route_allows("public", "/api/v1/ingest/x") is True
     assert roles.route_allows("admin", "/somewhere/else") is None
+
+
+def test_the_wall_heartbeat_is_keyed_by_the_server_identity_not_the_posted_state(secured):
+    """A poll carrying any screen id of its own counts only as the screen the server knows."""
+    from damamaya import runtime
+
+    app_module, accounts = secured
+    live = runtime.live()
+    name = f"atrium-{uuid.uuid4().hex[:6]}"
+    screen = client_as(app_module, "screen", f"/screen/{accounts.add_screen(name)}")
+    forged = {**wall_state(), "screen": "f" * 32}
+    key = next(k for k in app_module.app.callback_map if "wall-state.data" in k)
+    body = callback_body(app_module.app, key, {("wall-state", "data"): forged})
+    assert post_callback(screen, body).status_code in (200, 204)
+    operator = client_as(app_module, "operator")
+    assert post_callback(operator, body).status_code in (200, 204)
+    assert post_callback(app_module.server.test_client(), body).status_code == 403  # the public: no heartbeat
+    seen = live.screens()
+    assert f"screen:{name}" in seen
+    assert any(k.startswith(f"{ROLE_USERS['operator']}@") for k in seen)
+    assert "f" * 32 not in seen
