@@ -60,7 +60,10 @@ class SessionCookies(SecureCookieSessionInterface):
 
 def install_session(app: Flask) -> None:
     app.session_interface = SessionCookies()
-    app.config.update(SESSION_COOKIE_NAME="dmy_session", SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    # Not refreshed on every request: a session ends auth.session_hours after sign-in, not after
+    # the last poll (a wall left signed in would otherwise never end), and polls set no cookie.
+    app.config.update(SESSION_COOKIE_NAME="dmy_session", SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_REFRESH_EACH_REQUEST=False)
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)
 
 

@@ -268,3 +268,15 @@ def test_the_wall_heartbeat_is_keyed_by_the_server_identity_not_the_posted_state
     assert f"screen:{name}" in seen
     assert any(k.startswith(f"{ROLE_USERS['operator']}@") for k in seen)
     assert "f" * 32 not in seen
+
+
+def test_a_session_is_not_extended_by_every_request(secured):
+    """It ends auth.session_hours after sign-in: polls and pages set no new session cookie."""
+    app_module, _ = secured
+    client = client_as(app_module, "operator")
+    client.get("/wall")
+    body = _wall_poll(app_module.app)
+    post_callback(client, body)  # the first poll gives this browser its wall id
+    again = post_callback(client, body)
+    assert again.status_code in (200, 204)
+    assert "dmy_session" not in _set_cookies(again) and "dmy_session" not in _set_cookies(client.get("/wall"))
