@@ -18,6 +18,7 @@ import orjson
 import redis
 
 from engine.records import record_from_json
+from engine.wall.state import is_screen_id
 
 HEALTH = "health"  # the field of the versions hash bumped when any source's health changes; never a source name
 
@@ -85,7 +86,10 @@ class LiveStore:
 
     # ---- wall screens' heartbeat ---------------------------------------------------
     def screen_seen(self, screen: str, at: float) -> None:
-        """A wall screen polled: the control room can see which walls are alive."""
+        """A wall screen polled: the control room can see which walls are alive. Only a
+        server-issued screen id is a field here, never what a client makes up."""
+        if not is_screen_id(screen):
+            raise ValueError("not a screen id the server issued")
         self.r.hset(self.key("screens"), screen, f"{at:.0f}")
 
     def screens(self) -> dict[str, float]:

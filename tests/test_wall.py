@@ -330,3 +330,47 @@ def route(client, path: str, search: str = "") -> str:
     response = client.post("/_dash-update-component", json=body)
     assert response.status_code == 200, response.data[:300]
     return json.dumps(response.get_json()["response"]["_pages_content"]["children"])
+
+
+@pytest.mark.parametrize("state, why", [
+    ([1, 2], "wall state"),
+    ("x" * 100, "wall state"),
+    ({"stream": "abc"}, "stream"),
+    ({"versions": {"calls": "many"}}, "versions"),
+    ({"versions": ["calls"]}, "versions"),
+    ({"minute": -1}, "minute"),
+    ({"screen": "<b>fake-wall-1</b>"}, "screen"),
+    ({"screen": "a" * 5_000_000}, "screen"),
+    ({"tiles": {"$gt": ""}}, "tiles"),
+    ({"due": "soon"}, "due"),
+    ({"extra": 1}, "extra"),
+])
+def test_a_made_up_wall_state_is_refused_with_a_reason_and_writes_nothing(dash_app, state, why):
+    from damamaya import runtime
+
+    live: LiveStore = runtime.live()
+    live.r.flushdb()
+    good = first_state()
+    sent = {**good, **state} if isinstance(state, dict) else state
+    response = dash_app.server.test_client().post("/_dash-update-component", json=_poll_request(dash_app, sent, []))
+    assert response.status_code == 400
+    assert why in response.get_data(as_text=True)
+    assert live.screens() == {}  # no heartbeat from a refused poll
+
+
+def test_the_heartbeat_takes_only_server_issued_screen_ids(dash_app):
+    from damamaya import runtime
+    from engine.wall.state import new_screen_id
+
+    live: LiveStore = runtime.live()
+    live.r.flushdb()
+    for made_up in ("<b>fake-wall</b>", "A" * 32, "a" * 31, "a" * 33, "", "a" * 32 + "\n"):
+        with pytest.raises(ValueError):
+            live.screen_seen(made_up, 1.0)
+    issued = new_screen_id()
+    live.screen_seen(issued, 1.0)
+    assert live.screens() == {issued: 1.0}
+    state = first_state()
+    assert dash_app.server.test_client().post(
+        "/_dash-update-component", json=_poll_request(dash_app, state, [])).status_code in (200, 204)
+    assert state["screen"] in live.screens()
