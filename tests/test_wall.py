@@ -374,3 +374,27 @@ def test_the_heartbeat_takes_only_server_issued_screen_ids(dash_app):
     assert dash_app.server.test_client().post(
         "/_dash-update-component", json=_poll_request(dash_app, state, [])).status_code in (200, 204)
     assert state["screen"] in live.screens()
+
+
+def test_source_names_a_screen_makes_up_cost_nothing(dash_app):
+    """Versions of sources the store does not have: the poll empties them without reading or caching anything."""
+    from damamaya import runtime
+
+    live: LiveStore = runtime.live()
+    live.r.flushdb()
+    live.describe_sources({"calls": {"title": "112", "kinds": ["incident"], "interval": 1}})
+    t = datetime.now(timezone.utc)
+    live.apply("calls", [Incident(id="c1", source="calls", category="fire", reported_at=t, updated_at=t, lat=-8.65, lon=115.22)])
+    state = first_state()
+    keys_before = set(live.r.keys("*"))
+    made_up = {f"nope-{i}": 3 for i in range(400)}
+    response = dash_app.server.test_client().post(
+        "/_dash-update-component", json=_poll_request(dash_app, {**state, "versions": {**state["versions"], **made_up}},
+                                                      ["calls", "nope-1"]))
+    assert response.status_code == 200
+    sent = response.get_json()["response"]
+    emptied = next(v for k, v in sent.items() if '"pts"' in k and "nope-1" in k)["data"]
+    assert emptied == {"type": "FeatureCollection", "features": []}
+    assert not any('"pts"' in k and '"calls"' in k for k in sent)  # unchanged: not sent
+    new_keys = {k for k in set(live.r.keys("*")) - keys_before if b"nope" in k}
+    assert new_keys == set()

@@ -70,6 +70,10 @@ class WallChanges:
     grid: dict | None = None  # {"full": rows} or {"upsert", "remove", "limit"}
 
 
+def empty_layer() -> dict:
+    return {"type": "FeatureCollection", "features": []}
+
+
 def map_sources(sources: dict[str, dict]) -> list[str]:
     """The sources drawn as map layers: enabled ones with something to place."""
     return [name for name, meta in sources.items() if meta.get("enabled", True) and meta.get("kinds") != ["price"]]
@@ -115,9 +119,13 @@ class WallModel:
             return None
         old = state.versions
         changed = {s for s, v in versions.items() if old.get(s) != v and s != HEALTH}
-        changed |= {s for s in old if s not in versions and s != HEALTH}
+        # a source the store no longer has (or one the screen made up) empties its layer: nothing is
+        # read or cached for it, so names a client sends cannot make work
+        gone = {s for s in old if s not in versions and s != HEALTH}
         new = state.model_copy(update={"versions": versions, "minute": minute})
-        out = WallChanges(new, {s: self.layer_delta(s, old.get(s), versions.get(s, 0)) for s in changed})
+        layers = {s: self.layer_delta(s, old.get(s), versions[s]) for s in changed}
+        layers.update({s: (FeatureDelta(full=empty_layer()), FeatureDelta(full=empty_layer())) for s in gone})
+        out = WallChanges(new, layers)
 
         tiles = self.tiles(versions, minute)
         tiles_digest = digest(tiles)
