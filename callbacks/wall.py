@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import time
 
-from dash import ALL, Input, Output, State, callback_context, no_update
+from dash import ALL, Input, Output, Patch, State, callback_context, no_update
 from dash.exceptions import PreventUpdate
 from pydantic import ValidationError
 
 from engine.wall.model import FeatureDelta
 from engine.wall.state import WallState
-from layouts.parts import wall as parts
 from callbacks.refusal import refuse
+from layouts.parts import wall as parts
 
 
 def as_patch(delta: FeatureDelta):
     """A layer's change as Dash sends it: the whole collection, a Patch of features, or nothing."""
-    from dash import Patch
-
     if delta.full is not None:
         return delta.full
     if not delta.ops:

@@ -80,7 +80,7 @@ class LiveStore:
         return {k.decode() for k in self.r.hkeys(self.key("rec", source))}
 
     def clear(self) -> None:
-        """Drop everything this store owns (the flask-caching entries too)."""
+        """Drop everything this store owns (the screens' cached views too)."""
         for key in self.r.scan_iter(match=self.key("*"), count=1000):
             self.r.delete(key)
 

@@ -91,6 +91,7 @@ class WallModel:
     def __init__(self, live: LiveStore, cache: Cache, language: str, list_size: int):
         self.live, self.cache, self.language, self.list_size = live, cache, language, list_size
         self._records: dict[str, tuple[str, list[dict]]] = {}
+        self._layers: dict[tuple[str, int], dict] = {}  # cached layers already loaded in this request
 
     # ---- a screen's first state ------------------------------------------------------------
     def snapshot(self, screen: str) -> WallSnapshot:
@@ -186,8 +187,12 @@ class WallModel:
     def _cached_layer(self, source: str, version: int | None) -> dict | None:
         if not version:
             return None
-        raw = self.cache.get(self._layer_key(source, version))
-        return orjson.loads(raw) if raw is not None else None
+        if (source, version) not in self._layers:
+            raw = self.cache.get(self._layer_key(source, version))
+            if raw is None:
+                return None
+            self._layers[(source, version)] = orjson.loads(raw)
+        return self._layers[(source, version)]
 
     def layer(self, source: str, version: int) -> dict:
         """A source's map layer at `version`: {"points", "shapes", "as_of"}, cached.
@@ -205,6 +210,7 @@ class WallModel:
             points, shapes = views.layer_geojson(records, self.language)
             built = {"points": points, "shapes": shapes, "as_of": as_of}
         self.cache.set(self._layer_key(source, version), orjson.dumps(built), LAYER_TTL)
+        self._layers[(source, version)] = built
         return built
 
     def _replay(self, base: dict, source: str) -> dict | None:
