@@ -12,7 +12,8 @@ from pathlib import Path
 
 import orjson
 
-from damamaya.config import AppConfig, ConfigError, load_config, make_adapters
+from damamaya.config import AppConfig, ConfigError, load_config
+from engine.fetch import safe_url
 
 log = logging.getLogger("damamaya")
 
@@ -23,7 +24,9 @@ def _config(args) -> AppConfig:
     return load_config(args.config)
 
 
-def _stores(config: AppConfig):
+def _stores(config: AppConfig, tolerant: bool = False):
+    """The live store and history. `tolerant` (the collector): a Redis or database that
+    does not answer yet is logged, not fatal; the collector works around it."""
     import redis
 
     from engine.history import History
@@ -31,14 +34,21 @@ def _stores(config: AppConfig):
 
     if not config.redis.url:
         raise ConfigError("redis.url is not set: use `damamaya run`, which starts an embedded Redis, or set DAMAMAYA_REDIS_URL")
-    client = redis.Redis.from_url(config.redis.url, socket_timeout=10)
+    client = redis.Redis.from_url(config.redis.url, socket_timeout=10, socket_connect_timeout=5)
     try:
         client.ping()
     except redis.RedisError as exc:
-        raise ConfigError(f"redis.url: cannot reach {config.redis.url} ({exc})") from None
+        if not tolerant:
+            raise ConfigError(f"redis.url: cannot reach {safe_url(config.redis.url)} ({exc})") from None
+        log.error("Redis at %s does not answer (%s); polling goes on into history", safe_url(config.redis.url), exc)
     live = LiveStore(client, config.redis.prefix, config.collector.change_stream_length, config.collector.reject_list_length)
     history = History(config.database.url)
-    history.create()
+    try:
+        history.create()
+    except Exception as exc:  # noqa: BLE001 - any driver error: the database is not there
+        if not tolerant:
+            raise
+        log.error("history database does not answer (%s); results wait in the spool", type(exc).__name__)
     return live, history
 
 
@@ -93,15 +103,13 @@ def cmd_parse(args) -> int:
 
 
 def cmd_collect(args) -> int:
-    from engine.collector import Collector
+    from damamaya.wiring import make_collector
 
     config = _config(args)
-    live, history = _stores(config)
-    live.describe_sources(source_descriptions(config))
-    if not live.has_data():  # a new or emptied Redis: start from history
-        rebuild_live(config, live, history)
-    collector = Collector(make_adapters(config), live, history, config.collector.max_backoff,
-                          config.collector.lock_seconds, kpi=config.kpi)
+    live, history = _stores(config, tolerant=True)
+    # The collector describes the sources and fills a new or emptied live store from
+    # history at start and whenever Redis comes back empty (its sentinel is gone).
+    collector = make_collector(config, live, history, source_descriptions(config), os.environ.get("DAMAMAYA_CONFIG", ""))
     stop = _stop_on_signals()
     collector.start()
     log.info("collector %s polling %d sources", collector.owner, len(collector.runners))
@@ -143,7 +151,7 @@ def cmd_web(args) -> int:
 
 def rebuild_live(config: AppConfig, live, history) -> int:
     """Fill the live store with what history says is live now; returns the record count."""
-    from engine.collector import keep_live
+    from engine.pipeline import keep_live
     from engine.records import utcnow
 
     now = utcnow()
@@ -159,7 +167,7 @@ def rebuild_live(config: AppConfig, live, history) -> int:
 def cmd_rebuild_live(args) -> int:
     config = _config(args)
     live, history = _stores(config)
-    live.clear()
+    live.clear()  # data only: the running collectors keep their poll locks
     live.describe_sources(source_descriptions(config))
     print(f"rebuilt the live store with {rebuild_live(config, live, history)} records")
     return 0
