@@ -24,6 +24,7 @@ app = dash.Dash(
 )
 server = app.server
 init_cache(server)
+server.register_blueprint(__import__("api.ingest", fromlist=["ingest_api"]).ingest_api)  # POST /api/v1/ingest/<source>
 
 app.layout = html.Div([dcc.Location(id="url"), html.Div(id="page")], id="root")
 

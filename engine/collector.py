@@ -420,7 +420,10 @@ class Collector:
     def report_parts(self, now: datetime) -> None:
         at = now.isoformat()
         self.live.set_part("database", {**self.parts.database, "by": self.owner, "at": at})
-        self.live.set_part(f"spool:{self.owner}", {"backlog": self.spool.backlog(), "oldest": self.spool.oldest(), "at": at})
+        spools = {str(w.spool.path): w.spool for w in self.writers} | {str(self.spool.path): self.spool}
+        oldest = min((o for o in (s.oldest() for s in spools.values()) if o), default=None)
+        self.live.set_part(f"spool:{self.owner}", {"backlog": sum(s.backlog() for s in spools.values()),
+                                                    "oldest": oldest, "at": at})
         self.live.set_part(f"collector:{self.owner}", {"at": at, "sources": sorted(self.runners),
                                                         "polling": sorted(self.polling)})
 

@@ -214,7 +214,9 @@ def make_engine(url: str) -> Engine:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    engine = create_engine(url, pool_pre_ping=True)
+    # a database that does not answer must fail a write soon (the result is then spooled), not hang it
+    connect_args = {"connect_timeout": 5} if url.startswith("postgresql") else {}
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
         def _pragmas(conn, _record):
@@ -369,8 +371,8 @@ class History:
             if renewed.rowcount:
                 return True
             taken = conn.execute(_insert(self.engine, poll_leases).on_conflict_do_nothing().values(
-                source=source, owner=owner, expires_at=until))
-            return bool(taken.rowcount)
+                source=source, owner=owner, expires_at=until).returning(poll_leases.c.source))
+            return taken.first() is not None
 
     def release_lease(self, source: str, owner: str) -> None:
         with self.engine.begin() as conn:
@@ -385,8 +387,8 @@ class History:
         """Note a pushed delivery; False when that id was taken before (a replay)."""
         with self.engine.begin() as conn:
             done = conn.execute(_insert(self.engine, ingest_deliveries).on_conflict_do_nothing().values(
-                source=source, delivery_id=delivery_id, received_at=at or utcnow()))
-            return bool(done.rowcount)
+                source=source, delivery_id=delivery_id, received_at=at or utcnow()).returning(ingest_deliveries.c.source))
+            return done.first() is not None
 
     def outage_started(self, source: str, at: datetime, error: str) -> None:
         with self.engine.begin() as conn:
