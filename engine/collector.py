@@ -42,7 +42,7 @@ from engine.fetch import FetchError, scrub
 from engine.history import History
 from engine.live import LiveStore
 from engine.pipeline import (HISTORY_ERRORS, LIVE_ERRORS, STICKY_DOMAINS, PartsReport, ResultWriter, Slow, keep_live,
-                             parse_safely)
+                             parse_safely, short_error)
 from engine.records import utcnow
 from engine.spool import Spool
 
@@ -275,11 +275,11 @@ class Collector:
         self.threads: list[threading.Thread] = []
         self.polling: set[str] = set()
         self.identity_lock = None  # the flock of a stable identity, held while the process lives
-        self._schema_ready = False
 
     def start(self) -> None:
         try:  # describe the sources and fill what the live store lacks before the first poll
             self.refill(utcnow())
+            self.report_parts(utcnow())
         except LIVE_ERRORS as exc:
             log.error("live store unreachable at start (%s); filled when it answers", exc)
         except Exception:  # noqa: BLE001 - the caretaker tries again
@@ -375,12 +375,15 @@ class Collector:
         """Replay spools, refill an emptied live store, catch up sources the live store
         missed, republish health Redis lost, report the parts."""
         now = now or utcnow()
-        if not self._schema_ready:
-            try:
-                self.history.create()
-                self._schema_ready = True
-            except HISTORY_ERRORS as exc:
-                self.parts.history_failed(str(exc)[:200], now)
+        try:  # first, so that a slow step below never keeps the screens from hearing of the parts
+            self.report_parts(now)
+        except LIVE_ERRORS:
+            pass
+        if not self.history.created:
+            try:  # a collector started while the database was down
+                call_with_deadline(self.history.create, 10, Slow)
+            except (Slow, *HISTORY_ERRORS) as exc:
+                self.parts.history_failed(short_error(exc), now)
         for writer in self.writers:
             writer.replay_soon()
         try:
@@ -391,7 +394,6 @@ class Collector:
                     self._resync(runner.writer, now)
                 if runner.health_unpublished:
                     runner.publish_health(True)
-            self.report_parts(now)
         except LIVE_ERRORS as exc:
             log.debug("live store unreachable: %s", exc)
 

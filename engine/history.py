@@ -273,12 +273,14 @@ class History:
     def __init__(self, url: str):
         self.url = url
         self.engine = make_engine(url)
+        self.created = False  # the schema was made (or checked) by this process
 
     def create(self) -> None:
         with self.engine.begin() as conn:
             schema_lock(conn)
             metadata.create_all(conn)
             _migrate(conn)
+        self.created = True
 
     def dispose(self) -> None:
         self.engine.dispose()

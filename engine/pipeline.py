@@ -171,6 +171,7 @@ class ResultWriter:
     _lane: HistoryLane = field(init=False)
     _last_prune: float = field(default=0.0, init=False)
     _rollups_pending: list = field(default_factory=list, init=False)
+    _known: dict = field(default_factory=dict, init=False)  # record id -> content hash durably spooled or stored
 
     def __post_init__(self):
         self._lane = HistoryLane(self.source)
@@ -186,11 +187,13 @@ class ResultWriter:
                 applied = self._lane.run(lambda: self._apply(result.records, result.rejects, now), self.history_wait)
                 self.parts.history_ok(now)
             except (Slow, *HISTORY_ERRORS) as exc:
-                self.parts.history_failed(_short(exc), now)
+                self.parts.history_failed(short_error(exc), now)
         if applied is None:
-            self.spool.append_batch(self.source, now, result.records, result.rejects)
+            self.spool.append_batch(self.source, now, self._unseen(result.records), result.rejects)
             stored.spooled = True
             self.replay_soon()
+        else:
+            self._remember(result.records)
         try:
             if applied is not None:
                 candidates = applied.changed + self._missing_from_live(applied.unchanged_records)
@@ -200,9 +203,21 @@ class ResultWriter:
             self.live.push_rejects(self.source, [{"at": now.isoformat(), **r.model_dump()} for r in result.rejects])
             stored.live_ok = True
         except LIVE_ERRORS as exc:
-            log.warning("source %s: live store unavailable (%s); history keeps the records", self.source, _short(exc))
+            log.warning("source %s: live store unavailable (%s); history keeps the records", self.source, short_error(exc))
             self.live_behind, stored.live_ok = True, False
         return stored
+
+    def _unseen(self, records: list) -> list:
+        """The records not already spooled or stored as they are now: a feed repeats
+        its whole window on every poll, the spool need not."""
+        fresh = [r for r in records if self._known.get(r.id) != r.content_hash()]
+        self._remember(fresh)
+        return fresh
+
+    def _remember(self, records: list) -> None:
+        if len(self._known) > 200_000:  # only saves spool space: forgetting costs a repeat, never a loss
+            self._known.clear()
+        self._known.update((r.id, r.content_hash()) for r in records)
 
     def note_outage(self, started: bool, at: datetime, error: str = "") -> None:
         """Open or close the source's outage in history, through the spool when history cannot take it."""
@@ -217,7 +232,7 @@ class ResultWriter:
                 self._lane.run(apply, self.history_wait)
                 return
             except (Slow, *HISTORY_ERRORS) as exc:
-                self.parts.history_failed(_short(exc), at)
+                self.parts.history_failed(short_error(exc), at)
         self.spool.append(self.source, "outage_started" if started else "outage_ended", at, {"error": error})
         self.replay_soon()
 
@@ -233,7 +248,7 @@ class ResultWriter:
         try:
             done = self.spool.drain(self._replay_entry, self.source)
         except HISTORY_ERRORS as exc:
-            self.parts.history_failed(_short(exc), utcnow())
+            self.parts.history_failed(short_error(exc), utcnow())
             return 0
         if done:
             log.info("source %s: %d spooled entries replayed into history", self.source, done)
@@ -244,8 +259,8 @@ class ResultWriter:
             self._replay_one(entry)
         except REFUSED_ERRORS as exc:
             log.error("source %s: history refuses spooled entry %d (%s); kept aside in %s",
-                      self.source, entry.seq, _short(exc), self.spool.path)
-            self.spool.bury(entry, _short(exc))
+                      self.source, entry.seq, short_error(exc), self.spool.path)
+            self.spool.bury(entry, short_error(exc))
 
     def _replay_one(self, entry: Entry) -> None:
         if entry.kind == "outage_started":
@@ -347,6 +362,7 @@ def _live_json(record) -> bytes:
     return orjson.dumps(record.model_dump(mode="json"))
 
 
-def _short(exc: BaseException) -> str:
+def short_error(exc: BaseException) -> str:
+    """One line naming the error, for logs and the parts status."""
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text}"[:300]
