@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 
 from flask import Blueprint, current_app, jsonify, request
 
-from engine.pipeline import HISTORY_ERRORS, LIVE_ERRORS, ResultWriter, parse_safely
+from engine.collector import call_with_deadline
+from engine.pipeline import HISTORY_ERRORS, LIVE_ERRORS, ResultWriter, Slow, parse_safely
 from engine.records import utcnow
 
 log = logging.getLogger("damamaya.ingest")
@@ -151,9 +152,9 @@ def _first_delivery(ctx: IngestContext, source: str, delivery: str, window: floa
         answers.append(ctx.live.take_delivery(source, delivery, 2 * window))
     except LIVE_ERRORS:
         pass
-    try:
-        answers.append(ctx.history.remember_delivery(source, delivery))
-    except HISTORY_ERRORS:
+    try:  # bounded: a locked or hanging database must not hold the sender
+        answers.append(call_with_deadline(lambda: ctx.history.remember_delivery(source, delivery), 2, Slow))
+    except (Slow, *HISTORY_ERRORS):
         pass
     return all(answers) if answers else None
 

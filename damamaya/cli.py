@@ -203,7 +203,10 @@ def cmd_run(args) -> int:
         _seed_if_empty(config, args.demo_history)
     base = [sys.executable, "-m", "damamaya.cli"] + (["--config", args.config] if args.config else [])
     web_args = (["--port", str(args.port)] if args.port else []) + (["--host", args.host] if args.host else [])
-    children = [subprocess.Popen(base + ["collect"], env=env, preexec_fn=_die_with_parent),
+    def start_collector():
+        return subprocess.Popen(base + ["collect"], env=env, preexec_fn=_die_with_parent)
+
+    children = [start_collector(),
                 subprocess.Popen(base + ["web", "--workers", str(args.workers or config.web.workers)] + web_args, env=env,
                                  preexec_fn=_die_with_parent)]
     host, port = args.host or config.web.host, args.port or config.web.port
@@ -211,11 +214,17 @@ def cmd_run(args) -> int:
     stop = _stop_on_signals()
     code = 0
     while not stop.is_set():
-        for child in children:
-            if child.poll() is not None:
-                print(f"a Damamaya process exited with {child.returncode}; stopping", file=sys.stderr)
-                code = child.returncode or 1
-                stop.set()
+        collector, web = children
+        if collector.poll() is not None and not stop.is_set():
+            # Polling must go on without a person: a collector that died is started again;
+            # it takes its own poll leases and spool back at once (same identity).
+            print(f"the collector exited with {collector.returncode}; starting it again", file=sys.stderr)
+            stop.wait(2)
+            children[0] = start_collector()
+        if web.poll() is not None:
+            print(f"the web server exited with {web.returncode}; stopping", file=sys.stderr)
+            code = web.returncode or 1
+            stop.set()
         stop.wait(0.5)
     for child in children:
         if child.poll() is None:

@@ -327,3 +327,15 @@ def test_an_unreachable_database_never_ends_a_source(feed_server, live):
     kinds = [row[0] for row in runner.writer.spool._conn().execute("SELECT kind FROM spool ORDER BY seq")]
     assert kinds == ["outage_started", "batch", "outage_ended"]
     assert live.health()["quake"]["status"] == "ok"
+
+
+def test_a_push_only_source_is_not_polled(live, sqlite_history):
+    from damamaya.config import config_from_dict, make_adapters
+
+    config = config_from_dict({"sources": {
+        "warga": {"adapter": "open311", "push": {"secret_env": "X"}},
+        "both": {"adapter": "open311", "url": "http://127.0.0.1:9/x", "push": {"secret_env": "X"}},
+        "demo": {"adapter": "demo", "feed": "gauges", "interval": 1}}})
+    collector = Collector(make_adapters(config), live, sqlite_history)
+    assert set(collector.runners) == {"both", "demo"}
+    assert set(collector.descriptions) == {"warga", "both", "demo"}  # still listed on /sources

@@ -157,3 +157,38 @@ def test_the_dash_app_serves_the_endpoint(tmp_path, embedded_redis_url, monkeypa
     runtime.history().dispose()
     for f in (runtime.config, runtime.redis_client, runtime.live, runtime.history):
         f.cache_clear()
+
+
+def test_a_delivery_while_history_is_locked_is_spooled_then_stored(redis_client, tmp_path, monkeypatch):
+    """202 from the spool: the sender is not held by a locked database, nothing is lost."""
+    import sqlite3
+
+    from engine.history import History
+
+    monkeypatch.setenv("DMY_TEST_PUSH_SECRET", SECRET)
+    history = History(f"sqlite:///{tmp_path}/h.sqlite")
+    history.create()
+    config = config_from_dict({
+        "collector": {"spool_dir": str(tmp_path / "spool"), "history_wait": 0.5},
+        "sources": {"warga": {"adapter": "open311", "push": {"secret_env": "DMY_TEST_PUSH_SECRET"}}}})
+    ctx = IngestContext.build(config, LiveStore(redis_client, "ing"), history)
+    app = Flask(__name__)
+    app.config[CONTEXT_KEY] = ctx
+    app.register_blueprint(ingest_api)
+    locker = sqlite3.connect(tmp_path / "h.sqlite", isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        body = body_of(request_of(1), request_of(2))
+        answer = post(app.test_client(), body, headers(body))
+        assert answer.status_code == 202 and answer.json["spooled"] is True and answer.json["accepted"] == 2
+        assert {r.id for r in ctx.live.records("warga")} == {"P-1", "P-2"}
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    writer = ctx.writers["warga"]
+    deadline = time.monotonic() + 30
+    while writer.spool.backlog("warga") and time.monotonic() < deadline:
+        writer.replay_soon()
+        time.sleep(0.2)
+    assert history.count("warga") == 2, "the spooled delivery did not reach history within 30 s of the unlock"
+    history.dispose()
