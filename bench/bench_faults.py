@@ -148,7 +148,10 @@ def run_fault(name: str, seconds: float, rate: float, workdir: Path) -> dict:
                   rate=rate)
         rig.proxy, rig.application_name, rig.admin_url = proxy, app, f"{PG}?{options}"
     try:
-        figures = run(rig, seconds)
+        try:
+            figures = run(rig, seconds)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {rig.diagnose()}") from None
         return {"fault": label, "db": database, **rig.settle(120), **figures}
     finally:
         rig.close()
@@ -167,14 +170,17 @@ def main() -> int:
     parser.add_argument("--fault-seconds", type=float, default=20)
     parser.add_argument("--rate", type=float, default=4, help="incidents published a second")
     parser.add_argument("--only", default=",".join(FAULTS), help=f"comma-separated: {','.join(FAULTS)}")
+    parser.add_argument("--keep", metavar="DIR", help="work (collector logs, spools) in DIR and keep it")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="dmy-bench-faults-") as tmp:
+        tmp = args.keep or tmp
         for name in args.only.split(","):
             print(f"... {name}", file=sys.stderr, flush=True)
             try:
                 rows.append(run_fault(name, args.fault_seconds, args.rate, Path(tmp) / name))
             except AssertionError as exc:
+                print(f"{name} FAILED: {exc}", file=sys.stderr, flush=True)
                 rows.append({"fault": FAULTS[name][0], "db": FAULTS[name][1], "error": str(exc)[:120]})
     head = f"{'fault':30} {'db':10} {'published':>9} {'once':>5} {'missing':>7} {'doubled':>7} {'recovered s':>11} {'first poll s':>12}"
     print(f"faults of {args.fault_seconds:g} s, {args.rate:g} incidents/s\n{head}\n{'-' * len(head)}")

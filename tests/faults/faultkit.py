@@ -351,14 +351,33 @@ class Rig:
         self.feed.stop_publishing()
         published = self.feed.ids()
         started = time.monotonic()
-        wait_for(lambda: published <= set(self.history_ids()), seconds,
-                 f"history holding all {len(published)} published incidents "
-                 f"(missing: {sorted(published - set(_safe(self.history_ids)))[:10]})")
-        wait_for(self.wall_whole, seconds, "the live store recovering by itself (sources, health, every incident)")
+        try:
+            wait_for(lambda: published <= set(self.history_ids()), seconds,
+                     f"history holding all {len(published)} published incidents")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {self.diagnose()}") from None
+        try:
+            wait_for(self.wall_whole, seconds, "the live store recovering by itself (sources, health, every incident)")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {self.diagnose()}") from None
         versions = self.history_ids()
         return {"published": len(published), "stored_once": sum(1 for i in published if versions.get(i) == 1),
                 "missing": len(published - set(versions)), "doubled": sum(1 for i in published if versions.get(i, 0) > 1),
                 "extra": len(set(versions) - published), "settle_s": round(time.monotonic() - started, 1)}
+
+    def diagnose(self) -> str:
+        """What is still wrong, for a failure message; asks the collectors for their stacks (SIGUSR1, in their logs)."""
+        for c in self.collectors:
+            if c.proc and c.proc.poll() is None:
+                c.proc.send_signal(signal.SIGUSR1)
+        published = self.feed.ids()
+        history = set(_safe(self.history_ids))
+        try:
+            live, health, parts = self.live_ids(), self.live.health().get(SOURCE), self.live.parts()
+        except Exception as exc:  # noqa: BLE001
+            live, health, parts = set(), f"Redis: {exc!r}", {}
+        return (f"history lacks {len(published - history)}, live lacks {len(published - live)} of {len(published)}; "
+                f"health {health}; parts {parts}; logs in {self.workdir}")
 
     def close(self) -> None:
         for c in self.collectors:
