@@ -17,6 +17,7 @@ kept for a person to look at, and replay goes on.
 """
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -109,13 +110,17 @@ class Spool:
     def drain(self, apply: Callable[[Entry], None], source: str | None = None, limit: int = 200) -> int:
         """Replay entries in order through `apply`, deleting each one it took. Stops at
         the first entry `apply` raises on (it stays, with the ones after it) and
-        re-raises. The spool's write lock is held meanwhile, so two processes never
-        replay the same entries at once. Returns the count replayed."""
+        re-raises. One replayer at a time per spool file (an flock beside it, so also
+        across processes): a second caller returns 0 at once. Appends never wait for
+        a replay, which may be slow while history is. Returns the count replayed."""
         conn = self._conn()
         done = 0
-        while True:
-            conn.execute("BEGIN IMMEDIATE")
+        with open(f"{self.path}.replay", "a+") as guard:
             try:
+                fcntl.flock(guard, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return 0
+            while True:
                 q = "SELECT seq, source, kind, at, body FROM spool {} ORDER BY seq LIMIT ?"
                 rows = conn.execute(q.format("WHERE source = ?"), (source, limit)).fetchall() if source else \
                     conn.execute(q.format(""), (limit,)).fetchall()
@@ -123,13 +128,11 @@ class Spool:
                     apply(Entry(seq, src, kind, datetime.fromisoformat(at), orjson.loads(body)))
                     conn.execute("DELETE FROM spool WHERE seq = ?", (seq,))
                     done += 1
-            finally:
-                conn.execute("COMMIT")  # keeps the deletions of what was applied, also when apply raised
-            if len(rows) < limit:
-                return done
+                if len(rows) < limit:
+                    return done
 
     def bury(self, entry: Entry, reason: str) -> None:
-        """Keep an entry history refuses aside (call from within `drain`'s apply)."""
+        """Keep an entry history refuses aside, to be deleted from the spool by `drain`."""
         self._conn().execute("INSERT OR REPLACE INTO dead (seq, source, kind, at, body, reason) VALUES (?, ?, ?, ?, ?, ?)",
                              (entry.seq, entry.source, entry.kind, entry.at.isoformat(), orjson.dumps(entry.body), reason))
 
