@@ -54,14 +54,9 @@ def _stores(config: AppConfig, tolerant: bool = False):
 
 def source_descriptions(config: AppConfig) -> dict[str, dict]:
     from data_sources import get_adapter
+    from engine.collector import describe
 
-    out = {}
-    for name, cfg in config.sources.items():
-        adapter = get_adapter(cfg.adapter)
-        out[name] = {"title": cfg.title or name, "adapter": cfg.adapter, "kinds": list(adapter.kinds),
-                     "enabled": cfg.enabled, "interval": cfg.interval, "stale_after": cfg.stale_seconds,
-                     "description": adapter.description}
-    return out
+    return {name: describe(name, cfg, get_adapter(cfg.adapter)) for name, cfg in config.sources.items()}
 
 
 # ---- commands -------------------------------------------------------------------------

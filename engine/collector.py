@@ -270,7 +270,7 @@ class Collector:
         # writers replayed by the caretaker: every runner's, and those of pushed sources' spool
         self.writers = [r.writer for r in self.runners.values()] + list(extra_writers or [])
         self.descriptions = descriptions if descriptions is not None else {
-            a.source: describe(a) for a in adapters}
+            a.source: describe(a.source, a.config, a) for a in adapters}
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
         self.polling: set[str] = set()
@@ -430,11 +430,10 @@ class Collector:
                                                         "polling": sorted(self.polling)})
 
 
-def describe(adapter: Adapter) -> dict:
+def describe(source: str, config, adapter: type[Adapter] | Adapter) -> dict:
     """A source's description on the live store's `sources` (what /sources and the wall list)."""
-    cfg = adapter.config
-    return {"title": cfg.title or adapter.source, "adapter": cfg.adapter, "kinds": list(adapter.kinds),
-            "enabled": cfg.enabled, "interval": cfg.interval, "stale_after": cfg.stale_seconds,
+    return {"title": config.title or source, "adapter": config.adapter, "kinds": list(adapter.kinds),
+            "enabled": config.enabled, "interval": config.interval, "stale_after": config.stale_seconds,
             "description": adapter.description}
 
 
