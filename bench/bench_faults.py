@@ -36,8 +36,10 @@ PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def caught_up(rig: Rig):
+    """Everything published until now (the part's return) is in history and live; what
+    the feed publishes later is the next polls' business."""
     published = rig.feed.ids()
-    return lambda: published <= set(rig.history_ids()) and rig.wall_whole()
+    return lambda: published <= set(rig.history_ids()) and rig.wall_whole(published)
 
 
 def fault_redis(rig: Rig, seconds: float) -> dict:

@@ -338,12 +338,12 @@ class Rig:
     def live_ids(self) -> set[str]:
         return self.live.ids(SOURCE)
 
-    def wall_whole(self) -> bool:
+    def wall_whole(self, ids: set[str] | None = None) -> bool:
         """The live store as the screens need it: the source described, its health
-        published and every published incident live."""
+        published and every incident of `ids` (default: all published so far) live."""
         health = self.live.health().get(SOURCE) or {}
         return (SOURCE in self.live.sources() and health.get("status") == "ok"
-                and self.feed.ids() <= self.live_ids())
+                and (self.feed.ids() if ids is None else ids) <= self.live_ids())
 
     def settle(self, seconds: float = 90) -> dict:
         """Stop publishing, wait for history and the live store to hold everything, and
