@@ -8,6 +8,7 @@ from __future__ import annotations
 import dash
 from dash import html
 
+from api.ingest import ingest_api
 from callbacks import register_all
 
 app = dash.Dash(
@@ -21,6 +22,7 @@ app = dash.Dash(
 )
 server = app.server
 app.layout = html.Div(dash.page_container, id="root")
+server.register_blueprint(ingest_api)  # POST /api/v1/ingest/<source>
 register_all(app)
 
 # Set Dash up before the first real request: under gunicorn's threaded workers the

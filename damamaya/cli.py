@@ -12,7 +12,8 @@ from pathlib import Path
 
 import orjson
 
-from damamaya.config import AppConfig, ConfigError, load_config, make_adapters
+from damamaya.config import AppConfig, ConfigError, load_config
+from engine.fetch import safe_url
 
 log = logging.getLogger("damamaya")
 
@@ -23,7 +24,9 @@ def _config(args) -> AppConfig:
     return load_config(args.config)
 
 
-def _stores(config: AppConfig):
+def _stores(config: AppConfig, tolerant: bool = False):
+    """The live store and history. `tolerant` (the collector): a Redis or database that
+    does not answer yet is logged, not fatal; the collector works around it."""
     import redis
 
     from engine.history import History
@@ -31,27 +34,29 @@ def _stores(config: AppConfig):
 
     if not config.redis.url:
         raise ConfigError("redis.url is not set: use `damamaya run`, which starts an embedded Redis, or set DAMAMAYA_REDIS_URL")
-    client = redis.Redis.from_url(config.redis.url, socket_timeout=10)
+    client = redis.Redis.from_url(config.redis.url, socket_timeout=10, socket_connect_timeout=5)
     try:
         client.ping()
     except redis.RedisError as exc:
-        raise ConfigError(f"redis.url: cannot reach {config.redis.url} ({exc})") from None
+        if not tolerant:
+            raise ConfigError(f"redis.url: cannot reach {safe_url(config.redis.url)} ({exc})") from None
+        log.error("Redis at %s does not answer (%s); polling goes on into history", safe_url(config.redis.url), exc)
     live = LiveStore(client, config.redis.prefix, config.collector.change_stream_length, config.collector.reject_list_length)
     history = History(config.database.url)
-    history.create()
+    try:
+        history.create()
+    except Exception as exc:  # noqa: BLE001 - any driver error: the database is not there
+        if not tolerant:
+            raise
+        log.error("history database does not answer (%s); results wait in the spool", type(exc).__name__)
     return live, history
 
 
 def source_descriptions(config: AppConfig) -> dict[str, dict]:
     from data_sources import get_adapter
+    from engine.collector import describe
 
-    out = {}
-    for name, cfg in config.sources.items():
-        adapter = get_adapter(cfg.adapter)
-        out[name] = {"title": cfg.title or name, "adapter": cfg.adapter, "kinds": list(adapter.kinds),
-                     "enabled": cfg.enabled, "interval": cfg.interval, "stale_after": cfg.stale_seconds,
-                     "description": adapter.description}
-    return out
+    return {name: describe(name, cfg, get_adapter(cfg.adapter)) for name, cfg in config.sources.items()}
 
 
 # ---- commands -------------------------------------------------------------------------
@@ -111,15 +116,13 @@ def _with_received_at(cls, config, when: str):
 
 
 def cmd_collect(args) -> int:
-    from engine.collector import Collector
+    from damamaya.wiring import make_collector
 
     config = _config(args)
-    live, history = _stores(config)
-    live.describe_sources(source_descriptions(config))
-    if not live.has_data():  # a new or emptied Redis: start from history
-        rebuild_live(config, live, history)
-    collector = Collector(make_adapters(config), live, history, config.collector.max_backoff,
-                          config.collector.lock_seconds, kpi=config.kpi)
+    live, history = _stores(config, tolerant=True)
+    # The collector describes the sources and fills a new or emptied live store from
+    # history at start and whenever Redis comes back empty (its sentinel is gone).
+    collector = make_collector(config, live, history, source_descriptions(config), os.environ.get("DAMAMAYA_CONFIG", ""))
     stop = _stop_on_signals()
     collector.start()
     log.info("collector %s polling %d sources", collector.owner, len(collector.runners))
@@ -161,7 +164,7 @@ def cmd_web(args) -> int:
 
 def rebuild_live(config: AppConfig, live, history) -> int:
     """Fill the live store with what history says is live now; returns the record count."""
-    from engine.collector import keep_live
+    from engine.pipeline import keep_live
     from engine.records import utcnow
 
     now = utcnow()
@@ -177,7 +180,7 @@ def rebuild_live(config: AppConfig, live, history) -> int:
 def cmd_rebuild_live(args) -> int:
     config = _config(args)
     live, history = _stores(config)
-    live.clear()
+    live.clear()  # data only: the running collectors keep their poll locks
     live.describe_sources(source_descriptions(config))
     print(f"rebuilt the live store with {rebuild_live(config, live, history)} records")
     return 0
@@ -213,7 +216,10 @@ def cmd_run(args) -> int:
         _seed_if_empty(config, args.demo_history)
     base = [sys.executable, "-m", "damamaya.cli"] + (["--config", args.config] if args.config else [])
     web_args = (["--port", str(args.port)] if args.port else []) + (["--host", args.host] if args.host else [])
-    children = [subprocess.Popen(base + ["collect"], env=env, preexec_fn=_die_with_parent),
+    def start_collector():
+        return subprocess.Popen(base + ["collect"], env=env, preexec_fn=_die_with_parent)
+
+    children = [start_collector(),
                 subprocess.Popen(base + ["web", "--workers", str(args.workers or config.web.workers)] + web_args, env=env,
                                  preexec_fn=_die_with_parent)]
     host, port = args.host or config.web.host, args.port or config.web.port
@@ -221,11 +227,17 @@ def cmd_run(args) -> int:
     stop = _stop_on_signals()
     code = 0
     while not stop.is_set():
-        for child in children:
-            if child.poll() is not None:
-                print(f"a Damamaya process exited with {child.returncode}; stopping", file=sys.stderr)
-                code = child.returncode or 1
-                stop.set()
+        collector, web = children
+        if collector.poll() is not None and not stop.is_set():
+            # Polling must go on without a person: a collector that died is started again;
+            # it takes its own poll leases and spool back at once (same identity).
+            print(f"the collector exited with {collector.returncode}; starting it again", file=sys.stderr)
+            stop.wait(2)
+            children[0] = start_collector()
+        if web.poll() is not None:
+            print(f"the web server exited with {web.returncode}; stopping", file=sys.stderr)
+            code = web.returncode or 1
+            stop.set()
         stop.wait(0.5)
     for child in children:
         if child.poll() is None:
@@ -324,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import faulthandler
+
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack: where a process hangs
     try:
         return args.func(args)
     except ConfigError as exc:

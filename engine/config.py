@@ -72,6 +72,8 @@ class CollectorConfig(_Strict):
     lock_seconds: float = Field(default=60, ge=5, description="lease of a source's poll lock between collectors")
     change_stream_length: int = Field(default=10_000, ge=100)
     reject_list_length: int = Field(default=50, ge=1)
+    spool_dir: str = Field(default="var/spool", description="local directory of the spools: results history could not take yet")
+    history_wait: float = Field(default=5, gt=0, le=60, description="seconds a poll waits for history before spooling")
 
 
 class AppConfig(_Strict):

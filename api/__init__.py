@@ -1,0 +1,1 @@
+"""Damamaya's HTTP API beside the screens: pushed reports (`api.ingest`)."""
