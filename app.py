@@ -9,6 +9,7 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, State, dcc, html
 
+from api import open_data
 from callbacks import register_all
 from damamaya import runtime
 from layouts import pages
@@ -24,6 +25,7 @@ app = dash.Dash(
 )
 server = app.server
 init_cache(server)
+server.register_blueprint(open_data.blueprint)  # /api/v1 open data
 
 app.layout = html.Div([dcc.Location(id="url"), html.Div(id="page")], id="root")
 
