@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Callable
 
-from engine.public import known_area
+from engine.public import desa_places, kecamatan_names, known_area
 from engine.records import STATUSES, WITA
 from engine.taxonomy import CATEGORIES
 
@@ -155,7 +155,11 @@ def price_params(max_rows: int) -> list[Param]:
 
 def area_param() -> Param:
     return Param("area", "A kecamatan code (51.71.kk) or a desa/kelurahan code (51.71.kk.dddd) of Kota Denpasar.",
-                 {"type": "string", "pattern": AREA_PATTERN, "maxLength": 13}, _area, "51.71.01")
+                 {"type": "string", "enum": area_codes()}, _area, "51.71.01")
+
+
+def area_codes() -> list[str]:
+    return sorted([*kecamatan_names(), *desa_places()])
 
 
 def limit_param(max_rows: int) -> Param:
