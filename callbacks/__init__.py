@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 def register_all(app) -> None:
-    from callbacks import history, kpi, sources, wall
+    from callbacks import history, kpi, publik, sources, wall
 
-    for module in (wall, sources, kpi, history):
+    for module in (wall, sources, kpi, history, publik):
         module.register(app)
