@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import signal
 
 log = logging.getLogger("damamaya.redis")
 
@@ -20,7 +21,14 @@ class EmbeddedRedis:
         self.url = ""
 
     def start(self) -> str:
-        self.server.start()
+        # Ctrl+C in a terminal signals the whole foreground process group: the server
+        # must outlive the collector's shutdown, so it starts with SIGINT blocked (the
+        # mask is inherited) and is stopped last, with SIGTERM, by its owner.
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self.server.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         self.url = f"redis://127.0.0.1:{self.server.port}/0"
         atexit.register(self.stop)
         log.info("embedded Redis (valkey) listening on %s", self.url)

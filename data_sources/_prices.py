@@ -12,7 +12,7 @@ import unicodedata
 from datetime import datetime
 from typing import Any
 
-from data_sources.base import parse_number
+from data_sources.readers.values import parse_number
 from engine.records import WITA
 
 # normalised source name -> canonical name. Group names of the PIHPS tree that

@@ -42,7 +42,8 @@ from pyais import NMEAMessage
 from pyais.exceptions import AISBaseException
 from pydantic import Field, field_validator
 
-from data_sources.base import load_json, parse_time, sniff_problem
+from data_sources.readers.documents import load_json, sniff_problem
+from data_sources.readers.values import parse_time
 from engine.contract import Adapter, SourceConfig
 from engine.fetch import read_file
 from engine.records import ParseResult, Position, Reject, utcnow
@@ -350,7 +351,7 @@ class Ais(Adapter):
 
     def learn_vessels(self, raw: bytes) -> None:
         """Remember names/types from static messages in `raw`, for later parses."""
-        reports, _ = self._reports(raw)
+        reports, _ = self.load(raw)
         for mmsi, info in _static_info(reports).items():
             # re-inserted so that the dict's order is least recently heard first
             self.known_vessels[mmsi] = {**self.known_vessels.pop(mmsi, {}), **info}
@@ -358,10 +359,7 @@ class Ais(Adapter):
             self.known_vessels.pop(next(iter(self.known_vessels)))
 
     # ---- pure
-    def parse(self, raw: bytes) -> ParseResult:
-        reports, problem = self._reports(raw)
-        if problem:
-            return ParseResult(rejects=[problem])
+    def read(self, reports: list[Report | Reject]) -> ParseResult:
         result = ParseResult()
         result.rejects.extend(r for r in reports if isinstance(r, Reject))
         reports = [r for r in reports if isinstance(r, Report)]
@@ -378,7 +376,8 @@ class Ais(Adapter):
         result.records.extend(p for _, p in sorted(newest.values(), key=lambda t: _ref_order(t[0].ref)))
         return result
 
-    def _reports(self, raw: bytes) -> tuple[list[Report | Reject], Reject | None]:
+    def load(self, raw: bytes) -> tuple[list[Report | Reject], Reject | None]:
+        """NMEA lines (with or without tag blocks) or decoded JSON reports, in input order."""
         problem = sniff_problem(raw)
         if problem:
             return [], Reject.of(problem, raw[:120].decode("utf-8", "replace"))

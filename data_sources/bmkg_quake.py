@@ -28,8 +28,10 @@ from xml.etree.ElementTree import Element
 
 from pydantic import Field
 
-from data_sources._xml import load_xml_or_json, local
-from data_sources.base import ZoneName, parse_number, parse_time, split_zone, utc_stamp, zone_from_name
+from data_sources.readers.config_types import ZoneName
+from data_sources.readers.documents import load_xml_or_json
+from data_sources.readers.elements import local
+from data_sources.readers.values import parse_number, parse_time, split_zone, utc_stamp, zone_from_name
 from engine.contract import Adapter, SourceConfig
 from engine.records import WIB, Incident, ParseResult, Reject
 
@@ -132,10 +134,9 @@ class BmkgQuake(Adapter):
     kinds = ("incident",)
     description = "BMKG earthquakes (autogempa JSON/XML, gempaterkini, realtime GeoJSON) and InaTEWS quake/tsunami messages"
 
-    def parse(self, raw: bytes) -> ParseResult:
-        doc, problem = load_xml_or_json(raw)
-        if problem:
-            return ParseResult(rejects=[problem])
+    document = staticmethod(load_xml_or_json)
+
+    def read(self, doc: Any) -> ParseResult:
         result = ParseResult()
         (self._xml if isinstance(doc, Element) else self._json)(doc, result)
         return self.dedupe(result)

@@ -37,8 +37,10 @@ from xml.etree.ElementTree import Element
 from pydantic import Field
 from shapely.geometry import shape
 
-from data_sources._xml import children, load_xml, local, text
-from data_sources.base import ZoneName, parse_time, zone_from_name
+from data_sources.readers.config_types import ZoneName
+from data_sources.readers.documents import load_xml
+from data_sources.readers.elements import children, local, text
+from data_sources.readers.values import parse_time, zone_from_name
 from engine.contract import Adapter, SourceConfig
 from engine.records import Incident, ParseResult, Reject
 
@@ -74,10 +76,9 @@ class Cap(Adapter):
     kinds = ("incident",)
     description = "CAP 1.1/1.2 alerts (BMKG nowcast, PetaBencana, any CAP or Atom-wrapped CAP feed)"
 
-    def parse(self, raw: bytes) -> ParseResult:
-        root, problem = load_xml(raw)
-        if problem:
-            return ParseResult(rejects=[problem])
+    document = staticmethod(load_xml)
+
+    def read(self, root: Any) -> ParseResult:
         result = ParseResult()
         alerts, orphans = _find_alerts(root)
         result.rejects.extend(orphans)

@@ -20,13 +20,17 @@ Times carry their offset; a time without one takes `timezone`.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from datetime import datetime, tzinfo
 from xml.etree.ElementTree import Element
 
 from pydantic import Field, field_validator
 
-from data_sources._xml import child, children, descendants, load_xml, local, text
-from data_sources.base import CategoryName, SeverityName, ZoneName, parse_time, plain_number, utc_stamp, zone_from_name
+from data_sources.readers.config_types import CategoryName, SeverityName, ZoneName
+from data_sources.readers.documents import load_xml
+from data_sources.readers.elements import child, children, descendants, local, text
+from data_sources.readers.values import parse_time, plain_number, utc_stamp, zone_from_name
 from engine.contract import Adapter, SourceConfig
 from engine.records import Incident, ParseResult, Reading, Reject
 
@@ -99,10 +103,9 @@ class Datex2(Adapter):
     kinds = ("reading", "incident")
     description = "DATEX II v2: measured traffic data (readings) and situations (incidents)"
 
-    def parse(self, raw: bytes) -> ParseResult:
-        root, problem = load_xml(raw)
-        if problem:
-            return ParseResult(rejects=[problem])
+    document = staticmethod(load_xml)
+
+    def read(self, root: Any) -> ParseResult:
         result = ParseResult()
         payload = root if local(root.tag) == "payloadPublication" else _first(root, "payloadPublication")
         if payload is None:

@@ -38,8 +38,10 @@ from xml.etree.ElementTree import Element
 
 from pydantic import Field, field_validator
 
-from data_sources._xml import descendants, load_xml, local, text
-from data_sources.base import CategoryName, SeverityName, StatusName, ZoneName, as_text, blank, load_json, parse_time, plain_number, read_csv, sniff_problem, utc_iso, zone_from_name
+from data_sources.readers.config_types import CategoryName, SeverityName, StatusName, ZoneName
+from data_sources.readers.documents import blank, load_json, load_xml, read_csv, sniff_problem
+from data_sources.readers.elements import descendants, local, text
+from data_sources.readers.values import as_text, parse_time, plain_number, utc_iso, zone_from_name
 from engine.contract import Adapter, SourceConfig
 from engine.privacy import mask_digits as mask_phone  # titles: a caller's number typed into the call type
 from engine.records import Incident, ParseResult, Reject
@@ -264,26 +266,22 @@ class EmergencyCalls(Adapter):
         layouts = [*PRESETS.values(), {"columns": self.config.columns}]
         self.private_keys = PRIVATE_KEYS | {p["columns"][f] for p in layouts for f in PRIVATE if f in p.get("columns", {})}
 
-    def parse(self, raw: bytes) -> ParseResult:
-        result = ParseResult()
+    def load(self, raw: bytes) -> tuple[tuple[str, Any], Reject | None]:
+        """(format, rows of a CSV export or the JSON value); the base class masks the reject of an unreadable body."""
         problem = sniff_problem(raw)
         if problem:
-            result.rejects.append(self.reject(problem, raw[:120]))
-            return result
+            return ("", None), Reject.of(problem, raw[:120])
         fmt = self.config.format
         if fmt == "auto":
             fmt = "json" if raw.lstrip()[:1] in (b"{", b"[") else "csv"
-        if fmt == "csv":
-            rows, problem = _csv_rows(raw)
-            built = [] if problem else self._rows(rows, self._preset_for(rows[0] if rows else {}))
-        else:
-            data, problem = load_json(raw)
-            built = [] if problem else self._json(data, fmt)
-        if problem:
-            result.rejects.append(self.reject(problem.reason, problem.item, problem.ref))  # masked like every reject here
-            return result
-        return self.dedupe(built)
+        data, problem = _csv_rows(raw) if fmt == "csv" else load_json(raw)
+        return (fmt, data), problem
 
+    def read(self, doc: tuple[str, Any]) -> ParseResult:
+        fmt, data = doc
+        if fmt == "csv":
+            return self.dedupe(self._rows(data, self._preset_for(data[0] if data else {})))
+        return self.dedupe(self._json(data, fmt))
 
     # ---- layouts ------------------------------------------------------------------------
     def _preset_for(self, row: dict[str, Any]) -> str:

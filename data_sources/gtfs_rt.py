@@ -26,7 +26,8 @@ from google.protobuf.message import DecodeError
 from google.transit import gtfs_realtime_pb2
 from pydantic import Field
 
-from data_sources.base import plain_number, sniff_problem
+from data_sources.readers.documents import sniff_problem
+from data_sources.readers.values import plain_number
 from engine.contract import Adapter, SourceConfig
 from engine.records import ParseResult, Position, Reject
 
@@ -161,10 +162,7 @@ class GtfsRt(Adapter):
         except (OSError, UnicodeError, csv.Error, zipfile.BadZipFile) as exc:
             log.warning("gtfs-rt %s: static feed %s unreadable: %s", self.source, self.config.static_path, exc)
 
-    def parse(self, raw: bytes) -> ParseResult:
-        feed, problem = self._decode(raw)
-        if problem:
-            return ParseResult(rejects=[problem])
+    def read(self, feed: gtfs_realtime_pb2.FeedMessage) -> ParseResult:
         header_time = feed.header.timestamp if feed.header.HasField("timestamp") else None
         built = [self._position(entity, i, header_time) for i, entity in enumerate(feed.entity)]
         # one position per vehicle, the latest report; a dropped copy's reject shows its entity index and details
@@ -172,7 +170,7 @@ class GtfsRt(Adapter):
 (b, i, b.details) if isinstance(b, Position) else b for i, b in enumerate(built))
 
     @staticmethod
-    def _decode(raw: bytes):
+    def load(raw: bytes) -> tuple[gtfs_realtime_pb2.FeedMessage | None, Reject | None]:
         problem = sniff_problem(raw)
         if problem:
             return None, Reject.of(problem, raw[:120].decode("utf-8", "replace"))

@@ -27,8 +27,10 @@ from xml.etree.ElementTree import Element
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from data_sources._xml import children, descendants, load_xml_or_json, local, text
-from data_sources.base import CategoryName, StatusName, ZoneName, as_text, parse_time, plain_number, utc_iso, zone_from_name
+from data_sources.readers.config_types import CategoryName, StatusName, ZoneName
+from data_sources.readers.documents import load_xml_or_json
+from data_sources.readers.elements import children, descendants, local, text
+from data_sources.readers.values import as_text, parse_time, plain_number, utc_iso, zone_from_name
 from engine.contract import Adapter, SourceConfig
 from engine.records import Incident, ParseResult, Reject
 
@@ -167,15 +169,13 @@ class Open311(Adapter):
     kinds = ("incident",)
     description = "Open311 GeoReport v2 service requests (complaints), JSON or XML"
 
-    def parse(self, raw: bytes) -> ParseResult:
-        items, problem = self._items(raw)
-        if problem:
-            return ParseResult(rejects=[problem])
+    def read(self, items: list[Any]) -> ParseResult:
         built = [self._request(item, i) for i, item in enumerate(items)]
         return self.dedupe(built)
 
     # ---- documents ----------------------------------------------------------------
-    def _items(self, raw: bytes) -> tuple[list[Any], Reject | None]:
+    def load(self, raw: bytes) -> tuple[list[Any], Reject | None]:
+        """The request items of a JSON or XML GeoReport document (a services list or an error answer is one reject)."""
         data, problem = load_xml_or_json(raw)
         if problem:
             return [], problem

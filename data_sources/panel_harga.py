@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import Field
 
 from data_sources._prices import canonical_commodity, market_day, price_id, rupiah, unit_of
-from data_sources.base import read_csv
+from data_sources.readers.documents import read_csv
 from engine.contract import Adapter, SourceConfig
 from engine.records import ParseResult, Price, Reject
 
@@ -48,15 +48,13 @@ class PanelHarga(Adapter):
     kinds = ("price",)
     description = "Bapanas Panel Harga daily consumer prices (CSV)"
 
-    def parse(self, raw: bytes) -> ParseResult:
-        rows, problem = self._rows(raw)
-        if problem:
-            return ParseResult(rejects=[problem])
+    def read(self, rows: list[tuple[int, dict]]) -> ParseResult:
         built = [(self._price(row, line), line, row) for line, row in rows]
         return self.dedupe(entry if isinstance(entry[0], Price) else entry[0] for entry in built)
 
 
-    def _rows(self, raw: bytes) -> tuple[list[tuple[int, dict]], Reject | None]:
+    def load(self, raw: bytes) -> tuple[list[tuple[int, dict]], Reject | None]:
+        """(line number, row as a dict) for each data row, with the configured delimiter and columns."""
         records, problem = read_csv(raw, delimiter=self.config.delimiter, latin1=False)
         if problem:
             return [], problem

@@ -28,7 +28,9 @@ from typing import Any
 import orjson
 from pydantic import Field, field_validator
 
-from data_sources.base import CategoryName, SeverityName, as_text, blank, load_json, parse_number, plain_number, read_csv, sniff_problem
+from data_sources.readers.config_types import CategoryName, SeverityName
+from data_sources.readers.documents import blank, load_json, read_csv, sniff_problem
+from data_sources.readers.values import as_text, parse_number, plain_number
 from engine.contract import Adapter, SourceConfig
 from engine.records import Incident, ParseResult, Reject
 
@@ -199,15 +201,13 @@ class Waze(Adapter):
     snapshot = True
     description = "Waze for Cities partner feed: alerts, jams, irregularities (JSON or CSV export)"
 
-    def parse(self, raw: bytes) -> ParseResult:
-        items, problem = self._items(raw)
-        if problem:
-            return ParseResult(rejects=[problem])
+    def read(self, items: list[tuple[str, int, Any]]) -> ParseResult:
         built = [self._one(kind, item, f"{kind}[{i}]") for kind, i, item in items]
         return self.dedupe(built)
 
 
-    def _items(self, raw: bytes) -> tuple[list[tuple[str, int, Any]], Reject | None]:
+    def load(self, raw: bytes) -> tuple[list[tuple[str, int, Any]], Reject | None]:
+        """(kind, index, item) from the JSON feed or a CSV export."""
         problem = sniff_problem(raw)
         if problem:
             return [], Reject.of(problem, raw[:120].decode("utf-8", "replace"))

@@ -18,8 +18,9 @@ from __future__ import annotations
 import threading
 
 from sqlalchemy import (BigInteger, Column, Float, Index, Integer, MetaData, SmallInteger, String, Table,
-                        UniqueConstraint, delete, func, select)
+                        UniqueConstraint, delete, func, select, text)
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from engine.records import KINDS, STATUSES, Severity
 
@@ -252,6 +253,7 @@ class Codes:
 
     _cache: dict[str, dict[str, dict[str, int]]] = {}
     _lock = threading.Lock()
+    _allocating = threading.Lock()
 
     @classmethod
     def forget(cls, engine: Engine) -> None:
@@ -278,19 +280,42 @@ class Codes:
 
     @classmethod
     def ensure(cls, conn: Connection, dim: str, values) -> dict[str, int]:
-        """Codes for `values`, creating the missing ones (inside the caller's transaction)."""
+        """Codes for `values`, creating the missing ones. Call before the caller's transaction
+        writes anything: new codes are committed at once in their own transaction (see
+        `_allocate`), so that source threads and collector processes never hand out one
+        code twice."""
         table = cls.table(conn, dim)
         missing = sorted({v for v in values if v not in table})
         if missing:
             table = cls.table(conn, dim, refresh=True)
             missing = [v for v in missing if v not in table]
         if missing:
-            top = max(table.values(), default=0)
-            rows = [{"dim": dim, "value": v, "code": top + i + 1} for i, v in enumerate(missing)]
-            conn.execute(codes.insert(), rows)
-            with cls._lock:
-                table.update({r["value"]: r["code"] for r in rows})
+            cls._allocate(conn.engine, dim, missing)
+            table = cls.table(conn, dim, refresh=True)
         return table
+
+    @classmethod
+    def _allocate(cls, engine: Engine, dim: str, values: list[str], attempts: int = 20) -> None:
+        """Insert codes for `values` (max + 1, ...). Allocation is serialised by a lock per
+        process and, on PostgreSQL, an advisory lock between processes; on SQLite the
+        database's write lock orders writers, and the loser of a race (an IntegrityError
+        on the code or the value) reads again and retries."""
+        for attempt in range(attempts):
+            try:
+                with cls._allocating, engine.begin() as conn:
+                    if conn.dialect.name == "postgresql":
+                        conn.execute(text("SELECT pg_advisory_xact_lock(7243112)"))
+                    known = {r.value for r in conn.execute(
+                        select(codes.c.value).where(codes.c.dim == dim, codes.c.value.in_(values)))}
+                    todo = [v for v in values if v not in known]
+                    if not todo:
+                        return
+                    top = conn.execute(select(func.max(codes.c.code)).where(codes.c.dim == dim)).scalar() or 0
+                    conn.execute(codes.insert(), [{"dim": dim, "value": v, "code": top + i + 1} for i, v in enumerate(todo)])
+                return
+            except IntegrityError:
+                if attempt == attempts - 1:
+                    raise
 
     @classmethod
     def names(cls, conn: Connection, dim: str) -> dict[int, str]:

@@ -142,9 +142,10 @@ def _publisher():
 
 
 @needs_broker
-def test_mqtt_fetch_retained_and_live_messages():
+def test_mqtt_fetch_retained_and_live_messages_up_to_the_maximum():
     base = f"damamaya-test/{uuid.uuid4().hex}/water"
     pub = _publisher()
+    fetched = threading.Event()
     try:
         pub.publish(f"{base}/manggarai", orjson.dumps({"gauge": "Manggarai BKB", "time": "2023-01-01T10:00:00+07:00", "level_cm": 860}),
                     qos=1, retain=True).wait_for_publish(2)
@@ -154,14 +155,18 @@ def test_mqtt_fetch_retained_and_live_messages():
             pub.publish(f"{base}/katulampa", orjson.dumps([{"time": "2023-01-01T03:00:00Z", "level_cm": 210},
                                                            {"time": "2023-01-01T04:00:00Z", "level_cm": 0}]), qos=1).wait_for_publish(2)
             pub.publish(f"{base}/x", b"742 cm", qos=1).wait_for_publish(2)
+            # a fourth message, well inside the fetch's timeout: it belongs to the next poll, not this one
+            fetched.wait(0.5)
+            pub.publish(f"{base}/depok", orjson.dumps({"time": "2023-01-01T05:00:00Z", "level_cm": 150}), qos=1).wait_for_publish(2)
 
         thread = threading.Thread(target=later)
         thread.start()
-        a = adapter(WaterLevelConfig(url="mqtt://127.0.0.1:1883", mqtt_topic=f"{base}/#", timeout=3, mqtt_max_messages=3))
-        started = time.monotonic()
+        a = adapter(WaterLevelConfig(url="mqtt://127.0.0.1:1883", mqtt_topic=f"{base}/#", timeout=5, mqtt_max_messages=3))
         raw = a.fetch()
+        fetched.set()
         thread.join()
-        assert time.monotonic() - started < 2.9  # stopped after the third message, not at the timeout
+        topics = [item.get("topic", "").rsplit("/", 1)[-1] for item in orjson.loads(raw)]
+        assert sorted(set(topics)) == ["katulampa", "manggarai", "x"]  # stopped at the third message: no depok
         result = parse_safely(a, raw)
         by_station = {r.station: r for r in result.records}
         assert by_station["Manggarai BKB"].alert_level == 2 and by_station["Manggarai BKB"].value == 860

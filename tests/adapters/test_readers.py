@@ -1,4 +1,4 @@
-"""The shared adapter contract: data_sources.base, data_sources._xml and Reject.of."""
+"""The shared readers (data_sources.readers: documents, elements, values, config types), the contract helpers and Reject.of."""
 from __future__ import annotations
 
 import math
@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from data_sources import get_adapter
-from data_sources._xml import child, children, descendants, load_xml, load_xml_or_json, local, text
-from data_sources.base import CategoryName, SeverityName, StatusName, ZoneName, as_text, blank, load_json, parse_number, parse_time, plain_number, read_csv, split_zone, utc_iso, utc_stamp, zone_from_name
+from data_sources.readers.config_types import CategoryName, SeverityName, StatusName, ZoneName
+from data_sources.readers.documents import blank, load_json, load_xml, load_xml_or_json, read_csv
+from data_sources.readers.elements import child, children, descendants, local, text
+from data_sources.readers.values import as_text, parse_number, parse_time, plain_number, split_zone, utc_iso, utc_stamp, zone_from_name
 from engine.contract import Adapter, SourceConfig, unstorable
 from engine.privacy import mask_digits, private_excerpt
 from engine.records import WIB, WITA, Incident, ParseResult, Reading, Reject, record_to_json
