@@ -19,6 +19,7 @@ import orjson
 from flask import Blueprint, Response, jsonify, request
 from redis.exceptions import RedisError
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from api import cap, params
@@ -63,6 +64,14 @@ def endpoint_params(name: str, cfg: PublicConfig) -> list[params.Param]:
 @blueprint.get("/incidents.geojson")
 def incidents_geojson():
     return _serve("incidents.geojson", "application/geo+json", lambda q, r, cfg: _geojson(_incidents(q, r, cfg)))
+
+
+def _incidents(query: params.Query, span, cfg: PublicConfig) -> list[dict]:
+    return incident_rows(runtime.history().engine, query, span, cfg, runtime.config().language)
+
+
+def _prices(query: params.Query, span, cfg: PublicConfig) -> list[dict]:
+    return price_rows(runtime.history().engine, query, span, cfg)
 
 
 @blueprint.get("/incidents.csv")
@@ -146,7 +155,8 @@ def _area_terms(c, area: str | None) -> list:
     return [c.desa_code.like(area + ".%")]
 
 
-def _incidents(query: params.Query, span, cfg: PublicConfig) -> list[dict]:
+def incident_rows(engine: Engine, query: params.Query, span, cfg: PublicConfig, language: str) -> list[dict]:
+    """Public incidents from the history store, newest first, read-only."""
     since, until = span
     c = records.c
     kinds = [query.get("kind")] if query.get("kind") else public_kinds(cfg)
@@ -162,8 +172,7 @@ def _incidents(query: params.Query, span, cfg: PublicConfig) -> list[dict]:
     elif status:
         stmt = stmt.where(c.status == status)
     stmt = stmt.order_by(c.event_time.desc(), c.source, c.record_id).limit(query.get("limit", DEFAULT_LIMIT))
-    language = runtime.config().language
-    with runtime.history().engine.connect() as conn:
+    with engine.connect() as conn:
         rows = [orjson.loads(r.payload) for r in conn.execute(stmt)]
     out = (public_incident(rec, cfg, language) for rec in rows)
     return [p for p in out if p is not None]
@@ -232,7 +241,8 @@ def _warnings_feed(query: params.Query, span, cfg: PublicConfig) -> bytes:
 
 # ---- prices -----------------------------------------------------------------------------------
 
-def _prices(query: params.Query, span, cfg: PublicConfig) -> list[dict]:
+def price_rows(engine: Engine, query: params.Query, span, cfg: PublicConfig) -> list[dict]:
+    """Public prices from the history store, newest first, read-only."""
     since, until = span
     c = records.c
     stmt = select(c.payload).where(c.kind == "price", c.event_time >= since, c.event_time < until,
@@ -244,7 +254,7 @@ def _prices(query: params.Query, span, cfg: PublicConfig) -> list[dict]:
     if query.get("market"):
         stmt = stmt.where(c.title == query.get("market"))
     stmt = stmt.order_by(c.event_time.desc(), c.category, c.title, c.source).limit(query.get("limit", DEFAULT_LIMIT))
-    with runtime.history().engine.connect() as conn:
+    with engine.connect() as conn:
         rows = [orjson.loads(r.payload) for r in conn.execute(stmt)]
     out = (public_price(rec, cfg) for rec in rows)
     return [p for p in out if p is not None]
