@@ -43,28 +43,31 @@ class PublicCache:
         """(body, etag) of the entry `name`, computed by `build` when it is due."""
         key = self.live.key("public", name)
         try:
-            raw = self.live.r.get(key)
+            entry = self.live.r.hgetall(key)  # {b"v", b"at", b"etag", b"body"}, empty when there is none
             versions = self.versions()
         except RedisError:
             body = build()
             return body, digest(body)
-        entry = orjson.loads(raw) if raw else None
         now = self.clock()
-        if entry is not None:
-            age = now - entry["at"]
-            if age < self.cfg.cache_seconds or (entry["v"] == versions and age < STILL_VALID):
-                return entry["body"].encode(), entry["etag"]
+        if entry:
+            age = now - float(entry[b"at"])
+            if age < self.cfg.cache_seconds or (entry[b"v"].decode() == versions and age < STILL_VALID):
+                return entry[b"body"], entry[b"etag"].decode()
             if not self._lock(key):
-                return entry["body"].encode(), entry["etag"]  # another worker is computing it
+                return entry[b"body"], entry[b"etag"].decode()  # another worker is computing it
         body = build()
         etag = digest(body)
-        if len(body) <= MAX_CACHED_BYTES:
-            try:
-                self.live.r.set(key, orjson.dumps({"v": versions, "at": now, "etag": etag, "body": body.decode()}),
-                                ex=STILL_VALID)
-                self.live.r.delete(key + ":lock")
-            except RedisError:
-                pass
+        try:
+            pipe = self.live.r.pipeline(transaction=True)
+            if len(body) <= MAX_CACHED_BYTES:
+                pipe.hset(key, mapping={"v": versions, "at": repr(now), "etag": etag, "body": body})
+                pipe.expire(key, STILL_VALID)
+            else:
+                pipe.delete(key)
+            pipe.delete(key + ":lock")
+            pipe.execute()
+        except RedisError:
+            pass
         return body, etag
 
     def _lock(self, key: str) -> bool:

@@ -22,14 +22,14 @@ from datetime import date, datetime
 from functools import cache
 from typing import Iterable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.geo import boundaries
 from engine.prices import change as price_change
 from engine.prices import market_date
 from engine.privacy import mask_digits
 from engine.records import OPEN_STATUSES, Severity
-from engine.taxonomy import category_label
+from engine.taxonomy import DOMAINS, category_label
 
 WARNING_DOMAINS = ("disaster", "weather")
 SIAGA = {0: "Normal", 1: "Siaga III", 2: "Siaga II", 3: "Siaga I", 4: "Siaga I"}
@@ -49,6 +49,14 @@ class PublicConfig(BaseModel):
     max_rows: int = Field(default=10_000, ge=10, le=100_000, description="largest `limit` of the open data")
     cap_sender: str = Field(default="damamaya@denpasarkota.go.id", min_length=1, max_length=200,
                             pattern=r"^[^\s,<&]+$", description="CAP <sender> of the warnings feed")
+
+    @field_validator("domains")
+    @classmethod
+    def _known_domains(cls, value: list[str]) -> list[str]:
+        unknown = [d for d in value if d not in DOMAINS]
+        if unknown:
+            raise ValueError(f"unknown domain {unknown[0]!r}; domains are: {', '.join(DOMAINS)}")
+        return value
 
     def source_allowed(self, source: str) -> bool:
         return self.sources is None or source in self.sources
