@@ -16,7 +16,7 @@ def refresh(n_intervals, etag, lang):
         return publik.body(None, language), None
     if isinstance(etag, str) and etag == data["etag"]:
         return no_update, no_update
-    return publik.body(data, language), data["etag"]
+    return publik.rendered_body(data, language), data["etag"]
 
 
 def register(app) -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import dash
+import orjson
 from dash import dcc, html
+from plotly.io.json import to_json_plotly
 from redis.exceptions import RedisError
 
 from api.public_summary import summary_for
@@ -52,12 +54,28 @@ def layout(lang: str | None = None, **_query):
             html.Div([html.H1(t("publik.title", language)), html.P(t("publik.subtitle", language), className="pb-sub")]),
             html.A(t("publik.other_language", language), href=f"/publik?lang={other}", className="pb-lang", hrefLang=other),
         ], className="pb-header"),
-        html.Main(body(data, language), id="publik-body"),
+        html.Main(rendered_body(data, language), id="publik-body"),
         html.Footer(footer(language), className="pb-footer"),
         dcc.Store(id="publik-etag", data=data["etag"] if data else None),
         dcc.Store(id="publik-lang", data=language),
         dcc.Interval(id="publik-refresh", interval=runtime.config().public.refresh_seconds * 1000),
     ], className="publik", lang=language)
+
+
+_RENDERED: dict[tuple[str, str], list] = {}
+
+
+def rendered_body(data: dict | None, language: str) -> list:
+    """The page body as plain component JSON, built once per data version and language in this
+    process: a crowd's refreshes after a change then cost a dictionary lookup, not a render."""
+    if data is None:
+        return body(None, language)
+    key = (data["etag"], language)
+    if key not in _RENDERED:
+        if len(_RENDERED) >= 8:
+            _RENDERED.clear()
+        _RENDERED[key] = orjson.loads(to_json_plotly(body(data, language)))
+    return _RENDERED[key]
 
 
 def body(data: dict | None, language: str) -> list:

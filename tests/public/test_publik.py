@@ -68,7 +68,7 @@ def test_refresh_sends_nothing_while_the_data_is_unchanged(publik, fresh_cache, 
     assert etag
     assert refresh(1, etag, "id") == (no_update, no_update)
     body, new_etag = refresh(1, "stale-etag", "id")
-    assert new_etag == etag and "Harga pangan" in _text(body)
+    assert new_etag == etag and "Harga pangan" in _text(body) and isinstance(body[0], dict)
     body, _ = refresh(1, None, ["not", "a", "language"])
     assert "Harga pangan" in _text(body)
 
