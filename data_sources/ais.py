@@ -1,7 +1,9 @@
 """AIS vessel positions (fishermen's boats): raw NMEA AIVDM/AIVDO text or decoded aisstream JSON.
 
 NMEA: one sentence per line, optionally behind an NMEA 4.10 tag block
-(`\\s:station,c:unix-epoch*hh\\!AIVDM,...`). pyais decodes the bits.
+(`\\s:station,c:unix-epoch*hh\\!AIVDM,...`). pyais decodes the bits. In a tag-block
+group (`\\g:1-2-4711,s:station,c:epoch*hh\\`, then `\\g:2-2-4711*hh\\`) only the first
+sentence carries the station and time; the others take them from it.
 
 Counting rule (records + rejects = items): every non-blank line is one item,
 except that the lines of a completed multi-part message together are one item.
@@ -151,6 +153,7 @@ def _tag_time(fields: dict[str, str]) -> datetime | None:
 
 def _read_lines(text: str) -> tuple[list[_Line], list[Reject]]:
     lines, rejects = [], []
+    groups: dict[str, tuple[str | None, datetime | None]] = {}  # g: group id -> (station, time) of its first line
     for number, raw_line in enumerate(text.splitlines(), start=1):
         line = raw_line.strip()
         if not line:
@@ -161,8 +164,22 @@ def _read_lines(text: str) -> tuple[list[_Line], list[Reject]]:
         elif not _SENTENCE.match(sentence):
             rejects.append(Reject.of("not an AIS sentence (expected !xxVDM or !xxVDO)", line, number))
         else:
-            lines.append(_Line(number, line, sentence, _tag_time(fields), fields.get("s")))
+            station, when = _grouped(fields, groups)
+            lines.append(_Line(number, line, sentence, when, station))
     return lines, rejects
+
+
+def _grouped(fields: dict[str, str], groups: dict[str, tuple[str | None, datetime | None]]) -> tuple[str | None, datetime | None]:
+    """The station and time of a line. In an NMEA 4.10 group (`g:1-2-4711`) only the first
+    sentence carries `s:` and `c:`; the others take them from it by the group id."""
+    station, when = fields.get("s"), _tag_time(fields)
+    group = fields.get("g", "").rpartition("-")[2]
+    if not group:
+        return station, when
+    if station is not None or when is not None:
+        groups[group] = (station, when)
+        return station, when
+    return groups.get(group, (None, None))
 
 
 def _sentences(lines: list[_Line]) -> tuple[list[tuple[list[_Line], Any]], list[Reject]]:

@@ -280,7 +280,8 @@ class EmergencyCalls(Adapter):
     def read(self, doc: tuple[str, Any]) -> ParseResult:
         fmt, data = doc
         if fmt == "csv":
-            return self.dedupe(self._rows(data, self._preset_for(data[0] if data else {})))
+            first = next((row for row in data if isinstance(row, dict)), {})
+            return self.dedupe(self._rows(data, self._preset_for(first)))
         return self.dedupe(self._json(data, fmt))
 
     # ---- layouts ------------------------------------------------------------------------
@@ -317,14 +318,13 @@ class EmergencyCalls(Adapter):
         built: list = []
         fold = "unit" in layout.columns
         for i, row in enumerate(rows):
-            if not isinstance(row, dict):
+            if isinstance(row, Reject):  # a line caught mid-write
+                built.append(self.reject(row.reason, row.item, row.ref))
+            elif not isinstance(row, dict):
                 built.append(self.reject("call is not an object", row, i))
-                continue
-            if "_width" in row:
+            elif "_width" in row:
                 built.append(self.reject(f"CSV row has {row['_width']}", row, i))
-                continue
-            cid = as_text(layout.value(row, "id")) if "id" in layout.columns else _row_hash(row, layout.id_columns)
-            if not cid:
+            elif not (cid := as_text(layout.value(row, "id")) if "id" in layout.columns else _row_hash(row, layout.id_columns)):
                 built.append(self.reject("call has no id", row, i))
             elif fold:
                 calls.setdefault(cid, []).append((i, row))
@@ -568,8 +568,8 @@ def _read_pidf(root: Element, place: dict[str, Any]) -> None:
 
 # ---- CSV ------------------------------------------------------------------------------------
 
-def _csv_rows(raw: bytes) -> tuple[list[dict[str, Any]], Reject | None]:
-    rows, problem = read_csv(raw)
+def _csv_rows(raw: bytes) -> tuple[list[dict[str, Any] | Reject], Reject | None]:
+    rows, problem, unfinished = read_csv(raw)
     rows = [r for r in rows if not blank(r)]
     if problem or not rows or len(rows[0]) < 2:
         return [], problem or Reject.of("not a CSV export of calls (no header with columns)", raw[:120])
@@ -580,7 +580,7 @@ def _csv_rows(raw: bytes) -> tuple[list[dict[str, Any]], Reject | None]:
         if len(row) != len(header):
             item["_width"] = f"{len(row)} fields where the header has {len(header)}"
         items.append(item)
-    return items, None
+    return [*items, *([unfinished] if unfinished else [])], None
 
 
 def _fold_units(steps: dict[str, datetime], units: list[dict[str, Any]]) -> None:

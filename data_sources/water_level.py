@@ -101,6 +101,8 @@ class WaterLevelConfig(SourceConfig):
     timezone: ZoneName = Field(default="WIB", description="zone of times written without one")
     csv_columns: CsvColumns = Field(default_factory=CsvColumns)
     csv_delimiter: str = Field(default=",", min_length=1, max_length=1)
+    csv_whole_without_newline: bool = Field(default=False, description="the source writes whole CSV files with no newline after the last line: "
+                                            "read that line as data (by default it is taken for a line caught mid-write and rejected)")
     default_gauge: str | None = Field(default=None, description="gauge of rows/items that name none")
     gauges: dict[str, GaugeSettings] = Field(default_factory=lambda: dict(DEFAULT_GAUGES))
     reject_zero: bool = Field(default=True, description="reject readings of exactly 0 cm as logger dropouts")
@@ -215,7 +217,8 @@ class WaterLevel(Adapter):
         return items, None
 
     def _csv_items(self, raw: bytes) -> tuple[list[tuple[Any, dict | Reject]], Reject | None]:
-        rows, problem = read_csv(raw, delimiter=self.config.csv_delimiter, latin1=False)
+        rows, problem, unfinished = read_csv(raw, delimiter=self.config.csv_delimiter, latin1=False,
+                                             whole_without_newline=self.config.csv_whole_without_newline)
         if problem:
             return [], problem
         cols = self.config.csv_columns
@@ -235,7 +238,7 @@ class WaterLevel(Adapter):
             gauge = row[at[cols.gauge]].strip() if cols.gauge in at else None
             items.append((f"line {line}", {"gauge": gauge or self.config.default_gauge, "time": row[at[cols.time]],
                                            "level": row[at[cols.level]], "raw": ",".join(row)}))
-        return items, None
+        return [*items, *([(unfinished.ref, unfinished)] if unfinished else [])], None
 
     def _reading(self, item: dict, ref: Any):
         raw = item["raw"]

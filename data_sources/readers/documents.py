@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
+from typing import Any, NamedTuple
 from xml.etree.ElementTree import Element, ParseError
 
 import orjson
@@ -32,28 +32,51 @@ def sniff_problem(raw: bytes) -> str | None:
     return None
 
 
-def read_csv(raw: bytes, *, delimiter: str = ",", latin1: bool = True) -> tuple[list[list[str]], Reject | None]:
-    """The records of a CSV export, header first, as the csv module reads them
-    (an empty line is []); or one Reject for the whole document, never an exception.
+INCOMPLETE_LINE = "incomplete last line (file being written?)"
+
+
+class CsvRead(NamedTuple):
+    """What `read_csv` found: the records, header first (an empty line is []);
+    `problem`, one Reject for a whole document that is no CSV (then no records);
+    `unfinished`, a Reject for a last line caught mid-write (not among the records)."""
+
+    rows: list[list[str]]
+    problem: Reject | None = None
+    unfinished: Reject | None = None
+
+
+def read_csv(raw: bytes, *, delimiter: str = ",", latin1: bool = True, whole_without_newline: bool = False) -> CsvRead:
+    """The records of a CSV export, as the csv module reads them; never an exception.
 
     Text is UTF-8 (a BOM is dropped). With `latin1`, bytes that are not UTF-8
     are read as Latin-1 (spreadsheet exports); without, they are a reject. An
     empty body, an HTML error page, NUL bytes (binary data) and what the csv
     module refuses (a field over its 128 KiB limit) are rejects too.
+    A body whose lines end with newlines but whose last line does not was read
+    while being written: that last record is `unfinished`, the rest are kept
+    (unless `whole_without_newline`: a source known to write whole files that way).
     """
     problem = sniff_problem(raw) or ("binary data, not CSV text" if b"\x00" in raw else None)
     if problem:
-        return [], Reject.of(problem, raw[:120])
+        return CsvRead([], Reject.of(problem, raw[:120]))
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         if not latin1:
-            return [], Reject.of(f"not UTF-8 text ({exc.reason} at byte {exc.start}), so not a CSV export", raw[:120])
+            return CsvRead([], Reject.of(f"not UTF-8 text ({exc.reason} at byte {exc.start}), so not a CSV export", raw[:120]))
         text = raw.decode("latin-1")
+    rows, ends = [], []  # ends: the physical line each record ends on
     try:
-        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)), None
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        for row in reader:
+            rows.append(row)
+            ends.append(reader.line_num)
     except csv.Error as exc:
-        return [], Reject.of(f"not a readable CSV: {exc}", text[:120])
+        return CsvRead([], Reject.of(f"not a readable CSV: {exc}", text[:120]))
+    last_starts = ends[-2] + 1 if len(ends) > 1 else 1
+    if whole_without_newline or not rows or text.endswith(("\n", "\r")) or blank(rows[-1]) or last_starts == 1:
+        return CsvRead(rows)  # a file of one line with no newline at all was written that way
+    return CsvRead(rows[:-1], None, Reject.of(INCOMPLETE_LINE, delimiter.join(rows[-1]), f"line {last_starts}"))
 
 
 def blank(row: list[str]) -> bool:

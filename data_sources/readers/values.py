@@ -1,6 +1,7 @@
 """Values inside documents, read the same way by every adapter (total: bad values
 give None, or ValueError where documented, never another exception):
 - times: `parse_time` (only ValueError), `split_zone`, `zone_from_name`,
+  `full_year` (the one rule for two-digit years),
   `utc_iso` / `utc_stamp` for times in details and ids;
 - numbers: `parse_number` (amounts, '50.000' is fifty thousand) and
   `plain_number` (coordinates), both always finite; `finite_float`;
@@ -11,7 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -96,14 +97,39 @@ def _read_time(text: str) -> tuple[datetime, tzinfo | None]:
         raise ValueError(f"unreadable time {_shown(text)}") from None
 
 
+_DAY_MONTH_NAME = re.compile(r"^(\d{1,2})[-\s/]+([a-z]+)\.?[-\s/,]+(\d+)(?:[\s,T]+(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?)?$", re.I)
+
+
 def _parse_day_month_name(s: str) -> datetime:
-    bits = s.replace(",", " ").split()
+    """'05 Okt 2021 18:00:27', '27-Aug-19 13:31:23' (pre-2021 BMKG), '4 Agustus 2021'."""
+    m = _DAY_MONTH_NAME.match(s.strip())
+    month = _ID_MONTHS.get(m[2][:3].lower()) if m else None
+    if m is None or month is None:
+        raise ValueError(f"unreadable time {s!r}")
+    day = int(m[1])
+    year = full_year(m[3], month, day)
     try:
-        day, month, year = int(bits[0]), _ID_MONTHS[bits[1][:3].lower()], int(bits[2])
-        hms = [int(x) for x in (bits[3].split(":") if len(bits) > 3 else ["0"])] + [0, 0]
-        return datetime(year, month, day, hms[0], hms[1], hms[2])
-    except (IndexError, KeyError, ValueError):
+        return datetime(year, month, day, int(m[4] or 0), int(m[5] or 0), int(m[6] or 0))
+    except ValueError:
         raise ValueError(f"unreadable time {s!r}") from None
+
+
+def full_year(written: str, month: int, day: int, today: date | None = None) -> int:
+    """The year of a date as written: four digits as they are; two digits are 20xx unless
+    that date is still to come (then 19xx: '27-Aug-19' is 2019, '01-Jan-99' 1999).
+    Any other number of digits is a ValueError: a year is never read as year 19 AD."""
+    digits = written.strip()
+    if not digits.isdigit() or len(digits) not in (2, 4):
+        raise ValueError(f"year {written!r} is neither two nor four digits")
+    if len(digits) == 4:
+        return int(digits)
+    today = today or datetime.now(timezone.utc).date()
+    year = 2000 + int(digits)
+    try:
+        future = date(year, month, day) > today + timedelta(days=1)  # a day of slack for zones east of UTC
+    except ValueError:
+        raise ValueError(f"no day {day} in month {month} of {year}") from None
+    return year - 100 if future else year
 
 
 def parse_number(text: Any) -> float | None:
