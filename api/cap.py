@@ -19,7 +19,7 @@ from engine.taxonomy import category_label
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 CAP_SEVERITY = {"critical": "Extreme", "high": "Severe", "medium": "Moderate", "low": "Minor", "info": "Unknown"}
-CAP_CATEGORY = {"earthquake": "Geo", "tsunami": "Geo", "volcano": "Geo", "alert": "Other", "wildfire": "Fire",
+CAP_CATEGORY = {"earthquake": "Geo", "tsunami": "Geo", "volcano": "Geo", "alert": "Other", "wildfire": "Fire", "fire": "Fire",
                 "extreme_weather": "Met", "flood": "Met", "flood_report": "Met", "flooded_area": "Met"}
 LANGUAGE = {"id": "id-ID", "en": "en-US"}
 # Characters XML 1.0 cannot carry at all (a feed's title may hold them): dropped.

@@ -65,3 +65,28 @@ def test_hostile_texts_stay_valid_xml(cap_schema):
     el = etree.fromstring(ElementTree.tostring(alert(warning, "me@x")))
     cap_schema.assertValid(etree.ElementTree(el))
     assert el.findtext(f"{CAP}info/{CAP}headline") == "<script>&amp;"
+
+
+def test_real_cap_alerts_read_by_the_adapter_come_out_valid(samples, cap_schema):
+    """Published CAP documents (OASIS spec examples, Environment Canada, NOAA, NSW RFS) through
+    the cap adapter and the public projection, made current, become valid CAP 1.2 again."""
+    from datetime import datetime, timezone
+
+    from api.cap import atom_feed
+    from data_sources import get_adapter
+    from data_sources.cap import CapConfig
+    from engine.pipeline import parse_safely
+    from engine.public import PublicConfig, public_warning
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    warnings = []
+    for path in sorted((samples / "alerts_cap").glob("cap1*.xml")):
+        adapter = get_adapter("cap")("cap", CapConfig(url="http://127.0.0.1/cap.xml", accept_status=["Actual", "Exercise", "Test"]))
+        for record in parse_safely(adapter, path.read_bytes()).records:
+            current = record.model_copy(update={"status": "new", "expires_at": None, "updated_at": now})
+            warnings.append(public_warning(current.model_dump(mode="json"), PublicConfig()))
+    assert len(warnings) >= 5
+    alerts = _alerts(atom_feed(warnings, "me@example.org", "urn:test", "t", now))
+    assert len(alerts) == len(warnings)
+    for alert in alerts:
+        cap_schema.assertValid(etree.ElementTree(alert))
