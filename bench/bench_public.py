@@ -114,6 +114,8 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=20_000, help="history records seeded (demo seeder, 60 days)")
     parser.add_argument("--clients", default="1,8,32")
     parser.add_argument("--seconds", type=float, default=4.0, help="measuring time per cell")
+    parser.add_argument("--page", action="store_true", help="also load /publik in headless chromium at 390x844 "
+                                                            "(needs the test extra: playwright)")
     args = parser.parse_args()
     client_counts = [int(c) for c in args.clients.split(",")]
 
@@ -181,6 +183,7 @@ def main() -> int:
         for n in client_counts:
             unchanged = run_cell(port, n, args.seconds, lambda i: ("POST", "/_dash-update-component", same))
             rows.append(("/publik refresh, data unchanged", n, unchanged, (float("nan"), float("nan"), 0, 0)))
+        page_load = measure_page(port) if args.page else None
         live_records = sum(r.hlen(k) for k in r.scan_iter(match=f"{config['redis']['prefix']}:rec:*"))
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -195,7 +198,30 @@ def main() -> int:
     for name, n, (c_rps, c_p50, c_err, c_size), (u_rps, u_p50, u_err, _) in rows:
         print(f"{name:<36} | {n:>7} | {c_rps:>12.0f} | {c_p50:>7.1f} | {u_rps:>14.1f} | {u_p50:>7.1f} | "
               f"{c_size / 1e3:>7.1f}KB | {c_err + u_err}")
+    if page_load:
+        print(f"/publik first load in chromium at 390x844: {page_load[0]:.2f} s to every section shown, "
+              f"{page_load[1] / 1e6:.2f} MB over {page_load[2]} requests (uncompressed; Dash's bundles are most of it)")
     return 0
+
+
+def measure_page(port: int) -> tuple[float, int, int]:
+    """(seconds to every section, bytes, requests) of a first /publik load in headless chromium."""
+    from playwright.sync_api import sync_playwright
+
+    sizes = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        page = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True).new_page()
+        page.on("requestfinished", lambda req: sizes.append(req.sizes()["responseBodySize"]))
+        t = time.perf_counter()
+        page.goto(f"http://127.0.0.1:{port}/publik")
+        page.wait_for_selector("#pb-prices", timeout=60000)
+        seconds = time.perf_counter() - t
+        page.wait_for_load_state("networkidle")
+        browser.close()
+    return seconds, sum(sizes), len(sizes)
 
 
 if __name__ == "__main__":
