@@ -27,37 +27,11 @@ from api.cache import PublicCache, digest
 from damamaya import runtime
 from engine.analytics.export import neutralize
 from engine.history import records
-from engine.public import (WARNING_DOMAINS, PublicConfig, area_matches, public_incident, public_place, public_price,
+from engine.public import (PublicConfig, area_matches, public_incident, public_place, public_price,
                            public_warning, warning_is_active)
 from engine.records import OPEN_STATUSES, Severity
 
 blueprint = Blueprint("open_data", __name__, url_prefix="/api/v1")
-
-INCIDENT_COLUMNS = ("id", "reported_at", "updated_at", "source", "domain", "category", "category_label", "severity",
-                    "status", "open", "kecamatan_code", "kecamatan", "desa_code", "desa", "lat", "lon")
-PRICE_COLUMNS = ("date", "commodity", "market", "unit", "value", "source", "kecamatan_code", "kecamatan", "desa_code",
-                 "desa", "lat", "lon")
-DEFAULT_LIMIT = 1000
-# days back from `until` when `since` is not given; None: no bound
-DEFAULT_DAYS = {"incidents.geojson": 7, "incidents.csv": 7, "warnings.cap.xml": None, "prices.csv": 30}
-
-
-class Unavailable(Exception):
-    """A store the answer needs cannot be reached."""
-
-
-def public_kinds(cfg: PublicConfig) -> list[str]:
-    """The incident domains the open data publishes: the configured ones and the warnings'."""
-    return list(dict.fromkeys([*cfg.domains, *WARNING_DOMAINS]))
-
-
-def endpoint_params(name: str, cfg: PublicConfig) -> list[params.Param]:
-    if name.startswith("incidents."):
-        return params.incident_params(public_kinds(cfg), cfg.max_rows)
-    if name == "warnings.cap.xml":
-        return params.warning_params()
-    return params.price_params(cfg.max_rows)
-
 
 # ---- routes ---------------------------------------------------------------------------------
 
@@ -77,7 +51,7 @@ def _prices(query: params.Query, span, cfg: PublicConfig) -> list[dict]:
 @blueprint.get("/incidents.csv")
 def incidents_csv():
     return _serve("incidents.csv", "text/csv; charset=utf-8",
-                  lambda q, r, cfg: _csv(_incidents(q, r, cfg), INCIDENT_COLUMNS))
+                  lambda q, r, cfg: _csv(_incidents(q, r, cfg), params.INCIDENT_COLUMNS))
 
 
 @blueprint.get("/warnings.cap.xml")
@@ -87,7 +61,7 @@ def warnings_cap():
 
 @blueprint.get("/prices.csv")
 def prices_csv():
-    return _serve("prices.csv", "text/csv; charset=utf-8", lambda q, r, cfg: _csv(_prices(q, r, cfg), PRICE_COLUMNS))
+    return _serve("prices.csv", "text/csv; charset=utf-8", lambda q, r, cfg: _csv(_prices(q, r, cfg), params.PRICE_COLUMNS))
 
 
 @blueprint.get("/openapi.json")
@@ -112,14 +86,14 @@ def _serve(name: str, mimetype: str, build):
     cfg = runtime.config().public
     now = datetime.now(timezone.utc)
     try:
-        query = params.parse_query(request.args, endpoint_params(name, cfg))
-        span = params.time_range(query, now, DEFAULT_DAYS[name], cfg.max_days)
+        query = params.parse_query(request.args, params.endpoint_params(name, cfg))
+        span = params.time_range(query, now, params.DEFAULT_DAYS[name], cfg.max_days)
     except params.BadParameter as exc:
         return _error(400, "bad_parameter", exc.name, exc.message)
     key = f"{name}:{digest(orjson.dumps(sorted((k, str(v)) for k, v in query.values.items())))}"
     try:
         body, etag = PublicCache(runtime.live(), cfg).get(key, lambda: build(query, span, cfg))
-    except (SQLAlchemyError, RedisError, OSError, Unavailable) as exc:
+    except (SQLAlchemyError, RedisError, OSError) as exc:
         return _error(503, "unavailable", None, f"the data store cannot be reached now ({type(exc).__name__}); try again")
     response = Response(body, mimetype=mimetype)
     response.set_etag(etag)
@@ -159,7 +133,7 @@ def incident_rows(engine: Engine, query: params.Query, span, cfg: PublicConfig, 
     """Public incidents from the history store, newest first, read-only."""
     since, until = span
     c = records.c
-    kinds = [query.get("kind")] if query.get("kind") else public_kinds(cfg)
+    kinds = [query.get("kind")] if query.get("kind") else params.public_kinds(cfg)
     stmt = select(c.payload).where(c.kind == "incident", c.domain.in_(kinds), c.event_time >= since,
                                    c.event_time < until, *_area_terms(c, query.get("area")))
     if cfg.sources is not None:
@@ -171,7 +145,7 @@ def incident_rows(engine: Engine, query: params.Query, span, cfg: PublicConfig, 
         stmt = stmt.where(c.status.in_(sorted(OPEN_STATUSES)))
     elif status:
         stmt = stmt.where(c.status == status)
-    stmt = stmt.order_by(c.event_time.desc(), c.source, c.record_id).limit(query.get("limit", DEFAULT_LIMIT))
+    stmt = stmt.order_by(c.event_time.desc(), c.source, c.record_id).limit(query.get("limit", params.DEFAULT_LIMIT))
     with engine.connect() as conn:
         rows = [orjson.loads(r.payload) for r in conn.execute(stmt)]
     out = (public_incident(rec, cfg, language) for rec in rows)
@@ -253,7 +227,7 @@ def price_rows(engine: Engine, query: params.Query, span, cfg: PublicConfig) -> 
         stmt = stmt.where(c.category == query.get("category"))
     if query.get("market"):
         stmt = stmt.where(c.title == query.get("market"))
-    stmt = stmt.order_by(c.event_time.desc(), c.category, c.title, c.source).limit(query.get("limit", DEFAULT_LIMIT))
+    stmt = stmt.order_by(c.event_time.desc(), c.category, c.title, c.source).limit(query.get("limit", params.DEFAULT_LIMIT))
     with engine.connect() as conn:
         rows = [orjson.loads(r.payload) for r in conn.execute(stmt)]
     out = (public_price(rec, cfg) for rec in rows)

@@ -2,7 +2,7 @@
 handlers parse with (api/params.py), so it describes exactly what is served."""
 from __future__ import annotations
 
-from api.open_data import DEFAULT_LIMIT, INCIDENT_COLUMNS, PRICE_COLUMNS, endpoint_params
+from api.params import DEFAULT_LIMIT, INCIDENT_COLUMNS, PRICE_COLUMNS, endpoint_params
 from engine.public import PublicConfig
 
 ERROR = {"$ref": "#/components/schemas/Error"}

@@ -1,5 +1,6 @@
-"""The open data's query parameters: one definition each, read by the handlers (to parse and
-refuse) and by the OpenAPI document (to describe), so the two cannot drift apart.
+"""The open data's endpoints: their query parameters, one definition each, read by the handlers
+(to parse and refuse) and by the OpenAPI document (to describe), so the two cannot drift apart;
+and the columns and defaults of what they answer.
 
 A bad value is a `BadParameter` (the API answers 400 with a JSON error), never an
 exception the server does not expect.
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Callable
 
-from engine.public import desa_places, kecamatan_names, known_area
+from engine.public import WARNING_DOMAINS, PublicConfig, desa_places, kecamatan_names, known_area
 from engine.records import STATUSES, WITA
 from engine.taxonomy import CATEGORIES
 
@@ -204,3 +205,27 @@ def time_range(query: Query, now: datetime, default_days: int | None, max_days: 
         if until - since > timedelta(days=max_days):
             raise BadParameter("since", f"the range since..until may span at most {max_days} days")
     return since, until
+
+
+# ---- the endpoints ------------------------------------------------------------------------
+
+INCIDENT_COLUMNS = ("id", "reported_at", "updated_at", "source", "domain", "category", "category_label", "severity",
+                    "status", "open", "kecamatan_code", "kecamatan", "desa_code", "desa", "lat", "lon")
+PRICE_COLUMNS = ("date", "commodity", "market", "unit", "value", "source", "kecamatan_code", "kecamatan", "desa_code",
+                 "desa", "lat", "lon")
+DEFAULT_LIMIT = 1000
+# days back from `until` when `since` is not given; None: no bound
+DEFAULT_DAYS = {"incidents.geojson": 7, "incidents.csv": 7, "warnings.cap.xml": None, "prices.csv": 30}
+
+
+def public_kinds(cfg: PublicConfig) -> list[str]:
+    """The incident domains the open data publishes: the configured ones and the warnings'."""
+    return list(dict.fromkeys([*cfg.domains, *WARNING_DOMAINS]))
+
+
+def endpoint_params(name: str, cfg: PublicConfig) -> list[Param]:
+    if name.startswith("incidents."):
+        return incident_params(public_kinds(cfg), cfg.max_rows)
+    if name == "warnings.cap.xml":
+        return warning_params()
+    return price_params(cfg.max_rows)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dash import Input, Output, State, no_update
 
-from layouts import publik
+from layouts.parts import publik
 
 
 def refresh(n_intervals, etag, lang):

@@ -121,9 +121,7 @@ def public_env(tmp_path_factory, embedded_redis_url):
 @pytest.fixture(scope="module")
 def client(public_env):
     import app as app_module
-    from layouts.cache import init_cache
 
-    init_cache(app_module.server)  # another test module may have imported app with another Redis
     with app_module.server.test_client() as c:
         yield c
 

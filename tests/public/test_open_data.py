@@ -131,7 +131,7 @@ def test_unknown_endpoint_is_a_json_404(client):
 
 
 def test_openapi_lists_exactly_the_endpoints_and_their_parameters(client):
-    from api.open_data import endpoint_params
+    from api.params import endpoint_params
     from damamaya import runtime
 
     doc = client.get("/api/v1/openapi.json").get_json()
