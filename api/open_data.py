@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from api import cap, params
+from api import cap, openapi, params
 from api.cache import PublicCache, digest
 from damamaya import runtime
 from engine.analytics.export import neutralize
@@ -38,14 +38,6 @@ blueprint = Blueprint("open_data", __name__, url_prefix="/api/v1")
 @blueprint.get("/incidents.geojson")
 def incidents_geojson():
     return _serve("incidents.geojson", "application/geo+json", lambda q, r, cfg: _geojson(_incidents(q, r, cfg)))
-
-
-def _incidents(query: params.Query, span, cfg: PublicConfig) -> list[dict]:
-    return incident_rows(runtime.history().engine, query, span, cfg, runtime.config().language)
-
-
-def _prices(query: params.Query, span, cfg: PublicConfig) -> list[dict]:
-    return price_rows(runtime.history().engine, query, span, cfg)
 
 
 @blueprint.get("/incidents.csv")
@@ -66,10 +58,8 @@ def prices_csv():
 
 @blueprint.get("/openapi.json")
 def openapi_json():
-    from api.openapi import document
-
     cfg = runtime.config().public
-    body = orjson.dumps(document(cfg))
+    body = orjson.dumps(openapi.document(cfg))
     response = Response(body, mimetype="application/json")
     response.set_etag(digest(body))
     return _cacheable(response, cfg)
@@ -127,6 +117,10 @@ def _area_terms(c, area: str | None) -> list:
     if area.count(".") == 3:
         return [c.desa_code == area]
     return [c.desa_code.like(area + ".%")]
+
+
+def _incidents(query: params.Query, span, cfg: PublicConfig) -> list[dict]:
+    return incident_rows(runtime.history().engine, query, span, cfg, runtime.config().language)
 
 
 def incident_rows(engine: Engine, query: params.Query, span, cfg: PublicConfig, language: str) -> list[dict]:
@@ -214,6 +208,10 @@ def _warnings_feed(query: params.Query, span, cfg: PublicConfig) -> bytes:
 
 
 # ---- prices -----------------------------------------------------------------------------------
+
+def _prices(query: params.Query, span, cfg: PublicConfig) -> list[dict]:
+    return price_rows(runtime.history().engine, query, span, cfg)
+
 
 def price_rows(engine: Engine, query: params.Query, span, cfg: PublicConfig) -> list[dict]:
     """Public prices from the history store, newest first, read-only."""

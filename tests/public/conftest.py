@@ -132,7 +132,3 @@ def fresh_cache(public_env):
     _, _, live = public_env
     for key in live.r.scan_iter(match=live.key("public", "*")):
         live.r.delete(key)
-
-
-# the browser fixtures (headless chromium, `damamaya run` on a free port) for test_publik_browser.py
-from tests.browser.conftest import browser, start_app  # noqa: E402,F401

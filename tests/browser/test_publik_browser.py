@@ -1,5 +1,7 @@
 """/publik in headless chromium against `damamaya run` (demo feeds, embedded Redis, gunicorn):
-on a phone (390x844) and a wall-sized screen, every section shown, nothing private, no sideways scroll."""
+on a phone (390x844) and a wall-sized screen, every section shown, nothing private, no sideways scroll.
+Here rather than in tests/public so that it shares the session's one chromium (a second
+Playwright in the same process refuses to start). Screenshots go to $DAMAMAYA_SCREENSHOTS if set."""
 from __future__ import annotations
 
 import os
