@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from engine.analytics.config import KpiConfig
 from engine.contract import SourceConfig
+from engine.public import PublicConfig
 
 # adapter name -> its Config schema; raises KeyError with a readable message for an unknown name
 SchemaLookup = Callable[[str], type[SourceConfig]]
@@ -85,6 +86,7 @@ class AppConfig(_Strict):
     web: WebConfig = WebConfig()
     collector: CollectorConfig = CollectorConfig()
     kpi: KpiConfig = KpiConfig()
+    public: PublicConfig = PublicConfig()
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
 
     @field_validator("sources", mode="before")
