@@ -100,10 +100,14 @@ def cmd_collect(args) -> int:
     live.describe_sources(source_descriptions(config))
     if not live.has_data():  # a new or emptied Redis: start from history
         rebuild_live(config, live, history)
+    from engine.alerts import collector_monitor
+
+    alarms = collector_monitor(config, live, history)  # alert rules, evaluated on each change the collector applies
     collector = Collector(make_adapters(config), live, history, config.collector.max_backoff,
-                          config.collector.lock_seconds, kpi=config.kpi)
+                          config.collector.lock_seconds, kpi=config.kpi, listener=alarms)
     stop = _stop_on_signals()
     collector.start()
+    alarms.start(stop)
     log.info("collector %s polling %d sources", collector.owner, len(collector.runners))
     stop.wait()
     collector.close()
@@ -153,6 +157,10 @@ def rebuild_live(config: AppConfig, live, history) -> int:
         live.apply(name, kept)
         total += len(kept)
         log.info("%s: %d live records from history", name, len(kept))
+    from engine.alerts import alerts_of, rebuild_live as rebuild_alarms
+
+    active, overlays = rebuild_alarms(alerts_of(config, live, history), config.alerts)
+    log.info("alarms: %d active, %d incident overlays from history", active, overlays)
     return total
 
 

@@ -119,7 +119,7 @@ class SourceRunner:
     """Polls one source: fetch -> parse -> history -> live, and keeps its health."""
 
     def __init__(self, adapter: Adapter, live: LiveStore, history: History, max_backoff: float = 300,
-                 owner: str = "", kpi: KpiConfig | None = None):
+                 owner: str = "", kpi: KpiConfig | None = None, listener=None):
         self.name = name = adapter.source
         self.config = config = adapter.config
         self.adapter = adapter
@@ -131,6 +131,8 @@ class SourceRunner:
         self._published_success: datetime | None = None
         self._last_prune = 0.0
         self._rollups_pending: list = []
+        # Told of each applied change and each health report (alert rules: engine.alerts.AlarmMonitor).
+        self.listener = listener
 
     @property
     def last_update_success(self) -> bool | None:
@@ -183,6 +185,8 @@ class SourceRunner:
         self.live.push_rejects(self.name, [{"at": now.isoformat(), **r.model_dump()} for r in result.rejects])
         if version:
             self.health.last_change = now.isoformat()
+        if self.listener is not None:
+            self.listener.records_applied(self.name, applied.changed, removals, now)
         return PollOutcome(ok=True, records=len(result.records), rejects=len(result.rejects),
                            changed=len(upserts), removed=len(removals))
 
@@ -233,18 +237,20 @@ class SourceRunner:
         if bump and outcome.ok:
             self._published_success = now
         self.live.set_health(self.name, h.as_dict(), bump=bool(bump))
+        if self.listener is not None:
+            self.listener.health_changed(self.name, h.as_dict(), now)
 
 
 class Collector:
     """Runs each adapter (one per enabled source) on its own thread until `stop` is set."""
 
     def __init__(self, adapters: list[Adapter], live: LiveStore, history: History,
-                 max_backoff: float = 300, lock_seconds: float = 60, kpi: KpiConfig | None = None):
+                 max_backoff: float = 300, lock_seconds: float = 60, kpi: KpiConfig | None = None, listener=None):
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self.live = live
         self.history = history
         self.lock_seconds = lock_seconds
-        self.runners = {a.source: SourceRunner(a, live, history, max_backoff, self.owner, kpi) for a in adapters}
+        self.runners = {a.source: SourceRunner(a, live, history, max_backoff, self.owner, kpi, listener) for a in adapters}
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
 

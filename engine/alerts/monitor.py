@@ -1,0 +1,101 @@
+"""The collector's side of alarms: evaluate rules on each applied change and each
+health report, and every `evaluate_every` seconds re-check what time alone changes
+(deadlines passing, sources going stale without a poll finishing)."""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+
+from engine.alerts.alarms import Alarms, Transition
+from engine.alerts.config import AlertsConfig
+from engine.alerts.evaluate import record_outcomes, stale_outcomes
+from engine.live import LiveStore
+from engine.records import utcnow
+
+log = logging.getLogger("damamaya.alarms")
+
+
+class AlarmMonitor:
+    """Passed to the collector as its `listener`. Never raises into a poll: a failure
+    is logged and the next change or tick evaluates again."""
+
+    def __init__(self, config: AlertsConfig, alarms: Alarms, live: LiveStore, started: datetime | None = None):
+        self.config = config
+        self.rules = config.enabled_rules()
+        self.record_rules = {k: r for k, r in self.rules.items() if not r.match.stale}
+        self.time_rules = {k: r for k, r in self.record_rules.items() if r.match.uses_now}
+        self.stale_rules = {k: r for k, r in self.rules.items() if r.match.stale}
+        self.alarms = alarms
+        self.live = live
+        self.started = started or utcnow()
+        self._thread: threading.Thread | None = None
+
+    # ---- the collector's hooks ---------------------------------------------------------------
+    def records_applied(self, source: str, changed: list, removed, now: datetime | None = None) -> list[Transition]:
+        now = now or utcnow()
+        try:
+            removed = set(removed)
+            recs = [r.model_dump(mode="json") for r in changed if r.id not in removed]
+            return self.alarms.apply(record_outcomes(self.record_rules, source, recs, removed, now), now)
+        except Exception:  # noqa: BLE001 - alarms must never break a poll
+            log.exception("source %s: evaluating alert rules failed", source)
+            return []
+
+    def health_changed(self, source: str, health: dict, now: datetime | None = None) -> list[Transition]:
+        if not self.stale_rules:
+            return []
+        now = now or utcnow()
+        try:
+            promise = float(health.get("stale_after") or 180)
+            outcomes = stale_outcomes(self.stale_rules, source, health.get("title") or source,
+                                      self.stale_for(health, now), promise, health, now)
+            return self.alarms.apply(outcomes, now)
+        except Exception:  # noqa: BLE001
+            log.exception("source %s: evaluating NoData rules failed", source)
+            return []
+
+    def stale_for(self, health: dict, now: datetime) -> float | None:
+        """Seconds since the source's last success; a source that never succeeded counts
+        from when it started failing, or from when this collector started."""
+        moment = health.get("last_success") or health.get("failing_since")
+        since = datetime.fromisoformat(moment) if moment else self.started
+        return max(0.0, (now - since).total_seconds())
+
+    # ---- periodic ----------------------------------------------------------------------------------
+    def tick(self, now: datetime | None = None, every_rule: bool = False) -> list[Transition]:
+        """Re-evaluate time-based rules (or, at start, `every_rule`) over the live records,
+        NoData over the live health, and drop long-resolved alarms from the live store."""
+        now = now or utcnow()
+        done: list[Transition] = []
+        rules = self.record_rules if every_rule else self.time_rules
+        try:
+            if rules:
+                for source in self.live.sources():
+                    if any(r.match.source_matches(source) for r in rules.values()):
+                        recs = self.live.raw_records(source)
+                        done += self.alarms.apply(record_outcomes(rules, source, recs, (), now, repeat=False), now)
+            for source, health in self.live.health().items():
+                done += self.health_changed(source, health, now)
+            self.alarms.prune_live(self.config.keep_resolved_minutes, now)
+        except Exception:  # noqa: BLE001 - the next tick tries again
+            log.exception("periodic alarm evaluation failed")
+        return done
+
+    def retire_removed_rules(self, now: datetime | None = None) -> int:
+        """Alarms of rules no longer in config.yaml resolve: nothing would ever clear them."""
+        gone = [a for a in self.alarms.active() if a["rule"] not in self.rules]
+        for alarm in gone:
+            self.alarms.resolve_retired(alarm["id"], "rule removed from config.yaml", now or utcnow())
+        return len(gone)
+
+    def start(self, stop: threading.Event) -> threading.Thread:
+        def loop():
+            self.retire_removed_rules()
+            self.tick(every_rule=True)
+            while not stop.wait(self.config.evaluate_every):
+                self.tick()
+
+        self._thread = threading.Thread(target=loop, name="alarms", daemon=True)
+        self._thread.start()
+        return self._thread
