@@ -10,7 +10,7 @@ from datetime import datetime
 from engine.alerts.alarms import Alarms, Transition
 from engine.alerts.config import AlertsConfig
 from engine.alerts.evaluate import record_outcomes, stale_outcomes
-from engine.live import LiveStore
+from engine.live import HEALTH, LiveStore
 from engine.records import utcnow
 
 log = logging.getLogger("damamaya.alarms")
@@ -71,11 +71,17 @@ class AlarmMonitor:
         rules = self.record_rules if every_rule else self.time_rules
         try:
             if rules:
-                for source in self.live.sources():
+                for source in self.live.versions():  # every source with live data
+                    if source == HEALTH:
+                        continue
                     if any(r.match.source_matches(source) for r in rules.values()):
                         recs = self.live.raw_records(source)
                         done += self.alarms.apply(record_outcomes(rules, source, recs, (), now, repeat=False), now)
+            described = self.live.sources()  # what config.yaml says now (the CLI writes it at start)
             for source, health in self.live.health().items():
+                meta = described.get(source)
+                if described and (meta is None or not meta.get("enabled", True)):
+                    continue  # health left behind by a source no longer polled
                 done += self.health_changed(source, health, now)
             self.alarms.prune_live(self.config.keep_resolved_minutes, now)
         except Exception:  # noqa: BLE001 - the next tick tries again
