@@ -56,10 +56,11 @@ class AlarmMonitor:
             return []
 
     def stale_for(self, health: dict, now: datetime) -> float | None:
-        """Seconds since the source's last success; a source that never succeeded counts
-        from when it started failing, or from when this collector started."""
+        """Seconds since the source's last success (or, never successful, since it started
+        failing), counted from this collector's start at the earliest: a collector that was
+        down for a day gives each source its promise to answer before calling it stale."""
         moment = health.get("last_success") or health.get("failing_since")
-        since = datetime.fromisoformat(moment) if moment else self.started
+        since = max(datetime.fromisoformat(moment), self.started) if moment else self.started
         return max(0.0, (now - since).total_seconds())
 
     # ---- periodic ----------------------------------------------------------------------------------

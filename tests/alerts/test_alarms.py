@@ -168,9 +168,12 @@ def test_nodata_is_found_by_the_periodic_check_when_no_poll_finishes(live, histo
     t0 = utcnow()
     live.set_health("ais", {"source": "ais", "title": "AIS", "status": "ok", "stale_after": 90,
                             "last_success": (t0 - timedelta(minutes=5)).isoformat()}, bump=True)
-    [t] = monitor.tick(now=t0)
+    # a collector just started gives the source its promise (90 s) before calling it stale
+    assert AlarmMonitor(monitor.config, alerts.alarms, live, started=t0).tick(now=t0 + timedelta(seconds=30)) == []
+    assert monitor.tick(now=t0) == []  # this one started a minute ago: 60 s of its watch
+    [t] = monitor.tick(now=t0 + timedelta(minutes=1))
     assert (t.action, t.alarm["source"], t.alarm["rule"]) == ("fire", "ais", "source-nodata")
-    assert monitor.tick(now=t0 + timedelta(minutes=1)) == []  # still stale: no second alarm, no count
+    assert monitor.tick(now=t0 + timedelta(minutes=2)) == []  # still stale: no second alarm, no count
 
 
 def test_two_operators_acknowledge_at_once_one_wins(feed_server, live, history, alerts, monitor):
