@@ -54,12 +54,18 @@ def collector_monitor(config, live: LiveStore, history: History) -> AlarmMonitor
     return AlarmMonitor(config.alerts, state.alarms, live)
 
 
+def alarm_queue(live: OpsLive) -> list[dict]:
+    """The active alarms from the live store, as the console lists them: unacknowledged
+    first, then by level (critical first), then oldest first."""
+    return sorted((a for a in live.alarms() if a["state"] != "resolved"), key=queue_order)
+
+
 def rebuild_live(state: AlertState, config: AlertsConfig) -> tuple[int, int]:
     """Refill Redis from the history store: (active alarms, incident overlays)."""
     state.live.clear()
     return state.alarms.rebuild_live(config.keep_resolved_minutes), state.operations.rebuild_live()
 
 
-__all__ = ["AlarmConflict", "AlarmError", "AlarmMonitor", "AlarmNotFound", "Alarms", "AlertState", "AlertsConfig",
+__all__ = ["alarm_queue", "AlarmConflict", "AlarmError", "AlarmMonitor", "AlarmNotFound", "Alarms", "AlertState", "AlertsConfig",
            "OperationError", "Operations", "OpsLive", "alerts_of", "collector_monitor", "effective_status", "merge_overlay", "open_alerts", "queue_order",
            "rebuild_live", "with_overlays"]

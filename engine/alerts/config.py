@@ -188,9 +188,27 @@ class Match(_Strict):
         return None if self.severity_at_least is None else int(Severity[self.severity_at_least])
 
 
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def private_path(path: str) -> bool:
+    """Personal data (a caller's number, `details.private`) never goes into a message."""
+    return path == "private" or path.startswith(("private.", "details.private"))
+
+
 class Message(_Strict):
     id: str = Field(min_length=1, max_length=500, description="Bahasa Indonesia")
     en: str = Field(min_length=1, max_length=500, description="English")
+
+    @field_validator("id", "en")
+    @classmethod
+    def _placeholders(cls, v: str) -> str:
+        for name in _PLACEHOLDER.findall(v):
+            if not _PATH.match(name):
+                raise ValueError(f"{{{name}}} is not a placeholder like {{title}} or {{details.magnitude}}")
+            if private_path(name):
+                raise ValueError(f"{{{name}}} is personal data: messages are shown on wall screens")
+        return v
 
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(:00)?$")

@@ -37,12 +37,14 @@ end
 return 1
 """
 
-# KEYS: hash, revisions, versions. ARGV: field, rev field, version field. Drops a resolved alarm.
+# KEYS: hash, revisions, versions. ARGV: field, rev field, version field. Drops a resolved alarm
+# (minutes after it resolved, when no slower writer can still be on its way).
 _DROP_RESOLVED = """
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return 0 end
 if not string.find(cur, '"state":"resolved"', 1, true) then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[2])
 redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
 return 1
 """

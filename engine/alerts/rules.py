@@ -10,7 +10,7 @@ from functools import cache
 import shapely
 from shapely.geometry import shape
 
-from engine.alerts.config import NOW, AlertRule, Area, Condition, Match
+from engine.alerts.config import NOW, AlertRule, Area, Condition, Match, private_path
 from engine.geo import boundaries, kecamatan_code
 from engine.records import OPEN_STATUSES, WITA, Severity
 from engine.taxonomy import category_label
@@ -266,7 +266,7 @@ def fill(template: str, rec: dict, extra: dict | None = None, language: str = "i
 
     def one(m: re.Match) -> str:
         name = m.group(1)
-        value = extra[name] if name in extra else lookup(rec, name)
+        value = extra[name] if name in extra else _MISSING if private_path(name) else lookup(rec, name)
         return _shown(value, name, language)
 
     return _PLACEHOLDER.sub(one, template)

@@ -281,3 +281,15 @@ def test_alarms_of_a_rule_removed_from_config_resolve_at_start(feed_server, live
     fewer = AlarmMonitor(shipped_config(alerts=data["alerts"]).alerts, alerts.alarms, live)
     assert fewer.retire_removed_rules() == 1
     assert alerts.alarms.active() == []
+
+
+def test_resolved_alarms_leave_the_live_store_after_the_window(feed_server, live, history, alerts, monitor):
+    now = utcnow()
+    calls_runner(feed_server.serve("/c.csv", calls_csv(("T1", "Kebakaran", 1, now, None, -8.65, 115.22))),
+                 live, history, monitor).poll()
+    [alarm] = alerts.alarms.active()
+    alerts.alarms.resolve(alarm["id"], "kepala-regu")
+    assert alerts.alarms.prune_live(10, now=utcnow() + timedelta(minutes=5)) == 0
+    assert alerts.alarms.prune_live(10, now=utcnow() + timedelta(minutes=11)) == 1
+    assert alerts.live.alarms() == [] and not live.r.hget(f"{live.p}:opsrev", f"a:{alarm['id']}")
+    assert alerts.alarms.get(alarm["id"])["state"] == "resolved"  # history keeps it

@@ -167,6 +167,7 @@ def test_placeholders_fill_from_the_record_and_missing_ones_show_a_dash():
     assert fill("{title} di {desa} ({category}) M{magnitude} {details.felt} {nope} s.d. {expires_at}", rec) == \
         "Kebakaran di Sumerta (Kebakaran) M5 - - s.d. 02/12 12:00 WITA"
     assert fill("{category}", rec, language="en") == "Fire"
+    assert fill("{details.private.caller}", {"details": {"private": {"caller": "08123"}}}) == "-"
 
 
 # ---- a wrong rule stops start-up with one line naming it -------------------------------------------
@@ -203,6 +204,12 @@ GOOD = {"level": "critical", "message": {"id": "Gempa", "en": "Quake"}, "match":
      "config.yaml: alerts.rules.quake-near.match: a `stale` match takes only `source`: it watches sources, not records"),
     ({"level": "loud"}, "config.yaml: alerts.rules.quake-near.level: Input should be 'info', 'warning' or 'critical'"),
     ({"message": {"id": "Gempa"}}, "config.yaml: alerts.rules.quake-near.message.en: Field required"),
+    ({"message": {"id": "Panggilan dari {details.private.caller}", "en": "Call"}},
+     "config.yaml: alerts.rules.quake-near.message.id: {details.private.caller} is personal data: "
+     "messages are shown on wall screens"),
+    ({"message": {"id": "Gempa {magnitude:.1f}", "en": "Quake"}},
+     "config.yaml: alerts.rules.quake-near.message.id: {magnitude:.1f} is not a placeholder like {title} or "
+     "{details.magnitude}"),
     ({"quiet_hours": {"start": "25:00", "end": "06:00"}},
      "config.yaml: alerts.rules.quake-near.quiet_hours.start: '25:00' is not a time like 22:00"),
 ])
