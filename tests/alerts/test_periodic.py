@@ -103,3 +103,19 @@ def test_rebuild_live_command_restores_alarms_and_overlays(feed_server, embedded
     assert "alarms: 1 active, 1 incident overlays from history" in out.stderr
     assert state.live.alarms() == alarms_before and state.live.overlays() == overlays_before
     history.dispose()
+
+
+def test_the_collector_passes_its_listener_to_every_source(live, history, alerts, monitor):
+    """The Collector (threads, poll locks) as `damamaya collect` runs it, with the alarm monitor."""
+    import time
+
+    from engine.collector import Collector
+
+    config = config_from_dict({"sources": {"demo-complaints": shipped()["sources"]["demo-complaints"] | {"seed": 7}}})
+    collector = Collector(make_adapters(config), live, history, listener=monitor)
+    collector.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not alerts.live.alarms():
+        time.sleep(0.2)
+    collector.close(timeout=5)
+    assert {a["rule"] for a in alerts.live.alarms()} == {"complaint-overdue"}
