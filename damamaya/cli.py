@@ -82,6 +82,11 @@ def cmd_parse(args) -> int:
     if args.config:
         block = _config(args).sources.get(args.source or "")
         config = block if block and block.adapter == args.adapter else None
+    if args.received_at:
+        config, problem = _with_received_at(cls, config, args.received_at)
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
     result = parse_safely(cls(args.source or args.adapter, config), raw)
     for record in result.records:
         sys.stdout.write(orjson.dumps(record.model_dump(mode="json")).decode() + "\n")
@@ -90,6 +95,19 @@ def cmd_parse(args) -> int:
         sys.stderr.write(f"reject{where}: {reject.reason} | {reject.item[:120]}\n")
     print(f"{len(result.records)} records, {len(result.rejects)} rejects", file=sys.stderr)
     return 0 if result.records else 1
+
+
+def _with_received_at(cls, config, when: str):
+    """The adapter's config with `received_at` set (a capture file replayed: its sentences carry no time)."""
+    from pydantic import ValidationError
+
+    if "received_at" not in cls.Config.model_fields:
+        return None, f"adapter {cls.name!r} takes no --received-at (its records carry their own times)"
+    keys = config.model_dump(exclude_unset=True) if config is not None else {}
+    try:
+        return cls.Config.model_validate({**keys, "adapter": cls.name, "received_at": when}), None
+    except ValidationError as exc:
+        return None, f"--received-at {when!r}: {exc.errors()[0]['msg']}"
 
 
 def cmd_collect(args) -> int:
@@ -293,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("adapter")
     parse.add_argument("file")
     parse.add_argument("--source", help="take the adapter's settings from this source's block in the config")
+    parse.add_argument("--received-at", metavar="ISO", help="when the file was received, for sentences without their own time "
+                       "(AIS receiver logs): e.g. 2024-12-09T22:07:14Z")
     parse.set_defaults(func=cmd_parse)
     sub.add_parser("rebuild-live", help="rebuild the Redis live store from the history store").set_defaults(func=cmd_rebuild_live)
     sub.add_parser("rebuild-analytics", help="rebuild the /kpi and /history tables from history").set_defaults(

@@ -29,7 +29,7 @@ def broken_modules() -> dict[str, str]:
 def registry() -> dict[str, type[Adapter]]:
     found: dict[str, type[Adapter]] = {}
     for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_") or info.name == "base":
+        if info.name.startswith("_") or info.ispkg:  # helpers and the shared readers
             continue
         try:
             module = importlib.import_module(f"{__name__}.{info.name}")

@@ -12,7 +12,7 @@ import unicodedata
 from datetime import datetime
 from typing import Any
 
-from data_sources.base import parse_number
+from data_sources.readers.values import full_year, parse_number
 from engine.records import WITA
 
 # normalised source name -> canonical name. Group names of the PIHPS tree that
@@ -126,9 +126,11 @@ def market_day(text: Any) -> datetime:
     elif m := re.fullmatch(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})", s):
         d, mo, y = int(m[1]), int(m[2]), int(m[3])
     elif m := re.fullmatch(r"(\d{1,2})\s+([A-Za-z]{3,})\s+(\d{2}|\d{4})", s):
-        d, y = int(m[1]), int(m[3])
-        mo = _MONTHS.get(m[2][:3].lower(), 0)
-        y += 2000 if y < 100 else 0
+        d, mo = int(m[1]), _MONTHS.get(m[2][:3].lower(), 0)
+        try:
+            y = full_year(m[3], mo, d)
+        except ValueError:
+            raise ValueError(f"impossible date {s!r}") from None
     else:
         raise ValueError(f"unreadable date {s!r}")
     try:

@@ -1,7 +1,9 @@
 """AIS vessel positions (fishermen's boats): raw NMEA AIVDM/AIVDO text or decoded aisstream JSON.
 
 NMEA: one sentence per line, optionally behind an NMEA 4.10 tag block
-(`\\s:station,c:unix-epoch*hh\\!AIVDM,...`). pyais decodes the bits.
+(`\\s:station,c:unix-epoch*hh\\!AIVDM,...`). pyais decodes the bits. In a tag-block
+group (`\\g:1-2-4711,s:station,c:epoch*hh\\`, then `\\g:2-2-4711*hh\\`) only the first
+sentence carries the station and time; the others take them from it.
 
 Counting rule (records + rejects = items): every non-blank line is one item,
 except that the lines of a completed multi-part message together are one item.
@@ -42,7 +44,8 @@ from pyais import NMEAMessage
 from pyais.exceptions import AISBaseException
 from pydantic import Field, field_validator
 
-from data_sources.base import load_json, parse_time, sniff_problem
+from data_sources.readers.documents import load_json, sniff_problem
+from data_sources.readers.values import parse_time
 from engine.contract import Adapter, SourceConfig
 from engine.fetch import read_file
 from engine.records import ParseResult, Position, Reject, utcnow
@@ -150,6 +153,7 @@ def _tag_time(fields: dict[str, str]) -> datetime | None:
 
 def _read_lines(text: str) -> tuple[list[_Line], list[Reject]]:
     lines, rejects = [], []
+    groups: dict[str, tuple[str | None, datetime | None]] = {}  # g: group id -> (station, time) of its first line
     for number, raw_line in enumerate(text.splitlines(), start=1):
         line = raw_line.strip()
         if not line:
@@ -160,8 +164,22 @@ def _read_lines(text: str) -> tuple[list[_Line], list[Reject]]:
         elif not _SENTENCE.match(sentence):
             rejects.append(Reject.of("not an AIS sentence (expected !xxVDM or !xxVDO)", line, number))
         else:
-            lines.append(_Line(number, line, sentence, _tag_time(fields), fields.get("s")))
+            station, when = _grouped(fields, groups)
+            lines.append(_Line(number, line, sentence, when, station))
     return lines, rejects
+
+
+def _grouped(fields: dict[str, str], groups: dict[str, tuple[str | None, datetime | None]]) -> tuple[str | None, datetime | None]:
+    """The station and time of a line. In an NMEA 4.10 group (`g:1-2-4711`) only the first
+    sentence carries `s:` and `c:`; the others take them from it by the group id."""
+    station, when = fields.get("s"), _tag_time(fields)
+    group = fields.get("g", "").rpartition("-")[2]
+    if not group:
+        return station, when
+    if station is not None or when is not None:
+        groups[group] = (station, when)
+        return station, when
+    return groups.get(group, (None, None))
 
 
 def _sentences(lines: list[_Line]) -> tuple[list[tuple[list[_Line], Any]], list[Reject]]:
@@ -350,7 +368,7 @@ class Ais(Adapter):
 
     def learn_vessels(self, raw: bytes) -> None:
         """Remember names/types from static messages in `raw`, for later parses."""
-        reports, _ = self._reports(raw)
+        reports, _ = self.load(raw)
         for mmsi, info in _static_info(reports).items():
             # re-inserted so that the dict's order is least recently heard first
             self.known_vessels[mmsi] = {**self.known_vessels.pop(mmsi, {}), **info}
@@ -358,10 +376,7 @@ class Ais(Adapter):
             self.known_vessels.pop(next(iter(self.known_vessels)))
 
     # ---- pure
-    def parse(self, raw: bytes) -> ParseResult:
-        reports, problem = self._reports(raw)
-        if problem:
-            return ParseResult(rejects=[problem])
+    def read(self, reports: list[Report | Reject]) -> ParseResult:
         result = ParseResult()
         result.rejects.extend(r for r in reports if isinstance(r, Reject))
         reports = [r for r in reports if isinstance(r, Report)]
@@ -378,7 +393,8 @@ class Ais(Adapter):
         result.records.extend(p for _, p in sorted(newest.values(), key=lambda t: _ref_order(t[0].ref)))
         return result
 
-    def _reports(self, raw: bytes) -> tuple[list[Report | Reject], Reject | None]:
+    def load(self, raw: bytes) -> tuple[list[Report | Reject], Reject | None]:
+        """NMEA lines (with or without tag blocks) or decoded JSON reports, in input order."""
         problem = sniff_problem(raw)
         if problem:
             return [], Reject.of(problem, raw[:120].decode("utf-8", "replace"))

@@ -28,8 +28,10 @@ from xml.etree.ElementTree import Element
 
 from pydantic import Field
 
-from data_sources._xml import load_xml_or_json, local
-from data_sources.base import ZoneName, parse_number, parse_time, split_zone, utc_stamp, zone_from_name
+from data_sources.readers.config_types import ZoneName
+from data_sources.readers.documents import load_xml_or_json
+from data_sources.readers.elements import local
+from data_sources.readers.values import full_year, parse_number, parse_time, split_zone, utc_stamp, zone_from_name
 from engine.contract import Adapter, SourceConfig
 from engine.records import WIB, Incident, ParseResult, Reject
 
@@ -70,10 +72,9 @@ def bmkg_time(text: Any, default_tz: tzinfo | None = None) -> datetime:
     dmy = _DMY.match(s)
     if not dmy:
         return parse_time(text, default_tz)
-    day, month, year = int(dmy[1]), int(dmy[2]), int(dmy[3])
-    year += 2000 if year < 100 else 0
+    day, month = int(dmy[1]), int(dmy[2])
     try:
-        value = datetime(year, month, day, int(dmy[4] or 0), int(dmy[5] or 0), int(dmy[6] or 0))
+        value = datetime(full_year(dmy[3], month, day), month, day, int(dmy[4] or 0), int(dmy[5] or 0), int(dmy[6] or 0))
     except ValueError:
         raise ValueError(f"unreadable time {text!r}") from None
     if zone is None and default_tz is None:
@@ -132,10 +133,9 @@ class BmkgQuake(Adapter):
     kinds = ("incident",)
     description = "BMKG earthquakes (autogempa JSON/XML, gempaterkini, realtime GeoJSON) and InaTEWS quake/tsunami messages"
 
-    def parse(self, raw: bytes) -> ParseResult:
-        doc, problem = load_xml_or_json(raw)
-        if problem:
-            return ParseResult(rejects=[problem])
+    document = staticmethod(load_xml_or_json)
+
+    def read(self, doc: Any) -> ParseResult:
         result = ParseResult()
         (self._xml if isinstance(doc, Element) else self._json)(doc, result)
         return self.dedupe(result)
@@ -161,8 +161,12 @@ class BmkgQuake(Adapter):
             result.rejects.append(Reject.of("not a BMKG quake document (no Infogempa, features or InaTEWS info)", data))
 
     def _xml(self, root: Element, result: ParseResult) -> None:
+        if local(root.tag) == "alert":  # InaTEWS XML: the same fields as datagempa.json
+            message = _element_dict(root)
+            self.collect(result, self._inatews(message, message.get("identifier") or 0))
+            return
         if local(root.tag) != "Infogempa":
-            result.rejects.append(Reject.of(f"XML root <{local(root.tag)}> is not BMKG <Infogempa>", root.tag))
+            result.rejects.append(Reject.of(f"XML root <{local(root.tag)}> is not BMKG <Infogempa> or InaTEWS <alert>", root.tag))
             return
         quakes = [el for el in root if local(el.tag) == "gempa"]
         if not quakes:
@@ -178,15 +182,17 @@ class BmkgQuake(Adapter):
             when = bmkg_time(q["DateTime"]) if q.get("DateTime") else bmkg_time(f"{q.get('Tanggal')} {q.get('Jam')}", WIB)
         except ValueError as exc:
             return Reject.of(f"time: {exc}", q, index)
-        where = _located(q.get("Lintang"), q.get("Bujur"), q.get("Coordinates"), lat_first=True)
+        legacy = _legacy_autogempa(q)
+        where = _located(q.get("Lintang"), q.get("Bujur"), q.get("Coordinates"), lat_first=not legacy)
         if isinstance(where, str):
             return Reject.of(where.replace("coordinates", "Coordinates", 1), q, index)
-        magnitude = parse_number(q.get("Magnitude"))
+        magnitude = parse_number(_MAGNITUDE_UNIT.sub("", str(q.get("Magnitude") or "")))
         if magnitude is None:
             return Reject.of(f"Magnitude {q.get('Magnitude')!r} is not a number", q, index)
         potential = str(q.get("Potensi") or "")
         tsunami = _tsunami_potential(potential)
-        region = str(q.get("Wilayah") or "").strip()
+        regions = _regions(q)
+        region = regions[0] if regions else ""
         return self.build(
             Incident, index, q,
             id=utc_stamp(when),
@@ -197,10 +203,11 @@ class BmkgQuake(Adapter):
             reported_at=when, updated_at=when,
             title=f"Gempa M{magnitude:g} {region}".strip(),
             details={
-                "format": "autogempa",
+                "format": "autogempa (before 2021)" if legacy else "autogempa",
                 "magnitude": magnitude,
                 "depth_km": _depth_km(q.get("Kedalaman")),
                 "region": region,
+                **({"regions": regions} if len(regions) > 1 else {}),
                 "potential": potential,
                 "felt": _felt(q.get("Dirasakan")),
                 "shakemap": q.get("Shakemap"),
@@ -311,6 +318,22 @@ class BmkgQuake(Adapter):
         )
 
 
+_LEGACY_DATE = re.compile(r"^\d{1,2}-[A-Za-z]{3}-\d{2}$")
+_MAGNITUDE_UNIT = re.compile(r"(?i)\s*(SR|M|Mw|Mb|ML)\s*$")
+
+
+def _legacy_autogempa(q: dict) -> bool:
+    """The autogempa layout BMKG served until 2021: `Tanggal` '27-Aug-19', `Wilayah1`..`Wilayah5`,
+    `Magnitude` '5.0 SR', and `point/coordinates` written lon,lat (today's layout writes lat,lon)."""
+    return "Wilayah1" in q or (not q.get("DateTime") and bool(_LEGACY_DATE.match(str(q.get("Tanggal") or "").strip())))
+
+
+def _regions(q: dict) -> list[str]:
+    """`Wilayah`, or the pre-2021 `Wilayah1`..`Wilayah5` (nearest places first)."""
+    keys = ["Wilayah"] + [f"Wilayah{n}" for n in range(1, 10)]
+    return [str(q[k]).strip() for k in keys if str(q.get(k) or "").strip()]
+
+
 def _xml_quake(el: Element) -> dict:
     """<gempa> children -> the same keys as autogempa.json (point/coordinates -> Coordinates)."""
     q: dict[str, Any] = {}
@@ -322,6 +345,21 @@ def _xml_quake(el: Element) -> dict:
         else:
             q[name] = (c.text or "").strip()
     return q
+
+
+def _element_dict(el: Element) -> dict[str, Any]:
+    """An InaTEWS <alert> as datagempa.json holds it: leaves as text, nested elements as
+    objects, `wzarea` (and any repeated element) as a list."""
+    out: dict[str, Any] = {}
+    for c in el:
+        name = local(c.tag)
+        value = _element_dict(c) if len(c) else (c.text or "").strip()
+        if name in out or name == "wzarea":
+            held = out.get(name, [])
+            out[name] = [*(held if isinstance(held, list) else [held]), value]
+        else:
+            out[name] = value
+    return out
 
 
 def _zones(raw: Any) -> list[dict]:

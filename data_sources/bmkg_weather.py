@@ -27,8 +27,10 @@ from xml.etree.ElementTree import Element
 
 from pydantic import Field
 
-from data_sources._xml import children, load_xml_or_json, local, text
-from data_sources.base import ZoneName, parse_number, parse_time, zone_from_name
+from data_sources.readers.config_types import ZoneName
+from data_sources.readers.documents import load_xml_or_json
+from data_sources.readers.elements import children, local, text
+from data_sources.readers.values import parse_number, parse_time, zone_from_name
 from engine.contract import Adapter, SourceConfig
 from engine.records import ParseResult, Reading, Reject
 
@@ -83,10 +85,9 @@ class BmkgWeather(Adapter):
     snapshot = True
     description = "BMKG weather forecast per desa (api.bmkg.go.id adm4 JSON) or area (DigitalForecast XML)"
 
-    def parse(self, raw: bytes) -> ParseResult:
-        doc, problem = load_xml_or_json(raw)
-        if problem:
-            return ParseResult(rejects=[problem])
+    document = staticmethod(load_xml_or_json)
+
+    def read(self, doc: Any) -> ParseResult:
         result = ParseResult()
         (self._digital_forecast if isinstance(doc, Element) else self._adm4)(doc, result)
         return self.dedupe(result)

@@ -3,10 +3,14 @@
 One `<alert>` is one Incident. Elements are read namespace-blind, so CAP 1.1 and
 1.2 and documents that prefix every element (`cap:alert`) read the same.
 
-- `<info>`: one per language. The one used is the first whose language matches
-  `language` (default "id"), else English, else the first. Areas of every
-  `<info>` in that same language are merged (CAP-AU repeats an info per geocode).
-  An info without `<language>` is "en-US", as the CAP spec says.
+- `<info>`: one per language. The one used for the record's title and fields
+  is the first whose language matches `language` (default "id"), else English,
+  else the first. Areas of every `<info>` in that same language are merged
+  (CAP-AU repeats an info per geocode). An info without `<language>` is
+  "en-US", as the CAP spec says. Every language is kept: `details["languages"]`
+  maps each primary language ("id", "en", "fr") to its event, headline,
+  description, instruction, sender name, web and area names, so a screen shows
+  the alert in its own language.
 - Areas: `<polygon>` is "lat,lon" pairs (GeoJSON wants [lon, lat]); `<circle>`
   is "lat,lon radius_km" and becomes a 32-sided polygon (radius kept in details;
   a zero radius becomes a point). The record's lat/lon is the centroid of all
@@ -21,8 +25,19 @@ One `<alert>` is one Incident. Elements are read namespace-blind, so CAP 1.1 and
   gives "resolved". Ack and Error messages describe other messages, not hazards,
   and are rejected with a reason.
 - Category: from the event text first (tsunami, flood/banjir, earthquake/gempa,
-  volcano/erupsi), then CAP category Fire -> wildfire, Met -> extreme_weather, else
-  "alert" (a Geo event that is no earthquake, e.g. a landslide, stays "alert").
+  volcano/erupsi). A fire (CAP category Fire, or "fire"/"kebakaran" in the event)
+  is `wildfire` only when the event or headline says so (bushfire, grass fire,
+  forest fire, kebakaran hutan/lahan, karhutla), else `fire` ("Structure Fire").
+  Then CAP category Met -> extreme_weather, else "alert" (a Geo event that is
+  no earthquake, e.g. a landslide, stays "alert").
+- Times: `sent`, `effective`, `onset` and `expires` are read as UTC times
+  (`details["effective"]`, `details["onset"]` as ISO 8601 UTC strings); one that
+  cannot be read is left out with a note in `details["time_notes"]`.
+- BMKG's nowcast index is an RSS list of links to CAP files. `fetch()` follows
+  the links of items that embed no alert (`follow_links`), at most
+  `max_linked_alerts` new files per poll, each URL fetched once and kept while
+  the index lists it, and hands `parse` the index with each alert embedded in
+  its item; a file that could not be fetched or read is a reject for its item.
   Severity: Extreme/Severe/Moderate/Minor/Unknown -> critical/high/medium/low/info.
 - `status` other than `accept_status` (default Actual only: no Test, Exercise,
   Draft or System messages on the wall) is rejected with a reason.
@@ -32,17 +47,23 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from typing import Any
-from xml.etree.ElementTree import Element
+from urllib.parse import urljoin
+from xml.etree.ElementTree import Element, SubElement, tostring
 
 from pydantic import Field
 from shapely.geometry import shape
 
-from data_sources._xml import children, load_xml, local, text
-from data_sources.base import ZoneName, parse_time, zone_from_name
+from data_sources.readers.config_types import ZoneName
+from data_sources.readers.documents import load_xml
+from data_sources.readers.elements import children, local, text
+from data_sources.readers.values import parse_time, utc_iso, zone_from_name
 from engine.contract import Adapter, SourceConfig
+from engine.fetch import FetchError, http_get
 from engine.records import Incident, ParseResult, Reject
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:"
+# Marks an index item whose linked file could not be used; namespaced so no feed's own element is taken for it.
+LINK_PROBLEM = "{urn:damamaya:cap-link}problem"
 SEVERITY = {"extreme": "critical", "severe": "high", "moderate": "medium", "minor": "low", "unknown": "info"}
 CIRCLE_SIDES = 32
 # Checked in order against the event text; first hit wins.
@@ -52,8 +73,11 @@ EVENT_WORDS = [
     ("earthquake", ("earthquake", "gempa")),
     ("volcano", ("volcan", "erupsi", "gunung api", "gunungapi")),
 ]
-# Then the CAP categories, in this order.
-CATEGORY_MAP = [("Fire", "wildfire"), ("Met", "extreme_weather")]
+FIRE_WORDS = ("fire", "kebakaran")
+# A fire is a wildfire only when the event or headline says so; "Structure Fire" is a fire.
+WILDFIRE_WORDS = ("bushfire", "bush fire", "wildfire", "wild fire", "forest fire", "grass fire", "grassfire", "scrub fire",
+                  "vegetation fire", "kebakaran hutan", "kebakaran lahan", "karhutla")
+LANGUAGE_FIELDS = ("event", "headline", "description", "instruction", "senderName", "web")
 
 
 class CapConfig(SourceConfig):
@@ -62,6 +86,8 @@ class CapConfig(SourceConfig):
     language: str = Field(default="id", description="preferred <info> language (prefix match: 'en' matches 'en-CA')")
     timezone: ZoneName = Field(default="WITA", description="zone for CAP times that wrongly carry no offset")
     accept_status: list[str] = Field(default=["Actual"], description="CAP <status> values shown; others are rejected")
+    follow_links: bool = Field(default=True, description="fetch the CAP files an RSS/Atom index links to (BMKG nowcast)")
+    max_linked_alerts: int = Field(default=20, ge=1, le=500, description="new linked CAP files fetched per poll at most")
 
 
 def _is_cap_alert(el: Element) -> bool:
@@ -74,10 +100,58 @@ class Cap(Adapter):
     kinds = ("incident",)
     description = "CAP 1.1/1.2 alerts (BMKG nowcast, PetaBencana, any CAP or Atom-wrapped CAP feed)"
 
-    def parse(self, raw: bytes) -> ParseResult:
+    document = staticmethod(load_xml)
+
+    def __init__(self, source: str, config: SourceConfig | None = None):
+        super().__init__(source, config)
+        self.linked: dict[str, Element | str] = {}  # linked CAP file URL -> its alert, or why it is unreadable
+
+    # ---- I/O: an index of links (BMKG nowcast RSS) is followed --------------------------
+    def fetch(self) -> bytes:
+        raw = super().fetch()
+        if not self.config.follow_links:
+            return raw
         root, problem = load_xml(raw)
-        if problem:
-            return ParseResult(rejects=[problem])
+        if problem or _is_cap_alert(root):
+            return raw
+        items = [(item, _link(item)) for item in root.iter() if local(item.tag) in ("entry", "item")]
+        linked = [(item, url) for item, url in items if url and not any(_is_cap_alert(el) for el in item.iter())]
+        if not linked:
+            return raw
+        failed = self._follow([url for _, url in linked])
+        for item, url in linked:
+            later = f"not fetched yet: over max_linked_alerts ({self.config.max_linked_alerts}) new files this poll"
+            found = self.linked[url] if url in self.linked else failed.get(url, later)
+            if isinstance(found, str):
+                SubElement(item, LINK_PROBLEM).text = found
+            else:
+                item.append(found)
+        return tostring(root)
+
+    def _follow(self, urls: list[str]) -> dict[str, str]:
+        """Fetch the linked files not fetched before, at most max_linked_alerts, and forget those the
+        index dropped. A file read (or unreadable) is kept; a failed fetch is tried again next poll:
+        its reason is returned for this poll only."""
+        listed = set(urls)
+        self.linked = {url: alert for url, alert in self.linked.items() if url in listed}
+        new = [url for url in dict.fromkeys(urls) if url not in self.linked][: self.config.max_linked_alerts]
+        failed = {}
+        for url in new:
+            try:
+                body = http_get(urljoin(self.config.url or "", url), self.config.timeout, self.config.max_bytes, self.config.headers)
+            except FetchError as exc:
+                failed[url] = f"linked CAP file not fetched (tried again next poll): {exc}"
+                continue
+            root, problem = load_xml(body)
+            if problem:
+                self.linked[url] = f"linked CAP file unreadable: {problem.reason}"
+            elif not _is_cap_alert(root):
+                self.linked[url] = f"linked file is no CAP alert (root <{local(root.tag)}>)"
+            else:
+                self.linked[url] = root
+        return failed
+
+    def read(self, root: Any) -> ParseResult:
         result = ParseResult()
         alerts, orphans = _find_alerts(root)
         result.rejects.extend(orphans)
@@ -135,18 +209,18 @@ class Cap(Adapter):
         event = text(info, "event")
         categories = [c.text.strip() for c in children(info, "category") if c.text and c.text.strip()]
         severity_cap = text(info, "severity")
-        expires, expires_note = _optional_time(text(info, "expires"), zone)
+        times, time_notes = _info_times(info, zone)
         return self.build(
             Incident, ref, excerpt,
             id=root["identifier"] if root else head["identifier"],
-            category=_category(categories, event),
+            category=_category(categories, event, text(info, "headline")),
             severity=SEVERITY.get(severity_cap.lower(), "info"),
             status=_status(head["msg_type"], info),
             lat=centroid[1] if centroid else None,
             lon=centroid[0] if centroid else None,
             reported_at=reported,
             updated_at=sent,
-            expires_at=expires,
+            expires_at=times.get("expires"),
             geometry=geometry,
             title=(text(info, "headline") or event or next(iter(area_details["areas"]), "CAP alert"))[:500],
             details={
@@ -166,13 +240,14 @@ class Cap(Adapter):
                 "certainty": text(info, "certainty") or None,
                 "cap_severity": severity_cap or None,
                 "response_type": [c.text.strip() for c in children(info, "responseType") if c.text],
-                "effective": text(info, "effective") or None,
-                "onset": text(info, "onset") or None,
-                "expires_note": expires_note,
+                "effective": utc_iso(times["effective"]) if "effective" in times else None,
+                "onset": utc_iso(times["onset"]) if "onset" in times else None,
+                "time_notes": time_notes,
                 "description": text(info, "description") or None,
                 "instruction": text(info, "instruction") or None,
                 "web": text(info, "web") or None,
                 "parameters": _pairs(info, "parameter"),
+                "languages": _languages(infos),
                 **area_details,
             },
         )
@@ -195,14 +270,26 @@ def _find_alerts(root: Element) -> tuple[list[Element], list[Reject]]:
     wrappers = [el for el in root.iter() if local(el.tag) in ("entry", "item")]
     for n, wrapper in enumerate(wrappers):
         found = [el for el in wrapper.iter() if _is_cap_alert(el)]
+        name = text(wrapper, "id") or _link(wrapper) or text(wrapper, "title") or str(n)
+        problem = wrapper.find(LINK_PROBLEM)
         if found:
             alerts.extend(found)
+        elif problem is not None:
+            orphans.append(Reject.of(problem.text or "linked CAP file unreadable", name, n))
         else:
-            name = text(wrapper, "id") or text(wrapper, "link") or text(wrapper, "title") or str(n)
             orphans.append(Reject.of(f"feed {local(wrapper.tag)} does not embed a CAP alert (a link alone cannot be read here)", name, n))
     if not wrappers:
         alerts = [el for el in root.iter() if _is_cap_alert(el)]
     return alerts, orphans
+
+
+def _link(item: Element) -> str:
+    """An RSS item's <link>text</link> or an Atom entry's <link href=...> (rel alternate or none)."""
+    for el in children(item, "link"):
+        href = (el.get("href") or el.text or "").strip()
+        if href and el.get("rel", "alternate") in ("alternate", "enclosure"):
+            return href
+    return ""
 
 
 def _references(value: str) -> list[dict]:
@@ -249,15 +336,33 @@ def _status(msg_type: str, info: Element) -> str:
     return "new"
 
 
-def _category(categories: list[str], event: str) -> str:
+def _category(categories: list[str], event: str, headline: str) -> str:
     words = event.lower()
     for category, needles in EVENT_WORDS:
         if any(n in words for n in needles):
             return category
-    for cap_category, category in CATEGORY_MAP:
-        if cap_category in categories:
-            return category
-    return "alert"
+    if "Fire" in categories or any(w in words for w in FIRE_WORDS):
+        said = f"{words} {headline.lower()}"
+        return "wildfire" if any(w in said for w in WILDFIRE_WORDS) else "fire"
+    return "extreme_weather" if "Met" in categories else "alert"
+
+
+def _languages(infos: list[Element]) -> dict[str, dict[str, Any]]:
+    """Each language's texts, by primary language ('en-CA' -> 'en'); the first info of a language speaks for it."""
+    out: dict[str, dict[str, Any]] = {}
+    for info in infos:
+        primary = _language(info).split("-")[0].lower()
+        if primary in out:
+            continue
+        block: dict[str, Any] = {"language": _language(info)}
+        block.update({_snake(name): text(info, name) or None for name in LANGUAGE_FIELDS})
+        block["areas"] = [text(a, "areaDesc") for a in children(info, "area") if text(a, "areaDesc")]
+        out[primary] = block
+    return out
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
 
 def _pairs(info: Element, name: str) -> dict[str, Any]:
@@ -274,13 +379,18 @@ def _pairs(info: Element, name: str) -> dict[str, Any]:
     return out
 
 
-def _optional_time(value: str, zone) -> tuple[datetime | None, str | None]:
-    if not value:
-        return None, None
-    try:
-        return parse_time(value, zone), None
-    except ValueError as exc:
-        return None, f"expires ignored: {exc}"
+def _info_times(info: Element, zone) -> tuple[dict[str, datetime], list[str]]:
+    """effective, onset and expires as UTC times; a note for each one that cannot be read."""
+    times, notes = {}, []
+    for name in ("effective", "onset", "expires"):
+        value = text(info, name)
+        if not value:
+            continue
+        try:
+            times[name] = parse_time(value, zone)
+        except ValueError as exc:
+            notes.append(f"{name} ignored: {exc}")
+    return times, notes
 
 
 # ---- geometry -----------------------------------------------------------------------------

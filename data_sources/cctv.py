@@ -28,7 +28,9 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from data_sources.base import ZoneName, load_json, parse_time, zone_from_name
+from data_sources.readers.config_types import ZoneName
+from data_sources.readers.documents import load_json
+from data_sources.readers.values import parse_time, zone_from_name
 from engine.contract import Adapter, SourceConfig
 from engine.records import ParseResult, Reading, Reject, utcnow
 
@@ -122,10 +124,9 @@ class Cctv(Adapter):
         self.fetched_at = utcnow()
         return raw
 
-    def parse(self, raw: bytes) -> ParseResult:
-        data, problem = load_json(raw)
-        if problem:
-            return ParseResult(rejects=[problem])
+    document = staticmethod(load_json)
+
+    def read(self, data: Any) -> ParseResult:
         result = ParseResult()
         items = self._items(data)
         if items is None:

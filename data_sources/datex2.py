@@ -1,11 +1,16 @@
-"""DATEX II (v2, namespace-blind): measured traffic data as readings, situations as incidents.
+"""DATEX II (v2 `d2LogicalModel/payloadPublication` and v3 `d2:payload`, namespace-blind):
+measured traffic data as readings, situations as incidents.
 
 - `MeasuredDataPublication`: each measured value of each `siteMeasurements`
   becomes a Reading: TrafficSpeed -> `speed` km/h, TrafficFlow -> `flow` veh/h,
   TrafficHeadway -> `headway` s, TrafficConcentration -> `occupancy` % (or
   `density` veh/km), TravelTimeData -> `travel_time` s. id =
   `<site>:<index>:<time UTC>`. A value flagged `dataError` (NTIS sends 255 with
-  "out of range") is a reject. Site locations live in a separate
+  "out of range") is a reject. Several values for one site, index and time are
+  samples of one measurement (NTIS journey-time publications carry one per
+  matched vehicle): they are aggregated into one reading whose value is their
+  median, with details `samples` (how many), `min` and `max`; none is dropped
+  as a duplicate. Site locations live in a separate
   MeasurementSiteTable, so a reading has no lat/lon unless `sites` maps the
   site id to [lat, lon].
 - `SituationPublication`: each `situationRecord` becomes an Incident; its
@@ -20,13 +25,18 @@ Times carry their offset; a time without one takes `timezone`.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from datetime import datetime, tzinfo
+from statistics import median
 from xml.etree.ElementTree import Element
 
 from pydantic import Field, field_validator
 
-from data_sources._xml import child, children, descendants, load_xml, local, text
-from data_sources.base import CategoryName, SeverityName, ZoneName, parse_time, plain_number, utc_stamp, zone_from_name
+from data_sources.readers.config_types import CategoryName, SeverityName, ZoneName
+from data_sources.readers.documents import load_xml
+from data_sources.readers.elements import child, children, descendants, local, text
+from data_sources.readers.values import parse_time, plain_number, utc_stamp, zone_from_name
 from engine.contract import Adapter, SourceConfig
 from engine.records import Incident, ParseResult, Reading, Reject
 
@@ -89,6 +99,41 @@ def _first(el: Element, name: str) -> Element | None:
     return found[0] if found else None
 
 
+def _payload(root: Element) -> Element | None:
+    """v2 `payloadPublication`, or v3 `payload` (the root itself, or inside a message container)."""
+    for name in ("payloadPublication", "payload"):
+        if local(root.tag) == name:
+            return root
+        found = _first(root, name)
+        if found is not None:
+            return found
+    return None
+
+
+def _samples_aggregated(built: list) -> list:
+    """Readings sharing an id (site, index, time) are samples of one measurement: one reading
+    with their median, in the place of the first, and `samples`, `min`, `max` in its details."""
+    by_id: dict[str, list[Reading]] = {}
+    for entry in built:
+        if isinstance(entry, Reading):
+            by_id.setdefault(entry.id, []).append(entry)
+    out = []
+    for entry in built:
+        if not isinstance(entry, Reading):
+            out.append(entry)
+            continue
+        samples = by_id.pop(entry.id, None)
+        if samples is None:
+            continue  # a later sample of an id already placed
+        if len(samples) == 1:
+            out.append(entry)
+            continue
+        values = [r.value for r in samples]
+        details = {**entry.details, "samples": len(values), "min": min(values), "max": max(values)}
+        out.append(entry.model_copy(update={"value": median(values), "details": details}))
+    return out
+
+
 def _excerpt(el: Element) -> str:
     return " ".join(t.strip() for t in el.itertext() if t.strip())[:300]
 
@@ -97,21 +142,21 @@ class Datex2(Adapter):
     name = "datex2"
     Config = Datex2Config
     kinds = ("reading", "incident")
-    description = "DATEX II v2: measured traffic data (readings) and situations (incidents)"
+    description = "DATEX II v2 and v3: measured traffic data (readings) and situations (incidents)"
 
-    def parse(self, raw: bytes) -> ParseResult:
-        root, problem = load_xml(raw)
-        if problem:
-            return ParseResult(rejects=[problem])
+    document = staticmethod(load_xml)
+
+    def read(self, root: Any) -> ParseResult:
         result = ParseResult()
-        payload = root if local(root.tag) == "payloadPublication" else _first(root, "payloadPublication")
+        payload = _payload(root)
         if payload is None:
-            result.rejects.append(Reject.of(f"not a DATEX II document (no payloadPublication under <{local(root.tag)}>)", _excerpt(root)))
+            result.rejects.append(Reject.of(f"not a DATEX II document (no payloadPublication or payload under <{local(root.tag)}>)",
+                                            _excerpt(root)))
             return result
         kind = _xsi(payload)
         published = self._time(text(payload, "publicationTime"))
         if kind == "MeasuredDataPublication":
-            built = self._measured(payload, published)
+            built = _samples_aggregated(self._measured(payload, published))
         elif kind == "SituationPublication":
             built = [self._situation_record(sit, rec, published) for sit in children(payload, "situation")
                      for rec in children(sit, "situationRecord")]

@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 import random
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 from pydantic import Field
 
-from data_sources.base import load_json, utc_stamp
+from data_sources.readers.documents import load_json
+from data_sources.readers.values import utc_stamp
 from engine.contract import Adapter, SourceConfig
 from engine.geo import boundaries
 from engine.records import WITA, Incident, ParseResult, Price, Reading, Reject, record_from_json, utcnow
@@ -353,10 +354,9 @@ class Demo(Adapter):
         public = [{**i, "details": {k: v for k, v in i.get("details", {}).items() if not k.startswith("_")}} for i in items]
         return orjson.dumps({"generated_at": now.isoformat(), "feed": self.config.feed, "records": public})
 
-    def parse(self, raw: bytes) -> ParseResult:
-        data, problem = load_json(raw)
-        if problem:
-            return ParseResult(rejects=[problem])
+    document = staticmethod(load_json)
+
+    def read(self, data: Any) -> ParseResult:
         result = ParseResult()
         items = data.get("records") if isinstance(data, dict) else None
         if not isinstance(items, list):

@@ -38,8 +38,10 @@ from xml.etree.ElementTree import Element
 
 from pydantic import Field, field_validator
 
-from data_sources._xml import descendants, load_xml, local, text
-from data_sources.base import CategoryName, SeverityName, StatusName, ZoneName, as_text, blank, load_json, parse_time, plain_number, read_csv, sniff_problem, utc_iso, zone_from_name
+from data_sources.readers.config_types import CategoryName, SeverityName, StatusName, ZoneName
+from data_sources.readers.documents import blank, load_json, load_xml, read_csv, sniff_problem
+from data_sources.readers.elements import descendants, local, text
+from data_sources.readers.values import as_text, parse_time, plain_number, utc_iso, zone_from_name
 from engine.contract import Adapter, SourceConfig
 from engine.privacy import mask_digits as mask_phone  # titles: a caller's number typed into the call type
 from engine.records import Incident, ParseResult, Reject
@@ -264,26 +266,23 @@ class EmergencyCalls(Adapter):
         layouts = [*PRESETS.values(), {"columns": self.config.columns}]
         self.private_keys = PRIVATE_KEYS | {p["columns"][f] for p in layouts for f in PRIVATE if f in p.get("columns", {})}
 
-    def parse(self, raw: bytes) -> ParseResult:
-        result = ParseResult()
+    def load(self, raw: bytes) -> tuple[tuple[str, Any], Reject | None]:
+        """(format, rows of a CSV export or the JSON value); the base class masks the reject of an unreadable body."""
         problem = sniff_problem(raw)
         if problem:
-            result.rejects.append(self.reject(problem, raw[:120]))
-            return result
+            return ("", None), Reject.of(problem, raw[:120])
         fmt = self.config.format
         if fmt == "auto":
             fmt = "json" if raw.lstrip()[:1] in (b"{", b"[") else "csv"
-        if fmt == "csv":
-            rows, problem = _csv_rows(raw)
-            built = [] if problem else self._rows(rows, self._preset_for(rows[0] if rows else {}))
-        else:
-            data, problem = load_json(raw)
-            built = [] if problem else self._json(data, fmt)
-        if problem:
-            result.rejects.append(self.reject(problem.reason, problem.item, problem.ref))  # masked like every reject here
-            return result
-        return self.dedupe(built)
+        data, problem = _csv_rows(raw) if fmt == "csv" else load_json(raw)
+        return (fmt, data), problem
 
+    def read(self, doc: tuple[str, Any]) -> ParseResult:
+        fmt, data = doc
+        if fmt == "csv":
+            first = next((row for row in data if isinstance(row, dict)), {})
+            return self.dedupe(self._rows(data, self._preset_for(first)))
+        return self.dedupe(self._json(data, fmt))
 
     # ---- layouts ------------------------------------------------------------------------
     def _preset_for(self, row: dict[str, Any]) -> str:
@@ -319,14 +318,13 @@ class EmergencyCalls(Adapter):
         built: list = []
         fold = "unit" in layout.columns
         for i, row in enumerate(rows):
-            if not isinstance(row, dict):
+            if isinstance(row, Reject):  # a line caught mid-write
+                built.append(self.reject(row.reason, row.item, row.ref))
+            elif not isinstance(row, dict):
                 built.append(self.reject("call is not an object", row, i))
-                continue
-            if "_width" in row:
+            elif "_width" in row:
                 built.append(self.reject(f"CSV row has {row['_width']}", row, i))
-                continue
-            cid = as_text(layout.value(row, "id")) if "id" in layout.columns else _row_hash(row, layout.id_columns)
-            if not cid:
+            elif not (cid := as_text(layout.value(row, "id")) if "id" in layout.columns else _row_hash(row, layout.id_columns)):
                 built.append(self.reject("call has no id", row, i))
             elif fold:
                 calls.setdefault(cid, []).append((i, row))
@@ -570,8 +568,8 @@ def _read_pidf(root: Element, place: dict[str, Any]) -> None:
 
 # ---- CSV ------------------------------------------------------------------------------------
 
-def _csv_rows(raw: bytes) -> tuple[list[dict[str, Any]], Reject | None]:
-    rows, problem = read_csv(raw)
+def _csv_rows(raw: bytes) -> tuple[list[dict[str, Any] | Reject], Reject | None]:
+    rows, problem, unfinished = read_csv(raw)
     rows = [r for r in rows if not blank(r)]
     if problem or not rows or len(rows[0]) < 2:
         return [], problem or Reject.of("not a CSV export of calls (no header with columns)", raw[:120])
@@ -582,7 +580,7 @@ def _csv_rows(raw: bytes) -> tuple[list[dict[str, Any]], Reject | None]:
         if len(row) != len(header):
             item["_width"] = f"{len(row)} fields where the header has {len(header)}"
         items.append(item)
-    return items, None
+    return [*items, *([unfinished] if unfinished else [])], None
 
 
 def _fold_units(steps: dict[str, datetime], units: list[dict[str, Any]]) -> None:

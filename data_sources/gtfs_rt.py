@@ -1,4 +1,9 @@
-"""GTFS-realtime VehiclePositions (protobuf) -> bus positions, with optional GTFS static route names.
+"""GTFS-realtime VehiclePositions -> bus positions, with optional GTFS static route names.
+
+The feed is protobuf, or what agencies publish as debug feeds: the same message
+as JSON (the bindings' `MessageToJson`, camelCase or field names) or in
+protobuf text format (`header { ... } entity { ... }`). The format is told from
+the body; all three give the same records.
 
 Each FeedEntity with a `vehicle` becomes one Position: id = vehicle.id, else
 the entity id; speed m/s -> km/h; heading = bearing; time = the vehicle's own
@@ -15,22 +20,33 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 import zipfile
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from google.protobuf import text_format
+from google.protobuf import json_format, text_format
 from google.protobuf.message import DecodeError
 from google.transit import gtfs_realtime_pb2
 from pydantic import Field
 
-from data_sources.base import plain_number, sniff_problem
+from data_sources.readers.documents import sniff_problem
+from data_sources.readers.values import plain_number
 from engine.contract import Adapter, SourceConfig
 from engine.records import ParseResult, Position, Reject
 
 log = logging.getLogger(__name__)
+_TEXT_FORMAT = re.compile(rb"^\s*(#[^\n]*\n\s*)*(header|entity)\s*[{:<]")
+
+
+def _form(raw: bytes) -> str:
+    """'JSON', 'text format' or 'protobuf', from the first bytes."""
+    body = raw.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if body[:1] == b"{":
+        return "JSON"
+    return "text format" if _TEXT_FORMAT.match(body) else "protobuf"
 
 
 class GtfsRtConfig(SourceConfig):
@@ -161,10 +177,7 @@ class GtfsRt(Adapter):
         except (OSError, UnicodeError, csv.Error, zipfile.BadZipFile) as exc:
             log.warning("gtfs-rt %s: static feed %s unreadable: %s", self.source, self.config.static_path, exc)
 
-    def parse(self, raw: bytes) -> ParseResult:
-        feed, problem = self._decode(raw)
-        if problem:
-            return ParseResult(rejects=[problem])
+    def read(self, feed: gtfs_realtime_pb2.FeedMessage) -> ParseResult:
         header_time = feed.header.timestamp if feed.header.HasField("timestamp") else None
         built = [self._position(entity, i, header_time) for i, entity in enumerate(feed.entity)]
         # one position per vehicle, the latest report; a dropped copy's reject shows its entity index and details
@@ -172,15 +185,21 @@ class GtfsRt(Adapter):
 (b, i, b.details) if isinstance(b, Position) else b for i, b in enumerate(built))
 
     @staticmethod
-    def _decode(raw: bytes):
+    def load(raw: bytes) -> tuple[gtfs_realtime_pb2.FeedMessage | None, Reject | None]:
         problem = sniff_problem(raw)
         if problem:
             return None, Reject.of(problem, raw[:120].decode("utf-8", "replace"))
         feed = gtfs_realtime_pb2.FeedMessage()
+        form = _form(raw)
         try:
-            feed.ParseFromString(raw)
-        except (DecodeError, ValueError, RecursionError) as exc:
-            return None, Reject.of(f"not a GTFS-realtime protobuf ({exc})", raw[:120].decode("utf-8", "replace"))
+            if form == "JSON":
+                json_format.Parse(raw.decode("utf-8"), feed, ignore_unknown_fields=True)
+            elif form == "text format":
+                text_format.Parse(raw.decode("utf-8"), feed, allow_unknown_extension=True)
+            else:
+                feed.ParseFromString(raw)
+        except (DecodeError, json_format.ParseError, text_format.ParseError, ValueError, RecursionError) as exc:
+            return None, Reject.of(f"not a GTFS-realtime {form} ({str(exc)[:200]})", raw[:120].decode("utf-8", "replace"))
         if not feed.header.gtfs_realtime_version:
             return None, Reject.of("not a GTFS-realtime feed (no header.gtfs_realtime_version)", raw[:120].decode("utf-8", "replace"))
         return feed, None

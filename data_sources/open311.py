@@ -6,13 +6,16 @@ becomes an Incident of the complaint domain:
   ordered `category_keywords` on the service name, else `default_category`; the
   source's own service is kept in `details["service"]`;
 - status: `open`/`closed` through `statuses`, refined by keywords in
-  `status_notes` ("Duplicate request." closes as rejected) and, for an open
-  request that already names an `agency_responsible`, `assigned_status`
-  (the request was handed to an agency: Disposisi);
-- deadlines (SP4N-LAPOR! rules, DOMAIN.md): `details["first_response_due"]` =
-  requested + first-response days, `details["resolution_due"]` =
-  `expected_datetime` when the city gives one, else requested + completion days;
-  days per service in `service_deadlines`. Both are ISO 8601 UTC strings.
+  `status_notes` ("Duplicate request." closes as rejected). `assigned_status`
+  is an opt-in (off by default): where a city names `agency_responsible` only
+  once a request is handed over (Denpasar's Disposisi), an open request that
+  names one gets that status. Chicago names an agency on every request, so
+  by default an open request stays `new`.
+- deadlines: the adapter adds no days. `details["resolution_due"]` is the
+  city's own `expected_datetime` when it gives one; otherwise the SP4N-LAPOR!
+  working-day rule (kpi config: working days, holidays, days per category;
+  `engine.analytics.kpi.working_deadline`) applies from `reported_at`, the
+  received time, wherever deadlines are counted.
 Null, empty or (0, 0) lat/long keep the request without a location.
 
 Other GeoReport documents are not requests: a services list, a service
@@ -21,14 +24,16 @@ what the document is (the service catalogue is read by `parse_services`).
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from data_sources._xml import children, descendants, load_xml_or_json, local, text
-from data_sources.base import CategoryName, StatusName, ZoneName, as_text, parse_time, plain_number, utc_iso, zone_from_name
+from data_sources.readers.config_types import CategoryName, StatusName, ZoneName
+from data_sources.readers.documents import load_xml_or_json
+from data_sources.readers.elements import children, descendants, local, text
+from data_sources.readers.values import as_text, parse_time, plain_number, utc_iso, zone_from_name
 from engine.contract import Adapter, SourceConfig
 from engine.records import Incident, ParseResult, Reject
 
@@ -58,12 +63,6 @@ DEFAULT_NOTE_STATUSES = {
 }
 
 
-class Deadline(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    first_response_days: float = Field(default=3, gt=0)
-    resolution_days: float = Field(default=14, gt=0)
-
-
 class Open311Config(SourceConfig):
     adapter: str = "open311"
     interval: float = 300
@@ -73,10 +72,8 @@ class Open311Config(SourceConfig):
     default_category: CategoryName = "other_complaint"
     statuses: dict[str, StatusName] = Field(default_factory=lambda: dict(DEFAULT_STATUSES))
     note_statuses: dict[str, StatusName] = Field(default_factory=lambda: dict(DEFAULT_NOTE_STATUSES))
-    assigned_status: StatusName = Field(default="dispatched", description="status of an open request that names an agency")
-    first_response_days: float = Field(default=3, gt=0)
-    resolution_days: float = Field(default=14, gt=0)
-    service_deadlines: dict[str, Deadline] = Field(default_factory=dict, description="service_code or service_name -> days")
+    assigned_status: StatusName | None = Field(default=None, description="opt-in: status of an open request that names an "
+                                               "agency_responsible, where the city names one only on hand-over (Denpasar: dispatched)")
 
     @field_validator("categories")
     @classmethod
@@ -99,11 +96,6 @@ class Open311Config(SourceConfig):
     def _note_statuses(cls, v: dict[str, str]) -> dict[str, str]:
         return {**DEFAULT_NOTE_STATUSES, **{key.strip().lower(): s for key, s in v.items()}}
 
-    @field_validator("service_deadlines")
-
-    @classmethod
-    def _deadlines(cls, v: dict[str, Deadline]) -> dict[str, Deadline]:
-        return {key.strip().lower(): d for key, d in v.items()}
 
 
 # ---- service catalogue ------------------------------------------------------------
@@ -167,15 +159,13 @@ class Open311(Adapter):
     kinds = ("incident",)
     description = "Open311 GeoReport v2 service requests (complaints), JSON or XML"
 
-    def parse(self, raw: bytes) -> ParseResult:
-        items, problem = self._items(raw)
-        if problem:
-            return ParseResult(rejects=[problem])
+    def read(self, items: list[Any]) -> ParseResult:
         built = [self._request(item, i) for i, item in enumerate(items)]
         return self.dedupe(built)
 
     # ---- documents ----------------------------------------------------------------
-    def _items(self, raw: bytes) -> tuple[list[Any], Reject | None]:
+    def load(self, raw: bytes) -> tuple[list[Any], Reject | None]:
+        """The request items of a JSON or XML GeoReport document (a services list or an error answer is one reject)."""
         data, problem = load_xml_or_json(raw)
         if problem:
             return [], problem
@@ -260,7 +250,6 @@ class Open311(Adapter):
         status = self._status(raw_status, notes, agency)
         if status is None:
             return Reject.of(f"status {item.get('status')!r} is not open or closed (add it to `statuses`)", item, rid)
-        first_due, done_due = self._deadlines(code, name, requested, expected)
         lat, lon = plain_number(item.get("lat")), plain_number(item.get("long"))
         missing_location = lat is None or lon is None or (lat == 0 and lon == 0)
         address = as_text(item.get("address"))
@@ -285,22 +274,10 @@ class Open311(Adapter):
                 "zipcode": as_text(item.get("zipcode")) or None,
                 "media_url": as_text(item.get("media_url")) or None,
                 "expected_datetime": utc_iso(expected) if expected else None,
-                "first_response_due": first_due,
-                "resolution_due": done_due,
+                "resolution_due": utc_iso(expected) if expected else None,
                 "location_missing": missing_location,
             },
         )
-
-    def _deadlines(self, code: str, name: str, requested: datetime, expected: datetime | None) -> tuple[str | None, str | None]:
-        deadline = self.config.service_deadlines.get(code.lower()) or self.config.service_deadlines.get(name.lower())
-        first_days = deadline.first_response_days if deadline else self.config.first_response_days
-        done_days = deadline.resolution_days if deadline else self.config.resolution_days
-        try:
-            first = requested + timedelta(days=first_days)
-            done = expected or requested + timedelta(days=done_days)
-        except OverflowError:  # a request dated at the end of year 9999
-            return None, utc_iso(expected) if expected else None
-        return utc_iso(first), utc_iso(done)
 
     def _status(self, raw: str, notes: str, agency: str) -> str | None:
         base = self.config.statuses.get(raw)
@@ -310,7 +287,7 @@ class Open311(Adapter):
         for keyword, status in self.config.note_statuses.items():
             if keyword in lowered and (status in {"rejected", "cancelled", "closed", "resolved"}) == (raw == "closed"):
                 return status
-        if raw == "open" and base == "new" and agency:
+        if raw == "open" and base == "new" and agency and self.config.assigned_status:
             return self.config.assigned_status
         return base
 

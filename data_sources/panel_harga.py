@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import Field
 
 from data_sources._prices import canonical_commodity, market_day, price_id, rupiah, unit_of
-from data_sources.base import read_csv
+from data_sources.readers.documents import read_csv
 from engine.contract import Adapter, SourceConfig
 from engine.records import ParseResult, Price, Reject
 
@@ -48,16 +48,15 @@ class PanelHarga(Adapter):
     kinds = ("price",)
     description = "Bapanas Panel Harga daily consumer prices (CSV)"
 
-    def parse(self, raw: bytes) -> ParseResult:
-        rows, problem = self._rows(raw)
-        if problem:
-            return ParseResult(rejects=[problem])
-        built = [(self._price(row, line), line, row) for line, row in rows]
+    def read(self, rows: list[tuple[int, dict | Reject]]) -> ParseResult:
+        built = [(row if isinstance(row, Reject) else self._price(row, line), line, row) for line, row in rows]
         return self.dedupe(entry if isinstance(entry[0], Price) else entry[0] for entry in built)
 
 
-    def _rows(self, raw: bytes) -> tuple[list[tuple[int, dict]], Reject | None]:
-        records, problem = read_csv(raw, delimiter=self.config.delimiter, latin1=False)
+    def load(self, raw: bytes) -> tuple[list[tuple[int, dict | Reject]], Reject | None]:
+        """(line number, row as a dict) for each data row, with the configured delimiter and columns;
+        a last line caught mid-write is a Reject in its place."""
+        records, problem, unfinished = read_csv(raw, delimiter=self.config.delimiter, latin1=False)
         if problem:
             return [], problem
         lines = [(n, r) for n, r in enumerate(records, start=1) if r]  # line numbers count the header as line 1
@@ -66,7 +65,8 @@ class PanelHarga(Adapter):
         missing = [cols[k] for k in ("date", "commodity", "value") if cols[k] not in header]
         if missing:
             return [], Reject.of(f"not a Panel Harga CSV: no column {', '.join(map(repr, missing))}", raw[:120])
-        return [(n, _as_dict(header, row)) for n, row in lines[1:]], None
+        rows: list[tuple[int, dict | Reject]] = [(n, _as_dict(header, row)) for n, row in lines[1:]]
+        return [*rows, *([(len(records) + 1, unfinished)] if unfinished else [])], None
 
     def _price(self, row: dict, line: int):
         cfg = self.config

@@ -33,7 +33,9 @@ from typing import Any
 from pydantic import Field
 from shapely.geometry import shape
 
-from data_sources.base import ZoneName, load_json, parse_number, parse_time, utc_stamp, zone_from_name
+from data_sources.readers.config_types import ZoneName
+from data_sources.readers.documents import load_json
+from data_sources.readers.values import parse_number, parse_time, utc_stamp, zone_from_name
 from engine.contract import Adapter, SourceConfig
 from engine.records import Incident, ParseResult, Reading, Reject
 
@@ -167,10 +169,9 @@ class PetaBencana(Adapter):
     kinds = ("incident", "reading")
     description = "PetaBencana.id flood reports, flooded areas, area states and flood gauges (TopoJSON/GeoJSON)"
 
-    def parse(self, raw: bytes) -> ParseResult:
-        data, problem = load_json(raw)
-        if problem:
-            return ParseResult(rejects=[problem])
+    document = staticmethod(load_json)
+
+    def read(self, data: Any) -> ParseResult:
         result = ParseResult()
         payload = data
         if isinstance(data, dict) and "result" in data:

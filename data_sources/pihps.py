@@ -16,7 +16,8 @@ from typing import Any
 from pydantic import Field
 
 from data_sources._prices import canonical_commodity, market_day, normalise_name, price_id, rupiah, unit_of
-from data_sources.base import load_json, parse_number
+from data_sources.readers.documents import load_json
+from data_sources.readers.values import parse_number
 from engine.contract import Adapter, SourceConfig
 from engine.records import ParseResult, Price, Reject
 
@@ -50,10 +51,9 @@ class Pihps(Adapter):
     kinds = ("price",)
     description = "PIHPS Bank Indonesia staple prices per province/market"
 
-    def parse(self, raw: bytes) -> ParseResult:
-        data, problem = load_json(raw)
-        if problem:
-            return ParseResult(rejects=[problem])
+    document = staticmethod(load_json)
+
+    def read(self, data: Any) -> ParseResult:
         result = ParseResult()
         items = _items(data)
         if items is None:

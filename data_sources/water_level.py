@@ -38,7 +38,9 @@ from urllib.parse import urlparse
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from data_sources.base import ZoneName, blank, load_json, parse_number, parse_time, read_csv, utc_stamp, zone_from_name
+from data_sources.readers.config_types import ZoneName
+from data_sources.readers.documents import blank, load_json, read_csv
+from data_sources.readers.values import parse_number, parse_time, utc_stamp, zone_from_name
 from engine.contract import Adapter, SourceConfig
 from engine.fetch import FetchError
 from engine.records import ParseResult, Reading, Reject
@@ -99,6 +101,8 @@ class WaterLevelConfig(SourceConfig):
     timezone: ZoneName = Field(default="WIB", description="zone of times written without one")
     csv_columns: CsvColumns = Field(default_factory=CsvColumns)
     csv_delimiter: str = Field(default=",", min_length=1, max_length=1)
+    csv_whole_without_newline: bool = Field(default=False, description="the source writes whole CSV files with no newline after the last line: "
+                                            "read that line as data (by default it is taken for a line caught mid-write and rejected)")
     default_gauge: str | None = Field(default=None, description="gauge of rows/items that name none")
     gauges: dict[str, GaugeSettings] = Field(default_factory=lambda: dict(DEFAULT_GAUGES))
     reject_zero: bool = Field(default=True, description="reject readings of exactly 0 cm as logger dropouts")
@@ -151,6 +155,8 @@ class WaterLevel(Adapter):
                 client.subscribe(topic, qos=self.config.mqtt_qos)
 
         def on_message(client, userdata, message):
+            if done.is_set():  # one network read may bring more than mqtt_max_messages: they wait for the next poll
+                return
             state["bytes"] += len(message.payload)
             if state["bytes"] > self.config.max_bytes:
                 state["error"] = f"MQTT messages over the {self.config.max_bytes} byte limit"
@@ -177,27 +183,27 @@ class WaterLevel(Adapter):
         return orjson.dumps([item for t, p in payloads for item in _message_items(t, p)])
 
     # ---- pure ----------------------------------------------------------------
-    def parse(self, raw: bytes) -> ParseResult:
-        result = ParseResult()
+    def load(self, raw: bytes) -> tuple[list[tuple[Any, dict | Reject]], Reject | None]:
+        """(ref, reading fields or a Reject) for each item of the JSON list or CSV export, in input order."""
         fmt = self.config.format
         if fmt == "auto":
             fmt = "json" if raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"[", b"{") else "csv"
-        items = self._json_items(raw, result) if fmt == "json" else self._csv_items(raw, result)
+        return self._json_items(raw) if fmt == "json" else self._csv_items(raw)
+
+    def read(self, items: list[tuple[Any, dict | Reject]]) -> ParseResult:
+        result = ParseResult()
         for ref, item in items:  # rejects found while splitting stay in input order
             self.collect(result, item if isinstance(item, Reject) else self._reading(item, ref))
         return self.dedupe(result)
 
-
-    def _json_items(self, raw: bytes, result: ParseResult) -> list[tuple[Any, dict | Reject]]:
+    def _json_items(self, raw: bytes) -> tuple[list[tuple[Any, dict | Reject]], Reject | None]:
         data, problem = load_json(raw)
         if problem:
-            result.rejects.append(problem)
-            return []
+            return [], problem
         if isinstance(data, dict) and isinstance(data.get("readings"), list):
             data = data["readings"]
         if not isinstance(data, list):
-            result.rejects.append(Reject.of("JSON is not a list of {gauge, time, level_cm} readings", data))
-            return []
+            return [], Reject.of("JSON is not a list of {gauge, time, level_cm} readings", data)
         items = []
         for i, item in enumerate(data):
             if isinstance(item, dict) and "mqtt_error" in item:
@@ -208,20 +214,19 @@ class WaterLevel(Adapter):
                 gauge = item.get("gauge") or _topic_gauge(item.get("topic")) or self.config.default_gauge
                 items.append((i, {"gauge": gauge, "time": item.get("time"), "level": item.get("level_cm"),
                                   "name": item.get("name"), "lat": item.get("lat"), "lon": item.get("lon"), "raw": item}))
-        return items
+        return items, None
 
-    def _csv_items(self, raw: bytes, result: ParseResult) -> list[tuple[Any, dict | Reject]]:
-        rows, problem = read_csv(raw, delimiter=self.config.csv_delimiter, latin1=False)
+    def _csv_items(self, raw: bytes) -> tuple[list[tuple[Any, dict | Reject]], Reject | None]:
+        rows, problem, unfinished = read_csv(raw, delimiter=self.config.csv_delimiter, latin1=False,
+                                             whole_without_newline=self.config.csv_whole_without_newline)
         if problem:
-            result.rejects.append(problem)
-            return []
+            return [], problem
         cols = self.config.csv_columns
         header = [h.strip() for h in rows[0]] if rows else []
         needed = [c for c in (cols.time, cols.level, cols.gauge if not self.config.default_gauge else None) if c]
         missing = [c for c in needed if c not in header]
         if missing:
-            result.rejects.append(Reject.of(f"CSV header lacks column(s) {', '.join(missing)} (has: {', '.join(header[:10]) or 'nothing'})", header))
-            return []
+            return [], Reject.of(f"CSV header lacks column(s) {', '.join(missing)} (has: {', '.join(header[:10]) or 'nothing'})", header)
         at = {name: header.index(name) for name in needed}
         items = []
         for line, row in enumerate(rows[1:], start=2):
@@ -233,7 +238,7 @@ class WaterLevel(Adapter):
             gauge = row[at[cols.gauge]].strip() if cols.gauge in at else None
             items.append((f"line {line}", {"gauge": gauge or self.config.default_gauge, "time": row[at[cols.time]],
                                            "level": row[at[cols.level]], "raw": ",".join(row)}))
-        return items
+        return [*items, *([(unfinished.ref, unfinished)] if unfinished else [])], None
 
     def _reading(self, item: dict, ref: Any):
         raw = item["raw"]

@@ -6,7 +6,10 @@ and the snake_case CSV exports of the same objects (Jabar Digital Service style:
 quoted CSV field is unwrapped and parsed again).
 
 - alert -> Incident, category by `alert_categories` (subtype first, then type),
-  severity by `alert_severities`; id `alert:<uuid>` (CSV: `alert:<id>`).
+  severity by `alert_severities`; id `alert:<uuid>` (CSV: `alert:<id>`). Live-map
+  types that are no incident (`skip_alert_types`, by default POLICE and
+  CHIT_CHAT) are rejects saying they were skipped by that rule; a type neither
+  skipped nor mapped is a reject asking for a mapping.
 - jam -> Incident `congestion`, LineString geometry from `line`, severity from
   `level` (1..5, 5 = blocked) through `level_severities`; `delay` -1 means the
   road is closed and is stored as `delay_s: None, blocked: True`; id `jam:<uuid>`.
@@ -15,8 +18,9 @@ quoted CSV field is unwrapped and parsed again).
   "Fri Mar 22 21:39:35 +0000 2019"; id `irregularity:<id>`.
 Waze `location` is {x: lon, y: lat}; line records get the middle vertex as
 their point. Epoch millis are UTC, so no zone is needed. A spreadsheet may have
-rounded `pub_millis` (1603330000000): the record keeps it and says
-`time_precision_s` in details. The feed is the current state: snapshot = True.
+rounded a CSV export's `pub_millis` column (1603330000000): the record keeps the
+time and says `time_precision_s` in details, the step every value of the column
+shares (the JSON feed's millis are exact: never marked). The feed is the current state: snapshot = True.
 """
 from __future__ import annotations
 
@@ -28,7 +32,9 @@ from typing import Any
 import orjson
 from pydantic import Field, field_validator
 
-from data_sources.base import CategoryName, SeverityName, as_text, blank, load_json, parse_number, plain_number, read_csv, sniff_problem
+from data_sources.readers.config_types import CategoryName, SeverityName
+from data_sources.readers.documents import blank, load_json, read_csv, sniff_problem
+from data_sources.readers.values import as_text, parse_number, plain_number
 from engine.contract import Adapter, SourceConfig
 from engine.records import Incident, ParseResult, Reject
 
@@ -69,6 +75,14 @@ class WazeConfig(SourceConfig):
                                                       description="alert subtype or type -> severity")
     level_severities: dict[int, SeverityName] = Field(default_factory=lambda: dict(DEFAULT_LEVEL_SEVERITIES),
                                                       description="jam level / irregularity severity (0..5) -> severity")
+    skip_alert_types: list[str] = Field(default_factory=lambda: ["POLICE", "CHIT_CHAT"],
+                                        description="alert types (or subtypes) that are no incident for the control room: "
+                                                    "each is a reject saying it was skipped; to read one, drop it here and map it in alert_categories")
+
+    @field_validator("skip_alert_types")
+    @classmethod
+    def _skips(cls, v: list[str]) -> list[str]:
+        return [t.upper() for t in v]
 
     # A mapping in config is laid over the defaults, so one override does not drop the rest.
     @field_validator("alert_categories")
@@ -106,15 +120,23 @@ def _text_time(value: Any) -> datetime | None:
         return None
 
 
-def _precision(value: Any) -> float | None:
-    """Seconds of rounding when a spreadsheet cut the millis (1603330000000 -> 10000 s)."""
+def _step_s(value: Any) -> float | None:
+    """The step, in seconds, that a millisecond time is written to (1603330000000 -> 10000 s)."""
     number = parse_number(value)
-    if number is None or number != int(number) or int(number) % 100_000:
+    if number is None or number != int(number) or not number:
         return None
     n, zeros = int(number), 0
-    while n and n % 10 == 0:
+    while n % 10 == 0:
         n, zeros = n // 10, zeros + 1
     return 10 ** zeros / 1000
+
+
+def _column_precision(values: list[Any]) -> float | None:
+    """Seconds of rounding when a spreadsheet cut a CSV column of millis to a few significant
+    digits ('1.60333E+12' saved back as 1603330000000: 10000 s): the step every value of the
+    column shares, when that is 100 s or more. One value at a round 100 s is no rounding."""
+    steps = [step for step in map(_step_s, values) if step is not None]
+    return min(steps) if len(steps) > 1 and min(steps) >= 100 else None
 
 
 def _level(value: Any) -> int | None:
@@ -158,8 +180,8 @@ def _bool(value: Any) -> bool | None:
 
 # ---- CSV ----------------------------------------------------------------------------------
 
-def _csv_rows(raw: bytes) -> tuple[list[dict[str, Any]], Reject | None]:
-    rows, problem = read_csv(raw)
+def _csv_rows(raw: bytes) -> tuple[list[dict[str, Any] | Reject], Reject | None]:
+    rows, problem, unfinished = read_csv(raw)
     if problem:
         return [], problem
     rows = [r for r in rows if not blank(r)]
@@ -174,14 +196,17 @@ def _csv_rows(raw: bytes) -> tuple[list[dict[str, Any]], Reject | None]:
     if not ({"pub_millis", "detection_date_millis", "jam_level", "uuid"} & set(header)):
         return [], Reject.of("not a Waze export: no pub_millis / detection_date_millis / jam_level column", rows[0])
     items = []
+    precision = _column_precision([row[header.index("pub_millis")] for row in rows[1:] if "pub_millis" in header and
+                                   len(row) > header.index("pub_millis")])
     for row in rows[1:]:
         record = {_CAMEL.get(h, h): (v if v != "" else None) for h, v in zip(header, row)}
+        record["_time_precision_s"] = precision
         if len(row) != len(header):
             record["_width"] = f"{len(row)} fields where the header has {len(header)}"
         if "longitude" in record or "latitude" in record:
             record["location"] = {"x": record.pop("longitude", None), "y": record.pop("latitude", None)}
         items.append(record)
-    return items, None
+    return [*items, *([unfinished] if unfinished else [])], None
 
 
 def _csv_kind(item: dict) -> str:
@@ -199,15 +224,13 @@ class Waze(Adapter):
     snapshot = True
     description = "Waze for Cities partner feed: alerts, jams, irregularities (JSON or CSV export)"
 
-    def parse(self, raw: bytes) -> ParseResult:
-        items, problem = self._items(raw)
-        if problem:
-            return ParseResult(rejects=[problem])
+    def read(self, items: list[tuple[str, int, Any]]) -> ParseResult:
         built = [self._one(kind, item, f"{kind}[{i}]") for kind, i, item in items]
         return self.dedupe(built)
 
 
-    def _items(self, raw: bytes) -> tuple[list[tuple[str, int, Any]], Reject | None]:
+    def load(self, raw: bytes) -> tuple[list[tuple[str, int, Any]], Reject | None]:
+        """(kind, index, item) from the JSON feed or a CSV export."""
         problem = sniff_problem(raw)
         if problem:
             return [], Reject.of(problem, raw[:120].decode("utf-8", "replace"))
@@ -216,7 +239,7 @@ class Waze(Adapter):
         rows, problem = _csv_rows(raw)
         if problem:
             return [], problem
-        return [(_csv_kind(r), i, r) for i, r in enumerate(rows)], None
+        return [(_csv_kind(r) if isinstance(r, dict) else "unfinished", i, r) for i, r in enumerate(rows)], None
 
     def _feed(self, raw: bytes) -> tuple[list[tuple[str, int, Any]], Reject | None]:
         data, problem = load_json(raw)
@@ -237,6 +260,8 @@ class Waze(Adapter):
         return items, None
 
     def _one(self, kind: str, item: Any, ref: str) -> Incident | Reject:
+        if isinstance(item, Reject):
+            return item
         if kind == "invalid":
             return Reject.of(f"{next(iter(item))} is not a list", item, ref)
         if not isinstance(item, dict):
@@ -257,6 +282,9 @@ class Waze(Adapter):
         if lat is None or lon is None:
             return Reject.of(f"location {a.get('location')!r} has no numeric x/y", a, ref)
         wtype, subtype = as_text(a.get("type")).upper(), as_text(a.get("subtype")).upper()
+        skipped = next((t for t in (subtype, wtype) if t and t in self.config.skip_alert_types), None)
+        if skipped:
+            return Reject.of(f"alert type {skipped} skipped: no incident for the control room (skip_alert_types)", a, ref)
         category = self.config.alert_categories.get(subtype) or self.config.alert_categories.get(wtype)
         if category is None:
             return Reject.of(f"alert type {wtype or '(none)'}/{subtype or '(none)'} has no category (add it to alert_categories)", a, ref)
@@ -273,7 +301,7 @@ class Waze(Adapter):
                 "reliability": plain_number(a.get("reliability")), "confidence": plain_number(a.get("confidence")),
                 "report_rating": plain_number(a.get("reportRating")), "thumbs_up": plain_number(a.get("nThumbsUp")),
                 "road_type": plain_number(a.get("roadType")), "magvar": plain_number(a.get("magvar")),
-                "time_precision_s": _precision(a.get("pubMillis")),
+                "time_precision_s": a.get("_time_precision_s"),  # CSV exports only: the JSON feed has exact millis
             },
         )
 

@@ -5,6 +5,12 @@ An adapter is one module in `data_sources/` holding one `Adapter` subclass:
 - `fetch()`: the I/O, bounded by the source's timeout and `max_bytes`;
 - `parse(raw)`: pure, bytes in, `ParseResult` (records + rejects with reasons) out.
   It must not raise on bad data; `engine.pipeline.parse_safely` still guards it.
+  Most adapters do not write `parse`: they name the loader of their format,
+  `document = staticmethod(load_json)` (bytes -> (document, Reject | None)), and
+  write `read(document)`; `parse` loads, turns a document that cannot be read
+  into one reject, and hands the rest to `read`. An adapter whose loading needs
+  its config (a CSV delimiter) overrides `load`; one with odd input (NMEA
+  text, protobuf) overrides `load` or `parse` itself.
 Capabilities are class attributes, so screens and the collector can ask without
 instantiating anything.
 
@@ -15,7 +21,7 @@ as rejects), `self.reject` (masks personal data, see `Adapter.private_excerpts`)
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Iterable
+from typing import Any, Callable, ClassVar, Iterable
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -24,7 +30,10 @@ from engine.fetch import FetchError, http_get, read_file
 from engine.privacy import private_excerpt
 from engine.records import ParseResult, Reject
 
-__all__ = ["Adapter", "FetchError", "SourceConfig", "unstorable", "validation_reason"]
+__all__ = ["Adapter", "FetchError", "Loader", "SourceConfig", "unstorable", "validation_reason"]
+
+# bytes -> (the parsed document, None), or (anything, a Reject saying why the whole body is unreadable)
+Loader = Callable[[bytes], tuple[Any, Reject | None]]
 
 
 class SourceConfig(BaseModel):
@@ -110,8 +119,25 @@ class Adapter:
     def close(self) -> None:
         """Release connections held between polls (MQTT, sockets)."""
 
+    # The loader of the format this adapter reads (see the module docstring); None
+    # for an adapter that overrides `load` or `parse`.
+    document: ClassVar[Loader | None] = None
+
     # ---- pure ----------------------------------------------------------------
-    def parse(self, raw: bytes) -> ParseResult:  # pragma: no cover - abstract
+    def parse(self, raw: bytes) -> ParseResult:
+        """Load the document; one reject when it cannot be read, else what `read` makes of it."""
+        doc, problem = self.load(raw)
+        if problem is not None:
+            return ParseResult(rejects=[self.reject(problem.reason, problem.item, problem.ref)])
+        return self.read(doc)
+
+    def load(self, raw: bytes) -> tuple[Any, Reject | None]:
+        if self.document is None:  # pragma: no cover - a programming error, caught by the contract tests
+            raise NotImplementedError(f"adapter {self.name!r} declares no document loader and overrides neither load nor parse")
+        return self.document(raw)
+
+    def read(self, doc: Any) -> ParseResult:  # pragma: no cover - abstract
+        """Records and rejects from a loaded document."""
         raise NotImplementedError
 
     def build(self, model: type, ref: Any, item: Any = "", **fields) -> Any:

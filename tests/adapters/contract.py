@@ -1,4 +1,4 @@
-"""Checks every adapter's tests share: the adapter contract of data_sources/base.py.
+"""Checks every adapter's tests share: the adapter contract of engine/contract.py.
 
 test_contract.py runs them for every registered adapter; an adapter's own module
 imports them for its own hand-made inputs.

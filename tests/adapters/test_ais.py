@@ -1,6 +1,9 @@
+import subprocess
+import sys
 from collections import Counter
 from datetime import datetime, timezone
 from functools import partial, reduce
+from pathlib import Path
 
 import orjson
 import pytest
@@ -15,6 +18,7 @@ KYST = "vessels/ais_nmea_kystverket_tagblock_20241209.nmea"
 POSITIONS = "vessels/ais_aisstream_decoded_positions_brittany_20250618.json"
 STATIC = "vessels/ais_aisstream_decoded_static_brittany_20250618.json"
 REPLAY = "2020-01-01T00:00:00Z"
+ROOT = Path(__file__).resolve().parents[2]
 
 adapter = partial(make_adapter, "ais")
 
@@ -193,3 +197,30 @@ def test_aisstream_time_format():
 @pytest.mark.parametrize("raw", [b"just some text\nwith lines\n", b"42"])  # and the documents in test_contract.py
 def test_broken_documents_are_one_reject(raw):
     assert_one_reject(parse_safely(adapter(received_at=REPLAY), raw))
+
+
+# ---- NMEA 4.10 tag-block groups (fixtures/README.md) and the receive time of a plain log -------
+
+def test_tag_block_groups_carry_station_and_time_in_their_first_sentence_only():
+    raw = (Path(__file__).parent / "fixtures/ais_nmea410_tagblock_groups.nmea").read_bytes()
+    result = parse_safely(adapter(), raw)
+    # both 2-part type 5 messages assemble: their names are merged, none is a lost part
+    assert [(r.reason, r.ref) for r in result.rejects] == [
+        ("static data (type 5) for MMSI 257010000: merged into vessel names", "1+2"),
+        ("static data (type 5) for MMSI 266055000: merged into vessel names", "4+5")]
+    [boat] = result.records
+    assert boat.id == "257010000" and boat.name == "GUARD SUPPLIER" and boat.details["station"] == "2573225"
+    assert boat.observed_at == datetime(2024, 12, 9, 22, 7, 15, tzinfo=timezone.utc)
+
+
+def test_cli_parse_ais_takes_the_receive_time_of_a_plain_log(samples):
+    log = str(samples / PYAIS)
+    run = partial(subprocess.run, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    plain = run([sys.executable, "-m", "damamaya.cli", "parse", "ais", log])
+    assert plain.returncode == 1 and "0 records" in plain.stderr and "no timestamp" in plain.stderr
+    given = run([sys.executable, "-m", "damamaya.cli", "parse", "ais", log, "--received-at", "2024-12-09T22:07:14Z"])
+    positions = [orjson.loads(line) for line in given.stdout.splitlines()]
+    assert given.returncode == 0 and len(positions) == 163
+    assert {p["observed_at"] for p in positions} == {"2024-12-09T22:07:14Z"}
+    no_zone = run([sys.executable, "-m", "damamaya.cli", "parse", "ais", log, "--received-at", "2024-12-09T22:07:14"])
+    assert no_zone.returncode == 2 and "needs a zone" in no_zone.stderr

@@ -1,10 +1,15 @@
+import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
 from data_sources import get_adapter
 from data_sources.bmkg_quake import BmkgQuakeConfig, bmkg_time, hemisphere_value
 from engine.pipeline import parse_safely
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def adapter(config=None):
@@ -210,3 +215,41 @@ def test_non_finite_magnitude_is_rejected():
     raw = b'{"Infogempa": {"gempa": {"DateTime": "2021-10-05T11:00:27+00:00", "Coordinates": "-8.6,115.2", "Magnitude": "NaN"}}}'
     result = parse_safely(adapter(), raw)
     assert result.records == [] and "Magnitude 'NaN' is not a number" in result.rejects[0].reason
+
+
+# ---- variants not among the samples (fixtures/README.md) ---------------------------------------
+
+def test_autogempa_xml_before_2021():
+    """Tanggal '27-Aug-19', Magnitude '5.0 SR', Wilayah1..5, point/coordinates lon,lat."""
+    raw = (FIXTURES / "bmkg_autogempa_pre2021.xml").read_bytes()
+    result = parse_safely(adapter(), raw)
+    assert result.rejects == []
+    [q] = result.records
+    assert q.reported_at == datetime(2019, 8, 27, 6, 31, 23, tzinfo=timezone.utc) and q.id == "20190827T063123Z"
+    assert (q.lat, q.lon) == (-7.26, 129.87) and q.details["magnitude"] == 5.0 and q.severity == "medium"
+    assert q.details["depth_km"] == 10 and q.details["region"] == "188 km BaratDaya MALUKUBRTDAYA-MALUKU"
+    assert len(q.details["regions"]) == 5 and q.details["tsunami"] is False
+    # without the hemisphere text the pair is read lon,lat as that layout writes it
+    [bare] = parse_safely(adapter(), re.sub(rb"\s*<(Lintang|Bujur)>[^<]*</\1>", b"", raw)).records
+    assert (bare.lat, bare.lon) == (-7.26, 129.87)
+
+
+def test_inatews_xml_alert(samples):
+    result = parse_safely(adapter(), (FIXTURES / "bmkg_inatews_tsunami_warning.xml").read_bytes())
+    assert result.rejects == []
+    [w] = result.records
+    assert w.category == "tsunami" and w.id == "20230424T200057Z" and (w.lat, w.lon) == (-0.93, 98.39)
+    assert w.severity == "high" and w.details["highest_zone_level"] == "SIAGA"
+    assert [z["district"] for z in w.details["warning_zones"]] == ["NIAS-SELATAN PULAU TANABALA", "KEP-MENTAWAI PULAU SIBERUT"]
+    assert w.details["maps"]["wzmap"] == "20230425030533.wz.png" and w.details["magnitude"] == 7.3
+    # the same message as JSON and as XML is one incident with the same fields
+    [j] = parse_safely(adapter(), (samples / "alerts_cap/bmkg_inatews_tsunami_warning_20230425.json").read_bytes()).records
+    assert (j.id, j.lat, j.lon, j.reported_at, j.title) == (w.id, w.lat, w.lon, w.reported_at, w.title)
+
+
+def test_two_digit_years_are_this_century_unless_in_the_future():
+    assert bmkg_time("14-02-22 12:57:47 WIB") == datetime(2022, 2, 14, 5, 57, 47, tzinfo=timezone.utc)
+    assert bmkg_time("27 Agu 19 13:31:23 WIB").year == 2019
+    assert bmkg_time("01-01-99 00:00:00 UTC").year == 1999  # 2099 is still to come
+    with pytest.raises(ValueError):
+        bmkg_time("27 Agu 019 13:31:23 WIB")

@@ -1,4 +1,5 @@
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from contract import assert_one_reject
@@ -67,7 +68,7 @@ def test_cap11_namespace_and_zero_radius_circle(samples):
 def test_prefixed_cap_fire_circle_becomes_polygon(samples):
     a = one(samples, "alerts_cap/cap12_au_nsw_rfs_fire_prefixed_20111005.xml")
     assert a.id == "tag:www.rfs.nsw.gov.au2011-10-06:40184"
-    assert a.category == "wildfire" and a.severity == "low"
+    assert a.category == "fire" and a.severity == "low"  # CAP Fire, headed "Yerong Creek Structure Fire"
     assert a.details["circles"] == [{"lat": -35.3888, "lon": 147.0598, "radius_km": 25.0}]
     assert a.geometry["type"] == "Polygon" and len(a.geometry["coordinates"][0]) == 33
     poly = shape(a.geometry)
@@ -201,3 +202,83 @@ def test_unknown_declared_encoding_is_a_reject_not_a_crash(samples):
 def test_out_of_range_sent_is_a_reject():
     result = adapter().parse(_alert("Y1", "9999-12-31T23:59:59-05:00").encode())
     assert result.records == [] and "sent" in result.rejects[0].reason
+
+
+# ---- meaning, languages, times and the nowcast index (fixtures/README.md) ----------------------
+
+FIXTURES = Path(__file__).parent / "fixtures"
+WITA = timezone(timedelta(hours=8))
+
+
+def test_a_fire_is_a_wildfire_only_when_it_says_so():
+    def category(event, headline, cap_category="Fire"):
+        raw = ALERT.format(event=event, headline=headline, category=cap_category).encode()
+        return one_of(raw).category
+
+    assert category("Fire", "Yerong Creek Structure Fire") == "fire"
+    assert category("Fire", "Bushfire at Wambelong") == "wildfire"
+    assert category("Kebakaran", "Kebakaran rumah di Denpasar Barat", "Safety") == "fire"
+    assert category("Kebakaran Hutan dan Lahan", "Karhutla di Bali", "Fire") == "wildfire"
+    assert category("Thunderstorm", "Severe thunderstorm", "Met") == "extreme_weather"
+
+
+def test_bilingual_alert_keeps_both_languages_and_reads_its_times_as_utc():
+    a = one_of((FIXTURES / "bmkg_nowcast_cap_bilingual.xml").read_bytes())
+    assert a.details["language"] == "id" and a.title == "Peringatan Dini Cuaca Bali" and a.category == "extreme_weather"
+    languages = a.details["languages"]
+    assert set(languages) == {"id", "en"}
+    assert languages["en"]["headline"] == "Weather Early Warning for Bali"
+    assert languages["en"]["event"] == "Heavy Rain with Lightning and Strong Wind"
+    assert languages["id"]["description"].startswith("Waspada potensi hujan") and languages["en"]["description"].startswith("Beware")
+    assert languages["en"]["areas"] == [a.details["areas"][0]]
+    assert a.details["effective"] == "2023-12-01T06:30:00Z" and a.details["onset"] == "2023-12-01T06:45:00Z"
+    assert a.expires_at == datetime(2023, 12, 1, 17, tzinfo=WITA) and a.details["time_notes"] == []
+    english = parse_safely(adapter(CapConfig(language="en")), (FIXTURES / "bmkg_nowcast_cap_bilingual.xml").read_bytes()).records[0]
+    assert english.title == "Weather Early Warning for Bali" and english.details["languages"] == languages
+
+
+def test_unreadable_onset_is_left_out_with_a_note():
+    raw = ALERT.format(event="Flood", headline="Banjir", category="Met").replace("<urgency>", "<onset>soon</onset><urgency>").encode()
+    a = one_of(raw)
+    assert a.details["onset"] is None and a.details["time_notes"] == ["onset ignored: unreadable time 'soon'"]
+
+
+def test_nowcast_index_links_are_followed_bounded_and_fetched_once(feed_server):
+    alert = (FIXTURES / "bmkg_nowcast_cap_bilingual.xml").read_bytes()
+    ids = ["CBL20231201003", "CNB20231201002", "CJI20231201005"]
+    for identifier in ids:
+        feed_server.serve(f"/alerts/nowcast/id/{identifier}_alert.xml", alert.replace(b"CBL20231201003", identifier.encode()))
+    base = feed_server.serve("/", b"").rstrip("/")
+    index = (FIXTURES / "bmkg_nowcast_rss_index.xml").read_bytes().replace(b"https://www.bmkg.go.id", base.encode())
+    url = feed_server.serve("/alerts/nowcast/id/rss.xml", index)
+    cap = adapter(CapConfig(url=url, max_linked_alerts=2))
+
+    first = parse_safely(cap, cap.fetch())
+    assert [r.id for r in first.records] == ids[:2]
+    [later] = first.rejects
+    assert "not fetched yet: over max_linked_alerts (2)" in later.reason and later.item.endswith("CJI20231201005_alert.xml")
+
+    for identifier in ids[:2]:  # already read: a second poll must not ask for them again
+        feed_server.serve(f"/alerts/nowcast/id/{identifier}_alert.xml", b"gone", status=500)
+    second = parse_safely(cap, cap.fetch())
+    assert [r.id for r in second.records] == ids and second.rejects == []
+
+    feed_server.serve("/alerts/nowcast/id/rss.xml", index.replace(b"CNB20231201002", b"CXX20231201009"))
+    third = parse_safely(cap, cap.fetch())  # the index dropped one file and lists a new one that fails
+    assert sorted(cap.linked) == sorted(f"{base}/alerts/nowcast/id/{i}_alert.xml" for i in (ids[0], ids[2]))
+    assert [r.id for r in third.records] == [ids[0], ids[2]]
+    assert len(third.rejects) == 1 and "linked CAP file not fetched (tried again next poll): HTTP 404" in third.rejects[0].reason
+
+
+ALERT = """<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>T1</identifier><sender>test</sender>
+<sent>2023-12-01T14:30:00+08:00</sent><status>Actual</status><msgType>Alert</msgType><scope>Public</scope>
+<info><language>id</language><category>{category}</category><event>{event}</event><urgency>Immediate</urgency>
+<severity>Moderate</severity><certainty>Observed</certainty><headline>{headline}</headline>
+<area><areaDesc>Denpasar</areaDesc><circle>-8.65,115.22 0</circle></area></info></alert>"""
+
+
+def one_of(raw: bytes):
+    result = parse_safely(adapter(), raw)
+    assert result.rejects == []
+    [record] = result.records
+    return record

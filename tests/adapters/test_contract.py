@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from data_sources import registry
+from engine.contract import Adapter
 
 Sample = str | bytes | Callable[[Path], bytes]  # a file under the samples folder, literal bytes, or made from the folder
 
@@ -123,6 +124,16 @@ def parser(name: str):
 
 def test_every_adapter_has_a_contract():
     assert set(CONTRACTS) == set(registry())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_adapter_says_how_it_reads_a_document(name):
+    """The base parse loads the declared format and hands `read` the document: an adapter declares its
+    loader (`document`) or overrides `load`, and writes `read`; or it overrides `parse` whole."""
+    cls = registry()[name]
+    if cls.parse is Adapter.parse:
+        assert cls.document is not None or cls.load is not Adapter.load, name
+        assert cls.read is not Adapter.read, name
 
 
 @pytest.mark.parametrize("name", NAMES)

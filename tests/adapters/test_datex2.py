@@ -1,5 +1,6 @@
 from collections import Counter
 from functools import partial
+from pathlib import Path
 
 import pytest
 from contract import assert_one_reject, make_adapter, utc
@@ -120,9 +121,10 @@ def test_other_publications_and_measurement_oddities():
     [flow] = result.records
     assert flow.id == "S1:2:20250910T020000Z" and flow.observed_at == utc(2025, 9, 10, 2, 0)  # publication time
     reasons = " | ".join(r.reason for r in result.rejects)
-    assert len(result.rejects) == 4
-    for part in ["'fast' is not a number", "TrafficStatus is not read", "duplicate of id S1:2:", "without a measurementSiteReference"]:
+    assert len(result.rejects) == 3
+    for part in ["'fast' is not a number", "TrafficStatus is not read", "without a measurementSiteReference"]:
         assert part in reasons
+    assert (flow.value, flow.details["samples"]) == (600, 2)  # two values for one site, index and time: samples, not a duplicate
 
 
 @pytest.mark.parametrize("raw", [  # empty, HTML, truncated, non-UTF-8 and deeply nested: test_contract.py
@@ -147,3 +149,36 @@ def test_fetch_path(samples, feed_server):
     a = adapter(url=feed_server.serve("/events.xml", body, content_type="application/xml"))
     [incident] = parse_safely(a, a.fetch()).records
     assert incident.id == "950085"
+
+
+# ---- variants not among the samples (fixtures/README.md) ---------------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_ntis_journey_time_samples_are_aggregated_to_their_median():
+    result = parse_safely(adapter(), (FIXTURES / "datex2_v2_ntis_anpr_journey_times.xml").read_bytes())
+    assert result.rejects == []  # no sample called a duplicate
+    link, single = result.records
+    assert link.id == "A1_J51_J52_NB:0:20150429T083500Z" and link.quantity == "travel_time" and link.unit == "s"
+    assert link.value == 436 and (link.details["samples"], link.details["min"], link.details["max"]) == (7, 401, 452)
+    assert single.value == 188 and "samples" not in single.details
+
+
+def test_datex2_v3_payload_measured_data():
+    result = parse_safely(adapter(), (FIXTURES / "datex2_v3_payload_measured.xml").read_bytes())
+    assert result.rejects == []
+    assert [(r.station, r.quantity, r.value) for r in result.records] == [
+        ("RWS01_MONIBAS_0021hrl0403ra", "flow", 780), ("RWS01_MONIBAS_0021hrl0403ra", "speed", 96),
+        ("RWS01_MONIBAS_0021hrl0409ra", "travel_time", 131.5)]
+    assert {r.observed_at for r in result.records} == {utc(2023, 5, 10, 7, 59)}
+
+
+def test_datex2_v3_payload_situation():
+    result = parse_safely(adapter(), (FIXTURES / "datex2_v3_payload_situation.xml").read_bytes())
+    assert result.rejects == []
+    [accident] = result.records
+    assert accident.id == "RWS03_1234567_01" and accident.category == "traffic_accident" and accident.severity == "high"
+    assert (accident.lat, accident.lon) == (52.084, 5.043)
+    assert accident.reported_at == utc(2023, 5, 10, 7, 41) and accident.updated_at == utc(2023, 5, 10, 7, 55)
+    assert accident.details["comments"] == ["Collision on the A2, two lanes closed"] and accident.details["subtype"] == "collision"

@@ -2,6 +2,7 @@ import shutil
 import zipfile
 from datetime import datetime, timezone
 from functools import partial
+from pathlib import Path
 
 import pytest
 from contract import assert_one_reject, make_adapter
@@ -146,3 +147,26 @@ def test_truncated_feed(samples):
     raw = (samples / AUSTIN).read_bytes()
     result = parse_safely(adapter(), raw[: len(raw) // 2])
     assert result.records == [] and len(result.rejects) == 1 and "protobuf" in result.rejects[0].reason
+
+
+# ---- debug feeds: JSON (MessageToJson) and protobuf text format (fixtures/README.md) ------------
+
+@pytest.mark.parametrize("name", ["gtfsrt_vehiclepositions_austin_messagetojson.json", "gtfsrt_vehiclepositions_austin_text_format.txt"])
+def test_json_and_text_format_read_like_the_protobuf(samples, name):
+    debug = parse_safely(adapter(), (Path(__file__).parent / "fixtures" / name).read_bytes())
+    binary = parse_safely(adapter(), (samples / AUSTIN).read_bytes())
+    assert debug.rejects == [] and [r.id for r in debug.records] == ["2305", "2303", "2301", "2421"]
+    first_four = {r.id: r for r in binary.records if r.id in {"2305", "2303", "2301", "2421"}}
+    assert [r.model_dump() for r in debug.records] == [first_four[r.id].model_dump() for r in debug.records]
+    assert debug.records[0].observed_at == datetime(2021, 2, 13, 7, 25, 46, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("raw, words", [
+    (b'{"header": {"gtfsRealtimeVersion": "2.0"}, "entity": [{"id": 1}]}', "not a GTFS-realtime JSON"),
+    (b'header { gtfs_realtime_version: "2.0" }\nentity { id: "1" vehicle { position { latitude: } } }', "not a GTFS-realtime text format"),
+    (b'{"entity": []}', "no header.gtfs_realtime_version"),
+])
+def test_broken_debug_feeds_are_one_reject(raw, words):
+    result = parse_safely(adapter(), raw)
+    assert_one_reject(result)
+    assert words in result.rejects[0].reason

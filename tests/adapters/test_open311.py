@@ -1,9 +1,13 @@
+from datetime import date, datetime, timedelta, timezone
 from functools import partial
 
 import pytest
 from contract import assert_one_reject, make_adapter, utc
 
 from data_sources.open311 import Open311Config, parse_services
+from engine.analytics.config import KpiConfig
+from engine.analytics.facts import fact_from_payload
+from engine.analytics.kpi import working_deadline
 from engine.pipeline import parse_safely
 
 DIR = "complaints/"
@@ -26,9 +30,9 @@ def test_spec_example_xml_two_requests(samples):
     # closed with "Duplicate request." is a rejected complaint, an open one without an agency is new
     assert (first.status, second.status) == ("rejected", "new")
     assert (first.lat, first.lon) == (37.762221815, -122.4651145)
-    # expected_datetime is the resolution deadline; the first response is due 3 days after the request
+    # expected_datetime is the city's own resolution deadline; the adapter adds no days of its own
     assert first.details["resolution_due"] == "2010-04-15T14:37:38Z"
-    assert first.details["first_response_due"] == "2010-04-17T14:37:38Z"
+    assert "first_response_due" not in first.details
     assert first.details["description"] is None and first.details["agency_responsible"] is None
 
 
@@ -47,10 +51,30 @@ def test_chicago_json(samples):
     result = parse(samples, "open311_georeport_v2_requests_chicago_2014.json")
     assert [r.id for r in result.records] == ["14-01100669", "14-01100627"] and result.rejects == []
     light = result.records[0]
-    assert light.category == "street_lighting" and light.status == "dispatched"
+    # Chicago names an agency on every request: an open one is still new unless a city opts in
+    assert light.category == "street_lighting" and light.status == "new"
     assert light.details["agency_responsible"] == "Division of Electrical Operations CDOT"
     assert light.updated_at == utc(2014, 7, 12, 16, 8, 21)
-    assert light.details["resolution_due"] == "2014-07-26T15:58:43Z"
+    assert light.details["resolution_due"] is None
+
+
+def test_assigned_status_is_an_opt_in(samples):
+    opted = parse(samples, "open311_georeport_v2_requests_chicago_2014.json", assigned_status="dispatched")
+    assert [r.status for r in opted.records] == ["dispatched", "dispatched"]
+    spec = parse(samples, "open311_georeport_v2_requests_spec_example.xml", assigned_status="dispatched")
+    assert [r.status for r in spec.records] == ["rejected", "new"]  # no agency named: not handed over
+
+
+def test_deadlines_are_the_working_day_rule_from_the_received_time(samples):
+    """No calendar days from the adapter: the one SP4N-LAPOR! rule (kpi working days and holidays) applies."""
+    light = parse(samples, "open311_georeport_v2_requests_chicago_2014.json").records[0]
+    assert light.reported_at == utc(2014, 7, 12, 15, 58, 43)  # Saturday, 23:58 WITA
+    kpi = KpiConfig(holidays=[date(2014, 7, 14)])
+    row = fact_from_payload(light.model_dump(mode="json"), kpi)
+    first_due = working_deadline(light.reported_at, kpi.first_response_days, kpi.working_days, kpi.holidays)
+    assert row["due_first"] == int(first_due.timestamp())
+    # (Sunday 13, Monday 14 a holiday) Tue 15, Wed 16, Thu 17: due before Friday 18 July 00:00 WITA
+    assert first_due == datetime(2014, 7, 18, tzinfo=timezone(timedelta(hours=8)))
 
 
 def test_bloomington_json_null_and_zero_locations_are_kept(samples):
@@ -66,16 +90,10 @@ def test_bloomington_json_null_and_zero_locations_are_kept(samples):
     assert by_id["4fbd14bbb1fe2c5214000000"].category == "waste"  # Yard Waste
 
 
-def test_category_and_deadline_config(samples):
-    result = parse(
-        samples, "open311_georeport_v2_requests_chicago_2014.json",
-        categories={"Building Violation": "public_service"},
-        service_deadlines={"4ffa9cad6018277d4000007b": {"first_response_days": 1, "resolution_days": 5}},
-    )
+def test_category_config(samples):
+    result = parse(samples, "open311_georeport_v2_requests_chicago_2014.json", categories={"Building Violation": "public_service"})
     light, building = result.records
-    assert building.category == "public_service"
-    assert light.details["first_response_due"] == "2014-07-13T15:58:43Z"
-    assert light.details["resolution_due"] == "2014-07-17T15:58:43Z"
+    assert building.category == "public_service" and light.category == "street_lighting"
 
 
 def test_status_override_keeps_defaults(samples):

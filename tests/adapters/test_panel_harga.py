@@ -6,6 +6,7 @@ import pytest
 from contract import assert_one_reject, make_adapter
 
 from data_sources._prices import canonical_commodity
+from data_sources.readers.documents import INCOMPLETE_LINE
 from engine.pipeline import parse_safely
 from engine.prices import change, daily_series, market_date
 from engine.records import WITA
@@ -94,10 +95,12 @@ def test_broken_documents_are_one_reject(raw):
 
 def test_truncated_csv_keeps_whole_rows_and_rejects_the_cut_one(samples):
     lines = (samples / CSV).read_bytes().splitlines(keepends=True)
-    raw = b"".join(lines[:4]) + lines[4][:25]  # last row cut inside the price
+    raw = b"".join(lines[:4]) + lines[4][:25]  # last row cut inside the price, as a file being written
     result = parse_safely(adapter(), raw)
     assert len(result.records) + len(result.rejects) == 4
-    assert result.rejects[-1].reason == "row is cut short: 3 of 10 columns"
+    assert result.rejects[-1].reason == INCOMPLETE_LINE and result.rejects[-1].ref == "line 5"
+    cut_short = parse_safely(adapter(), raw + b"\n")  # a short row that did end its line
+    assert cut_short.rejects[-1].reason == "row is cut short: 3 of 10 columns"
 
 
 def test_canonical_names_match_between_sources():

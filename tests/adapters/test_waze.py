@@ -143,3 +143,40 @@ def test_fetch_path(samples, feed_server):
     body = (samples / FEED).read_bytes()
     a = adapter(url=feed_server.serve("/waze.json", body, content_type="application/json"))
     assert len(parse_safely(a, a.fetch()).records) == 655
+
+
+# ---- live-map captures: exact millis, POLICE and CHIT_CHAT -------------------------------------
+
+def _alert(uuid, wtype, millis, subtype=""):
+    return {"uuid": uuid, "type": wtype, "subtype": subtype, "pubMillis": millis, "location": {"x": 115.2167, "y": -8.6553},
+            "street": "Jl. Gajah Mada", "city": "Denpasar", "reliability": 5, "confidence": 0}
+
+
+def test_json_alerts_at_exact_seconds_carry_no_rounding():
+    feed = {"alerts": [_alert("a", "ACCIDENT", 1757466000000), _alert("b", "ACCIDENT", 1757466123000)]}
+    result = parse_safely(adapter(), orjson.dumps(feed))
+    assert [r.details["time_precision_s"] for r in result.records] == [None, None]
+    assert result.records[0].reported_at == utc(2025, 9, 10, 1, 0)
+
+
+def test_csv_rounding_is_judged_on_the_whole_column():
+    header = b"id,pub_millis,type,subtype,longitude,latitude\n"
+    exact = header + b"1,1757466000000,ACCIDENT,,115.2167,-8.6553\n2,1757466123456,ACCIDENT,,115.2167,-8.6553\n"
+    rounded = header + b"1,1757460000000,ACCIDENT,,115.2167,-8.6553\n2,1757500000000,ACCIDENT,,115.2167,-8.6553\n"
+    assert [r.details["time_precision_s"] for r in parse_safely(adapter(), exact).records] == [None, None]
+    assert [r.details["time_precision_s"] for r in parse_safely(adapter(), rounded).records] == [10000, 10000]
+
+
+def test_police_and_chit_chat_are_skipped_by_a_rule_or_read_when_mapped():
+    feed = orjson.dumps({"alerts": [_alert("p", "POLICE", 1757466000000, "POLICE_VISIBLE"), _alert("c", "CHIT_CHAT", 1757466001000),
+                                    _alert("x", "SOMETHING_NEW", 1757466002000)]})
+    result = parse_safely(adapter(), feed)
+    assert result.records == []
+    assert [r.reason for r in result.rejects] == [
+        "alert type POLICE skipped: no incident for the control room (skip_alert_types)",
+        "alert type CHIT_CHAT skipped: no incident for the control room (skip_alert_types)",
+        "alert type SOMETHING_NEW/(none) has no category (add it to alert_categories)"]
+    read = parse_safely(adapter(skip_alert_types=["chit_chat"], alert_categories={"POLICE": "public_order"}), feed)
+    [police] = read.records
+    assert police.id == "alert:p" and police.category == "public_order" and police.details["waze_subtype"] == "POLICE_VISIBLE"
+    assert len(read.rejects) == 2

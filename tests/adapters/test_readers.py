@@ -1,9 +1,9 @@
-"""The shared adapter contract: data_sources.base, data_sources._xml and Reject.of."""
+"""The shared readers (data_sources.readers: documents, elements, values, config types), the contract helpers and Reject.of."""
 from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from data_sources import get_adapter
-from data_sources._xml import child, children, descendants, load_xml, load_xml_or_json, local, text
-from data_sources.base import CategoryName, SeverityName, StatusName, ZoneName, as_text, blank, load_json, parse_number, parse_time, plain_number, read_csv, split_zone, utc_iso, utc_stamp, zone_from_name
+from data_sources.readers.config_types import CategoryName, SeverityName, StatusName, ZoneName
+from data_sources.readers.documents import INCOMPLETE_LINE, blank, load_json, load_xml, load_xml_or_json, read_csv
+from data_sources.readers.elements import child, children, descendants, local, text
+from data_sources.readers.values import as_text, full_year, parse_number, parse_time, plain_number, split_zone, utc_iso, utc_stamp, zone_from_name
 from engine.contract import Adapter, SourceConfig, unstorable
 from engine.privacy import mask_digits, private_excerpt
 from engine.records import WIB, WITA, Incident, ParseResult, Reading, Reject, record_to_json
@@ -428,8 +430,8 @@ def test_canonical_name_config_types():
 # ---- CSV ----------------------------------------------------------------------------------
 
 def test_read_csv():
-    rows, problem = read_csv("\ufeffa;b\n1;2\n\n;\n".encode(), delimiter=";")
-    assert problem is None and rows == [["a", "b"], ["1", "2"], [], ["", ""]]
+    rows, problem, unfinished = read_csv("\ufeffa;b\n1;2\n\n;\n".encode(), delimiter=";")
+    assert problem is None and unfinished is None and rows == [["a", "b"], ["1", "2"], [], ["", ""]]
     assert [blank(r) for r in rows] == [False, False, True, True]
     assert read_csv(b"a,b\nCaf\xe9,1\n")[0][1] == ["Café", "1"]  # Latin-1 spreadsheet export
     for raw, kwargs, words in [
@@ -437,11 +439,51 @@ def test_read_csv():
         (b"a,b\n\x00\x01", {}, "binary data"), (b"", {}, "empty body"), (b"<html><body>502", {}, "HTML page"),
         (b'a\n"' + b"x" * 140_000 + b'"\n', {}, "not a readable CSV: field larger than field limit"),
     ]:
-        rows, problem = read_csv(raw, **kwargs)
+        rows, problem, _ = read_csv(raw, **kwargs)
         assert rows == [] and words in problem.reason
+
+
+def test_read_csv_keeps_a_line_caught_mid_write_out_of_the_data():
+    rows, problem, unfinished = read_csv(b"id,desa\n1,Dauh Puri\n2,Dauh Puri Ka")
+    assert problem is None and rows == [["id", "desa"], ["1", "Dauh Puri"]]
+    assert unfinished.reason == INCOMPLETE_LINE and unfinished.ref == "line 3" and unfinished.item == "2,Dauh Puri Ka"
+    # a quoted record over two lines, cut short: its first line is where it starts
+    rows, _, unfinished = read_csv(b'id,note\n1,ok\r\n2,"two\nlin')
+    assert rows == [["id", "note"], ["1", "ok"]] and unfinished.ref == "line 3"
+    # complete files: a final newline, or one line that never had one
+    assert read_csv(b"id,desa\n1,Dauh Puri\n").unfinished is None
+    assert read_csv(b"id,desa").rows == [["id", "desa"]] and read_csv(b"id,desa").unfinished is None
+    assert read_csv(b"id,desa\n1,x\n   ").unfinished is None  # trailing blanks are no record
+
+
+@pytest.mark.parametrize("name, header, row", [
+    ("emergency-calls", b"Call Number,Received DtTm,Call Type", b"2,2020-04-01T10:00:00,Medical Incid"),
+    ("waze", b"uuid,pub_millis,type,longitude,latitude", b"b,1600000000000,ACCIDENT,115.2,-8.6"),
+    ("water-level", b"tanggal,ketinggian,name_pintu_air", b"2023-01-01 10:00,12"),
+    ("panel-harga", b"Timestamp,Komoditas,Harga", b"2025-09-01,Beras,1500"),
+])
+def test_csv_adapters_reject_a_last_line_caught_mid_write(name, header, row):
+    done = {"emergency-calls": b"1,2020-04-01T09:00:00,Fire", "waze": b"a,1600000000000,ACCIDENT,115.2,-8.6",
+            "water-level": b"2023-01-01 09:00,110,Manggarai", "panel-harga": b"2025-09-01,Beras,15000"}[name]
+    result = get_adapter(name)(name).parse(header + b"\n" + done + b"\n" + row)
+    assert [r.reason for r in result.rejects] == [INCOMPLETE_LINE]
+    assert len(result.records) == 1  # the complete line is kept
 
 
 def test_water_level_csv_with_a_huge_field_is_one_reject_not_a_crash():
     adapter = get_adapter("water-level")("water-level")
     result = adapter.parse(b'tanggal,ketinggian,name_pintu_air\n"' + b"9" * 140_000 + b'",1,x\n')
     assert result.records == [] and len(result.rejects) == 1 and "field larger" in result.rejects[0].reason
+
+
+def test_two_digit_years_are_never_year_19_ad():
+    wib = timezone(timedelta(hours=7))
+    assert parse_time("27 Agu 19 13:31:23 WIB") == datetime(2019, 8, 27, 13, 31, 23, tzinfo=wib)
+    assert parse_time("27-Aug-19 13:31:23 WIB") == datetime(2019, 8, 27, 13, 31, 23, tzinfo=wib)
+    assert full_year("19", 8, 27, today=date(2026, 1, 1)) == 2019
+    assert full_year("26", 12, 31, today=date(2026, 1, 1)) == 1926  # later this year: not yet, so last century
+    assert full_year("26", 1, 2, today=date(2026, 1, 1)) == 2026  # a day of slack for zones east of UTC
+    assert full_year("2019", 8, 27) == 2019
+    for year in ("019", "9", "20190"):
+        with pytest.raises(ValueError):
+            parse_time(f"27 Agu {year} 13:31:23 WIB")

@@ -1,114 +1,20 @@
-"""Readers shared by the adapters, so each rule lives once (all of them total: bad
-data gives None, a Reject or ValueError as documented, never another exception):
-- documents: `load_json`, `read_csv`, `sniff_problem` here; `load_xml`,
-  `load_xml_or_json` and namespace-blind element access in `data_sources._xml`;
-- values: `parse_time` (only ValueError), `split_zone`, `parse_number` (amounts)
-  and `plain_number` (coordinates), both always finite; `as_text` for ids;
+"""Values inside documents, read the same way by every adapter (total: bad values
+give None, or ValueError where documented, never another exception):
+- times: `parse_time` (only ValueError), `split_zone`, `zone_from_name`,
+  `full_year` (the one rule for two-digit years),
   `utc_iso` / `utc_stamp` for times in details and ids;
-- config types: `ZoneName` for every zone key (IANA names and WIB/WITA/WIT/UTC,
-  read with `zone_from_name`), `CategoryName`, `SeverityName`, `StatusName`.
-The contract itself (Adapter, SourceConfig, FetchError) is `engine.contract`.
+- numbers: `parse_number` (amounts, '50.000' is fifty thousand) and
+  `plain_number` (coordinates), both always finite; `finite_float`;
+- `as_text` for ids that may arrive as numbers.
 """
 from __future__ import annotations
 
-import csv
 import functools
-import io
-import json
 import math
 import re
-from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Annotated, Any, Iterable
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import orjson
-from pydantic import AfterValidator
-
-from engine.records import SEVERITIES, STATUSES, Reject
-from engine.taxonomy import CATEGORIES
-
-
-# ---- helpers for parse ---------------------------------------------------------
-
-def sniff_problem(raw: bytes) -> str | None:
-    """A reason when the body is plainly not a feed: empty, or an HTML error page."""
-    head = raw[:512].lstrip().lower()
-    if not head:
-        return "empty body"
-    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:200]:
-        return "an HTML page, not a feed (the server probably returned an error page)"
-    return None
-
-
-def read_csv(raw: bytes, *, delimiter: str = ",", latin1: bool = True) -> tuple[list[list[str]], Reject | None]:
-    """The records of a CSV export, header first, as the csv module reads them
-    (an empty line is []); or one Reject for the whole document, never an exception.
-
-    Text is UTF-8 (a BOM is dropped). With `latin1`, bytes that are not UTF-8
-    are read as Latin-1 (spreadsheet exports); without, they are a reject. An
-    empty body, an HTML error page, NUL bytes (binary data) and what the csv
-    module refuses (a field over its 128 KiB limit) are rejects too.
-    """
-    problem = sniff_problem(raw) or ("binary data, not CSV text" if b"\x00" in raw else None)
-    if problem:
-        return [], Reject.of(problem, raw[:120])
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        if not latin1:
-            return [], Reject.of(f"not UTF-8 text ({exc.reason} at byte {exc.start}), so not a CSV export", raw[:120])
-        text = raw.decode("latin-1")
-    try:
-        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)), None
-    except csv.Error as exc:
-        return [], Reject.of(f"not a readable CSV: {exc}", text[:120])
-
-
-def blank(row: list[str]) -> bool:
-    return not any(cell.strip() for cell in row)
-
-
-def load_json(raw: bytes) -> tuple[Any, Reject | None]:
-    """Decode JSON; on failure a Reject saying why, never an exception.
-
-    Every number it returns is finite, and every integer fits in 64 bits, as
-    orjson reads them. orjson refuses NaN, Infinity and numbers beyond a double,
-    but the fallback for bodies orjson refuses (Latin-1 feeds) goes through the
-    standard json module, which would accept them: there NaN, Infinity, -Infinity
-    and overflowing numbers such as 1e999 become None ("not reported", as
-    `parse_number` reads them), and integers beyond 64 bits become floats.
-    """
-    problem = sniff_problem(raw)
-    if problem:
-        return None, Reject.of(problem, raw[:120])
-    try:
-        return orjson.loads(raw), None
-    except orjson.JSONDecodeError as exc:
-        try:  # orjson refuses non-UTF-8 (and NaN): a Latin-1 feed is still worth reading
-            return json.loads(_json_text(raw), parse_constant=_no_constant, parse_float=_finite_float, parse_int=_int64), None
-        except (ValueError, RecursionError):
-            return None, Reject.of(f"not valid JSON: {exc}", raw[:120])
-    except RecursionError:
-        return None, Reject.of("JSON nested too deeply", raw[:120])
-
-
-def _json_text(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
-
-
-def _no_constant(name: str) -> None:
-    return None  # NaN, Infinity, -Infinity
-
-
-def _int64(text: str) -> int | float | None:
-    if len(text) <= 20:
-        value = int(text)
-        if -(2**63) <= value < 2**64:
-            return value
-    return _finite_float(text)
 
 
 _ID_MONTHS = {"jan": 1, "feb": 2, "mar": 3, "apr": 4, "mei": 5, "may": 5, "jun": 6, "jul": 7, "agu": 8, "agt": 8,
@@ -132,34 +38,6 @@ def zone_from_name(name: str) -> tzinfo:
         return ZoneInfo(s)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: 'America' is a folder of zones, or a name too long
         raise ValueError(f"unknown time zone {name!r}; use WIB, WITA, WIT, UTC, +07:00 or an IANA name") from None
-
-
-def _known_zone(name: str) -> str:
-    zone_from_name(name)
-    return name
-
-
-# The type of every config key that names a zone (`timezone`, `realtime_timezone`):
-# a text that `zone_from_name` reads, checked when the config is loaded.
-ZoneName = Annotated[str, AfterValidator(_known_zone)]
-
-
-def _one_of(allowed: Iterable[str], what: str) -> AfterValidator:
-    names = frozenset(allowed)
-
-    def check(value: str) -> str:
-        if value not in names:
-            raise ValueError(f"{value!r} is not {what}")
-        return value
-
-    return AfterValidator(check)
-
-
-# Config values that must be canonical names, such as the targets of a source's
-# category/severity/status mappings (`dict[str, CategoryName]`) and their defaults.
-CategoryName = Annotated[str, _one_of(CATEGORIES, "a category in engine.taxonomy")]
-SeverityName = Annotated[str, _one_of(SEVERITIES, f"one of {', '.join(SEVERITIES)}")]
-StatusName = Annotated[str, _one_of(STATUSES, f"one of {', '.join(STATUSES)}")]
 
 
 def split_zone(text: str) -> tuple[str, tzinfo | None]:
@@ -219,14 +97,39 @@ def _read_time(text: str) -> tuple[datetime, tzinfo | None]:
         raise ValueError(f"unreadable time {_shown(text)}") from None
 
 
+_DAY_MONTH_NAME = re.compile(r"^(\d{1,2})[-\s/]+([a-z]+)\.?[-\s/,]+(\d+)(?:[\s,T]+(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?)?$", re.I)
+
+
 def _parse_day_month_name(s: str) -> datetime:
-    bits = s.replace(",", " ").split()
+    """'05 Okt 2021 18:00:27', '27-Aug-19 13:31:23' (pre-2021 BMKG), '4 Agustus 2021'."""
+    m = _DAY_MONTH_NAME.match(s.strip())
+    month = _ID_MONTHS.get(m[2][:3].lower()) if m else None
+    if m is None or month is None:
+        raise ValueError(f"unreadable time {s!r}")
+    day = int(m[1])
+    year = full_year(m[3], month, day)
     try:
-        day, month, year = int(bits[0]), _ID_MONTHS[bits[1][:3].lower()], int(bits[2])
-        hms = [int(x) for x in (bits[3].split(":") if len(bits) > 3 else ["0"])] + [0, 0]
-        return datetime(year, month, day, hms[0], hms[1], hms[2])
-    except (IndexError, KeyError, ValueError):
+        return datetime(year, month, day, int(m[4] or 0), int(m[5] or 0), int(m[6] or 0))
+    except ValueError:
         raise ValueError(f"unreadable time {s!r}") from None
+
+
+def full_year(written: str, month: int, day: int, today: date | None = None) -> int:
+    """The year of a date as written: four digits as they are; two digits are 20xx unless
+    that date is still to come (then 19xx: '27-Aug-19' is 2019, '01-Jan-99' 1999).
+    Any other number of digits is a ValueError: a year is never read as year 19 AD."""
+    digits = written.strip()
+    if not digits.isdigit() or len(digits) not in (2, 4):
+        raise ValueError(f"year {written!r} is neither two nor four digits")
+    if len(digits) == 4:
+        return int(digits)
+    today = today or datetime.now(timezone.utc).date()
+    year = 2000 + int(digits)
+    try:
+        future = date(year, month, day) > today + timedelta(days=1)  # a day of slack for zones east of UTC
+    except ValueError:
+        raise ValueError(f"no day {day} in month {month} of {year}") from None
+    return year - 100 if future else year
 
 
 def parse_number(text: Any) -> float | None:
@@ -241,7 +144,7 @@ def parse_number(text: Any) -> float | None:
         return None
     if isinstance(text, (int, float)):
         try:
-            return _finite_float(text)
+            return finite_float(text)
         except OverflowError:  # an int beyond a double
             return None
     s = str(text).strip().lower().replace(" ", "").replace("\u00a0", "")
@@ -259,12 +162,12 @@ def parse_number(text: Any) -> float | None:
         only_grouping = len(set(seps)) == 1 and len(tail) == 3 and (len(seps) > 1 or head not in {"", "0"})
         s = s.replace(",", "").replace(".", "") if only_grouping else head.replace(",", "").replace(".", "") + "." + tail
     try:
-        return _finite_float(sign * float(s))
+        return finite_float(sign * float(s))
     except ValueError:
         return None
 
 
-def _finite_float(value: float | int) -> float | None:
+def finite_float(value: float | int) -> float | None:
     number = float(value)
     return number if math.isfinite(number) else None
 
@@ -277,7 +180,7 @@ def plain_number(value: Any) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     try:
-        return _finite_float(value if isinstance(value, (int, float)) else str(value).strip())
+        return finite_float(value if isinstance(value, (int, float)) else str(value).strip())
     except (ValueError, OverflowError):
         return None
 
