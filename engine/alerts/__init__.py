@@ -51,7 +51,7 @@ def collector_monitor(config, live: LiveStore, history: History) -> AlarmMonitor
     state = alerts_of(config, live, history)
     if not state.live.versions():
         rebuild_live(state, config.alerts)
-    return AlarmMonitor(config.alerts, state.alarms, live)
+    return AlarmMonitor(config.alerts, state.alarms, live, kpi=config.kpi)
 
 
 def alarm_queue(live: OpsLive) -> list[dict]:

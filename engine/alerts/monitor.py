@@ -10,6 +10,7 @@ from datetime import datetime
 from engine.alerts.alarms import Alarms, Transition
 from engine.alerts.config import AlertsConfig
 from engine.alerts.evaluate import record_outcomes, stale_outcomes
+from engine.analytics.config import KpiConfig
 from engine.live import HEALTH, LiveStore
 from engine.records import utcnow
 
@@ -20,8 +21,10 @@ class AlarmMonitor:
     """Passed to the collector as its `listener`. Never raises into a poll: a failure
     is logged and the next change or tick evaluates again."""
 
-    def __init__(self, config: AlertsConfig, alarms: Alarms, live: LiveStore, started: datetime | None = None):
+    def __init__(self, config: AlertsConfig, alarms: Alarms, live: LiveStore, started: datetime | None = None,
+                 kpi: KpiConfig | None = None):
         self.config = config
+        self.kpi = kpi or KpiConfig()  # complaint deadlines where a source gives none
         self.rules = config.enabled_rules()
         self.record_rules = {k: r for k, r in self.rules.items() if not r.match.stale}
         self.time_rules = {k: r for k, r in self.record_rules.items() if r.match.uses_now}
@@ -37,7 +40,7 @@ class AlarmMonitor:
         try:
             removed = set(removed)
             recs = [r.model_dump(mode="json") for r in changed if r.id not in removed]
-            return self.alarms.apply(record_outcomes(self.record_rules, source, recs, removed, now), now)
+            return self.alarms.apply(record_outcomes(self.record_rules, source, recs, removed, now, kpi=self.kpi), now)
         except Exception:  # noqa: BLE001 - alarms must never break a poll
             log.exception("source %s: evaluating alert rules failed", source)
             return []
@@ -77,7 +80,7 @@ class AlarmMonitor:
                         continue
                     if any(r.match.source_matches(source) for r in rules.values()):
                         recs = self.live.raw_records(source)
-                        done += self.alarms.apply(record_outcomes(rules, source, recs, (), now, repeat=False), now)
+                        done += self.alarms.apply(record_outcomes(rules, source, recs, (), now, repeat=False, kpi=self.kpi), now)
             described = self.live.sources()  # what config.yaml says now (the CLI writes it at start)
             for source, health in self.live.health().items():
                 meta = described.get(source)

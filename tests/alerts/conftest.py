@@ -61,7 +61,7 @@ def alerts(history, live, config):
 
 @pytest.fixture
 def monitor(alerts, live, config):
-    return AlarmMonitor(config.alerts, alerts.alarms, live, started=utcnow() - timedelta(minutes=1))
+    return AlarmMonitor(config.alerts, alerts.alarms, live, started=utcnow() - timedelta(minutes=1), kpi=config.kpi)
 
 
 def calls_runner(url, live, history, monitor, **config):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -14,6 +14,7 @@ from damamaya.config import config_from_dict, make_adapters
 from data_sources import get_adapter
 from data_sources.demo import felt_in_denpasar
 from engine.alerts import AlarmMonitor, collector_monitor, open_alerts
+from engine.analytics.kpi import working_deadline
 from engine.collector import SourceRunner
 from engine.history import History
 from engine.live import LiveStore
@@ -30,20 +31,26 @@ def complaints(status: str, requested) -> bytes:
                           "updated_datetime": utcnow().isoformat(), "lat": -8.66, "long": 115.22}])
 
 
-def test_a_complaint_passing_its_deadline_fires_on_the_periodic_check_once(feed_server, live, history, alerts, monitor):
-    requested = utcnow() - timedelta(days=13)  # due in a day (14 days to resolve)
+def test_a_complaint_passing_its_deadline_fires_on_the_periodic_check_once(feed_server, live, history, alerts, monitor, config):
+    """Open311 gives no deadline here: the kpi section's SP4N-LAPOR! working days apply, as on /kpi."""
+    requested = utcnow() - timedelta(days=1)
     cls = get_adapter("open311")
     url = feed_server.serve("/requests.json", complaints("open", requested))
-    runner = SourceRunner(cls("pro", cls.Config(url=url, timezone="Asia/Makassar", resolution_days=14)), live, history,
-                          listener=monitor)
+    runner = SourceRunner(cls("pro", cls.Config(url=url, timezone="Asia/Makassar")), live, history, listener=monitor)
     assert runner.poll().ok
+    [rec] = live.raw_records("pro")
+    assert rec["details"]["resolution_due"] is None
+    due = working_deadline(datetime.fromisoformat(rec["reported_at"]), config.kpi.resolution_days_for(rec["category"]),
+                           config.kpi.working_days, config.kpi.holidays)
     assert monitor.tick() == []  # not due yet
-    later = utcnow() + timedelta(days=2)
+    assert [x for x in monitor.tick(now=due - timedelta(minutes=1)) if x.alarm["rule"] == "complaint-overdue"] == []
+    later = due + timedelta(minutes=1)
     overdue = lambda ticked: [x for x in ticked if x.alarm["rule"] == "complaint-overdue"]  # noqa: E731
     [t] = overdue(monitor.tick(now=later))  # (two days later the feed is stale too: a NoData alarm of its own)
     assert (t.action, t.alarm["rule"], t.alarm["subject"], t.alarm["level"]) == ("fire", "complaint-overdue", "PRO-1", "warning")
     assert overdue(monitor.tick(now=later + timedelta(minutes=1))) == []
     assert alerts.alarms.get(t.alarm["id"])["count"] == 1  # re-checks do not count as firings
+    assert f"({due.strftime('%d/%m')} 00:00 WITA)" in t.alarm["message"]["id"]
     feed_server.serve("/requests.json", complaints("closed", requested))
     runner.poll()
     done = alerts.alarms.get(t.alarm["id"])
