@@ -7,7 +7,7 @@ import logging
 import threading
 from datetime import datetime
 
-from engine.alerts.alarms import Alarms, Transition
+from engine.alerts.alarms import Alarms, Clearing, Transition
 from engine.alerts.config import AlertsConfig
 from engine.alerts.evaluate import record_outcomes, stale_outcomes
 from engine.analytics.config import KpiConfig
@@ -92,6 +92,20 @@ class AlarmMonitor:
             log.exception("periodic alarm evaluation failed")
         return done
 
+    def clear_orphans(self, now: datetime | None = None) -> list[Transition]:
+        """Record alarms whose record is no longer in the live store (it left while no
+        collector ran, or Redis was rebuilt without it) resolve: no change will come for them."""
+        now = now or utcnow()
+        live_ids: dict[str, set[str]] = {}
+        outcomes = []
+        for alarm in self.alarms.active():
+            if not alarm["subject"]:
+                continue
+            ids = live_ids.setdefault(alarm["source"], self.live.ids(alarm["source"]))
+            if alarm["subject"] not in ids:
+                outcomes.append(Clearing(alarm["rule"], alarm["source"], alarm["subject"], "record left the live view"))
+        return self.alarms.apply(outcomes, now)
+
     def retire_removed_rules(self, now: datetime | None = None) -> int:
         """Alarms of rules no longer in config.yaml resolve: nothing would ever clear them."""
         gone = [a for a in self.alarms.active() if a["rule"] not in self.rules]
@@ -101,7 +115,11 @@ class AlarmMonitor:
 
     def start(self, stop: threading.Event) -> threading.Thread:
         def loop():
-            self.retire_removed_rules()
+            try:
+                self.retire_removed_rules()
+                self.clear_orphans()
+            except Exception:  # noqa: BLE001 - the periodic checks still run
+                log.exception("clearing alarms of removed rules and records failed")
             self.tick(every_rule=True)
             while not stop.wait(self.config.evaluate_every):
                 self.tick()

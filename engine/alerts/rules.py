@@ -220,9 +220,9 @@ def matches(match: Match, rec: dict, now: datetime) -> bool:
             return False
         if expired(rec, now):
             return False
-    if match.area is not None and not in_area(match.area, rec):
-        return False
     if not all(condition_holds(c, rec, now) for c in match.where):
+        return False
+    if match.area is not None and not in_area(match.area, rec):  # after `where`: geometry costs more
         return False
     return not match.any or any(matches(m, rec, now) for m in match.any)
 

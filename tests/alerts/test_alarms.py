@@ -293,3 +293,15 @@ def test_resolved_alarms_leave_the_live_store_after_the_window(feed_server, live
     assert alerts.alarms.prune_live(10, now=utcnow() + timedelta(minutes=11)) == 1
     assert alerts.live.alarms() == [] and not live.r.hget(f"{live.p}:opsrev", f"a:{alarm['id']}")
     assert alerts.alarms.get(alarm["id"])["state"] == "resolved"  # history keeps it
+
+
+def test_at_start_alarms_of_records_gone_from_the_wall_resolve(feed_server, live, history, alerts, monitor):
+    now = utcnow()
+    calls_runner(feed_server.serve("/c.csv", calls_csv(("T1", "Kebakaran", 1, now, None, -8.65, 115.22),
+                                                       ("T2", "Kebakaran", 1, now, None, -8.66, 115.21))),
+                 live, history, monitor).poll()
+    live.apply("ntpc-112", [], ["T2"])  # T2 left the live store while no collector ran
+    [t] = monitor.clear_orphans()
+    assert (t.alarm["subject"], t.to_state, t.who, t.note) == ("T2", "resolved", "system", "record left the live view")
+    assert [a["subject"] for a in alerts.alarms.active()] == ["T1"]
+    assert alerts.alarms.events(t.alarm["id"])[-1]["note"] == "record left the live view"
