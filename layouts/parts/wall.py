@@ -1,0 +1,28 @@
+"""The wall's wiring to its read model and the words its data carries, shared by the
+wall's layout (first state) and its callbacks (polls)."""
+from __future__ import annotations
+
+from damamaya import runtime
+from engine.cache import RedisCache
+from engine.wall.model import WallModel
+from layouts.messages import client_messages, localize
+
+# what wall.js and map.js look up in the catalog they are sent
+CLIENT_PREFIXES = ("age.", "stale.", "wall.sources.", "status.", "severity.", "siaga.", "wall.connection",
+                   "wall.tile.no_source", "wall.place.", "wall.speed", "wall.clock")
+
+
+def model() -> WallModel:
+    """The wall's read model for one request, on the live store, caching in its Redis."""
+    cfg = runtime.config()
+    return WallModel(runtime.live(), RedisCache(runtime.redis_client(), cfg.redis.prefix), cfg.language,
+                     cfg.wall.incident_list_size)
+
+
+def tiles_for_screen(tiles: dict, language: str) -> dict:
+    """The tiles store as the browser gets it: the model's messages turned into words."""
+    return localize(tiles, language)
+
+
+def messages_for_screen(language: str) -> dict:
+    return client_messages(language, CLIENT_PREFIXES)
