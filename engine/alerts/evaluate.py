@@ -16,7 +16,6 @@ from engine.alerts.config import AlertRule
 from engine.alerts.rules import fill, matches, silent_at, why_not
 from engine.analytics.config import KpiConfig
 from engine.analytics.kpi import working_deadline
-from engine.views import SIAGA
 
 
 def firing(name: str, rule: AlertRule, source: str, subject: str, rec: dict, now: datetime,
@@ -25,6 +24,10 @@ def firing(name: str, rule: AlertRule, source: str, subject: str, rec: dict, now
     return Firing(rule=name, source=source, subject=subject, level=rule.level,
                   message_id=fill(rule.message.id, rec, extra, "id"), message_en=fill(rule.message.en, rec, extra, "en"),
                   silent=silent_at(rule, now), scene=rule.scene, repeat=repeat)
+
+
+# Reading.alert_level -> the water gate's Siaga level (IV normal .. I bencana), the same in both languages
+SIAGA = {0: "Siaga IV", 1: "Siaga III", 2: "Siaga II", 3: "Siaga I", 4: "Siaga I"}
 
 
 def derived(rec: dict) -> dict:
