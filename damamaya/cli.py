@@ -122,9 +122,13 @@ def cmd_collect(args) -> int:
     live, history = _stores(config, tolerant=True)
     # The collector describes the sources and fills a new or emptied live store from
     # history at start and whenever Redis comes back empty (its sentinel is gone).
-    collector = make_collector(config, live, history, source_descriptions(config), os.environ.get("DAMAMAYA_CONFIG", ""))
+    alarms = _alarm_monitor(config, live, history)  # alert rules, evaluated on each change the collector applies
+    collector = make_collector(config, live, history, source_descriptions(config), os.environ.get("DAMAMAYA_CONFIG", ""),
+                               listener=alarms)
     stop = _stop_on_signals()
     collector.start()
+    if alarms is not None:
+        alarms.start(stop)
     log.info("collector %s polling %d sources", collector.owner, len(collector.runners))
     stop.wait()
     collector.close()
@@ -162,6 +166,18 @@ def cmd_web(args) -> int:
     return 0
 
 
+def _alarm_monitor(config: AppConfig, live, history):
+    """The alert rules' listener; None (logged) when Redis or the database cannot be
+    reached at start: polling goes on, and a restarted collector evaluates again."""
+    from engine.alerts import collector_monitor
+
+    try:
+        return collector_monitor(config, live, history)
+    except Exception as exc:  # noqa: BLE001 - a part being down must not stop collection
+        log.error("alert rules not evaluated by this collector: %s", exc)
+        return None
+
+
 def rebuild_live(config: AppConfig, live, history) -> int:
     """Fill the live store with what history says is live now; returns the record count."""
     from engine.pipeline import keep_live
@@ -174,6 +190,11 @@ def rebuild_live(config: AppConfig, live, history) -> int:
         live.apply(name, kept)
         total += len(kept)
         log.info("%s: %d live records from history", name, len(kept))
+    from engine.alerts import alerts_of
+    from engine.alerts import rebuild_live as rebuild_alarms
+
+    active, overlays = rebuild_alarms(alerts_of(config, live, history), config.alerts)
+    log.info("alarms: %d active, %d incident overlays from history", active, overlays)
     return total
 
 

@@ -14,6 +14,7 @@ from typing import Any, Callable, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from engine.alerts.config import Agencies, AlertsConfig
 from engine.analytics.config import KpiConfig
 from engine.contract import SourceConfig
 from engine.public import PublicConfig
@@ -87,6 +88,8 @@ class AppConfig(_Strict):
     collector: CollectorConfig = CollectorConfig()
     kpi: KpiConfig = KpiConfig()
     public: PublicConfig = PublicConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    agencies: Agencies = Field(default_factory=dict)
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
 
     @field_validator("sources", mode="before")
