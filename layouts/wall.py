@@ -14,6 +14,7 @@ from dash_extensions.javascript import Namespace
 
 from callbacks import wall_data
 from damamaya import runtime
+from push.browser import wall_push
 from engine.config import AppConfig
 from engine.geo import boundaries
 from engine.records import SEVERITIES
@@ -103,6 +104,14 @@ def initial_state(config: AppConfig):
     return live, versions, tiles, rows, state
 
 
+def push_store(config: AppConfig, screen: str) -> dict | None:
+    """The wall's push settings (stream URL, a fresh token): assets/push.js opens the stream."""
+    from flask import has_request_context, request
+
+    page_url = request.url if has_request_context() else f"http://{config.web.host}:{config.web.port}/wall"
+    return wall_push(config, runtime.redis_client(), screen, page_url, page_id="wall", poll_id="wall-poll", wake_id="wall-wake")
+
+
 def layout(config: AppConfig, controls: bool = False, layers: set[str] | None = None):
     lang = config.language
     live, versions, tiles, rows, state = initial_state(config)
@@ -118,6 +127,9 @@ def layout(config: AppConfig, controls: bool = False, layers: set[str] | None = 
         dcc.Interval(id="wall-poll", interval=int(config.wall.poll_seconds * 1000)),
         dcc.Interval(id="wall-tick", interval=1000),
         dcc.Store(id="wall-state", data=state),
+        dcc.Store(id="wall-push", data=push_store(config, state["screen"])),
+        dcc.Store(id="wall-wake"),  # set by assets/push.js when the push stream says something changed
+        dcc.Interval(id="wall-push-renew", interval=config.push.token_seconds * 1000 // 3, disabled=not config.push.enabled),
         dcc.Store(id="wall-tiles", data=tiles),
         dcc.Store(id="wall-health", data={"health": live.health(), "sources": sources}),
         dcc.Store(id="wall-grid-changes"),
