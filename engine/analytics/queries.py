@@ -21,6 +21,7 @@ from engine.analytics.facts import day_and_hour_of_week
 from engine.analytics.filters import HistoryFilter, granularity
 from engine.analytics.schema import (FTS, KIND_CODE, SEVERITY_CODE, STATUS_CODE, Codes, daily, desa_code_of, desa_int,
                                      events, kecamatan_range, text_search_kind)
+from engine.geo import kecamatan_code
 from engine.records import KINDS, SEVERITIES, STATUSES, WITA
 
 EPOCH_DAY = date(1970, 1, 1)
@@ -235,7 +236,7 @@ def breakdown(conn: Connection, s: Scope, use_daily: bool = True) -> Breakdown:
 def fold_kecamatan(per_desa: dict[str, int]) -> dict[str, int]:
     out: Counter = Counter()
     for code, n in per_desa.items():
-        out[code.rsplit(".", 1)[0] if code else ""] += n
+        out[kecamatan_code(code) if code else ""] += n
     return dict(out)
 
 
@@ -256,7 +257,7 @@ def _decode(names, rows) -> list[dict]:
             "kind": KINDS[r.kind], "category": cats.get(r.cat, ""),
             "severity": SEVERITIES[r.sev] if r.sev is not None else "",
             "status": STATUSES[r.st] if r.st is not None else "",
-            "kecamatan_code": desa.rsplit(".", 1)[0] if desa else "", "desa_code": desa or "",
+            "kecamatan_code": kecamatan_code(desa) if desa else "", "desa_code": desa or "",
             "lat": r.lat, "lon": r.lon, "value": r.value, "title": r.title or "",
         })
     return out

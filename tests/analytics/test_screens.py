@@ -99,7 +99,7 @@ def test_history_views_agree(app_env):
 
 
 def test_value_and_trend_texts():
-    from layouts.kpi import trend_text, value_text
+    from layouts.parts.kpi import trend_text, value_text
 
     cfg = KpiConfig()
     assert value_text(Kpi("calls.response_time", 630, "s"), "id") == "10,5 mnt"
@@ -112,3 +112,19 @@ def test_value_and_trend_texts():
     better = Kpi("complaints.resolved", 90, "%", previous=80, completeness=1.0)
     assert trend_text(better, cfg.targets["complaints.resolved"], "en") == ("▲ +10.0 pp", "trend-good")
     assert trend_text(Kpi("calls.volume", 5, "calls"), None, "en")[1] == "trend-none"
+
+
+def test_unknown_period_or_metric_is_refused_before_any_computation(app_env):
+    """Made-up values never reach a query or a cache key: a clear 400, not a 500 or a recomputation."""
+    from werkzeug.exceptions import BadRequest
+
+    from callbacks import kpi as cb
+
+    with pytest.raises(BadRequest, match="unknown period"):
+        cb.render("7d-" + "x" * 50, 0)
+    with pytest.raises(BadRequest, match="unknown metric"):
+        cb.area("calls; DROP TABLE", "kecamatan", "30d", 0)
+    with pytest.raises(BadRequest, match="unknown level"):
+        cb.area("calls", "province", "30d", 0)
+    with pytest.raises(BadRequest, match="unknown period"):
+        cb.area("calls", "kecamatan", ["30d"], 0)
