@@ -96,7 +96,7 @@ window.dmy = window.dmy || {};
       return window.dash_clientside.no_update;
     },
     status: function () {
-      return {mode: mode, attempt: attempt, wakes: wakes, connects: connects, open: !!source && source.readyState === 1};
+      return {url: cfg && cfg.url, mode: mode, attempt: attempt, wakes: wakes, connects: connects, open: !!source && source.readyState === 1};
     },
   };
 })();

@@ -82,3 +82,32 @@ def push_server(tmp_path_factory, embedded_redis_url):
     proc.start()
     yield proc
     proc.stop()
+
+
+class WebProcess:
+    """`damamaya web` (gunicorn, one worker) with the given config, once /wall answers."""
+
+    def __init__(self, config_path: Path, port: int, env: dict, log_path: Path, timeout: float = 90):
+        self.base = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+        self.proc = subprocess.Popen([sys.executable, "-m", "damamaya.cli", "--config", str(config_path), "web"], cwd=ROOT,
+                                     env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{self.base}/wall", timeout=3).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.stop()
+                pytest.fail(f"web did not start:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)

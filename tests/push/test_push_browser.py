@@ -2,12 +2,6 @@
 polling by itself when the push process is killed, and goes back to push when it returns."""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from datetime import datetime, timezone
 
 import pytest
@@ -17,7 +11,7 @@ import yaml
 from engine.live import LiveStore
 from engine.records import Incident
 from tests.browser.conftest import browser, page  # noqa: F401 - the shared chromium fixtures
-from tests.push.conftest import ROOT, PushProcess, free_port, push_env
+from tests.push.conftest import PushProcess, WebProcess, free_port, push_env
 
 pytestmark = pytest.mark.browser
 STATUS = "window.dmy && window.dmy.push ? window.dmy.push.status() : null"
@@ -46,24 +40,11 @@ def wall_with_push(tmp_path, embedded_redis_url):
     live.describe_sources({"calls": {"title": "112", "kinds": ["incident"], "interval": 1}})
     live.apply("calls", [incident("first", "fire")])
     env = push_env()
-    web_log = (tmp_path / "web.log").open("w")
-    web = subprocess.Popen([sys.executable, "-m", "damamaya.cli", "--config", str(cfg), "web"], cwd=ROOT, env=env,
-                           stdout=web_log, stderr=subprocess.STDOUT, start_new_session=True)
+    web = WebProcess(cfg, web_port, env, tmp_path / "web.log")
     push = PushProcess(cfg, push_port, env, tmp_path / "push.log").start()
-    base = f"http://127.0.0.1:{web_port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/wall", timeout=2):
-                break
-        except OSError:
-            if time.monotonic() > deadline or web.poll() is not None:
-                pytest.fail(f"web did not start:\n{(tmp_path / 'web.log').read_text()[-3000:]}")
-            time.sleep(0.3)
-    yield base, push, live
+    yield web.base, push, live
     push.stop()
-    os.killpg(web.pid, signal.SIGTERM)
-    web.wait(15)
+    web.stop()
     live.clear()
 
 
