@@ -243,10 +243,10 @@ def cmd_run(args) -> int:
         for i, child in enumerate(children):
             if child.poll() is None:
                 continue
-            if push_cmd and child.args == push_cmd:  # walls poll meanwhile; bring push back
+            if push_cmd and child.args == push_cmd and not stop.is_set():  # walls poll meanwhile; bring push back
                 print(f"the push process exited with {child.returncode}; restarting it", file=sys.stderr)
-                stop.wait(2)
-                children[i] = subprocess.Popen(push_cmd, env=env, preexec_fn=_die_with_parent)
+                if not stop.wait(2):
+                    children[i] = subprocess.Popen(push_cmd, env=env, preexec_fn=_die_with_parent)
                 continue
             print(f"a Damamaya process exited with {child.returncode}; stopping", file=sys.stderr)
             code = child.returncode or 1
