@@ -72,11 +72,23 @@ def register(app) -> None:
         Output("wall-health", "data"),
         Output("wall-grid-changes", "data"),
         Input("wall-poll", "n_intervals"),
+        Input("wall-wake", "data"),  # the push stream's wake-up: poll now rather than at the next interval
         State("wall-state", "data"),
         prevent_initial_call=True,
     )
-    def _poll(_n, state):
+    def _poll(_n, _wake, state):
         return poll(state)
+
+    @app.callback(Output("wall-push", "data"), Input("wall-push-renew", "n_intervals"), State("wall-state", "data"),
+                  prevent_initial_call=True)
+    def _renew_push_token(_n, state):
+        return parts.push_store(read_state(state).screen)
+
+    app.clientside_callback(
+        "function(push) { return window.dmy.push.configure(push); }",
+        Output("wall-push", "id"),
+        Input("wall-push", "data"),
+    )
 
     app.clientside_callback(
         "function(changes) { return window.dmy.wall.applyGridChanges(changes); }",

@@ -69,6 +69,16 @@ class WebConfig(_Strict):
     threads: int = Field(default=4, ge=1, le=64)
 
 
+class PushConfig(_Strict):
+    enabled: bool = True
+    port: int | None = Field(default=None, ge=1, le=65535, description="None: the web port + 1")
+    heartbeat_seconds: float = Field(default=15, ge=1, le=300)
+    path: str = Field(default="/push", pattern=r"^/[A-Za-z0-9_/-]*$")
+    browser_url: str | None = Field(default=None, description="None: the page's host on `port`; behind a proxy e.g. /push")
+    token_seconds: int = Field(default=900, ge=60, le=86400)
+    safety_poll_seconds: float = Field(default=30, ge=5, le=600)
+
+
 class CollectorConfig(_Strict):
     max_backoff: float = Field(default=300, ge=1, description="seconds, the ceiling of the retry delay")
     lock_seconds: float = Field(default=60, ge=5, description="lease of a source's poll lock between collectors")
@@ -85,6 +95,7 @@ class AppConfig(_Strict):
     map: MapConfig = MapConfig()
     wall: WallConfig = WallConfig()
     web: WebConfig = WebConfig()
+    push: PushConfig = PushConfig()
     collector: CollectorConfig = CollectorConfig()
     kpi: KpiConfig = KpiConfig()
     public: PublicConfig = PublicConfig()
@@ -121,6 +132,9 @@ class AppConfig(_Strict):
             except ValidationError as exc:
                 raise ValueError(_first_error(exc, prefix=name)) from None
         return built
+
+    def push_port(self) -> int:
+        return self.push.port or self.web.port + 1
 
     def enabled_sources(self) -> dict[str, SourceConfig]:
         return {k: v for k, v in self.sources.items() if v.enabled}
@@ -162,6 +176,8 @@ def config_from_dict(data: dict, schema_of: SchemaLookup, label: str = "config")
         data["redis"] = {**(data.get("redis") or {}), "url": os.environ["DAMAMAYA_REDIS_URL"]}
     if os.environ.get("DAMAMAYA_DATABASE_URL"):
         data["database"] = {**(data.get("database") or {}), "url": os.environ["DAMAMAYA_DATABASE_URL"]}
+    if os.environ.get("DAMAMAYA_PUSH_PORT"):  # set by `damamaya run` for its web and push children
+        data["push"] = {**(data.get("push") or {}), "port": os.environ["DAMAMAYA_PUSH_PORT"]}
     try:
         return AppConfig.model_validate(data, context={"schema_of": schema_of})
     except ValidationError as exc:

@@ -16,6 +16,7 @@ Keys (prefix `dmy` by default):
                              Redis came back empty (restarted without data) and must be refilled
 - `{p}:lock:{source}`  string, the owner of a source's poll lock (expires)
 - `{p}:delivery:{source}:{id}` string, a pushed delivery already taken (expires)
+- `{p}:wake`           pub/sub channel: {s: source or `health`, v: new version} after every bump
 Everything but the locks can be rebuilt from the history store (`damamaya rebuild-live`).
 """
 from __future__ import annotations
@@ -85,14 +86,22 @@ class LiveStore:
         for rid in removals:
             pipe.xadd(stream, {"s": source, "i": rid, "op": "d", "k": ""}, maxlen=self.stream_length, approximate=True)
         pipe.hincrby(self.key("versions"), source, 1)
-        return int(pipe.execute()[-1])
+        version = int(pipe.execute()[-1])
+        self.wake(source, version)
+        return version
 
     def set_health(self, source: str, health: dict, bump: bool) -> None:
         pipe = self.r.pipeline(transaction=True)
         pipe.hset(self.key("health"), source, orjson.dumps(health))
         if bump:
             pipe.hincrby(self.key("versions"), HEALTH, 1)
-        pipe.execute()
+        done = pipe.execute()
+        if bump:
+            self.wake(HEALTH, int(done[-1]))
+
+    def wake(self, source: str, version: int) -> None:
+        """Tell push processes (`{p}:wake`) that `source` is now at `version`: a signal, not the data."""
+        self.r.publish(self.key("wake"), orjson.dumps({"s": source, "v": version}))
 
     def push_rejects(self, source: str, rejects: list[dict]) -> None:
         if not rejects:

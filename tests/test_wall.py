@@ -112,7 +112,8 @@ def _poll_request(app, state, sources):
                {"id": "wall-tiles", "property": "data"}, {"id": "wall-health", "property": "data"},
                {"id": "wall-grid-changes", "property": "data"}]
     return {"output": key, "outputs": outputs,
-            "inputs": [{"id": "wall-poll", "property": "n_intervals", "value": 1}],
+            "inputs": [{"id": "wall-poll", "property": "n_intervals", "value": 1},
+                       {"id": "wall-wake", "property": "data", "value": None}],
             "state": [{"id": "wall-state", "property": "data", "value": state}],
             "changedPropIds": ["wall-poll.n_intervals"]}
 
