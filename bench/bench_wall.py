@@ -58,7 +58,8 @@ def poll_body(state: dict, sources: list[str]) -> dict:
                {"id": "wall-grid-changes", "property": "data"}]
     key = ("..wall-state.data...{\"source\":[\"ALL\"],\"type\":\"pts\"}.data...{\"source\":[\"ALL\"],\"type\":\"shp\"}.data"
            "...wall-tiles.data...wall-health.data...wall-grid-changes.data..")
-    return {"output": key, "outputs": outputs, "inputs": [{"id": "wall-poll", "property": "n_intervals", "value": 1}],
+    return {"output": key, "outputs": outputs, "inputs": [{"id": "wall-poll", "property": "n_intervals", "value": 1},
+                       {"id": "wall-wake", "property": "data", "value": None}],
             "state": [{"id": "wall-state", "property": "data", "value": state}], "changedPropIds": ["wall-poll.n_intervals"]}
 
 

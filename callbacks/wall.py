@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from dash import ALL, Input, Output, State, callback_context, no_update
+from dash import ALL, Input, Output, Patch, State, callback_context, no_update
 from dash.exceptions import PreventUpdate
 from pydantic import ValidationError
 
@@ -24,8 +24,6 @@ PAGE = "wall"  # security.guard: this module's callbacks are the wall page's
 
 def as_patch(delta: FeatureDelta):
     """A layer's change as Dash sends it: the whole collection, a Patch of features, or nothing."""
-    from dash import Patch
-
     if delta.full is not None:
         return delta.full
     if not delta.ops:
@@ -79,11 +77,23 @@ def register(app) -> None:
         Output("wall-health", "data"),
         Output("wall-grid-changes", "data"),
         Input("wall-poll", "n_intervals"),
+        Input("wall-wake", "data"),  # the push stream's wake-up: poll now rather than at the next interval
         State("wall-state", "data"),
         prevent_initial_call=True,
     )
-    def _poll(_n, state):
+    def _poll(_n, _wake, state):
         return poll(state)
+
+    @app.callback(Output("wall-push", "data"), Input("wall-push-renew", "n_intervals"), State("wall-state", "data"),
+                  prevent_initial_call=True)
+    def _renew_push_token(_n, state):
+        return parts.push_store(read_state(state).screen)
+
+    app.clientside_callback(
+        "function(push) { return window.dmy.push.configure(push); }",
+        Output("wall-push", "id"),
+        Input("wall-push", "data"),
+    )
 
     app.clientside_callback(
         "function(changes) { return window.dmy.wall.applyGridChanges(changes); }",

@@ -1,9 +1,10 @@
-"""`damamaya`: run, web, collect, adapters, parse, rebuild-live, seed-history."""
+"""`damamaya`: run, web, push, collect, adapters, parse, rebuild-live, seed-history."""
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -12,8 +13,9 @@ from pathlib import Path
 
 import orjson
 
-from damamaya.config import AppConfig, ConfigError, load_config, make_adapters
+from damamaya.config import AppConfig, ConfigError, load_config
 from damamaya.redis_server import redacted
+from engine.fetch import safe_url
 
 log = logging.getLogger("damamaya")
 
@@ -24,7 +26,9 @@ def _config(args) -> AppConfig:
     return load_config(args.config)
 
 
-def _stores(config: AppConfig):
+def _stores(config: AppConfig, tolerant: bool = False):
+    """The live store and history. `tolerant` (the collector): a Redis or database that
+    does not answer yet is logged, not fatal; the collector works around it."""
     import redis
 
     from engine.history import History
@@ -33,29 +37,31 @@ def _stores(config: AppConfig):
     if not config.redis.url:
         raise ConfigError("redis.url is not set: use `damamaya run`, which starts an embedded Redis, or set DAMAMAYA_REDIS_URL")
     try:
-        client = redis.Redis.from_url(config.redis.url, socket_timeout=10)
+        client = redis.Redis.from_url(config.redis.url, socket_timeout=10, socket_connect_timeout=5)
     except ValueError as exc:
         raise ConfigError(f"redis.url: {exc}") from None
     try:
         client.ping()
     except redis.RedisError as exc:
-        raise ConfigError(f"redis.url: cannot reach {redacted(config.redis.url)} ({exc})") from None
+        if not tolerant:
+            raise ConfigError(f"redis.url: cannot reach {safe_url(config.redis.url)} ({exc})") from None
+        log.error("Redis at %s does not answer (%s); polling goes on into history", safe_url(config.redis.url), exc)
     live = LiveStore(client, config.redis.prefix, config.collector.change_stream_length, config.collector.reject_list_length)
     history = History(config.database.url)
-    history.create()
+    try:
+        history.create()
+    except Exception as exc:  # noqa: BLE001 - any driver error: the database is not there
+        if not tolerant:
+            raise
+        log.error("history database does not answer (%s); results wait in the spool", type(exc).__name__)
     return live, history
 
 
 def source_descriptions(config: AppConfig) -> dict[str, dict]:
     from data_sources import get_adapter
+    from engine.collector import describe
 
-    out = {}
-    for name, cfg in config.sources.items():
-        adapter = get_adapter(cfg.adapter)
-        out[name] = {"title": cfg.title or name, "adapter": cfg.adapter, "kinds": list(adapter.kinds),
-                     "enabled": cfg.enabled, "interval": cfg.interval, "stale_after": cfg.stale_seconds,
-                     "description": adapter.description}
-    return out
+    return {name: describe(name, cfg, get_adapter(cfg.adapter)) for name, cfg in config.sources.items()}
 
 
 # ---- commands -------------------------------------------------------------------------
@@ -115,17 +121,19 @@ def _with_received_at(cls, config, when: str):
 
 
 def cmd_collect(args) -> int:
-    from engine.collector import Collector
+    from damamaya.wiring import make_collector
 
     config = _config(args)
-    live, history = _stores(config)
-    live.describe_sources(source_descriptions(config))
-    if not live.has_data():  # a new or emptied Redis: start from history
-        rebuild_live(config, live, history)
-    collector = Collector(make_adapters(config), live, history, config.collector.max_backoff,
-                          config.collector.lock_seconds, kpi=config.kpi)
+    live, history = _stores(config, tolerant=True)
+    # The collector describes the sources and fills a new or emptied live store from
+    # history at start and whenever Redis comes back empty (its sentinel is gone).
+    alarms = _alarm_monitor(config, live, history)  # alert rules, evaluated on each change the collector applies
+    collector = make_collector(config, live, history, source_descriptions(config), os.environ.get("DAMAMAYA_CONFIG", ""),
+                               listener=alarms)
     stop = _stop_on_signals()
     collector.start()
+    if alarms is not None:
+        alarms.start(stop)
     log.info("collector %s polling %d sources", collector.owner, len(collector.runners))
     stop.wait()
     collector.close()
@@ -163,9 +171,33 @@ def cmd_web(args) -> int:
     return 0
 
 
+def _alarm_monitor(config: AppConfig, live, history):
+    """The alert rules' listener; None (logged) when Redis or the database cannot be
+    reached at start: polling goes on, and a restarted collector evaluates again."""
+    from engine.alerts import collector_monitor
+
+    try:
+        return collector_monitor(config, live, history)
+    except Exception as exc:  # noqa: BLE001 - a part being down must not stop collection
+        log.error("alert rules not evaluated by this collector: %s", exc)
+        return None
+
+
+def cmd_push(args) -> int:
+    from push.server import serve
+
+    config = _config(args)
+    if not config.redis.url:
+        raise ConfigError("redis.url is not set: push listens to the live store; set DAMAMAYA_REDIS_URL or use `damamaya run`")
+    host, port = args.host or config.web.host, args.port or config.push_port()
+    log.info("push on http://%s:%d%s/events", host, port, config.push.path)
+    serve(config.redis.url, config.redis.prefix, host, port, config.push.path, config.push.heartbeat_seconds)
+    return 0
+
+
 def rebuild_live(config: AppConfig, live, history) -> int:
     """Fill the live store with what history says is live now; returns the record count."""
-    from engine.collector import keep_live
+    from engine.pipeline import keep_live
     from engine.records import utcnow
 
     now = utcnow()
@@ -175,13 +207,18 @@ def rebuild_live(config: AppConfig, live, history) -> int:
         live.apply(name, kept)
         total += len(kept)
         log.info("%s: %d live records from history", name, len(kept))
+    from engine.alerts import alerts_of
+    from engine.alerts import rebuild_live as rebuild_alarms
+
+    active, overlays = rebuild_alarms(alerts_of(config, live, history), config.alerts)
+    log.info("alarms: %d active, %d incident overlays from history", active, overlays)
     return total
 
 
 def cmd_rebuild_live(args) -> int:
     config = _config(args)
     live, history = _stores(config)
-    live.clear()
+    live.clear()  # data only: the running collectors keep their poll locks
     live.describe_sources(source_descriptions(config))
     print(f"rebuilt the live store with {rebuild_live(config, live, history)} records")
     return 0
@@ -211,6 +248,7 @@ def cmd_run(args) -> int:
 
         embedded = EmbeddedRedis(config.redis.embedded_maxmemory)
         env["DAMAMAYA_REDIS_URL"] = embedded.start()
+    env.setdefault("DAMAMAYA_PUSH_SECRET", secrets.token_urlsafe(32))  # web mints push tokens, push checks them
     if config.database.url.startswith("sqlite:///"):
         Path(config.database.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     if args.demo_history:
@@ -218,9 +256,17 @@ def cmd_run(args) -> int:
     first_start = _first_accounts(config)
     base = [sys.executable, "-m", "damamaya.cli"] + (["--config", args.config] if args.config else [])
     web_args = (["--port", str(args.port)] if args.port else []) + (["--host", args.host] if args.host else [])
-    children = [subprocess.Popen(base + ["collect"], env=env, preexec_fn=_die_with_parent),
+    def start_collector():
+        return subprocess.Popen(base + ["collect"], env=env, preexec_fn=_die_with_parent)
+
+    children = [start_collector(),
                 subprocess.Popen(base + ["web", "--workers", str(args.workers or config.web.workers)] + web_args, env=env,
                                  preexec_fn=_die_with_parent)]
+    push_cmd = None
+    if config.push.enabled:
+        env["DAMAMAYA_PUSH_PORT"] = str(config.push.port or (args.port or config.web.port) + 1)
+        push_cmd = base + ["push"] + (["--host", args.host] if args.host else [])
+        children.append(subprocess.Popen(push_cmd, env=env, preexec_fn=_die_with_parent))
     host, port = args.host or config.web.host, args.port or config.web.port
     print(f"Damamaya control room: http://{host}:{port}/wall  (Ctrl+C stops it)", flush=True)
     if first_start:
@@ -232,11 +278,21 @@ def cmd_run(args) -> int:
     stop = _stop_on_signals()
     code = 0
     while not stop.is_set():
-        for child in children:
-            if child.poll() is not None:
-                print(f"a Damamaya process exited with {child.returncode}; stopping", file=sys.stderr)
-                code = child.returncode or 1
-                stop.set()
+        collector, web = children[0], children[1]
+        if collector.poll() is not None and not stop.is_set():
+            # Polling must go on without a person: a collector that died is started again;
+            # it takes its own poll leases and spool back at once (same identity).
+            print(f"the collector exited with {collector.returncode}; starting it again", file=sys.stderr)
+            if not stop.wait(2):
+                children[0] = start_collector()
+        if push_cmd and children[2].poll() is not None and not stop.is_set():  # walls poll meanwhile; bring push back
+            print(f"the push process exited with {children[2].returncode}; restarting it", file=sys.stderr)
+            if not stop.wait(2):
+                children[2] = subprocess.Popen(push_cmd, env=env, preexec_fn=_die_with_parent)
+        if web.poll() is not None:
+            print(f"the web server exited with {web.returncode}; stopping", file=sys.stderr)
+            code = web.returncode or 1
+            stop.set()
         stop.wait(0.5)
     for child in children:
         if child.poll() is None:
@@ -384,12 +440,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="embedded Redis (if none configured), collector and web server in one")
+    run = sub.add_parser("run", help="embedded Redis (if none configured), collector, web and push servers in one")
     web = sub.add_parser("web", help="serve app.py through gunicorn with several workers")
-    for sp in (run, web):
+    push = sub.add_parser("push", help="serve the wall's push stream (SSE) through uvicorn; port: push.port")
+    for sp in (run, web, push):
         sp.add_argument("--host")
         sp.add_argument("--port", type=int)
+    for sp in (run, web):
         sp.add_argument("--workers", type=int)
+    push.set_defaults(func=cmd_push)
     run.add_argument("--demo-history", type=int, default=0, metavar="N",
                      help="seed N historical records first when the history store is empty")
     run.set_defaults(func=cmd_run)
@@ -437,6 +496,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import faulthandler
+
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack: where a process hangs
     try:
         return args.func(args)
     except Exception as exc:  # noqa: BLE001 - one line for the operator, the traceback only with -v

@@ -120,6 +120,9 @@ def layout(controls=None, layers=None, **_query):
         dcc.Interval(id="wall-poll", interval=int(config.wall.poll_seconds * 1000)),
         dcc.Interval(id="wall-tick", interval=1000),
         dcc.Store(id="wall-state", data=snap.state.model_dump()),
+        dcc.Store(id="wall-push", data=parts.push_store(snap.state.screen)),
+        dcc.Store(id="wall-wake"),  # set by assets/push.js when the push stream says something changed
+        dcc.Interval(id="wall-push-renew", interval=config.push.token_seconds * 1000 // 3, disabled=not config.push.enabled),
         dcc.Store(id="wall-tiles", data=parts.tiles_for_screen(snap.tiles, lang)),
         dcc.Store(id="wall-health", data=snap.health),
         dcc.Store(id="wall-grid-changes"),

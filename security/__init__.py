@@ -79,7 +79,7 @@ def install(app) -> CallbackPages:
     def _headers(response: Response):
         if response.status_code != 413:
             set_csrf_cookie(response)
-        return add_headers(response, scripts.hashes(), _config().map.tile_url, secure_wanted())
+        return add_headers(response, scripts.hashes(), _config(), secure_wanted())
 
     @server.errorhandler(RequestEntityTooLarge)
     def _413(_exc):

@@ -20,7 +20,7 @@ STATIC_HEADERS = {
 }
 
 
-def policy(script_hashes: list[str], tile_url: str | None) -> str:
+def policy(script_hashes: list[str], tile_url: str | None, connect: tuple[str, ...] = ()) -> str:
     images = ["'self'", "data:", "blob:"] + _origins(tile_url)
     directives = {
         "default-src": ["'self'"],
@@ -29,7 +29,7 @@ def policy(script_hashes: list[str], tile_url: str | None) -> str:
         "style-src": ["'self'", "'unsafe-inline'"],
         "img-src": images,
         "font-src": ["'self'", "data:"],
-        "connect-src": ["'self'"],
+        "connect-src": ["'self'", *connect],  # + the push stream's origin when it is another port
         "worker-src": ["'self'", "blob:"],
         "object-src": ["'none'"],
         "base-uri": ["'none'"],
@@ -50,13 +50,28 @@ def _origins(url: str | None) -> list[str]:
     return [f"{parts.scheme}://{wildcard}"]
 
 
-@lru_cache(maxsize=8)
-def _policy_cached(hashes: tuple[str, ...], tile_url: str | None) -> str:
-    return policy(list(hashes), tile_url)
+@lru_cache(maxsize=64)
+def _policy_cached(hashes: tuple[str, ...], tile_url: str | None, connect: tuple[str, ...]) -> str:
+    return policy(list(hashes), tile_url, connect)
 
 
-def add_headers(response: Response, script_hashes: tuple[str, ...], tile_url: str | None, secure: bool) -> Response:
-    response.headers["Content-Security-Policy"] = _policy_cached(script_hashes, tile_url)
+def push_origin(config, host: str, scheme: str) -> tuple[str, ...]:
+    """Where the wall opens its push stream (push/browser.py): the page's host on the push
+    port, or `push.browser_url`'s origin; nothing extra when that is a same-origin path."""
+    push = getattr(config, "push", None)
+    if push is None or not push.enabled:
+        return ()
+    if push.browser_url:
+        parts = urlsplit(push.browser_url)
+        return (f"{parts.scheme}://{parts.netloc}",) if parts.scheme and parts.netloc else ()
+    hostname = urlsplit(f"//{host}").hostname or "127.0.0.1"
+    hostname = f"[{hostname}]" if ":" in hostname else hostname
+    return (f"{scheme}://{hostname}:{config.push_port()}",)
+
+
+def add_headers(response: Response, script_hashes: tuple[str, ...], config, secure: bool) -> Response:
+    connect = push_origin(config, request.host, request.scheme)
+    response.headers["Content-Security-Policy"] = _policy_cached(script_hashes, config.map.tile_url, connect)
     for name, value in STATIC_HEADERS.items():
         response.headers.setdefault(name, value)
     if secure and request.is_secure:

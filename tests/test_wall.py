@@ -112,7 +112,8 @@ def _poll_request(app, state, sources):
                {"id": "wall-tiles", "property": "data"}, {"id": "wall-health", "property": "data"},
                {"id": "wall-grid-changes", "property": "data"}]
     return {"output": key, "outputs": outputs,
-            "inputs": [{"id": "wall-poll", "property": "n_intervals", "value": 1}],
+            "inputs": [{"id": "wall-poll", "property": "n_intervals", "value": 1},
+                       {"id": "wall-wake", "property": "data", "value": None}],
             "state": [{"id": "wall-state", "property": "data", "value": state}],
             "changedPropIds": ["wall-poll.n_intervals"]}
 
@@ -340,3 +341,71 @@ def route(client, path: str, search: str = "") -> str:
     response = client.post("/_dash-update-component", json=body)
     assert response.status_code == 200, response.data[:300]
     return json.dumps(response.get_json()["response"]["_pages_content"]["children"])
+
+
+@pytest.mark.parametrize("state, why", [
+    ([1, 2], "wall state"),
+    ("x" * 100, "wall state"),
+    ({"stream": "abc"}, "stream"),
+    ({"versions": {"calls": "many"}}, "versions"),
+    ({"versions": ["calls"]}, "versions"),
+    ({"minute": -1}, "minute"),
+    ({"screen": "<b>fake-wall-1</b>"}, "screen"),
+    ({"screen": "a" * 5_000_000}, "screen"),
+    ({"tiles": {"$gt": ""}}, "tiles"),
+    ({"due": "soon"}, "due"),
+    ({"extra": 1}, "extra"),
+])
+def test_a_made_up_wall_state_is_refused_with_a_reason_and_writes_nothing(dash_app, state, why):
+    from damamaya import runtime
+
+    live: LiveStore = runtime.live()
+    live.r.flushdb()
+    good = first_state()
+    sent = {**good, **state} if isinstance(state, dict) else state
+    response = dash_app.server.test_client().post("/_dash-update-component", json=_poll_request(dash_app, sent, []))
+    assert response.status_code == 400
+    assert why in response.get_data(as_text=True)
+    assert live.screens() == {}  # no heartbeat from a refused poll
+
+
+def test_the_heartbeat_takes_only_server_issued_screen_ids(dash_app):
+    from damamaya import runtime
+    from engine.wall.state import new_screen_id
+
+    live: LiveStore = runtime.live()
+    live.r.flushdb()
+    for made_up in ("<b>fake-wall</b>", "A" * 32, "a" * 31, "a" * 33, "", "a" * 32 + "\n"):
+        with pytest.raises(ValueError):
+            live.screen_seen(made_up, 1.0)
+    issued = new_screen_id()
+    live.screen_seen(issued, 1.0)
+    assert live.screens() == {issued: 1.0}
+    state = first_state()
+    assert dash_app.server.test_client().post(
+        "/_dash-update-component", json=_poll_request(dash_app, state, [])).status_code in (200, 204)
+    assert state["screen"] in live.screens()
+
+
+def test_source_names_a_screen_makes_up_cost_nothing(dash_app):
+    """Versions of sources the store does not have: the poll empties them without reading or caching anything."""
+    from damamaya import runtime
+
+    live: LiveStore = runtime.live()
+    live.r.flushdb()
+    live.describe_sources({"calls": {"title": "112", "kinds": ["incident"], "interval": 1}})
+    t = datetime.now(timezone.utc)
+    live.apply("calls", [Incident(id="c1", source="calls", category="fire", reported_at=t, updated_at=t, lat=-8.65, lon=115.22)])
+    state = first_state()
+    keys_before = set(live.r.keys("*"))
+    made_up = {f"nope-{i}": 3 for i in range(400)}
+    response = dash_app.server.test_client().post(
+        "/_dash-update-component", json=_poll_request(dash_app, {**state, "versions": {**state["versions"], **made_up}},
+                                                      ["calls", "nope-1"]))
+    assert response.status_code == 200
+    sent = response.get_json()["response"]
+    emptied = next(v for k, v in sent.items() if '"pts"' in k and "nope-1" in k)["data"]
+    assert emptied == {"type": "FeatureCollection", "features": []}
+    assert not any('"pts"' in k and '"calls"' in k for k in sent)  # unchanged: not sent
+    new_keys = {k for k in set(live.r.keys("*")) - keys_before if b"nope" in k}
+    assert new_keys == set()

@@ -6,6 +6,7 @@ from damamaya import runtime
 from engine.cache import RedisCache
 from engine.wall.model import WallModel
 from layouts.messages import client_messages, localize
+from push.browser import wall_push
 
 # what wall.js and map.js look up in the catalog they are sent
 CLIENT_PREFIXES = ("age.", "stale.", "wall.sources.", "status.", "severity.", "siaga.", "wall.connection",
@@ -26,3 +27,12 @@ def tiles_for_screen(tiles: dict, language: str) -> dict:
 
 def messages_for_screen(language: str) -> dict:
     return client_messages(language, CLIENT_PREFIXES)
+
+
+def push_store(screen: str) -> dict | None:
+    """The wall's push settings (stream URL, a fresh signed token) for assets/push.js."""
+    from flask import has_request_context, request
+
+    cfg = runtime.config()
+    page_url = request.url if has_request_context() else f"http://{cfg.web.host}:{cfg.web.port}/wall"
+    return wall_push(cfg, runtime.redis_client(), screen, page_url, page_id="wall", poll_id="wall-poll", wake_id="wall-wake")
