@@ -5,6 +5,7 @@ is the public from its next request on.
 """
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
@@ -100,7 +101,8 @@ def screen_identity() -> str | None:
         return f"screen:{who.name}"
     if "wall_id" not in session:
         session["wall_id"] = secrets.token_hex(3)
-    return f"{who.name}@{session['wall_id']}"
+    name = re.sub(r"[^A-Za-z0-9_.@-]", "_", who.name)[:80]  # an SSO name may hold anything
+    return f"{name}@{session['wall_id']}"
 
 
 def remote_address() -> str:

@@ -351,25 +351,25 @@ def route(client, path: str, search: str = "") -> str:
     ({"versions": ["calls"]}, "versions"),
     ({"minute": -1}, "minute"),
     ({"screen": "<b>fake-wall-1</b>"}, "screen"),
-    ({"screen": "a" * 5_000_000}, "screen"),
+    ({"screen": "a" * 5_000_000}, "too-large"),  # over auth.max_request_kb: 413 before the body is read
     ({"tiles": {"$gt": ""}}, "tiles"),
     ({"due": "soon"}, "due"),
     ({"extra": 1}, "extra"),
 ])
-def test_a_made_up_wall_state_is_refused_with_a_reason_and_writes_nothing(dash_app, state, why):
+def test_a_made_up_wall_state_is_refused_with_a_reason_and_writes_nothing(dash_app, sign_in_as, state, why):
     from damamaya import runtime
 
     live: LiveStore = runtime.live()
     live.r.flushdb()
     good = first_state()
     sent = {**good, **state} if isinstance(state, dict) else state
-    response = dash_app.server.test_client().post("/_dash-update-component", json=_poll_request(dash_app, sent, []))
-    assert response.status_code == 400
+    response = sign_in_as(dash_app.server, "operator").post("/_dash-update-component", json=_poll_request(dash_app, sent, []))
+    assert response.status_code == (413 if why == "too-large" else 400)
     assert why in response.get_data(as_text=True)
     assert live.screens() == {}  # no heartbeat from a refused poll
 
 
-def test_the_heartbeat_takes_only_server_issued_screen_ids(dash_app):
+def test_the_heartbeat_takes_only_server_issued_screen_ids(dash_app, sign_in_as):
     from damamaya import runtime
     from engine.wall.state import new_screen_id
 
@@ -382,12 +382,14 @@ def test_the_heartbeat_takes_only_server_issued_screen_ids(dash_app):
     live.screen_seen(issued, 1.0)
     assert live.screens() == {issued: 1.0}
     state = first_state()
-    assert dash_app.server.test_client().post(
+    assert sign_in_as(dash_app.server, "operator").post(
         "/_dash-update-component", json=_poll_request(dash_app, state, [])).status_code in (200, 204)
-    assert state["screen"] in live.screens()
+    seen = live.screens()
+    assert state["screen"] not in seen  # the poll counts as the server's identity of the wall, not the state's id
+    assert any(name.startswith("test-operator@") for name in seen)
 
 
-def test_source_names_a_screen_makes_up_cost_nothing(dash_app):
+def test_source_names_a_screen_makes_up_cost_nothing(dash_app, sign_in_as):
     """Versions of sources the store does not have: the poll empties them without reading or caching anything."""
     from damamaya import runtime
 
@@ -399,7 +401,7 @@ def test_source_names_a_screen_makes_up_cost_nothing(dash_app):
     state = first_state()
     keys_before = set(live.r.keys("*"))
     made_up = {f"nope-{i}": 3 for i in range(400)}
-    response = dash_app.server.test_client().post(
+    response = sign_in_as(dash_app.server, "operator").post(
         "/_dash-update-component", json=_poll_request(dash_app, {**state, "versions": {**state["versions"], **made_up}},
                                                       ["calls", "nope-1"]))
     assert response.status_code == 200

@@ -20,8 +20,14 @@ def new_screen_id() -> str:
     return secrets.token_hex(16)
 
 
+# The server's name for a wall (security.principal.screen_identity): a token screen's
+# registered name, or a signed-in user plus the id the server gave that browser.
+WALL_IDENTITY = re.compile(r"screen:[A-Za-z0-9][A-Za-z0-9_.@-]{0,79}|[A-Za-z0-9_.@-]{1,80}@[0-9a-f]{6}")
+
+
 def is_screen_id(value) -> bool:
-    return isinstance(value, str) and SCREEN_ID.fullmatch(value) is not None
+    """An id this server issued: a wall page's id, or a wall identity from the sign-in side."""
+    return isinstance(value, str) and (SCREEN_ID.fullmatch(value) is not None or WALL_IDENTITY.fullmatch(value) is not None)
 
 
 class WallState(BaseModel):
