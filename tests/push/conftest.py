@@ -17,6 +17,12 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET = "test-push-secret"
 
 
+def port_suffix() -> str:
+    import secrets
+
+    return secrets.token_hex(3)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -95,7 +101,8 @@ class WebProcess:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if httpx.get(f"{self.base}/wall", timeout=3).status_code == 200:
+                if httpx.get(f"{self.base}/login", timeout=3).status_code == 200:
+                    self.screen_path = self._screen_link(config_path)
                     return
             except httpx.HTTPError:
                 pass
@@ -103,6 +110,20 @@ class WebProcess:
                 self.stop()
                 pytest.fail(f"web did not start:\n{log_path.read_text()[-3000:]}")
             time.sleep(0.3)
+
+    @staticmethod
+    def _screen_link(config_path: Path) -> str:
+        """A wall screen's sign-in link (/wall needs one: security/); open it, then the wall."""
+        import yaml
+
+        from engine.accounts import Accounts
+
+        accounts = Accounts(yaml.safe_load(config_path.read_text())["database"]["url"])
+        try:
+            accounts.create()
+            return f"/screen/{accounts.add_screen(f'push-test-{port_suffix()}')}"
+        finally:
+            accounts.dispose()
 
     def stop(self) -> None:
         if self.proc.poll() is None:

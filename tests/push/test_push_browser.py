@@ -42,7 +42,7 @@ def wall_with_push(tmp_path, embedded_redis_url):
     env = push_env()
     web = WebProcess(cfg, web_port, env, tmp_path / "web.log")
     push = PushProcess(cfg, push_port, env, tmp_path / "push.log").start()
-    yield web.base, push, live
+    yield web.base, push, live, web.screen_path
     push.stop()
     web.stop()
     live.clear()
@@ -53,8 +53,8 @@ def row(page, rid: str):  # noqa: F811 - `page` is the fixture's page
 
 
 def test_wall_on_push_falls_back_to_polling_and_recovers(wall_with_push, page):  # noqa: F811
-    base, push, live = wall_with_push
-    page.goto(f"{base}/wall")
+    base, push, live, screen_path = wall_with_push
+    page.goto(f"{base}{screen_path}")  # a wall screen's link: its cookie, then /wall
     row(page, "first").wait_for(timeout=30_000)
     page.wait_for_function(f"({STATUS}) && ({STATUS}).mode === 'push'", timeout=30_000)
     assert page.evaluate(STATUS)["open"] is True
