@@ -94,7 +94,7 @@ def stable_identity(spool_dir: str | Path, key: str) -> tuple[str, object]:
     Path(spool_dir).mkdir(parents=True, exist_ok=True)
     for n in range(1, 100):
         name = f"{host}:{digest}" + ("" if n == 1 else f"-{n}")
-        handle = open(Path(spool_dir) / f"{_file_name(name)}.lock", "a+")
+        handle = open(Path(spool_dir) / f"{file_safe(name)}.lock", "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -104,7 +104,8 @@ def stable_identity(spool_dir: str | Path, key: str) -> tuple[str, object]:
     raise RuntimeError(f"no free collector identity in {spool_dir}")
 
 
-def _file_name(owner: str) -> str:
+def file_safe(owner: str) -> str:
+    """An owner name as a file name (spool, identity lock)."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in owner)
 
 
