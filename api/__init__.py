@@ -1,1 +1,1 @@
-"""Damamaya's HTTP API beside the screens: pushed reports (`api.ingest`)."""
+"""The HTTP API under /api/v1: open data (api/open_data.py), its OpenAPI document, and pushed reports (api/ingest.py)."""

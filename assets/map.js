@@ -2,14 +2,34 @@
    clusters that show their severity mix, boundary labels. */
 window.dmy = window.dmy || {};
 (function () {
-  const SEV = {critical: "#ff3b3b", high: "#ff8c1a", medium: "#ffd21a", low: "#4fc3f7", info: "#9aa4b2"};
-  const ALERT = ["#3ddc84", "#ffd21a", "#ff8c1a", "#ff3b3b", "#ff3b3b"];
-  const RANK_COLOUR = ["#9aa4b2", "#4fc3f7", "#ffd21a", "#ff8c1a", "#ff3b3b"];
+  // colours are CSS variables of style.css, their one owner; read once, when first needed
+  let palette = null;
+  function colours() {
+    if (!palette) {
+      const css = getComputedStyle(document.documentElement);
+      const v = (name) => css.getPropertyValue(name).trim();
+      const sev = {critical: v("--sev-critical"), high: v("--sev-high"), medium: v("--sev-medium"), low: v("--sev-low"), info: v("--sev-info")};
+      palette = {
+        sev: sev,
+        alert: [v("--ok"), sev.medium, sev.high, sev.critical, sev.critical],  // Siaga level 0..4
+        rank: [sev.info, sev.low, sev.medium, sev.high, sev.critical],         // severity rank 0..4
+        other: v("--position"),                                                  // vehicles, boats
+      };
+    }
+    return palette;
+  }
 
   function colour(p) {
-    if (p.kind === "incident") return SEV[p.sev] || SEV.info;
-    if (p.kind === "reading") return ALERT[p.alert || 0];
-    return "#c792ea";
+    const c = colours();
+    if (p.kind === "incident") return c.sev[p.sev] || c.sev.info;
+    if (p.kind === "reading") return c.alert[p.alert || 0];
+    return c.other;
+  }
+
+  function word(key, values) {
+    let text = (window.dmy.messages || {})[key] || key;
+    Object.entries(values || {}).forEach(([k, v]) => { text = text.replace("{" + k + "}", v); });
+    return text;
   }
 
   function escape(s) {
@@ -33,7 +53,7 @@ window.dmy = window.dmy || {};
       for (let r = 4; r >= 0; r--) {
         if (!counts[r]) continue;
         const end = start + (counts[r] / leaves.length) * 360;
-        stops.push(RANK_COLOUR[r] + " " + start + "deg " + end + "deg");
+        stops.push(colours().rank[r] + " " + start + "deg " + end + "deg");
         start = end;
       }
       const size = 34 + Math.min(26, Math.log2(leaves.length) * 5);
@@ -49,8 +69,13 @@ window.dmy = window.dmy || {};
     bindPopup: function (feature, layer) {
       const p = feature.properties;
       if (!p || !p.title) return;
-      layer.bindTooltip("<b>" + escape(p.title) + "</b><br>" + escape(p.cat || "") + " " + escape(p.value || "") +
-        "<br>" + escape(p.desa) + " · " + escape(p.time));
+      // a function: the words are looked up when the tooltip opens, from the catalog wall.js was sent
+      layer.bindTooltip(function () {
+        const cat = p.siaga !== undefined ? word("siaga." + p.siaga) : (p.cat || "");
+        const value = p.speed !== undefined ? word("wall.speed", {n: p.speed}) : (p.value || "");
+        return "<b>" + escape(p.title) + "</b><br>" + escape(cat) + " " + escape(value) +
+          "<br>" + escape(p.desa) + " · " + escape(p.time);
+      });
     },
     desaStyle: function (feature, context) {
       // over a configured tile layer the boundaries are outlines, so the tiles show through

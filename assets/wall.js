@@ -1,5 +1,6 @@
-/* The wall's browser side: ages, staleness and the clock every second, from
-   timestamps the server sent once; live incident-list transactions. */
+/* The wall's browser side: ages and the clock every second, from the times and the
+   staleness verdicts the server sent (engine/source_health.py decides what is stale);
+   live incident-list transactions. Every word comes from the catalog the server sends. */
 window.dmy = window.dmy || {};
 window.dashAgGridFunctions = window.dashAgGridFunctions || {};
 (function () {
@@ -32,16 +33,14 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
     return pad(d.getUTCDate()) + "/" + pad(d.getUTCMonth() + 1) + "/" + d.getUTCFullYear();
   }
 
-  /* A source is stale when it is failing or its last success is older than its promise. */
+  /* What a source's chip and the tiles resting on it say, from the server's verdict. */
   function sourceState(h, now) {
-    if (!h || !h.last_success) {
-      const failing = !!(h && h.status === "failing");
-      return {stale: failing, age: null, since: null, waiting: true, failingSince: failing && h.failing_since ? new Date(h.failing_since) : null};
-    }
-    const last = new Date(h.last_success);
-    const ageS = (now - last) / 1000;
-    const stale = h.status === "failing" || ageS > (h.stale_after || 180);
-    return {stale: stale, age: ageS, since: last, waiting: false};
+    if (!h) return {stale: false, age: null, since: null, waiting: true, failingSince: null};
+    const since = h.last_success ? new Date(h.last_success) : null;
+    return {
+      stale: !!h.stale, waiting: !!h.waiting, since: since, age: since ? (now - since) / 1000 : null,
+      failingSince: h.stale && !since && h.failing_since ? new Date(h.failing_since) : null,
+    };
   }
 
   function span(cls, text) {
@@ -61,7 +60,7 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
       const ctx = window.dash_clientside.callback_context;
       const outs = ctx.outputs_list;
       const now = new Date();
-      const health = (healthData && healthData.health) || {};
+      const health = (healthData && healthData.sources) || {};
       const byKey = {};
       ((tiles && tiles.tiles) || []).forEach((t) => { byKey[t.key] = t; });
       const headlines = (tiles && tiles.headlines) || {};
@@ -88,23 +87,21 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
       });
       const chips = [];
       let failing = 0, okCount = 0;
-      Object.entries((healthData && healthData.sources) || {}).forEach(([name, meta]) => {
-        if (meta.enabled === false) return;
-        const h = health[name];
+      Object.entries(health).forEach(([name, h]) => {
         const s = sourceState(h, now);
         if (s.stale) failing += 1; else if (!s.waiting) okCount += 1;
         const label = s.waiting && !s.stale ? m("wall.sources.waiting")
           : s.failingSince ? m("stale.failing", {time: witaTime(s.failingSince)})
           : s.stale ? m("stale.since", {time: s.since ? witaTime(s.since) : "—"}) : age(s.age);
         const head = headlines[name];
-        const parts = [span("chip-title", meta.title || name)];
+        const parts = [span("chip-title", h.title || name)];
         if (head) parts.push(span("chip-value level-" + head.level, head.value + " " + head.label));
         parts.push(span("chip-age", label));
         chips.push({type: "Span", namespace: "dash_html_components",
                     props: {className: "chip " + (s.stale ? "chip-stale" : s.waiting ? "chip-waiting" : "chip-ok"), children: parts}});
       });
       const summary = [span("ok", okCount + " " + m("wall.sources.ok")), failing ? span("bad", failing + " " + m("wall.sources.failing")) : null].filter(Boolean);
-      const clock = witaDate(now) + "  " + witaTime(now, true) + " WITA";
+      const clock = m("wall.clock", {date: witaDate(now), time: witaTime(now, true)});
       // refresh the incident list's age column once every 10 s
       if (now.getSeconds() % 10 === 0 && window.dash_ag_grid) {
         const api = window.dash_ag_grid.getApi ? safeApi("wall-incidents") : null;
@@ -146,6 +143,7 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
     dmyAge: function (ts) { return ts ? age(Date.now() / 1000 - ts) : ""; },
     dmyAgeIso: function (iso) { return iso ? age((Date.now() - new Date(iso).getTime()) / 1000) : "—"; },
     dmyLabel: function (key) { return m(key); },
+    dmyPlace: function (desa, row) { return desa || m(row && row.outside ? "wall.place.outside" : "wall.place.unknown"); },
     dmyByTs: function (a, b, nodeA, nodeB) { return nodeA.data.ts - nodeB.data.ts; },
   });
 })();

@@ -39,6 +39,7 @@ from engine.analytics import kpis as KP  # noqa: E402
 from engine.analytics import queries as Q  # noqa: E402
 from engine.analytics.config import KpiConfig  # noqa: E402
 from engine.analytics.filters import HistoryFilter  # noqa: E402
+from engine.analytics.service import AnalyticsService  # noqa: E402
 from engine.analytics.schema import events, forget_schema  # noqa: E402
 from engine.history import History  # noqa: E402
 from damamaya.seed import Progress, seed  # noqa: E402
@@ -71,24 +72,21 @@ def _median(fn, repeat: int) -> float:
 
 def history_change(history: History, query: str, now: datetime):
     f = HistoryFilter.from_query(query)
+    service = AnalyticsService(history.engine, KpiConfig())
 
     def run():
-        # what callbacks/history.py runs: summary (breakdown, page, map points) and timeline (time grid)
-        with Q.reading(history.engine) as conn:
-            s = Q.scope(conn, f, now)
-            Q.breakdown(conn, s)
-            Q.page(conn, s, f.page, 50)
-            Q.points(conn, s)
-            Q.time_grid(conn, s)
+        # what callbacks/history.py asks the service for: the summary (breakdown, page, map points) and the timeline
+        service.history_summary(f, now)
+        service.history_timeline(f, now)
     return run
 
 
 def kpi_load(history: History, key: str, now: datetime):
-    kcfg = KpiConfig()
+    service = AnalyticsService(history.engine, KpiConfig())  # no cache: every run computes
 
     def run():
-        KP.compute(history.engine, kcfg, key, now)
-        KP.area_values(history.engine, kcfg, "calls", "kecamatan", key, now)
+        service.kpi_report(key, now)
+        service.area_values("calls", "kecamatan", key, now)
     return run
 
 

@@ -47,6 +47,9 @@ def post(url: str, body: dict) -> tuple[int, int, float]:
         return resp.status, len(payload), (time.perf_counter() - t) * 1000
 
 
+BENCH_SCREEN = "b" * 32  # a server-issued screen id has this form (engine/wall/state.py)
+
+
 def poll_body(state: dict, sources: list[str]) -> dict:
     outputs = [{"id": "wall-state", "property": "data"},
                [{"id": {"source": s, "type": "pts"}, "property": "data"} for s in sources],
@@ -55,7 +58,8 @@ def poll_body(state: dict, sources: list[str]) -> dict:
                {"id": "wall-grid-changes", "property": "data"}]
     key = ("..wall-state.data...{\"source\":[\"ALL\"],\"type\":\"pts\"}.data...{\"source\":[\"ALL\"],\"type\":\"shp\"}.data"
            "...wall-tiles.data...wall-health.data...wall-grid-changes.data..")
-    return {"output": key, "outputs": outputs, "inputs": [{"id": "wall-poll", "property": "n_intervals", "value": 1}],
+    return {"output": key, "outputs": outputs, "inputs": [{"id": "wall-poll", "property": "n_intervals", "value": 1},
+                       {"id": "wall-wake", "property": "data", "value": None}],
             "state": [{"id": "wall-state", "property": "data", "value": state}], "changedPropIds": ["wall-poll.n_intervals"]}
 
 
@@ -112,9 +116,12 @@ def main() -> int:
                                  reported_at=now, updated_at=now, lat=lat, lon=lon, in_city=True, desa="x"))
         live.describe_sources({**live.sources(), "bench": {"title": "bench", "kinds": ["incident"], "interval": 5, "stale_after": 60}})
         live.apply("bench", bulk)
-        layout_req = {"output": "page.children", "outputs": {"id": "page", "property": "children"},
-                      "inputs": [{"id": "url", "property": "pathname", "value": "/wall"}],
-                      "state": [{"id": "url", "property": "search", "value": ""}], "changedPropIds": ["url.pathname"]}
+        # the Dash pages router: /wall's layout as a browser's first request gets it
+        layout_req = {"output": ".._pages_content.children..._pages_store.data..",
+                      "outputs": [{"id": "_pages_content", "property": "children"}, {"id": "_pages_store", "property": "data"}],
+                      "inputs": [{"id": "_pages_location", "property": "pathname", "value": "/wall"},
+                                 {"id": "_pages_location", "property": "search", "value": ""}],
+                      "changedPropIds": ["_pages_location.pathname"]}
         layout_times, layout_size = [], 0
         for _ in range(5):
             _, layout_size, ms = post(f"{base}/_dash-update-component", layout_req)
@@ -125,7 +132,8 @@ def main() -> int:
         proc_state = None
         for i in range(args.polls):
             versions = live.versions()
-            state = {"versions": versions, "minute": int(time.time() // 60), "tiles": "", "stream": live.stream_head()}
+            state = {"versions": versions, "minute": int(time.time() // 60), "tiles": None, "stream": live.stream_head(),
+                     "screen": BENCH_SCREEN}
             if proc_state is None:
                 status, size, ms = post(f"{base}/_dash-update-component", poll_body(state, sources))
                 proc_state = True
@@ -134,7 +142,8 @@ def main() -> int:
                 quiet.append(ms)
         for i in range(min(50, args.polls)):
             versions = live.versions()
-            state = {"versions": versions, "minute": int(time.time() // 60), "tiles": "", "stream": live.stream_head()}
+            state = {"versions": versions, "minute": int(time.time() // 60), "tiles": None, "stream": live.stream_head(),
+                     "screen": BENCH_SCREEN}
             t = datetime.now(timezone.utc)
             live.apply("bench", [bulk[i].model_copy(update={"status": "dispatched", "updated_at": t})])
             status, size, ms = post(f"{base}/_dash-update-component", poll_body(state, sources))

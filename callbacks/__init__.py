@@ -1,9 +1,13 @@
-"""Callbacks, one module per screen, registered on the app at import of app.py."""
+"""Callbacks, one module per screen; `register_all` puts every one on the app.
+
+A screen's callbacks module has `register(app)`; add it to SCREENS here."""
 from __future__ import annotations
+
+from callbacks import history, kpi, pages, publik, sources, wall
+
+SCREENS = (pages, wall, sources, kpi, history, publik)
 
 
 def register_all(app) -> None:
-    from callbacks import history, kpi, sources, wall
-
-    for module in (wall, sources, kpi, history):
+    for module in SCREENS:
         module.register(app)

@@ -7,7 +7,7 @@ fixes "now", so the table, the charts and an export all see the same rows).
 """
 from __future__ import annotations
 
-import math
+import logging
 from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
@@ -25,51 +25,51 @@ from sqlalchemy.exc import SQLAlchemyError
 from damamaya import runtime
 from engine.analytics import export as X
 from engine.analytics import queries as Q
-from engine.analytics.filters import PAGE_SIZE, HistoryFilter
-from engine.analytics.schema import ensure_schema
-from engine.geo import boundaries
+from callbacks import inputs as I
+from callbacks.inputs import parsed
+from callbacks.refusal import refuse
+from engine.analytics.filters import HistoryFilter, clean_text
+from engine.analytics.service import unreachable
+from engine.geo import boundaries, kecamatan_code
 from engine.records import WITA
 from engine.taxonomy import category_label
-from layouts.history import TOPOJSON_URL, desa_options
 from layouts.messages import t
+from layouts.parts.analytics import service
+from layouts.parts.colours import colour, severity_colour
+from layouts.parts.history import TOPOJSON_URL, desa_options
 
+log = logging.getLogger(__name__)
 UTC = timezone.utc
 CONTROLS = ("range", "kind", "source", "category", "severity", "status", "kecamatan", "desa", "q")
 LIST_CONTROLS = ("source", "category", "severity", "status", "kecamatan", "desa")
 CLICKABLE = ("timeline", "category", "area", "heatmap", "map")
-SEVERITY_COLORS = {"critical": "#ff3b3b", "high": "#ff8c1a", "medium": "#ffd21a", "low": "#4fc3f7", "info": "#8b9bb0",
-                   "": "#4fc3f7"}
 
 
 def _lang() -> str:
     return runtime.config().language
 
 
-def _engine():
-    engine = runtime.history().engine
-    ensure_schema(engine)
-    return engine
-
-
 # ---- state ------------------------------------------------------------------------------
 def state_of(data) -> tuple[HistoryFilter, datetime]:
-    data = data or {}
-    at = data.get("at")
-    now = datetime.fromtimestamp(at, UTC) if at else datetime.now(UTC).replace(microsecond=0)
-    return HistoryFilter.from_query(data.get("q")), now
+    state = parsed(I.HistoryState, data or {}, "history state")
+    now = datetime.fromtimestamp(state.at, UTC) if state.at else datetime.now(UTC).replace(microsecond=0)
+    return HistoryFilter.from_query(state.q), now
 
 
-def _from_controls(current: HistoryFilter, values: dict, dates: tuple, trigger: str) -> HistoryFilter:
-    changes = {name: tuple(values[name] or ()) for name in LIST_CONTROLS}
-    changes["kind"] = values["kind"] or "incident"
-    changes["q"] = (values["q"] or "").strip()[:200]
-    rng = values["range"] or "30d"
+def _from_controls(current: HistoryFilter, values: dict, trigger: str) -> HistoryFilter:
+    given = parsed(I.Controls, values, "history filter")
+    changes = {name: tuple(getattr(given, name) or ()) for name in LIST_CONTROLS}
+    changes["kind"] = given.kind or "incident"
+    changes["q"] = clean_text(given.q or "")
+    rng = given.range or "30d"
     start, end = current.start, current.end
     if trigger == "hist-dates":
-        if not (dates[0] and dates[1]):
+        if not (given.start_date and given.end_date):
             raise PreventUpdate  # the picker is half-way through a choice
-        start = datetime.fromisoformat(dates[0][:10]).replace(tzinfo=WITA)
-        end = datetime.fromisoformat(dates[1][:10]).replace(tzinfo=WITA) + timedelta(days=1)
+        start = datetime.combine(given.start_date, datetime.min.time(), WITA)
+        end = datetime.combine(given.end_date, datetime.min.time(), WITA) + timedelta(days=1)
+        if end <= start:
+            refuse("history filter", ValueError("the end date is before the start date"))
         rng = "custom"
     elif rng == "custom" and not (start and end):
         today = datetime.now(WITA).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -78,7 +78,7 @@ def _from_controls(current: HistoryFilter, values: dict, dates: tuple, trigger: 
         start = end = None
     if changes["kecamatan"] != current.kecamatan and changes["kecamatan"]:
         # a desa outside the chosen kecamatan would silently empty the view
-        changes["desa"] = tuple(d for d in changes["desa"] if d.rsplit(".", 1)[0] in changes["kecamatan"])
+        changes["desa"] = tuple(d for d in changes["desa"] if kecamatan_code(d) in changes["kecamatan"])
     return current.with_(range=rng, start=start, end=end, **changes)
 
 
@@ -86,25 +86,37 @@ def _toggle(values: tuple, value) -> tuple:
     return tuple(v for v in values if v != value) if value in values else (*values, value)
 
 
-def _from_click(current: HistoryFilter, which: str, click: dict | None) -> HistoryFilter:
-    point = ((click or {}).get("points") or [None])[0]
-    if not point:
+def _first(data):
+    return data[0] if isinstance(data, list) and data else data
+
+
+def _from_click(current: HistoryFilter, which: str, click) -> HistoryFilter:
+    """A click on a chart adds its bar, cell or area to the filter; the click's data is checked first."""
+    points = parsed(I.Click, click or {}, f"{which} click").points
+    if not points:
         raise PreventUpdate
-    data = point.get("customdata")
+    point = points[0]
+    data = point.customdata
+    what = f"{which} click"
     if which == "timeline" and data:
-        start, end = datetime.fromisoformat(data[0]), datetime.fromisoformat(data[1])
-        return current.with_(range="custom", start=start, end=end)
+        bar = parsed(I.TimelineBar, {"start": _first(data), "end": data[1] if isinstance(data, list) and len(data) > 1 else None}, what)
+        if bar.start.tzinfo is None or bar.end.tzinfo is None or bar.end <= bar.start:
+            refuse(what, ValueError("a bar is an interval of two zoned times"))
+        return current.with_(range="custom", start=bar.start, end=bar.end)
     if which == "category" and data:
-        return current.with_(category=_toggle(current.category, data if isinstance(data, str) else data[0]))
+        category = parsed(I.CategoryClick, {"category": _first(data)}, what).category
+        return current.with_(category=_toggle(current.category, category))
     if which in ("area", "map"):
-        code = point.get("location") or (data if isinstance(data, str) else (data or [None])[0])
+        code = point.location or _first(data)
         if not code:
             raise PreventUpdate
+        code = parsed(I.AreaClick, {"code": code}, what).code
         if code.count(".") == 3:
             return current.with_(desa=_toggle(current.desa, code))
         return current.with_(kecamatan=_toggle(current.kecamatan, code), desa=())
     if which == "heatmap" and data:
-        return current.with_(weekday=(int(data[0]),), hour=(int(data[1]),))
+        cell = parsed(I.HeatCell, {"weekday": _first(data), "hour": data[1] if isinstance(data, list) and len(data) > 1 else None}, what)
+        return current.with_(weekday=(cell.weekday,), hour=(cell.hour,))
     raise PreventUpdate
 
 
@@ -124,6 +136,8 @@ def sync(search, rng, start_date, end_date, kind, source, category, severity, st
     lang = _lang()
     current, _ = state_of(data)
     if trigger is None or trigger == "hist-loc" or data is None:
+        if search is not None and not isinstance(search, str):
+            refuse("history URL", ValueError("the query string must be text"))
         f = HistoryFilter.from_query(search)
     elif trigger == "hist-reset":
         f = HistoryFilter()
@@ -132,6 +146,8 @@ def sync(search, rng, start_date, end_date, kind, source, category, severity, st
     elif trigger == "hist-next":
         f = current.with_(page=current.page + 1)
     elif isinstance(trigger, dict) and trigger.get("type") == "hist-chip":
+        if trigger.get("key") not in I.CHIPS:
+            refuse("history chip", ValueError(f"unknown chip {str(trigger.get('key'))[:40]!r}"))
         if not any(_chip_clicks or []):
             raise PreventUpdate
         f = current.with_(**{trigger["key"]: ()})
@@ -141,7 +157,7 @@ def sync(search, rng, start_date, end_date, kind, source, category, severity, st
         f = _from_click(current, trigger[5:], clicks[trigger[5:]])
     else:
         values = dict(zip(CONTROLS, (rng, kind, source, category, severity, status, kecamatan, desa, q)))
-        f = _from_controls(current, values, (start_date, end_date), trigger)
+        f = _from_controls(current, {**values, "start_date": start_date, "end_date": end_date}, trigger)
     query = f.to_query()
     at = int(datetime.now(UTC).timestamp())
     new_search = no_update if (search or "").lstrip("?") == query.lstrip("?") else (query or "?")
@@ -158,7 +174,7 @@ def sync(search, rng, start_date, end_date, kind, source, category, severity, st
 # ---- figures ------------------------------------------------------------------------------
 def _style(fig: go.Figure, **kw) -> go.Figure:
     fig.update_layout(template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
-                      margin={"l": 8, "r": 8, "t": 8, "b": 8}, font={"color": "#e6edf3", "size": 12},
+                      margin={"l": 8, "r": 8, "t": 8, "b": 8}, font={"color": colour("text"), "size": 12},
                       showlegend=False, clickmode="event", **kw)
     return fig
 
@@ -167,25 +183,22 @@ def timeline_figure(series, grain: str, lang: str) -> go.Figure:
     fmt = "%Y-%m-%d %H:%M" if grain == "hour" else "%Y-%m-%d"
     custom = [[a.isoformat(), Q.bucket_range(a, grain)[1].isoformat()] for a, _ in series]
     fig = go.Figure(go.Bar(x=[a.strftime(fmt) for a, _ in series], y=[n for _, n in series], customdata=custom,
-                           marker_color="#4fc3f7", hovertemplate="%{x}: %{y}<extra></extra>"))
-    return _style(fig, bargap=0.1, xaxis={"type": "category", "nticks": 12}, yaxis={"gridcolor": "#243242"})
+                           marker_color=colour("chart-bar"), hovertemplate="%{x}: %{y}<extra></extra>"))
+    return _style(fig, bargap=0.1, xaxis={"type": "category", "nticks": 12}, yaxis={"gridcolor": colour("chart-grid")})
 
 
 def category_figure(rows, selected, lang: str) -> go.Figure:
     rows = rows[::-1]  # all of them: the bars must add up to the count
     fig = go.Figure(go.Bar(x=[n for _, n in rows], y=[category_label(k, lang) for k, _ in rows], orientation="h",
                            customdata=[k for k, _ in rows],
-                           marker_color=["#ffd21a" if k in selected else "#4fc3f7" for k, _ in rows],
+                           marker_color=[colour("chart-selected") if k in selected else colour("chart-bar") for k, _ in rows],
                            hovertemplate="%{y}: %{x}<extra></extra>"))
-    return _style(fig, yaxis={"automargin": True}, xaxis={"gridcolor": "#243242"})
+    return _style(fig, yaxis={"automargin": True}, xaxis={"gridcolor": colour("chart-grid")})
 
 
 def _area_names() -> tuple[dict[str, str], dict[str, str]]:
-    desa, kec = {}, {}
-    for code, name, kname in boundaries().desa_names():
-        desa[code] = name
-        kec[code.rsplit(".", 1)[0]] = kname
-    return desa, kec
+    b = boundaries()
+    return {code: name for code, name, _ in b.desa_names()}, b.kecamatan_names()
 
 
 def area_figure(per_desa: dict[str, int], f: HistoryFilter, lang: str) -> go.Figure:
@@ -201,16 +214,20 @@ def area_figure(per_desa: dict[str, int], f: HistoryFilter, lang: str) -> go.Fig
     selected = set(f.kecamatan) | set(f.desa)
     fig = go.Figure(go.Bar(x=[r[2] for r in rows], y=[r[1] for r in rows], orientation="h",
                            customdata=[r[0] for r in rows],
-                           marker_color=["#ffd21a" if r[0] in selected else "#3ddc84" for r in rows],
+                           marker_color=[colour("chart-selected") if r[0] in selected else colour("chart-area") for r in rows],
                            hovertemplate="%{y}: %{x}<extra></extra>"))
-    return _style(fig, yaxis={"automargin": True}, xaxis={"gridcolor": "#243242"})
+    return _style(fig, yaxis={"automargin": True}, xaxis={"gridcolor": colour("chart-grid")})
+
+
+def _scale() -> list:
+    return [[0, colour("chart-scale-low")], [0.5, colour("chart-scale-mid")], [1, colour("chart-scale-high")]]
 
 
 def heatmap_figure(grid, f: HistoryFilter, lang: str) -> go.Figure:
     days = [t(f"weekday.{d}", lang) for d in range(7)]
     custom = [[[d, h] for h in range(24)] for d in range(7)]
     fig = go.Figure(go.Heatmap(z=grid, x=[f"{h:02d}" for h in range(24)], y=days, customdata=custom,
-                               colorscale=[[0, "#111821"], [0.5, "#1f6f9f"], [1, "#ffd21a"]], showscale=False,
+                               colorscale=_scale(), showscale=False,
                                xgap=1, ygap=1, hovertemplate="%{y} %{x}:00 — %{z}<extra></extra>"))
     return _style(fig, yaxis={"autorange": "reversed"}, xaxis={"type": "category"})
 
@@ -236,13 +253,14 @@ def map_figure(per_desa: dict[str, int], pts: list[dict], lang: str) -> go.Figur
     names = {ft["properties"]["kode"]: ft["properties"]["nama"] for ft in geo["features"]}
     fig = go.Figure(go.Choropleth(
         geojson=geo, featureidkey="properties.kode", locations=codes, z=[per_desa.get(c, 0) for c in codes],
-        text=[names[c] for c in codes], colorscale=[[0, "#111821"], [0.5, "#1f6f9f"], [1, "#ffd21a"]],
-        marker_line_color="#8b9bb0", marker_line_width=0.6, showscale=False,
+        text=[names[c] for c in codes], colorscale=_scale(),
+        marker_line_color=colour("chart-outline"), marker_line_width=0.6, showscale=False,
         hovertemplate="%{text}: %{z}<extra></extra>"))
     if pts:
         fig.add_trace(go.Scattergeo(
             lat=[p["lat"] for p in pts], lon=[p["lon"] for p in pts], mode="markers",
-            marker={"size": 4, "color": [SEVERITY_COLORS.get(p["severity"], "#4fc3f7") for p in pts], "opacity": 0.8},
+            marker={"size": 4, "color": [severity_colour(p["severity"]) if p["severity"] else colour("chart-bar") for p in pts],
+                    "opacity": 0.8},
             text=[f"{p['time'].astimezone(WITA):%Y-%m-%d %H:%M} {p['title']}" for p in pts],
             hovertemplate="%{text}<extra></extra>"))
     fig.update_geos(fitbounds="locations", visible=False, bgcolor="rgba(0,0,0,0)")
@@ -277,45 +295,39 @@ def table(rows: list[dict], lang: str):
 
 # ---- views ----------------------------------------------------------------------------------
 def summary(data):
-    """The breakdowns (one query), the table page and the map points: everything but time."""
+    """The breakdowns, the table page and the map points: everything but time (one service call)."""
     if data is None:
         raise PreventUpdate
     f, now = state_of(data)
     lang = _lang()
     try:
-        with Q.reading(_engine()) as conn:
-            s = Q.scope(conn, f, now)
-            b = Q.breakdown(conn, s)
-            pages = max(1, math.ceil(b.total / PAGE_SIZE))
-            number = min(f.page, pages)
-            rows = Q.page(conn, s, number, PAGE_SIZE)
-            pts = Q.points(conn, s)
-    except SQLAlchemyError:
-        return (no_update, "", t("hist.page", lang, page=0, pages=0), True, True, "#", "#", t("hist.error", lang),
+        v = service().history_summary(f, now)
+    except SQLAlchemyError as exc:
+        log.warning("history summary failed: %s", str(exc).splitlines()[0][:200])
+        message = t("hist.error" if unreachable(exc) else "hist.error.query", lang)
+        return (no_update, "", t("hist.page", lang, page=0, pages=0), True, True, "#", "#", message,
                 no_update, no_update, no_update, "")
     link = f.with_(page=1).to_query()
     suffix = ("&" if link else "?") + urlencode({"at": int(now.timestamp())})
-    return (table(rows, lang), t("hist.count", lang, n=_fmt_int(b.total, lang)),
-            t("hist.page", lang, page=number, pages=pages), number <= 1, number >= pages,
+    return (table(v.rows, lang), t("hist.count", lang, n=_fmt_int(v.total, lang)),
+            t("hist.page", lang, page=v.page, pages=v.pages), v.page <= 1, v.page >= v.pages,
             f"/history/export.csv{link}{suffix}", f"/history/export.geojson{link}{suffix}", "",
-            category_figure(b.by_category, set(f.category), lang), area_figure(b.by_desa, f, lang),
-            map_figure(b.by_desa, pts, lang), t("hist.map_note", lang, n=_fmt_int(len(pts), lang)))
+            category_figure(v.by_category, set(f.category), lang), area_figure(v.by_desa, f, lang),
+            map_figure(v.by_desa, v.points, lang), t("hist.map_note", lang, n=_fmt_int(len(v.points), lang)))
 
 
 def timeline(data):
-    """Counts over time and the hour x weekday grid, from one query."""
+    """Counts over time and the hour x weekday grid (one service call)."""
     if data is None:
         raise PreventUpdate
     f, now = state_of(data)
     lang = _lang()
     try:
-        with Q.reading(_engine()) as conn:
-            s = Q.scope(conn, f, now)
-            series, grid = Q.time_grid(conn, s)
+        v = service().history_timeline(f, now)
     except SQLAlchemyError:
         raise PreventUpdate
-    return (timeline_figure(series, s.granularity, lang),
-            t("hist.over_time", lang, grain=t(f"hist.grain.{s.granularity}", lang)), heatmap_figure(grid, f, lang))
+    return (timeline_figure(v.series, v.granularity, lang),
+            t("hist.over_time", lang, grain=t(f"hist.grain.{v.granularity}", lang)), heatmap_figure(v.grid, f, lang))
 
 
 # ---- exports ----------------------------------------------------------------------------------
@@ -323,19 +335,17 @@ def _export_scope():
     f = HistoryFilter.from_query(request.query_string.decode("utf-8", "replace"))
     try:
         at = datetime.fromtimestamp(int(request.args.get("at", "")), UTC)
-    except ValueError:
+    except (ValueError, OverflowError, OSError):  # not a number, or no instant a clock can hold
         at = datetime.now(UTC).replace(microsecond=0)
     return f, at
 
 
 def _stream(kind: str):
     f, at = _export_scope()
-    engine = _engine()
+    analytics = service()
 
     def rows():
-        with Q.reading(engine) as conn:
-            s = Q.scope(conn, f, at)
-            yield from Q.rows_for_export(conn, s)
+        yield from analytics.export_rows(f, at)
 
     stamp = at.astimezone(WITA).strftime("%Y%m%d-%H%M")
     if kind == "csv":
@@ -392,8 +402,7 @@ def register(app: dash.Dash) -> None:
 
 def _source_options(data):
     try:
-        with Q.reading(_engine()) as conn:
-            names = Q.facet_values(conn, "source")
+        names = service().source_names()
     except SQLAlchemyError:
         raise PreventUpdate
     return [{"label": n, "value": n} for n in names]

@@ -1,4 +1,5 @@
-"""/kpi callbacks: the KPI report (cached per period and minute) and the comparison by area."""
+"""/kpi callbacks: one call of the analytics service per view (the KPI report, the
+comparison by area), turned into tiles, tables and figures."""
 from __future__ import annotations
 
 import logging
@@ -8,58 +9,27 @@ import plotly.graph_objects as go
 from dash import Input, Output, dcc, html
 from sqlalchemy.exc import SQLAlchemyError
 
+from callbacks.history import plotly_geojson
+from callbacks.refusal import refuse
 from damamaya import runtime
 from engine.analytics import kpis as KP
-from engine.analytics.config import PILLARS, kpi_config
+from engine.analytics.registry import AREA_METRICS, DEFAULT_PERIOD, PILLARS, SECTIONS
+from engine.analytics.service import BadInput
 from engine.geo import boundaries
 from engine.records import WITA
 from engine.taxonomy import category_label
-from callbacks.history import plotly_geojson
-from layouts.cache import cache
-from layouts.kpi import number, period_text, tile, value_text
 from layouts.messages import t
+from layouts.parts.analytics import service
+from layouts.parts.colours import colour
+from layouts.parts.kpi import number, period_text, tile, value_text
 
 log = logging.getLogger(__name__)
 UTC = timezone.utc
-SECTIONS = {
-    "calls": ["calls.volume", "calls.non_emergency_share", "calls.dispatch_time", "calls.response_time"],
-    "complaints": ["complaints.first_response", "complaints.resolved", "complaints.backlog"],
-    "floods": ["floods.active_spots", "floods.max_alert", "floods.siaga_hours"],
-    "traffic": ["traffic.congested_segments", "traffic.incidents", "traffic.cctv_online"],
-    "prices": ["prices.change", "prices.ceiling", "prices.volatility"],
-}
 STATUS_DOT = {"good": "●", "warn": "●", "bad": "●", "incomplete": "◌", "none": "○"}
 
 
 def _as_of() -> datetime:
     return datetime.now(UTC).replace(second=0, microsecond=0)
-
-
-def _cached(name: str, fn, *args):
-    """flask-caching on Redis; the screen still works (uncached) when Redis is away."""
-    key = f"kpi:{name}:" + ":".join(str(a) for a in args)
-    try:
-        hit = cache.get(key)
-    except Exception:  # noqa: BLE001 - a cache outage must not take the screen down
-        hit = None
-    if hit is not None:
-        return hit
-    value = fn(*args)
-    try:
-        cache.set(key, value, timeout=120)
-    except Exception:  # noqa: BLE001
-        pass
-    return value
-
-
-def _report(key: str, as_of: datetime) -> KP.Report:
-    cfg = runtime.config()
-    return KP.compute(runtime.history().engine, kpi_config(cfg), key, as_of)
-
-
-def _area(metric: str, level: str, key: str, as_of: datetime) -> dict:
-    cfg = runtime.config()
-    return KP.area_values(runtime.history().engine, kpi_config(cfg), metric, level, key, as_of)
 
 
 # ---- rendering ------------------------------------------------------------------------------
@@ -86,9 +56,9 @@ def _calls_chart(report: KP.Report, lang: str):
     rows = report.calls_by_category[::-1]
     fig = go.Figure([
         go.Bar(y=[category_label(c, lang) for c, _, _ in rows], x=[b for _, _, b in rows], orientation="h",
-               name=t("kpi.vs_previous", lang), marker_color="#243242"),
+               name=t("kpi.vs_previous", lang), marker_color=colour("chart-previous")),
         go.Bar(y=[category_label(c, lang) for c, _, _ in rows], x=[n for _, n, _ in rows], orientation="h",
-               name=t("kpi.period", lang), marker_color="#4fc3f7"),
+               name=t("kpi.period", lang), marker_color=colour("chart-bar")),
     ])
     fig.update_layout(template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
                       barmode="group", margin={"l": 8, "r": 8, "t": 24, "b": 8}, height=300, showlegend=False,
@@ -147,7 +117,7 @@ def sections(report: KP.Report, kcfg, as_of: datetime, lang: str):
         "traffic.congested_segments": html.Div(t("kpi.active_now", lang, n=number(report.kpis["traffic.congested_segments"].detail.get("active", 0), lang)), className="kpi-note"),
     }
     out = []
-    for section, ids in SECTIONS.items():
+    for section, ids in SECTIONS.items():  # the registry's sections, in its order
         tiles = [tile(report.kpis[i], kcfg.targets.get(i), as_of, ptext, lang, extras.get(i)) for i in ids]
         body = [html.Div(tiles, className="kpi-tiles")]
         if section == "calls" and report.calls_by_category:
@@ -164,12 +134,14 @@ def render(key, _tick):
     lang = cfg.language
     as_of = _as_of()
     try:
-        report = _cached("report", _report, key or KP.DEFAULT_PERIOD, as_of)
+        report = service().kpi_report(key or DEFAULT_PERIOD, as_of)
+    except BadInput as exc:
+        refuse("/kpi", exc)
     except SQLAlchemyError:
         log.exception("KPI report failed")
         return "", [], [], t("kpi.error", lang)
     stamp = t("kpi.as_of", lang, time=as_of.astimezone(WITA).strftime("%d-%m-%Y %H:%M"))
-    return stamp, scorecard(report, lang), sections(report, kpi_config(cfg), as_of, lang), ""
+    return stamp, scorecard(report, lang), sections(report, service().kpi_config, as_of, lang), ""
 
 
 def area(metric, level, key, _tick):
@@ -177,7 +149,9 @@ def area(metric, level, key, _tick):
     lang = cfg.language
     as_of = _as_of()
     try:
-        values = _cached("area", _area, metric, level, key or KP.DEFAULT_PERIOD, as_of)
+        values = service().area_values(metric, level, key or DEFAULT_PERIOD, as_of)
+    except BadInput as exc:
+        refuse("/kpi", exc)
     except SQLAlchemyError:
         log.exception("KPI area comparison failed")
         return html.P(t("kpi.error", lang), className="an-error"), go.Figure()
@@ -186,15 +160,12 @@ def area(metric, level, key, _tick):
         names = {code: f"{desa} ({kec})" for code, desa, kec in b.desa_names()}
         geo = plotly_geojson("desa")
     else:
-        names = {}
-        for code, _desa, kec in b.desa_names():
-            names[code.rsplit(".", 1)[0]] = kec
+        names = b.kecamatan_names()
         geo = plotly_geojson("kecamatan")
-    better = KP.AREA_METRICS[metric]
+    shown = AREA_METRICS[metric]
+    better, scale, decimals = shown.better, shown.scale, shown.decimals
     rows = [(code, names[code], values.get(code)) for code in names]
     worst_first = sorted(rows, key=lambda r: (r[2] is None, -(r[2] or 0) if better == "lower" else (r[2] or 0)))
-    scale = 1 / 60 if metric == "response_p90" else 1
-    decimals = 1 if metric in ("response_p90", "resolved_pct") else 0
     table = html.Table([
         html.Thead(html.Tr([html.Th(t("kpi.area.rank", lang)), html.Th(t("kpi.area.name", lang)),
                             html.Th(t(f"kpi.metric.{metric}", lang))])),
@@ -204,12 +175,13 @@ def area(metric, level, key, _tick):
     ], className="an-table")
     codes = [f["properties"]["kode"] for f in geo["features"]]
     z = [None if values.get(c) is None else values[c] * scale for c in codes]
-    scale_colors = [[0, "#3ddc84"], [0.5, "#ffd21a"], [1, "#ff3b3b"]]
+    good_to_bad = [[0, colour("ok")], [0.5, colour("sev-medium")], [1, colour("sev-critical")]]
+    bad_to_good = [[0, colour("sev-critical")], [0.5, colour("sev-medium")], [1, colour("ok")]]
     fig = go.Figure(go.Choropleth(
         geojson=geo, featureidkey="properties.kode", locations=codes, z=z, text=[names.get(c, c) for c in codes],
-        colorscale=scale_colors if better == "lower" else [[0, "#ff3b3b"], [0.5, "#ffd21a"], [1, "#3ddc84"]],
-        marker_line_color="#0b0f14", marker_line_width=0.8,
-        colorbar={"thickness": 10, "tickfont": {"color": "#e6edf3"}},
+        colorscale=good_to_bad if better == "lower" else bad_to_good,
+        marker_line_color=colour("bg"), marker_line_width=0.8,
+        colorbar={"thickness": 10, "tickfont": {"color": colour("text")}},
         hovertemplate="%{text}: %{z}<extra></extra>"))
     fig.update_geos(fitbounds="locations", visible=False, bgcolor="rgba(0,0,0,0)")
     fig.update_layout(template="plotly_dark", paper_bgcolor="rgba(0,0,0,0)", margin={"l": 0, "r": 0, "t": 0, "b": 0},

@@ -1,47 +1,41 @@
-"""/sources polls the live store; it sends rows only when the health or the rejects changed."""
+"""/sources polls the live store; it sends rows only when something shown changed, and
+says so on the page while the live store cannot be reached (no 500 every poll)."""
 from __future__ import annotations
 
-import hashlib
-import time
-
-import orjson
-from dash import Input, Output, State
+from dash import Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
+from redis.exceptions import RedisError
 
 from damamaya import runtime
 from engine.records import utcnow
-from engine.source_health import reject_rows, screen_rows, source_rows
+from engine.source_health import sources_view
+from layouts.messages import t
 
-REJECTS_PER_SOURCE = 20
 
-
-def snapshot() -> tuple[dict, dict, dict, dict]:
-    live = runtime.live()
-    sources, health = live.sources(), live.health()
-    rejects = {name: live.rejects(name, REJECTS_PER_SOURCE) for name in sources}
-    return sources, health, rejects, live.screens_seen_since(time.time() - 86400)
+def poll(state):
+    cfg = runtime.config()
+    try:
+        view = sources_view(runtime.live(), utcnow(), cfg.wall.poll_seconds)
+    except RedisError as exc:
+        outage = f"{t('page.unavailable', cfg.language)} (Redis: {exc}). {t('page.retrying', cfg.language)}"
+        return no_update, no_update, no_update, {"digest": None, "outage": True}, outage
+    held = state if isinstance(state, dict) else {}
+    if held.get("digest") == view["digest"] and not held.get("outage"):
+        raise PreventUpdate
+    return view["sources"], view["rejects"], view["screens"], {"digest": view["digest"]}, ""
 
 
 def register(app) -> None:
-    @app.callback(
+    app.callback(
         Output("sources-grid", "rowData"),
         Output("rejects-grid", "rowData"),
         Output("screens-grid", "rowData"),
         Output("sources-state", "data"),
+        Output("sources-outage", "children"),
         Input("sources-poll", "n_intervals"),
         State("sources-state", "data"),
-    )
-    def _poll(_n, state):
-        sources, health, rejects, screens = snapshot()
-        now = utcnow()
-        rows = source_rows(sources, health, now)
-        screen_list = screen_rows(screens, now.timestamp(), runtime.config().wall.poll_seconds)
-        # statuses depend on the clock (late, silent), so they are part of the digest
-        digest = hashlib.blake2b(orjson.dumps([rows, rejects, [(s["screen"], s["status"]) for s in screen_list]]),
-                                 digest_size=8).hexdigest()
-        if state and state.get("digest") == digest:
-            raise PreventUpdate
-        return rows, reject_rows(rejects), screen_list, {"digest": digest}
+        prevent_initial_call=True,
+    )(lambda _n, state: poll(state))
 
     app.clientside_callback(
         """function(n, msgs) {

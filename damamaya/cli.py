@@ -1,9 +1,10 @@
-"""`damamaya`: run, web, collect, adapters, parse, rebuild-live, seed-history."""
+"""`damamaya`: run, web, push, collect, adapters, parse, rebuild-live, seed-history."""
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -122,9 +123,13 @@ def cmd_collect(args) -> int:
     live, history = _stores(config, tolerant=True)
     # The collector describes the sources and fills a new or emptied live store from
     # history at start and whenever Redis comes back empty (its sentinel is gone).
-    collector = make_collector(config, live, history, source_descriptions(config), os.environ.get("DAMAMAYA_CONFIG", ""))
+    alarms = _alarm_monitor(config, live, history)  # alert rules, evaluated on each change the collector applies
+    collector = make_collector(config, live, history, source_descriptions(config), os.environ.get("DAMAMAYA_CONFIG", ""),
+                               listener=alarms)
     stop = _stop_on_signals()
     collector.start()
+    if alarms is not None:
+        alarms.start(stop)
     log.info("collector %s polling %d sources", collector.owner, len(collector.runners))
     stop.wait()
     collector.close()
@@ -162,6 +167,30 @@ def cmd_web(args) -> int:
     return 0
 
 
+def _alarm_monitor(config: AppConfig, live, history):
+    """The alert rules' listener; None (logged) when Redis or the database cannot be
+    reached at start: polling goes on, and a restarted collector evaluates again."""
+    from engine.alerts import collector_monitor
+
+    try:
+        return collector_monitor(config, live, history)
+    except Exception as exc:  # noqa: BLE001 - a part being down must not stop collection
+        log.error("alert rules not evaluated by this collector: %s", exc)
+        return None
+
+
+def cmd_push(args) -> int:
+    from push.server import serve
+
+    config = _config(args)
+    if not config.redis.url:
+        raise ConfigError("redis.url is not set: push listens to the live store; set DAMAMAYA_REDIS_URL or use `damamaya run`")
+    host, port = args.host or config.web.host, args.port or config.push_port()
+    log.info("push on http://%s:%d%s/events", host, port, config.push.path)
+    serve(config.redis.url, config.redis.prefix, host, port, config.push.path, config.push.heartbeat_seconds)
+    return 0
+
+
 def rebuild_live(config: AppConfig, live, history) -> int:
     """Fill the live store with what history says is live now; returns the record count."""
     from engine.pipeline import keep_live
@@ -174,6 +203,11 @@ def rebuild_live(config: AppConfig, live, history) -> int:
         live.apply(name, kept)
         total += len(kept)
         log.info("%s: %d live records from history", name, len(kept))
+    from engine.alerts import alerts_of
+    from engine.alerts import rebuild_live as rebuild_alarms
+
+    active, overlays = rebuild_alarms(alerts_of(config, live, history), config.alerts)
+    log.info("alarms: %d active, %d incident overlays from history", active, overlays)
     return total
 
 
@@ -210,6 +244,7 @@ def cmd_run(args) -> int:
 
         embedded = EmbeddedRedis()
         env["DAMAMAYA_REDIS_URL"] = embedded.start()
+    env.setdefault("DAMAMAYA_PUSH_SECRET", secrets.token_urlsafe(32))  # web mints push tokens, push checks them
     if config.database.url.startswith("sqlite:///"):
         Path(config.database.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     if args.demo_history:
@@ -222,18 +257,27 @@ def cmd_run(args) -> int:
     children = [start_collector(),
                 subprocess.Popen(base + ["web", "--workers", str(args.workers or config.web.workers)] + web_args, env=env,
                                  preexec_fn=_die_with_parent)]
+    push_cmd = None
+    if config.push.enabled:
+        env["DAMAMAYA_PUSH_PORT"] = str(config.push.port or (args.port or config.web.port) + 1)
+        push_cmd = base + ["push"] + (["--host", args.host] if args.host else [])
+        children.append(subprocess.Popen(push_cmd, env=env, preexec_fn=_die_with_parent))
     host, port = args.host or config.web.host, args.port or config.web.port
     print(f"Damamaya control room: http://{host}:{port}/wall  (Ctrl+C stops it)", flush=True)
     stop = _stop_on_signals()
     code = 0
     while not stop.is_set():
-        collector, web = children
+        collector, web = children[0], children[1]
         if collector.poll() is not None and not stop.is_set():
             # Polling must go on without a person: a collector that died is started again;
             # it takes its own poll leases and spool back at once (same identity).
             print(f"the collector exited with {collector.returncode}; starting it again", file=sys.stderr)
-            stop.wait(2)
-            children[0] = start_collector()
+            if not stop.wait(2):
+                children[0] = start_collector()
+        if push_cmd and children[2].poll() is not None and not stop.is_set():  # walls poll meanwhile; bring push back
+            print(f"the push process exited with {children[2].returncode}; restarting it", file=sys.stderr)
+            if not stop.wait(2):
+                children[2] = subprocess.Popen(push_cmd, env=env, preexec_fn=_die_with_parent)
         if web.poll() is not None:
             print(f"the web server exited with {web.returncode}; stopping", file=sys.stderr)
             code = web.returncode or 1
@@ -299,12 +343,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="embedded Redis (if none configured), collector and web server in one")
+    run = sub.add_parser("run", help="embedded Redis (if none configured), collector, web and push servers in one")
     web = sub.add_parser("web", help="serve app.py through gunicorn with several workers")
-    for sp in (run, web):
+    push = sub.add_parser("push", help="serve the wall's push stream (SSE) through uvicorn; port: push.port")
+    for sp in (run, web, push):
         sp.add_argument("--host")
         sp.add_argument("--port", type=int)
+    for sp in (run, web):
         sp.add_argument("--workers", type=int)
+    push.set_defaults(func=cmd_push)
     run.add_argument("--demo-history", type=int, default=0, metavar="N",
                      help="seed N historical records first when the history store is empty")
     run.set_defaults(func=cmd_run)

@@ -28,7 +28,8 @@ def push_writers(config: AppConfig, live: LiveStore, history: History, parts: Pa
             for name, cfg in config.enabled_sources().items() if cfg.push is not None}
 
 
-def make_collector(config: AppConfig, live: LiveStore, history: History, descriptions: dict[str, dict], config_key: str):
+def make_collector(config: AppConfig, live: LiveStore, history: History, descriptions: dict[str, dict], config_key: str,
+                   listener=None):
     """A collector named stably for this host and configuration, with its own spool; its
     caretaker also replays the ingest spool of this host."""
     from engine.collector import Collector, file_safe, stable_identity
@@ -38,7 +39,7 @@ def make_collector(config: AppConfig, live: LiveStore, history: History, descrip
     spool = Spool(spool_dir(config) / f"{file_safe(owner)}.sqlite")
     collector = Collector(make_adapters(config), live, history, config.collector.max_backoff, config.collector.lock_seconds,
                           kpi=config.kpi, owner=owner, spool=spool, descriptions=descriptions,
-                          history_wait=config.collector.history_wait)
+                          history_wait=config.collector.history_wait, listener=listener)
     collector.writers.extend(push_writers(config, live, history, collector.parts).values())
     collector.identity_lock = identity_lock  # held for the life of the process
     return collector

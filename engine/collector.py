@@ -158,7 +158,7 @@ class SourceRunner:
 
     def __init__(self, adapter: Adapter, live: LiveStore, history: History, max_backoff: float = 300,
                  owner: str = "", kpi: KpiConfig | None = None, spool: Spool | None = None,
-                 parts: PartsReport | None = None, history_wait: float = 5.0):
+                 parts: PartsReport | None = None, history_wait: float = 5.0, listener=None):
         self.name = name = adapter.source
         self.config = config = adapter.config
         self.adapter = adapter
@@ -166,7 +166,9 @@ class SourceRunner:
         self.history = history
         self.max_backoff = max_backoff
         self.writer = ResultWriter(name, config, adapter.snapshot, live, history, spool or _private_spool(),
-                                   parts or PartsReport(), kpi, history_wait)
+                                   parts or PartsReport(), kpi, history_wait, listener=listener)
+        # Told of each applied change (through the writer) and each health report (alert rules: engine.alerts).
+        self.listener = listener
         self.health = Health(name, config.title or name, config.adapter, config.interval, config.stale_seconds, owner=owner)
         self._published_success: datetime | None = None
         self.health_unpublished = False
@@ -238,6 +240,8 @@ class SourceRunner:
         due = outcome.ok and (self._published_success is None or (now - self._published_success).total_seconds() >= refresh)
         bump = before != (h.status, h.last_error, bool(h.spooled)) or due or outcome.changed or outcome.removed
         self.publish_health(bool(bump) or self.health_unpublished, now if bump and outcome.ok else None)
+        if self.listener is not None:
+            self.listener.health_changed(self.name, h.as_dict(), now)
 
     def publish_health(self, bump: bool, success_at: datetime | None = None) -> None:
         try:
@@ -257,7 +261,8 @@ class Collector:
     def __init__(self, adapters: list[Adapter], live: LiveStore, history: History,
                  max_backoff: float = 300, lock_seconds: float = 60, kpi: KpiConfig | None = None,
                  owner: str | None = None, spool: Spool | None = None, descriptions: dict[str, dict] | None = None,
-                 history_wait: float = 5.0, care_every: float = 2.0, extra_writers: list[ResultWriter] | None = None):
+                 history_wait: float = 5.0, care_every: float = 2.0, extra_writers: list[ResultWriter] | None = None,
+                 listener=None):
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self.live = live
         self.history = history
@@ -267,7 +272,8 @@ class Collector:
         self.parts = PartsReport()
         polled = [a for a in adapters if not _push_only(a)]
         self.runners = {a.source: SourceRunner(a, live, history, max_backoff, self.owner, kpi, self.spool, self.parts,
-                                               history_wait) for a in polled}
+                                               history_wait, listener) for a in polled}
+        self.listener = listener
         # writers replayed by the caretaker: every runner's, and those of pushed sources' spool
         self.writers = [r.writer for r in self.runners.values()] + list(extra_writers or [])
         self.descriptions = descriptions if descriptions is not None else {
@@ -409,6 +415,8 @@ class Collector:
                 filled += self._resync(writer, now)
         for runner in self.runners.values():
             runner.publish_health(True)
+        if self.listener is not None:
+            self.listener.live_refilled()
         self.live.mark_alive(self.owner)
         log.info("live store refilled from history: %d records", filled)
         return filled

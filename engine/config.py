@@ -14,8 +14,10 @@ from typing import Any, Callable, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from engine.alerts.config import Agencies, AlertsConfig
 from engine.analytics.config import KpiConfig
 from engine.contract import SourceConfig
+from engine.public import PublicConfig
 
 # adapter name -> its Config schema; raises KeyError with a readable message for an unknown name
 SchemaLookup = Callable[[str], type[SourceConfig]]
@@ -67,6 +69,16 @@ class WebConfig(_Strict):
     threads: int = Field(default=4, ge=1, le=64)
 
 
+class PushConfig(_Strict):
+    enabled: bool = True
+    port: int | None = Field(default=None, ge=1, le=65535, description="None: the web port + 1")
+    heartbeat_seconds: float = Field(default=15, ge=1, le=300)
+    path: str = Field(default="/push", pattern=r"^/[A-Za-z0-9_/-]*$")
+    browser_url: str | None = Field(default=None, description="None: the page's host on `port`; behind a proxy e.g. /push")
+    token_seconds: int = Field(default=900, ge=60, le=86400)
+    safety_poll_seconds: float = Field(default=30, ge=5, le=600)
+
+
 class CollectorConfig(_Strict):
     max_backoff: float = Field(default=300, ge=1, description="seconds, the ceiling of the retry delay")
     lock_seconds: float = Field(default=60, ge=5, description="lease of a source's poll lock between collectors")
@@ -83,8 +95,12 @@ class AppConfig(_Strict):
     map: MapConfig = MapConfig()
     wall: WallConfig = WallConfig()
     web: WebConfig = WebConfig()
+    push: PushConfig = PushConfig()
     collector: CollectorConfig = CollectorConfig()
     kpi: KpiConfig = KpiConfig()
+    public: PublicConfig = PublicConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    agencies: Agencies = Field(default_factory=dict)
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
 
     @field_validator("sources", mode="before")
@@ -116,6 +132,9 @@ class AppConfig(_Strict):
             except ValidationError as exc:
                 raise ValueError(_first_error(exc, prefix=name)) from None
         return built
+
+    def push_port(self) -> int:
+        return self.push.port or self.web.port + 1
 
     def enabled_sources(self) -> dict[str, SourceConfig]:
         return {k: v for k, v in self.sources.items() if v.enabled}
@@ -157,6 +176,8 @@ def config_from_dict(data: dict, schema_of: SchemaLookup, label: str = "config")
         data["redis"] = {**(data.get("redis") or {}), "url": os.environ["DAMAMAYA_REDIS_URL"]}
     if os.environ.get("DAMAMAYA_DATABASE_URL"):
         data["database"] = {**(data.get("database") or {}), "url": os.environ["DAMAMAYA_DATABASE_URL"]}
+    if os.environ.get("DAMAMAYA_PUSH_PORT"):  # set by `damamaya run` for its web and push children
+        data["push"] = {**(data.get("push") or {}), "port": os.environ["DAMAMAYA_PUSH_PORT"]}
     try:
         return AppConfig.model_validate(data, context={"schema_of": schema_of})
     except ValidationError as exc:

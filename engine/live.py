@@ -16,6 +16,7 @@ Keys (prefix `dmy` by default):
                              Redis came back empty (restarted without data) and must be refilled
 - `{p}:lock:{source}`  string, the owner of a source's poll lock (expires)
 - `{p}:delivery:{source}:{id}` string, a pushed delivery already taken (expires)
+- `{p}:wake`           pub/sub channel: {s: source or `health`, v: new version} after every bump
 Everything but the locks can be rebuilt from the history store (`damamaya rebuild-live`).
 """
 from __future__ import annotations
@@ -28,6 +29,7 @@ import redis
 from redis.exceptions import RedisError
 
 from engine.records import record_from_json
+from engine.wall.state import is_screen_id
 
 HEALTH = "health"  # the field of the versions hash bumped when any source's health changes; never a source name
 # kept by `clear`: the running collectors' poll locks, the parts they report, their sentinel
@@ -84,14 +86,22 @@ class LiveStore:
         for rid in removals:
             pipe.xadd(stream, {"s": source, "i": rid, "op": "d", "k": ""}, maxlen=self.stream_length, approximate=True)
         pipe.hincrby(self.key("versions"), source, 1)
-        return int(pipe.execute()[-1])
+        version = int(pipe.execute()[-1])
+        self.wake(source, version)
+        return version
 
     def set_health(self, source: str, health: dict, bump: bool) -> None:
         pipe = self.r.pipeline(transaction=True)
         pipe.hset(self.key("health"), source, orjson.dumps(health))
         if bump:
             pipe.hincrby(self.key("versions"), HEALTH, 1)
-        pipe.execute()
+        done = pipe.execute()
+        if bump:
+            self.wake(HEALTH, int(done[-1]))
+
+    def wake(self, source: str, version: int) -> None:
+        """Tell push processes (`{p}:wake`) that `source` is now at `version`: a signal, not the data."""
+        self.r.publish(self.key("wake"), orjson.dumps({"s": source, "v": version}))
 
     def push_rejects(self, source: str, rejects: list[dict]) -> None:
         if not rejects:
@@ -112,7 +122,7 @@ class LiveStore:
         return {i: v for i, v in zip(ids, self.r.hmget(self.key("rec", source), ids)) if v is not None}
 
     def clear(self) -> None:
-        """Drop the data this store holds (the flask-caching entries too), not the
+        """Drop the data this store holds (the screens' cached views too), not the
         running collectors' poll locks, the parts they report or their sentinel."""
         kept = tuple(self.key(k).encode() for k in _KEPT)
         for key in self.r.scan_iter(match=self.key("*"), count=1000):
@@ -155,7 +165,10 @@ class LiveStore:
 
     # ---- wall screens' heartbeat ---------------------------------------------------
     def screen_seen(self, screen: str, at: float) -> None:
-        """A wall screen polled: the control room can see which walls are alive."""
+        """A wall screen polled: the control room can see which walls are alive. Only a
+        server-issued screen id is a field here, never what a client makes up."""
+        if not is_screen_id(screen):
+            raise ValueError("not a screen id the server issued")
         self.r.hset(self.key("screens"), screen, f"{at:.0f}")
 
     def screens(self) -> dict[str, float]:

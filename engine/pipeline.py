@@ -167,6 +167,7 @@ class ResultWriter:
     parts: PartsReport = field(default_factory=PartsReport)
     kpi: object = None
     history_wait: float = 5.0
+    listener: object = None  # told of what reached the live store (alert rules: engine.alerts.AlarmMonitor)
     live_behind: bool = False  # a live write failed: the source is resynced from history when Redis answers
     _lane: HistoryLane = field(init=False)
     _last_prune: float = field(default=0.0, init=False)
@@ -342,6 +343,8 @@ class ResultWriter:
             self._last_prune = time.monotonic()
         removals &= live_ids
         self.live.apply(self.source, upserts, removals)
+        if self.listener is not None and (upserts or removals):
+            self.listener.records_applied(self.source, upserts, removals, now)
         stored.changed, stored.removed = len(upserts), len(removals)
         stored.live_count = len((live_ids | {r.id for r in upserts}) - removals)
 

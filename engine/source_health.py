@@ -1,26 +1,77 @@
-"""Rows of the /sources page: each configured source's health and its latest rejects."""
+"""Source health for the screens: each source's state (computed here, once, on the
+server), the rows of the /sources page, its rejects and the wall screens' heartbeats.
+
+A source is stale when its last poll failed or its last success is older than its
+promise (`stale_after`, from `SourceConfig.stale_seconds`, written into the source's
+description by the collector's wiring). Screens get the verdict and the times; the
+browser only renders ages.
+"""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
+
+import orjson
 
 from engine.records import WITA
 
 
-def status_of(meta: dict, health: dict | None, now: datetime) -> str:
-    """ok | late | failing | waiting | disabled: `late` is a source whose last
-    success is older than its promise although its last poll did not fail."""
+@dataclass(frozen=True)
+class SourceState:
+    status: str                    # ok | late | failing | waiting | disabled
+    stale: bool                    # its data on screen is not current
+    last_success: str | None       # ISO time of the last good poll
+    failing_since: str | None
+    stale_at: float | None         # epoch seconds when an ok source turns late; None when it cannot
+
+
+def _epoch(value: str) -> float:
+    return datetime.fromisoformat(value).timestamp()
+
+
+def _promise(meta: dict, health: dict) -> float | None:
+    return meta.get("stale_after") or health.get("stale_after")
+
+
+def source_state(meta: dict, health: dict | None, now: datetime) -> SourceState:
+    health = health or {}
+    last, failing_since = health.get("last_success"), health.get("failing_since")
     if not meta.get("enabled", True):
-        return "disabled"
-    if not health or not health.get("last_attempt"):
-        return "waiting"
+        return SourceState("disabled", False, last, None, None)
+    if not health.get("last_attempt"):
+        return SourceState("waiting", False, last, None, None)
     if health.get("status") == "failing":
-        return "failing"
-    last = health.get("last_success")
+        return SourceState("failing", True, last, failing_since, None)
     if not last:
-        return "waiting"
-    age = (now - datetime.fromisoformat(last)).total_seconds()
-    return "late" if age > (meta.get("stale_after") or 180) else "ok"
+        return SourceState("waiting", False, None, None, None)
+    promise = _promise(meta, health)
+    if promise is None:  # a source described without a promise is never late by age
+        return SourceState("ok", False, last, None, None)
+    stale_at = _epoch(last) + promise
+    if now.timestamp() > stale_at:
+        return SourceState("late", True, last, None, None)
+    return SourceState("ok", False, last, None, stale_at)
+
+
+def status_of(meta: dict, health: dict | None, now: datetime) -> str:
+    """ok | late | failing | waiting | disabled."""
+    return source_state(meta, health, now).status
+
+
+def wall_health(sources: dict[str, dict], health: dict[str, dict], now: datetime) -> dict:
+    """What the wall's chips and tiles need of every enabled source, and `due`: the next
+    time (epoch s) a verdict changes by the clock alone, so the wall knows when to ask again."""
+    out, due = {}, None
+    for name, meta in sources.items():
+        if not meta.get("enabled", True):
+            continue
+        state = source_state(meta, health.get(name), now)
+        out[name] = {"title": meta.get("title") or name, "stale": state.stale, "waiting": state.status == "waiting",
+                     "last_success": state.last_success, "failing_since": state.failing_since}
+        if state.stale_at is not None:
+            due = state.stale_at if due is None else min(due, state.stale_at)
+    return {"sources": out, "due": due}
 
 
 def _wita(value: str | None) -> str:
@@ -35,7 +86,7 @@ def source_rows(sources: dict[str, dict], health: dict[str, dict], now: datetime
             "source": name, "title": meta.get("title") or name, "adapter": meta.get("adapter", ""),
             "status": status_of(meta, h, now),
             "last_success": h.get("last_success"),
-            "interval": meta.get("interval"), "stale_after": meta.get("stale_after"),
+            "interval": meta.get("interval"), "stale_after": _promise(meta, h),
             "records": h.get("records", 0), "rejects_last": h.get("rejects_last", 0), "rejects_total": h.get("rejects_total", 0),
             "polls": h.get("polls", 0), "duration_ms": h.get("duration_ms"),
             "last_error": h.get("last_error") or "", "last_error_at": _wita(h.get("last_error_at")),
@@ -74,3 +125,20 @@ def screen_rows(screens: dict[str, float], now: float, poll_seconds: float) -> l
              "last_seen_ts": at, "status": "alive" if now - at <= limit else "silent"}
             for screen, at in screens.items()]
     return sorted(rows, key=lambda r: -r["last_seen_ts"])
+
+
+REJECTS_PER_SOURCE = 20
+
+
+def sources_view(live, now: datetime, poll_seconds: float) -> dict:
+    """Everything the /sources page shows, from the live store: {"sources", "rejects",
+    "screens", "digest"}; the digest changes only when something shown changes
+    (statuses depend on the clock, so they are part of it)."""
+    sources, health = live.sources(), live.health()
+    rejects = {name: live.rejects(name, REJECTS_PER_SOURCE) for name in sources}
+    screens = live.screens_seen_since(now.timestamp() - 86400)
+    rows = source_rows(sources, health, now)
+    screen_list = screen_rows(screens, now.timestamp(), poll_seconds)
+    digest = hashlib.blake2b(orjson.dumps([rows, rejects, [(s["screen"], s["status"]) for s in screen_list]]),
+                             digest_size=8).hexdigest()
+    return {"sources": rows, "rejects": reject_rows(rejects), "screens": screen_list, "digest": digest}

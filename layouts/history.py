@@ -5,40 +5,19 @@ link reproduces the view. Every label comes from layouts/messages/analytics.py.
 """
 from __future__ import annotations
 
+import dash
 from dash import dcc, html
 
-from engine.analytics.filters import RANGES
-from engine.geo import boundaries
+from damamaya import runtime
+from urllib.parse import urlencode
+
+from engine.analytics.filters import RANGES, HistoryFilter
 from engine.records import KINDS, SEVERITIES, STATUSES
-from engine.taxonomy import CATEGORIES, category_label
 from layouts.messages import t
 from layouts.pages import nav
+from layouts.parts.history import GRAPH_CONFIG, category_options, desa_options, kecamatan_options
 
-# plotly fetches its base-map topology from the internet even when it is hidden; the app
-# serves an empty one here instead (see callbacks/history.py), the boundaries carry the map.
-TOPOJSON_URL = "/analytics/topojson/"
-
-# topojsonURL: plotly's geo maps fetch a base map from the internet otherwise (callbacks/history.py serves an empty one)
-GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "topojsonURL": TOPOJSON_URL,
-                "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
-
-
-def kecamatan_options(lang: str) -> list[dict]:
-    seen = {}
-    for code, _desa, kec in boundaries().desa_names():
-        seen[code.rsplit(".", 1)[0]] = kec
-    return [{"label": name, "value": code} for code, name in sorted(seen.items(), key=lambda x: x[1])]
-
-
-def desa_options(kecamatan: list[str] | None = None) -> list[dict]:
-    return [{"label": f"{desa} ({kec})", "value": code} for code, desa, kec in
-            sorted(boundaries().desa_names(), key=lambda x: x[1])
-            if not kecamatan or code.rsplit(".", 1)[0] in kecamatan]
-
-
-def category_options(lang: str, extra: list[str] = ()) -> list[dict]:
-    keys = list(CATEGORIES) + [e for e in extra if e not in CATEGORIES]
-    return [{"label": category_label(k, lang), "value": k} for k in keys]
+dash.register_page(__name__, path="/history", name="history", nav="nav.history", order=3)
 
 
 def _filter(label: str, control) -> html.Div:
@@ -55,28 +34,36 @@ def _panel(title_id: str, title: str, graph_id: str, height: int = 300, extra=No
                     className="an-panel")
 
 
-def layout(config):
-    lang = config.language
+def filter_of(query: dict) -> HistoryFilter:
+    """The filter state a URL's query holds (Dash hands the query over as a dict)."""
+    pairs = [(k, v) for k, values in query.items() for v in (values if isinstance(values, list) else [values])]
+    return HistoryFilter.from_query(urlencode(pairs))
+
+
+def layout(**query):
+    """The controls start at the URL's filter state; callbacks/history.py keeps the two in step."""
+    lang = runtime.config().language
+    f = filter_of(query)
     filters = html.Div([
         _filter(t("hist.range", lang), _dropdown("hist-range", [{"label": t(f"hist.range.{r}", lang), "value": r}
                                                                   for r in RANGES], multi=False, clearable=False,
-                                                 value="30d")),
+                                                 value=f.range)),
         _filter("\u00a0", dcc.DatePickerRange(id="hist-dates", display_format="YYYY-MM-DD", first_day_of_week=1,
                                               className="an-dates", minimum_nights=0,
                                               start_date_placeholder_text=t("hist.date_from", lang),
                                               end_date_placeholder_text=t("hist.date_to", lang))),
         _filter(t("hist.kind", lang), _dropdown("hist-kind", [{"label": t(f"hist.kind.{k}", lang), "value": k}
                                                                for k in KINDS if k != "position"],
-                                                multi=False, clearable=False, value="incident")),
+                                                multi=False, clearable=False, value=f.kind)),
         _filter(t("hist.source", lang), _dropdown("hist-source", [])),
-        _filter(t("hist.category", lang), _dropdown("hist-category", category_options(lang))),
+        _filter(t("hist.category", lang), _dropdown("hist-category", category_options(lang), value=list(f.category))),
         _filter(t("hist.severity", lang), _dropdown("hist-severity", [{"label": t(f"severity.{s}", lang), "value": s}
-                                                                       for s in SEVERITIES])),
+                                                                       for s in SEVERITIES], value=list(f.severity))),
         _filter(t("hist.status", lang), _dropdown("hist-status", [{"label": t(f"status.{s}", lang), "value": s}
-                                                                   for s in STATUSES])),
-        _filter(t("hist.kecamatan", lang), _dropdown("hist-kecamatan", kecamatan_options(lang))),
-        _filter(t("hist.desa", lang), _dropdown("hist-desa", desa_options())),
-        _filter("\u00a0", dcc.Input(id="hist-q", type="search", debounce=True, placeholder=t("hist.text", lang),
+                                                                   for s in STATUSES], value=list(f.status))),
+        _filter(t("hist.kecamatan", lang), _dropdown("hist-kecamatan", kecamatan_options(lang), value=list(f.kecamatan))),
+        _filter(t("hist.desa", lang), _dropdown("hist-desa", desa_options(), value=list(f.desa))),
+        _filter("\u00a0", dcc.Input(id="hist-q", type="search", debounce=True, placeholder=t("hist.text", lang), value=f.q,
                                     className="an-input")),
         _filter("\u00a0", html.Button(t("hist.reset", lang), id="hist-reset", className="an-button")),
     ], className="hist-filters")
@@ -105,7 +92,7 @@ def layout(config):
     return html.Div([
         dcc.Location(id="hist-loc", refresh=False),
         dcc.Store(id="hist-state"),
-        nav(config, "/history"),
+        nav("/history"),
         header,
         filters,
         html.Div(id="hist-chips", className="hist-chips"),

@@ -1,43 +1,36 @@
-"""Path -> screen. Each screen module exposes `layout(config)`."""
+"""What every screen shares: the nav (built from Dash's page registry), the
+"live store unreachable, retrying" view and the guard that shows it.
+
+Each screen is one module of layouts/ that registers itself with Dash and exposes
+`layout(**query)`; nothing here lists the screens.
+"""
 from __future__ import annotations
 
+import functools
+
+import dash
 from dash import dcc, html
 from redis.exceptions import RedisError
 
-from engine.config import AppConfig
+from damamaya import runtime
 from layouts.messages import t
 
 
-def _screens():
-    from layouts import history, kpi, sources, wall
-
-    return {"/wall": wall.layout, "/sources": sources.layout, "/kpi": kpi.layout, "/history": history.layout}
+def language() -> str:
+    return runtime.config().language
 
 
-def render(pathname: str, search: str, config: AppConfig):
-    from urllib.parse import parse_qs
-
-    from layouts import wall
-
-    screens = _screens()
-    path = pathname.rstrip("/") or "/"
-    if path == "/":
-        return dcc.Location(id="redirect", pathname="/wall", refresh=False)
-    try:
-        if path == "/wall":
-            query = parse_qs((search or "").lstrip("?"))
-            layers = {n for v in query.get("layers", []) for n in v.split(",") if n} or None
-            return wall.layout(config, controls=query.get("controls", ["0"])[0] in ("1", "true", "yes"), layers=layers)
-        if path in screens:
-            return screens[path](config)
-    except RedisError as exc:
-        return unavailable(config, f"Redis: {exc}")
-    return html.Div([html.H1(t("page.not_found", config.language)), nav(config)], className="page-missing")
+def nav(current: str = ""):
+    """Links to every screen registered with a `nav` message key, in their `order`."""
+    lang = language()
+    pages = sorted((p for p in dash.page_registry.values() if p.get("nav")), key=lambda p: p["order"])
+    return html.Nav([dcc.Link(t(p["nav"], lang), href=p["path"], className="active" if p["path"] == current else "")
+                     for p in pages], className="nav")
 
 
-def unavailable(config: AppConfig, reason: str):
-    """The screen while the live store cannot be reached: says so and retries by itself."""
-    lang = config.language
+def unavailable(reason: str):
+    """The screen while the live store cannot be reached: says so and reloads by itself."""
+    lang = language()
     return html.Div([
         html.H1(t("page.unavailable", lang)),
         html.P(reason, className="unavailable-reason"),
@@ -46,8 +39,12 @@ def unavailable(config: AppConfig, reason: str):
     ], className="page page-unavailable")
 
 
-def nav(config: AppConfig, current: str = ""):
-    lang = config.language
-    links = [("/wall", "nav.wall"), ("/sources", "nav.sources"), ("/kpi", "nav.kpi"), ("/history", "nav.history")]
-    return html.Nav([dcc.Link(t(key, lang), href=href, className="active" if href == current else "")
-                     for href, key in links], className="nav")
+def needs_live_store(layout):
+    """A screen's layout that shows `unavailable` instead of failing while Redis is down."""
+    @functools.wraps(layout)
+    def guarded(**query):
+        try:
+            return layout(**query)
+        except RedisError as exc:
+            return unavailable(f"Redis: {exc}")
+    return guarded

@@ -5,30 +5,29 @@ the layers shown at start.
 """
 from __future__ import annotations
 
-import uuid
+import html as html_text
 
+import dash
 import dash_ag_grid as dag
 import dash_leaflet as dl
 from dash import dcc, html
 from dash_extensions.javascript import Namespace
 
-from callbacks import wall_data
 from damamaya import runtime
-from engine.config import AppConfig
 from engine.geo import boundaries
 from engine.records import SEVERITIES
-from layouts.messages import CATALOG, t
+from engine.wall.state import new_screen_id
+from engine.wall.views import TILE_ORDER
+from layouts.messages import t
+from layouts.pages import needs_live_store
+from layouts.parts import wall as parts
+
+dash.register_page(__name__, path="/wall", name="wall", nav="nav.wall", order=0)
 
 js = Namespace("dmy", "map")
-TILE_KEYS = ["open_incidents", "calls_hour", "gauges_alert", "complaints_overdue", "price_change", "latest_quake"]
 
 
-def _client_messages(lang: str) -> dict:
-    keys = [k for k in CATALOG if k.startswith(("age.", "stale.", "wall.sources.", "status.", "severity.", "wall.connection", "wall.tile.no_source"))]
-    return {k: t(k, lang) for k in keys}
-
-
-def base_layers(config: AppConfig) -> list:
+def base_layers(config) -> list:
     b = boundaries()
     layers = []
     if config.map.tile_url:
@@ -43,20 +42,18 @@ def base_layers(config: AppConfig) -> list:
     return layers
 
 
-def source_overlays(config: AppConfig, sources: dict[str, dict], versions: dict[str, int], shown: set[str] | None):
+def source_overlays(sources: dict[str, dict], layers: dict[str, dict], shown: set[str] | None):
     overlays = []
-    for name, meta in sources.items():
-        if not meta.get("enabled", True) or meta.get("kinds") == ["price"]:
-            continue
-        data = wall_data.layer(name, versions.get(name, 0), config.language)
-        points, shapes = data["points"], data["shapes"]
+    for name, data in layers.items():
         group = dl.LayerGroup([
-            dl.GeoJSON(data=shapes, id={"type": "shp", "source": name}, style=js("shapeStyle"), onEachFeature=js("bindPopup")),
-            dl.GeoJSON(data=points, id={"type": "pts", "source": name}, cluster=True, zoomToBoundsOnClick=True,
+            dl.GeoJSON(data=data["shapes"], id={"type": "shp", "source": name}, style=js("shapeStyle"), onEachFeature=js("bindPopup")),
+            dl.GeoJSON(data=data["points"], id={"type": "pts", "source": name}, cluster=True, zoomToBoundsOnClick=True,
                        pointToLayer=js("pointToLayer"), clusterToLayer=js("clusterToLayer"), onEachFeature=js("bindPopup"),
                        superClusterOptions={"radius": 50, "maxZoom": 16}),
         ])
-        overlays.append(dl.Overlay(group, name=meta.get("title") or name, checked=shown is None or name in shown))
+        # Leaflet's layer control writes overlay names as HTML: a configured title is text
+        title = html_text.escape(sources[name].get("title") or name)
+        overlays.append(dl.Overlay(group, name=title, checked=shown is None or name in shown))
     return overlays
 
 
@@ -80,7 +77,7 @@ def incident_grid(lang: str, rows: list[dict]):
             col("category", "wall.col.category", flex=2, tooltipField="title"),
             col("severity", "wall.col.severity", width=92, cellClass={"function": "'sev sev-' + params.value"},
                 valueFormatter={"function": "dmyLabel('severity.' + params.value)"}),
-            col("desa", "wall.col.desa", flex=2),
+            col("desa", "wall.col.desa", flex=2, valueFormatter={"function": "dmyPlace(params.value, params.data)"}),
             col("ts", "wall.col.age", width=112, valueFormatter={"function": "dmyAge(params.value)"}, colId="age"),
             col("status", "wall.col.status", width=104, valueFormatter={"function": "dmyLabel('status.' + params.value)"}),
         ],
@@ -91,37 +88,45 @@ def incident_grid(lang: str, rows: list[dict]):
     )
 
 
-def initial_state(config: AppConfig):
-    live = runtime.live()
-    stream = live.stream_head()  # before the versions: a change in between is replayed, never missed
-    versions = live.versions()
-    minute = wall_data.current_minute()
-    tiles = wall_data.tiles(versions, minute, config.language)
-    rows = wall_data.incident_rows(versions, config.wall.incident_list_size, config.language)
-    state = {"versions": versions, "minute": minute, "tiles": wall_data.tiles_digest(tiles), "stream": stream,
-             "screen": uuid.uuid4().hex[:12]}
-    return live, versions, tiles, rows, state
+def _last(value) -> str:
+    """A URL value as one string (a key given twice comes as a list: the last one counts)."""
+    return str((value[-1] if value else "") if isinstance(value, list) else (value or ""))[:2000]
 
 
-def layout(config: AppConfig, controls: bool = False, layers: set[str] | None = None):
+def _flag(value) -> bool:
+    return _last(value).lower() in ("1", "true", "yes")
+
+
+def _layer_names(value) -> set[str] | None:
+    names = {n for n in _last(value).split(",") if n}
+    return names or None
+
+
+@needs_live_store
+def layout(controls=None, layers=None, **_query):
+    config = runtime.config()
     lang = config.language
-    live, versions, tiles, rows, state = initial_state(config)
-    sources = live.sources()
-    overlays = source_overlays(config, sources, versions, layers)
+    snap = parts.model().snapshot(new_screen_id())
+    show_controls = _flag(controls)
     the_map = dl.Map(
-        [*base_layers(config), dl.LayersControl(overlays, id="wall-layers", position="topright", collapsed=False),
-         *( [dl.ZoomControl(position="bottomleft")] if controls else [])],
+        [*base_layers(config),
+         dl.LayersControl(source_overlays(snap.sources, snap.layers, _layer_names(layers)), id="wall-layers",
+                          position="topright", collapsed=False),
+         *([dl.ZoomControl(position="bottomleft")] if show_controls else [])],
         id="wall-map", center=list(config.map.center), zoom=config.map.zoom, zoomControl=False,
         attributionControl=False, zoomSnap=0.25, trackViewport=True, style={"height": "100%", "width": "100%"},
     )
     return html.Div([
         dcc.Interval(id="wall-poll", interval=int(config.wall.poll_seconds * 1000)),
         dcc.Interval(id="wall-tick", interval=1000),
-        dcc.Store(id="wall-state", data=state),
-        dcc.Store(id="wall-tiles", data=tiles),
-        dcc.Store(id="wall-health", data={"health": live.health(), "sources": sources}),
+        dcc.Store(id="wall-state", data=snap.state.model_dump()),
+        dcc.Store(id="wall-push", data=parts.push_store(snap.state.screen)),
+        dcc.Store(id="wall-wake"),  # set by assets/push.js when the push stream says something changed
+        dcc.Interval(id="wall-push-renew", interval=config.push.token_seconds * 1000 // 3, disabled=not config.push.enabled),
+        dcc.Store(id="wall-tiles", data=parts.tiles_for_screen(snap.tiles, lang)),
+        dcc.Store(id="wall-health", data=snap.health),
         dcc.Store(id="wall-grid-changes"),
-        dcc.Store(id="wall-messages", data={"lang": lang, "m": _client_messages(lang), "severities": SEVERITIES}),
+        dcc.Store(id="wall-messages", data={"lang": lang, "m": parts.messages_for_screen(lang), "severities": SEVERITIES}),
         html.Header([
             html.Div([html.Span("DAMAMAYA", className="brand"), html.Span(config.wall.title, className="title")]),
             html.Div(id="wall-summary", className="summary"),
@@ -130,10 +135,10 @@ def layout(config: AppConfig, controls: bool = False, layers: set[str] | None = 
         html.Main([
             html.Section(the_map, className="wall-map"),
             html.Aside([
-                html.Div([_tile(k, lang) for k in TILE_KEYS], className="tiles"),
-                html.Div([html.H2(t("wall.list.title", lang)), html.Div(incident_grid(lang, rows), className="grid-box")],
+                html.Div([_tile(k, lang) for k in TILE_ORDER], className="tiles"),
+                html.Div([html.H2(t("wall.list.title", lang)), html.Div(incident_grid(lang, snap.rows), className="grid-box")],
                          className="incident-list"),
             ], className="wall-side"),
         ], className="wall-main"),
         html.Footer(id="wall-sources", className="wall-sources"),
-    ], className="wall" + ("" if controls else " kiosk"), id="wall")
+    ], className="wall" + ("" if show_controls else " kiosk"), id="wall")

@@ -1,10 +1,10 @@
-"""The wall's server side: views arithmetic, and the poll through Dash's real HTTP endpoint."""
+"""The wall's server side: views arithmetic, the read model, and the poll through Dash's real HTTP endpoint."""
 import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from engine import views
+from engine.wall import views
 from engine.live import LiveStore
 from engine.records import Incident, Price, Reading
 
@@ -42,12 +42,36 @@ def test_tiles_count_what_they_say():
     tiles = {t["key"]: t for t in views.wall_tiles(records, NOW)}
     # open and not outside the city: c1, c2 (a hoax, still open), k1, k2 (no location); c4 is outside, c3 closed
     assert tiles["open_incidents"]["value"] == 4
-    assert tiles["calls_hour"]["value"] == 3 and tiles["calls_hour"]["detail"] == "2"  # c1, c2, c4; c2 is a hoax
-    assert tiles["gauges_alert"]["value"] == 1 and tiles["gauges_alert"]["detail"] == "Siaga II"
-    assert tiles["complaints_overdue"]["value"] == 1 and tiles["complaints_overdue"]["detail"] == "2"
-    assert tiles["price_change"]["value"] == "+10.0%" and "cabai rawit merah" in tiles["price_change"]["detail"]
-    assert tiles["latest_quake"]["value"] == "M4.6" and "Nusa Penida" in tiles["latest_quake"]["detail"]
+    assert tiles["calls_hour"]["value"] == 3  # c1, c2, c4; c2 is a hoax
+    assert tiles["calls_hour"]["detail"] == {"msg": "wall.tile.calls_hour.detail", "n": 2}
+    assert tiles["gauges_alert"]["value"] == 1
+    assert tiles["gauges_alert"]["detail"] == {"msg": "wall.tile.gauges_alert.detail", "level": {"msg": "siaga.2"}}
+    assert tiles["complaints_overdue"]["value"] == 1 and tiles["complaints_overdue"]["detail"]["n"] == 2
+    assert tiles["price_change"]["value"] == "+10.0%" and tiles["price_change"]["detail"]["commodity"] == "cabai rawit merah"
+    assert tiles["latest_quake"]["value"] == "M4.6" and tiles["latest_quake"]["detail"]["region"] == "Nusa Penida"
     assert tiles["calls_hour"]["sources"] == ["calls"]
+
+
+def test_tiles_speak_through_the_catalog():
+    from layouts.messages import localize
+
+    records = [rec(Reading, id="g1", source="gauges", station="g1", quantity="water_level", value=870, alert_level=2,
+                   observed_at=NOW), call(1, 10)]
+    tiles = {t["key"]: t for t in localize(views.wall_tiles(records, NOW), "id")}
+    assert tiles["gauges_alert"]["detail"] == "tertinggi: Siaga II"
+    assert tiles["calls_hour"]["detail"] == "1 darurat"
+    assert [p["label"] for p in tiles["open_incidents"]["parts"]] == ["Kritis", "Tinggi", "Sedang", "Rendah"]
+    english = {t["key"]: t for t in localize(views.wall_tiles(records, NOW), "en")}
+    assert english["calls_hour"]["detail"] == "1 emergencies"
+
+
+def test_views_hold_no_words():
+    """Everything a wall shows in words is a catalog key; the engine's views return none."""
+    import inspect
+
+    source = inspect.getsource(views)
+    for word in ("terbuka", "kapal", "luar Denpasar", "km/j", "Siaga II", "darurat", "WITA\"", "stasiun"):
+        assert word not in source, word
 
 
 def test_private_details_never_reach_the_wall():
@@ -75,9 +99,7 @@ def dash_app(tmp_path_factory, embedded_redis_url):
     for f in (runtime.config, runtime.redis_client, runtime.live, runtime.history):
         f.cache_clear()
     import app as app_module
-    from layouts.cache import init_cache
 
-    init_cache(app_module.server)  # another test module may have imported app with another Redis
     yield app_module.app
     os.environ.pop("DAMAMAYA_CONFIG")
 
@@ -90,21 +112,28 @@ def _poll_request(app, state, sources):
                {"id": "wall-tiles", "property": "data"}, {"id": "wall-health", "property": "data"},
                {"id": "wall-grid-changes", "property": "data"}]
     return {"output": key, "outputs": outputs,
-            "inputs": [{"id": "wall-poll", "property": "n_intervals", "value": 1}],
+            "inputs": [{"id": "wall-poll", "property": "n_intervals", "value": 1},
+                       {"id": "wall-wake", "property": "data", "value": None}],
             "state": [{"id": "wall-state", "property": "data", "value": state}],
             "changedPropIds": ["wall-poll.n_intervals"]}
 
 
+def first_state() -> dict:
+    from engine.wall.state import new_screen_id
+    from layouts.parts import wall as parts
+
+    return parts.model().snapshot(new_screen_id()).state.model_dump()
+
+
 def test_poll_sends_nothing_when_nothing_changed_and_little_when_something_did(dash_app):
     from damamaya import runtime
-    from layouts import wall
 
     live: LiveStore = runtime.live()
     live.r.flushdb()
     live.describe_sources({"calls": {"title": "112", "kinds": ["incident"], "interval": 1}})
     t = datetime.now(timezone.utc)
     live.apply("calls", [Incident(id="c1", source="calls", category="fire", reported_at=t, updated_at=t, lat=-8.65, lon=115.22)])
-    _, _, _, _, state = wall.initial_state(runtime.config())
+    state = first_state()
     client = dash_app.server.test_client()
 
     quiet = client.post("/_dash-update-component", json=_poll_request(dash_app, state, ["calls"]))
@@ -117,7 +146,10 @@ def test_poll_sends_nothing_when_nothing_changed_and_little_when_something_did(d
     grid = response["wall-grid-changes"]["data"]
     assert [r["uid"] for r in grid["upsert"]] == ["calls:c2"] and grid["remove"] == []
     points = next(v for k, v in response.items() if '"pts"' in k)["data"]
-    assert {f["properties"]["uid"] for f in points["features"]} == {"calls:c1", "calls:c2"}
+    # the screen holds the layer it was first sent: only the new feature travels
+    assert points.get("__dash_patch_update")
+    [insert] = points["operations"]
+    assert insert["operation"] == "Insert" and "calls:c2" in json.dumps(insert) and "calls:c1" not in json.dumps(insert)
     assert "wall-health" not in response  # health did not change: not sent
     new_state = response["wall-state"]["data"]
     again = client.post("/_dash-update-component", json=_poll_request(dash_app, new_state, ["calls"]))
@@ -135,8 +167,8 @@ def test_a_change_in_a_big_layer_is_sent_as_a_small_patch(dash_app):
     many = [Incident(id=f"c{i:04d}", source="calls", category="fire", reported_at=t, updated_at=t,
                      lat=-8.65 + i * 1e-5, lon=115.22) for i in range(2000)]
     live.apply("calls", many)
-    wall.layout(runtime.config())  # a screen loads the wall: the layer at this version is cached
-    _, _, _, _, state = wall.initial_state(runtime.config())
+    wall.layout()  # a screen loads the wall: the layer at this version is cached
+    state = first_state()
     live.apply("calls", [many[7].model_copy(update={"status": "dispatched", "severity": "critical"})],
                removals=["c0003"])
     client = dash_app.server.test_client()
@@ -185,9 +217,9 @@ def test_tiles_merged_per_source_equal_tiles_over_everything():
 def test_source_headlines():
     cams = [rec(Reading, id=f"cam{i}", source="cctv", station=f"cam{i}", quantity="camera_online", value=float(i % 4 != 0),
                 alert_level=int(i % 4 == 0), observed_at=NOW) for i in range(8)]
-    assert views.source_headline(cams) == {"value": "6/8", "label": "aktif", "level": "medium"}
+    assert views.source_headline(cams) == {"value": "6/8", "label": {"msg": "wall.headline.online"}, "level": "medium"}
     calls = [call(1, 5, severity="critical"), call(2, 5, status="closed")]
-    assert views.source_headline(calls, "en") == {"value": "1", "label": "open", "level": "critical"}
+    assert views.source_headline(calls) == {"value": "1", "label": {"msg": "wall.headline.open"}, "level": "critical"}
     assert views.source_headline([]) is None
 
 
@@ -208,9 +240,9 @@ def test_sources_status_and_screen_heartbeat():
     assert [(s["screen"], s["status"]) for s in screens] == [("s1", "alive"), ("s2", "silent")]
 
 
-def test_wall_says_when_the_live_store_is_unreachable_and_retries():
-    from damamaya.config import config_from_dict
-    from layouts import pages
+@pytest.mark.parametrize("screen", ["wall", "sources"])
+def test_screen_says_when_the_live_store_is_unreachable_and_retries(dash_app, screen):
+    import importlib
 
     class Down:
         """A live store whose Redis refuses every call."""
@@ -227,7 +259,7 @@ def test_wall_says_when_the_live_store_is_unreachable_and_retries():
     original = runtime.live
     runtime.live = lambda: Down()
     try:
-        page = pages.render("/wall", "", config_from_dict({}))
+        page = importlib.import_module(f"layouts.{screen}").layout()
     finally:
         runtime.live = original
     text = json.dumps(page.to_plotly_json(), default=str)
@@ -242,3 +274,128 @@ def test_repeated_rejects_show_once_with_a_count():
                               {"reason": "other", "item": "", "ref": None, "at": "2026-11-27T21:00:00+00:00"}]})
     assert [(r["reason"][:5], r["times"]) for r in rows] == [("Coord", 2), ("other", 1)]
     assert rows[0]["at"] == "2026-11-27T21:00:10+00:00" and len({r["rid"] for r in rows}) == 2
+
+
+def test_sources_poll_says_the_live_store_is_down_instead_of_failing(dash_app):
+    """/sources with Redis down: the poll answers with the outage on the page (no 500 every 3 s)."""
+    import redis
+
+    import damamaya.runtime as runtime
+    from callbacks import sources as cb
+
+    class Down:
+        def __getattr__(self, name):
+            def refuse(*args, **kwargs):
+                raise redis.ConnectionError("Connection refused")
+            return refuse
+
+    original = runtime.live
+    runtime.live = lambda: Down()
+    try:
+        grids, rejects, screens, state, outage = cb.poll({"digest": "x"})
+    finally:
+        runtime.live = original
+    from dash import no_update
+
+    assert grids is no_update and rejects is no_update and screens is no_update
+    assert "Data langsung belum dapat dijangkau" in outage and "Connection refused" in outage
+    assert state == {"digest": None, "outage": True}
+    rows, _, _, state, outage = cb.poll(state)  # Redis back: the rows come again and the notice goes
+    assert outage == "" and isinstance(rows, list) and state["digest"]
+
+
+def test_pages_register_themselves_and_the_nav_lists_them(dash_app):
+    import dash
+
+    client = dash_app.server.test_client()
+    paths = {p["path"]: p for p in dash.page_registry.values()}
+    assert {"/wall", "/sources", "/kpi", "/history"} <= set(paths)
+    from layouts.pages import nav
+
+    links = [(link.href, link.children) for link in nav("/kpi").children]
+    assert links == [("/wall", "Dinding"), ("/sources", "Sumber Data"), ("/kpi", "KPI"), ("/history", "Riwayat")]
+    assert "Halaman tidak ditemukan" in route(client, "/anything-else")
+    home = json.loads(route(client, "/"))
+    assert home["props"]["pathname"] == "/wall" and home["props"]["refresh"] is True
+    wall = route(client, "/wall", "?controls=1&layers=none")
+    assert "wall-map" in wall and "ZoomControl" in wall
+
+
+def route(client, path: str, search: str = "") -> str:
+    """What Dash's pages router renders for a path, as JSON text (what a browser gets first)."""
+    body = {"output": ".._pages_content.children..._pages_store.data..",
+            "outputs": [{"id": "_pages_content", "property": "children"}, {"id": "_pages_store", "property": "data"}],
+            "inputs": [{"id": "_pages_location", "property": "pathname", "value": path},
+                       {"id": "_pages_location", "property": "search", "value": search}],
+            "changedPropIds": ["_pages_location.pathname"]}
+    response = client.post("/_dash-update-component", json=body)
+    assert response.status_code == 200, response.data[:300]
+    return json.dumps(response.get_json()["response"]["_pages_content"]["children"])
+
+
+@pytest.mark.parametrize("state, why", [
+    ([1, 2], "wall state"),
+    ("x" * 100, "wall state"),
+    ({"stream": "abc"}, "stream"),
+    ({"versions": {"calls": "many"}}, "versions"),
+    ({"versions": ["calls"]}, "versions"),
+    ({"minute": -1}, "minute"),
+    ({"screen": "<b>fake-wall-1</b>"}, "screen"),
+    ({"screen": "a" * 5_000_000}, "screen"),
+    ({"tiles": {"$gt": ""}}, "tiles"),
+    ({"due": "soon"}, "due"),
+    ({"extra": 1}, "extra"),
+])
+def test_a_made_up_wall_state_is_refused_with_a_reason_and_writes_nothing(dash_app, state, why):
+    from damamaya import runtime
+
+    live: LiveStore = runtime.live()
+    live.r.flushdb()
+    good = first_state()
+    sent = {**good, **state} if isinstance(state, dict) else state
+    response = dash_app.server.test_client().post("/_dash-update-component", json=_poll_request(dash_app, sent, []))
+    assert response.status_code == 400
+    assert why in response.get_data(as_text=True)
+    assert live.screens() == {}  # no heartbeat from a refused poll
+
+
+def test_the_heartbeat_takes_only_server_issued_screen_ids(dash_app):
+    from damamaya import runtime
+    from engine.wall.state import new_screen_id
+
+    live: LiveStore = runtime.live()
+    live.r.flushdb()
+    for made_up in ("<b>fake-wall</b>", "A" * 32, "a" * 31, "a" * 33, "", "a" * 32 + "\n"):
+        with pytest.raises(ValueError):
+            live.screen_seen(made_up, 1.0)
+    issued = new_screen_id()
+    live.screen_seen(issued, 1.0)
+    assert live.screens() == {issued: 1.0}
+    state = first_state()
+    assert dash_app.server.test_client().post(
+        "/_dash-update-component", json=_poll_request(dash_app, state, [])).status_code in (200, 204)
+    assert state["screen"] in live.screens()
+
+
+def test_source_names_a_screen_makes_up_cost_nothing(dash_app):
+    """Versions of sources the store does not have: the poll empties them without reading or caching anything."""
+    from damamaya import runtime
+
+    live: LiveStore = runtime.live()
+    live.r.flushdb()
+    live.describe_sources({"calls": {"title": "112", "kinds": ["incident"], "interval": 1}})
+    t = datetime.now(timezone.utc)
+    live.apply("calls", [Incident(id="c1", source="calls", category="fire", reported_at=t, updated_at=t, lat=-8.65, lon=115.22)])
+    state = first_state()
+    keys_before = set(live.r.keys("*"))
+    made_up = {f"nope-{i}": 3 for i in range(400)}
+    response = dash_app.server.test_client().post(
+        "/_dash-update-component", json=_poll_request(dash_app, {**state, "versions": {**state["versions"], **made_up}},
+                                                      ["calls", "nope-1"]))
+    assert response.status_code == 200
+    sent = response.get_json()["response"]
+    emptied = next(v for k, v in sent.items() if '"pts"' in k and "nope-1" in k)["data"]
+    assert emptied == {"type": "FeatureCollection", "features": []}
+    assert not any('"pts"' in k and '"calls"' in k for k in sent)  # unchanged: not sent
+    new_keys = {k for k in set(live.r.keys("*")) - keys_before if b"nope" in k}
+    assert new_keys == set()

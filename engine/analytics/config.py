@@ -10,16 +10,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-PILLARS = ("governance", "branding", "economy", "living", "society", "environment")
+# Every KPI the /kpi screen computes (targets and pillars may only name these) and the
+# default pillars come from the KPI registry.
+from engine.analytics.registry import DEFAULT_PILLARS, KPI_IDS, KPIS, PILLARS  # noqa: F401
 
-# Every KPI the /kpi screen computes. Targets and pillars may only name these.
-KPI_IDS = (
-    "calls.volume", "calls.non_emergency_share", "calls.dispatch_time", "calls.response_time",
-    "complaints.first_response", "complaints.resolved", "complaints.backlog",
-    "floods.active_spots", "floods.max_alert", "floods.siaga_hours",
-    "traffic.congested_segments", "traffic.incidents", "traffic.cctv_online",
-    "prices.change", "prices.ceiling", "prices.volatility",
-)
 
 
 class _Strict(BaseModel):
@@ -42,29 +36,24 @@ class Target(_Strict):
         return self
 
 
-DEFAULT_TARGETS = {
-    "calls.non_emergency_share": Target(better="lower", good=50, warn=60),       # % of calls
-    "calls.dispatch_time": Target(better="lower", good=180, warn=300),           # p90, seconds
-    "calls.response_time": Target(better="lower", good=420, warn=600),          # p90, seconds (7 min to on-scene)
-    "complaints.first_response": Target(better="higher", good=95, warn=80),     # % within deadline
-    "complaints.resolved": Target(better="higher", good=96, warn=85),           # % within deadline
-    "complaints.backlog": Target(better="lower", good=0, warn=5),               # open > 14 days
-    "floods.active_spots": Target(better="lower", good=0, warn=2),
-    "floods.max_alert": Target(better="lower", good=0, warn=1),                 # 0 = Siaga IV .. 3 = Siaga I
-    "floods.siaga_hours": Target(better="lower", good=0, warn=6),
-    "traffic.cctv_online": Target(better="higher", good=95, warn=85),           # %
-    "prices.change": Target(better="lower", good=10, warn=25),                  # largest |month change| %
-    "prices.ceiling": Target(better="lower", good=0, warn=2),                   # commodities above ceiling
-    "prices.volatility": Target(better="lower", good=5, warn=10),               # largest 30-day CV %
-}
+def _target(kpi: str, good: float, warn: float) -> Target:
+    return Target(better=KPIS[kpi].better, good=good, warn=warn)
 
-DEFAULT_PILLARS = {
-    "governance": ["complaints.first_response", "complaints.resolved", "complaints.backlog", "calls.dispatch_time"],
-    "branding": ["traffic.congested_segments", "floods.active_spots"],
-    "economy": ["prices.change", "prices.ceiling", "prices.volatility"],
-    "living": ["calls.response_time", "traffic.incidents", "traffic.cctv_online"],
-    "society": ["calls.volume", "calls.non_emergency_share"],
-    "environment": ["floods.max_alert", "floods.siaga_hours", "floods.active_spots"],
+
+DEFAULT_TARGETS = {
+    "calls.non_emergency_share": _target("calls.non_emergency_share", good=50, warn=60),       # % of calls
+    "calls.dispatch_time": _target("calls.dispatch_time", good=180, warn=300),                 # p90, seconds
+    "calls.response_time": _target("calls.response_time", good=420, warn=600),                 # p90, seconds (7 min to on-scene)
+    "complaints.first_response": _target("complaints.first_response", good=95, warn=80),       # % within deadline
+    "complaints.resolved": _target("complaints.resolved", good=96, warn=85),                   # % within deadline
+    "complaints.backlog": _target("complaints.backlog", good=0, warn=5),                       # open > 14 days
+    "floods.active_spots": _target("floods.active_spots", good=0, warn=2),
+    "floods.max_alert": _target("floods.max_alert", good=0, warn=1),                           # 0 = Siaga IV .. 3 = Siaga I
+    "floods.siaga_hours": _target("floods.siaga_hours", good=0, warn=6),
+    "traffic.cctv_online": _target("traffic.cctv_online", good=95, warn=85),                   # %
+    "prices.change": _target("prices.change", good=10, warn=25),                               # largest |month change| %
+    "prices.ceiling": _target("prices.ceiling", good=0, warn=2),                               # commodities above ceiling
+    "prices.volatility": _target("prices.volatility", good=5, warn=10),                        # largest 30-day CV %
 }
 
 # Rp per unit. Beras and minyak goreng: HET; the others: HAP at consumer level

@@ -35,11 +35,8 @@ def neutralize(value) -> str | float | int:
 def _names() -> tuple[dict[str, str], dict[str, str]]:
     from engine.geo import boundaries
 
-    desa, kec = {}, {}
-    for code, name, kecamatan in boundaries().desa_names():
-        desa[code] = name
-        kec[code.rsplit(".", 1)[0]] = kecamatan
-    return desa, kec
+    b = boundaries()
+    return {code: name for code, name, _ in b.desa_names()}, b.kecamatan_names()
 
 
 def csv_chunks(rows: Iterable[dict], batch: int = 1000) -> Iterator[str]:

@@ -13,16 +13,20 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.engine import Connection, Engine
 
+from typing import TYPE_CHECKING, Callable
+
 from engine.analytics import kpi as K
-from engine.analytics.config import KpiConfig
 from engine.analytics.queries import day_number, reading
+from engine.analytics.registry import AREA_METRICS, DEFAULT_PERIOD, KPIS, PERIODS  # noqa: F401 - the screens' one import
 from engine.analytics.schema import KIND_CODE, STATUS_CODE, Codes, desa_code_of, ensure_schema, events, feeds
+from engine.geo import kecamatan_code
 from engine.history import source_outages
 from engine.records import OPEN_STATUSES, WITA
 from engine.taxonomy import CATEGORIES
 
-PERIODS = {"1d": 1, "7d": 7, "30d": 30, "90d": 90}
-DEFAULT_PERIOD = "30d"
+if TYPE_CHECKING:
+    from engine.analytics.config import KpiConfig
+
 EMERGENCY = [c for c, v in CATEGORIES.items() if v[0] == "emergency"]
 COMPLAINT = [c for c, v in CATEGORIES.items() if v[0] == "complaint"]
 OPEN_CODES = [STATUS_CODE[s] for s in OPEN_STATUSES]
@@ -120,7 +124,24 @@ class _Ctx:
         return K.finish(kpi, self.kcfg.targets.get(kpi.id), self.kcfg.min_completeness, before)
 
 
-# ---- domains ---------------------------------------------------------------------------
+# ---- queries, registered under the ids of the KPIs they compute ---------------------------------------
+QUERIES: dict[str, Callable] = {}
+
+
+def produces(*kpi_ids: str):
+    """Register a query as the one that computes `kpi_ids` (one query may compute several
+    KPIs that share their reads); each id must be an entry of the registry."""
+    def register(fn):
+        for kid in kpi_ids:
+            if kid not in KPIS:
+                raise ValueError(f"{fn.__name__}: {kid!r} is not in the KPI registry")
+            if kid in QUERIES:
+                raise ValueError(f"{kid!r} has two queries")
+            QUERIES[kid] = fn
+        return fn
+    return register
+
+
 def _counts_by_cat(ctx: _Ctx, cats: list[int], p: Period) -> dict[int, int]:
     if not cats:
         return {}
@@ -129,6 +150,7 @@ def _counts_by_cat(ctx: _Ctx, cats: list[int], p: Period) -> dict[int, int]:
     return dict(rows.all())
 
 
+@produces("calls.volume", "calls.non_emergency_share", "calls.dispatch_time", "calls.response_time")
 def _calls(ctx: _Ctx, report: Report) -> None:
     kcfg = ctx.kcfg
     cats = ctx.cats(EMERGENCY)
@@ -195,6 +217,7 @@ def open_at(ctx: _Ctx, cats: list[int], at: int) -> list[tuple[int, int]]:
     return [(r[0], r[1]) for r in still] + [(r[0], r[1]) for r in later]
 
 
+@produces("complaints.first_response", "complaints.resolved", "complaints.backlog")
 def _complaints(ctx: _Ctx, report: Report) -> None:
     cats = ctx.cats(COMPLAINT)
     results = {}
@@ -218,6 +241,7 @@ def _complaints(ctx: _Ctx, report: Report) -> None:
         detail={"buckets": aging, "open": sum(aging.values())}), cats, fresh=fresh)
 
 
+@produces("floods.active_spots", "floods.max_alert", "floods.siaga_hours")
 def _floods(ctx: _Ctx, report: Report) -> None:
     k = ctx.kcfg
     cats = ctx.cats(k.flood_categories)
@@ -267,6 +291,7 @@ def _floods(ctx: _Ctx, report: Report) -> None:
                                                          samples=gauges), gauge, "reading", fresh=fresh)
 
 
+@produces("traffic.congested_segments", "traffic.incidents", "traffic.cctv_online")
 def _traffic(ctx: _Ctx, report: Report) -> None:
     k = ctx.kcfg
     jam = ctx.cats(k.congestion_categories)
@@ -312,6 +337,7 @@ def _price_series(ctx: _Ctx) -> dict[str, dict[date, float]]:
     return series
 
 
+@produces("prices.change", "prices.ceiling", "prices.volatility")
 def _prices(ctx: _Ctx, report: Report) -> None:
     series = _price_series(ctx)
     ceilings = ctx.kcfg.price_ceilings
@@ -348,18 +374,14 @@ def compute(engine: Engine, kcfg: KpiConfig, key: str = DEFAULT_PERIOD, as_of: d
     report = Report(p)
     with reading(engine) as conn:
         ctx = _Ctx(conn, kcfg, p, as_of)
-        for part in (_calls, _complaints, _floods, _traffic, _prices):
-            part(ctx, report)
+        for query in dict.fromkeys(QUERIES[kid] for kid in KPIS):  # each query once, in registry order
+            query(ctx, report)
     for pillar, ids in kcfg.pillars.items():
         report.pillars[pillar] = (K.pillar_status([report.kpis[i].status for i in ids if i in report.kpis]), ids)
     return report
 
 
 # ---- comparison by area ------------------------------------------------------------------
-AREA_METRICS = {  # metric: better direction
-    "calls": "lower", "response_p90": "lower", "complaints": "lower", "resolved_pct": "higher",
-    "backlog": "lower", "floods": "lower", "traffic": "lower",
-}
 
 
 def area_values(engine: Engine, kcfg: KpiConfig, metric: str, level: str, key: str = DEFAULT_PERIOD,
@@ -373,7 +395,7 @@ def area_values(engine: Engine, kcfg: KpiConfig, metric: str, level: str, key: s
         code = desa_code_of(desa)
         if not code:
             return None
-        return code if level == "desa" else code.rsplit(".", 1)[0]
+        return code if level == "desa" else kecamatan_code(code)
 
     out: dict[str, list] = defaultdict(list)
     with reading(engine) as conn:

@@ -26,4 +26,9 @@ MESSAGES = {
     "stale.since": {"id": "data lama sejak {time}", "en": "stale since {time}"},
     "stale.failing": {"id": "gagal sejak {time}, belum ada data", "en": "failing since {time}, no data yet"},
     "no_data": {"id": "belum ada data", "en": "no data yet"},
+    "siaga.0": {"id": "Normal", "en": "Normal"},
+    "siaga.1": {"id": "Siaga III", "en": "Siaga III"},
+    "siaga.2": {"id": "Siaga II", "en": "Siaga II"},
+    "siaga.3": {"id": "Siaga I", "en": "Siaga I"},
+    "input.invalid": {"id": "Permintaan tidak sah: {why}", "en": "Invalid request: {why}"},
 }

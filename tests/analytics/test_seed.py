@@ -99,6 +99,10 @@ def test_seed_appends_to_a_seeded_database_with_its_indexes(tmp_path):
 
 @pytest.mark.parametrize("bad", [0, -5])
 def test_progress_bar_never_divides_by_zero(bad):
-    p = S.Progress(bad, stream=io.StringIO())
+    out = io.StringIO()
+    p = S.Progress(bad, stream=out)
     p.advance(1)
     p.close()
+    last = out.getvalue().split("\r")[-1]
+    # an empty or negative total counts as one: one step done is the whole bar, never past it
+    assert "[" + "#" * 30 + "]" in last and "100.0%" in last and "1/1" in last

@@ -1,8 +1,12 @@
 """Derived views of the live store for the wall: map layers, KPI tiles, incident rows.
 
 Pure functions of record dicts (as stored in Redis) and a clock, so they are
-tested without a browser and cached by data version in the web workers.
+tested without a browser and cached by data version (engine/wall/model.py).
 Personal data under `details.private` never leaves these functions.
+
+No words here: where a screen shows text, a view returns a message, `{"msg": key,
+**values}`, that the screen looks up in its catalog (layouts/messages), or a number
+the browser formats. Category labels come from engine.taxonomy, their one owner.
 """
 from __future__ import annotations
 
@@ -14,7 +18,16 @@ from engine.prices import change as price_change, daily_series, market_date
 from engine.records import OPEN_STATUSES, SEVERITIES, WITA, Severity
 from engine.taxonomy import category_label
 
-SIAGA = {0: "Normal", 1: "Siaga III", 2: "Siaga II", 3: "Siaga I", 4: "Siaga I"}
+
+
+def msg(key: str, **values) -> dict:
+    """A message for the screen's catalog: the key and the values it fills in."""
+    return {"msg": key, **values}
+
+
+def siaga(level: int) -> dict:
+    """Alert level 0..4 of a gauge as a message (4 and 3 are both Siaga I)."""
+    return msg(f"siaga.{min(int(level), 3)}")
 
 
 def _time(value: str | None) -> datetime | None:
@@ -41,10 +54,13 @@ def _point_properties(rec: dict, language: str) -> dict:
     elif kind == "reading":
         level = int(rec.get("alert_level") or 0)
         props.update(rank=level, alert=level, title=rec.get("station_name") or rec["station"],
-                     value=f"{rec['value']:g} {rec.get('unit') or ''}".strip(), cat=SIAGA.get(level, "") if rec["quantity"] == "water_level" else rec["quantity"])
+                     value=f"{rec['value']:g} {rec.get('unit') or ''}".strip(), cat=rec["quantity"])
+        if rec["quantity"] == "water_level":
+            props["siaga"] = min(level, 3)  # the browser shows its catalog's word for the level
     elif kind == "position":
-        props.update(rank=0, title=rec.get("name") or rec["vehicle"], vtype=rec.get("vehicle_type", "vehicle"),
-                     value=f"{rec['speed_kmh']:.0f} km/j" if rec.get("speed_kmh") is not None else "")
+        props.update(rank=0, title=rec.get("name") or rec["vehicle"], vtype=rec.get("vehicle_type", "vehicle"), value="")
+        if rec.get("speed_kmh") is not None:
+            props["speed"] = round(rec["speed_kmh"])
     return props
 
 
@@ -64,7 +80,7 @@ def layer_geojson(records: Iterable[dict], language: str = "id") -> tuple[dict, 
 
 # ---- KPI tiles ---------------------------------------------------------------------------
 
-def _tile(key: str, value, detail: str = "", sources: Iterable[str] = (), level: str = "normal", parts=None, score=None) -> dict:
+def _tile(key: str, value, detail: dict | None = None, sources: Iterable[str] = (), level: str = "normal", parts=None, score=None) -> dict:
     """`score` is what merging picks by, where a tile is not a sum (largest change, latest quake, worst level)."""
     return {"key": key, "value": value, "detail": detail, "sources": sorted(set(sources)), "level": level,
             "parts": parts or [], "score": score}
@@ -72,10 +88,11 @@ def _tile(key: str, value, detail: str = "", sources: Iterable[str] = (), level:
 
 def open_by_severity(incidents: list[dict]) -> dict:
     counts = Counter(r["severity"] for r in incidents if r["status"] in OPEN_STATUSES and r.get("in_city") is not False)
-    parts = [{"label": s, "value": counts.get(s, 0)} for s in reversed(SEVERITIES) if s != "info"]
+    parts = [{"label": msg(f"severity.{s}"), "value": counts.get(s, 0), "cls": f"sev-{s}"}
+             for s in reversed(SEVERITIES) if s != "info"]
     level = "critical" if counts.get("critical") else "high" if counts.get("high") else "normal"
     srcs = {r["source"] for r in incidents if r["domain"] not in ("disaster", "weather")}
-    return _tile("open_incidents", sum(counts.values()), "", srcs, level, parts)
+    return _tile("open_incidents", sum(counts.values()), None, srcs, level, parts)
 
 
 def calls_last_hour(incidents: list[dict], now: datetime) -> dict:
@@ -83,7 +100,8 @@ def calls_last_hour(incidents: list[dict], now: datetime) -> dict:
     since = now - timedelta(hours=1)
     recent = [r for r in calls if _time(r["reported_at"]) >= since]
     emergencies = sum(1 for r in recent if r["category"] not in ("non_emergency", "hoax"))
-    return _tile("calls_hour", len(recent), f"{emergencies}", {r["source"] for r in calls})
+    detail = msg("wall.tile.calls_hour.detail", n=emergencies) if calls else None
+    return _tile("calls_hour", len(recent), detail, {r["source"] for r in calls})
 
 
 def gauges_alert(readings: list[dict]) -> dict:
@@ -91,8 +109,9 @@ def gauges_alert(readings: list[dict]) -> dict:
     alert = [r for r in gauges if (r.get("alert_level") or 0) >= 1]
     worst = max((r.get("alert_level") or 0 for r in gauges), default=0)
     level = {0: "normal", 1: "medium", 2: "high", 3: "critical", 4: "critical"}[worst]
-    return _tile("gauges_alert", len(alert), SIAGA[worst] if gauges else "", {r["source"] for r in gauges}, level,
-                 [{"label": r.get("station_name") or r["station"], "value": SIAGA[r.get("alert_level") or 0], "rank": r.get("alert_level") or 0}
+    detail = msg("wall.tile.gauges_alert.detail", level=siaga(worst)) if gauges else None
+    return _tile("gauges_alert", len(alert), detail, {r["source"] for r in gauges}, level,
+                 [{"label": r.get("station_name") or r["station"], "value": siaga(r.get("alert_level") or 0), "rank": r.get("alert_level") or 0}
                   for r in sorted(alert, key=lambda r: -(r.get("alert_level") or 0))[:3]], score=worst)
 
 
@@ -100,11 +119,12 @@ def complaints_overdue(incidents: list[dict], now: datetime) -> dict:
     complaints = [r for r in incidents if r["domain"] == "complaint"]
     open_ = [r for r in complaints if r["status"] in OPEN_STATUSES]
     overdue = [r for r in open_ if (due := r.get("details", {}).get("resolution_due")) and _time(due) < now]
-    return _tile("complaints_overdue", len(overdue), f"{len(open_)}", {r["source"] for r in complaints},
+    detail = msg("wall.tile.complaints_overdue.detail", n=len(open_)) if complaints else None
+    return _tile("complaints_overdue", len(overdue), detail, {r["source"] for r in complaints},
                  "high" if overdue else "normal")
 
 
-def price_change_today(prices: list[dict], language: str = "id") -> dict:
+def price_change_today(prices: list[dict]) -> dict:
     """The largest change of one commodity at one market, its latest price against the previous reported day."""
     series = daily_series((p["commodity"], p["market"], market_date(_time(p["date"])), p["value"]) for p in prices)
     best = None
@@ -114,66 +134,71 @@ def price_change_today(prices: list[dict], language: str = "id") -> dict:
             best = (c.pct, commodity, market, c.value)
     sources = {p["source"] for p in prices}
     if best is None:
-        return _tile("price_change", None, "", sources)
+        return _tile("price_change", None, None, sources)
     change, commodity, market, value = best
     level = "high" if abs(change) >= 5 else "medium" if abs(change) >= 2 else "normal"
-    return _tile("price_change", f"{change:+.1f}%", f"{commodity.replace('_', ' ')} · {market} · Rp{value:,.0f}".replace(",", "."), sources, level,
-                 score=abs(change))
+    detail = msg("wall.tile.price_change.detail", commodity=commodity.replace("_", " "), market=market,
+                 price=f"{value:,.0f}".replace(",", "."))
+    return _tile("price_change", f"{change:+.1f}%", detail, sources, level, score=abs(change))
 
 
 def latest_quake(incidents: list[dict]) -> dict:
     quakes = [r for r in incidents if r["category"] in ("earthquake", "tsunami")]
     if not quakes:
-        return _tile("latest_quake", None, "", ())
+        return _tile("latest_quake", None, None, ())
     q = max(quakes, key=lambda r: r["reported_at"])
     mag = q.get("details", {}).get("magnitude")
-    when = _time(q["reported_at"]).astimezone(WITA).strftime("%d/%m %H:%M WITA")
-    region = q.get("details", {}).get("region") or q.get("title") or ""
+    when = _time(q["reported_at"]).astimezone(WITA).strftime("%d/%m %H:%M")
+    region = (q.get("details", {}).get("region") or q.get("title") or "")[:70]
     level = "critical" if q["category"] == "tsunami" else q["severity"]
-    return _tile("latest_quake", f"M{mag:g}" if mag is not None else "-", f"{when} · {region}"[:90], {r["source"] for r in quakes}, level,
+    detail = msg("wall.tile.latest_quake.detail", when=when, region=region)
+    return _tile("latest_quake", f"M{mag:g}" if mag is not None else "-", detail, {r["source"] for r in quakes}, level,
                  score=q["reported_at"])
 
 
-def wall_tiles(records: Iterable[dict], now: datetime, language: str = "id") -> list[dict]:
+# The wall's tiles, in the order the wall shows them (its one owner).
+TILE_ORDER = ("open_incidents", "calls_hour", "gauges_alert", "complaints_overdue", "price_change", "latest_quake")
+
+
+def wall_tiles(records: Iterable[dict], now: datetime) -> list[dict]:
     by_kind: dict[str, list[dict]] = {"incident": [], "reading": [], "price": [], "position": []}
     for rec in records:
         by_kind.setdefault(rec["kind"], []).append(rec)
     inc = by_kind["incident"]
     return [open_by_severity(inc), calls_last_hour(inc, now), gauges_alert(by_kind["reading"]),
-            complaints_overdue(inc, now), price_change_today(by_kind["price"], language), latest_quake(inc)]
+            complaints_overdue(inc, now), price_change_today(by_kind["price"]), latest_quake(inc)]
 
 
-def source_headline(records: list[dict], language: str = "id") -> dict | None:
+def source_headline(records: list[dict]) -> dict | None:
     """The one number worth watching of a source, for its chip on the wall:
     open incidents, cameras online, gauges at alert, vehicles or boats tracked."""
-    en = language == "en"
     incidents = [r for r in records if r["kind"] == "incident"]
     readings = [r for r in records if r["kind"] == "reading"]
     positions = [r for r in records if r["kind"] == "position"]
     if incidents:
         open_ = [r for r in incidents if r["status"] in OPEN_STATUSES]
         worst = max((Severity[r["severity"]] for r in open_), default=Severity.info)
-        return {"value": str(len(open_)), "label": "open" if en else "terbuka",
+        return {"value": str(len(open_)), "label": msg("wall.headline.open"),
                 "level": worst.name if open_ else "normal"}
     cameras = [r for r in readings if r["quantity"] == "camera_online"]
     if cameras:
         online = sum(1 for r in cameras if r["value"] >= 1)
-        return {"value": f"{online}/{len(cameras)}", "label": "online" if en else "aktif",
+        return {"value": f"{online}/{len(cameras)}", "label": msg("wall.headline.online"),
                 "level": "normal" if online == len(cameras) else "medium"}
     gauges = [r for r in readings if r["quantity"] == "water_level"]
     if gauges:
         alert = sum(1 for r in gauges if (r.get("alert_level") or 0) >= 1)
         worst = max((r.get("alert_level") or 0 for r in gauges), default=0)
-        return {"value": f"{alert}/{len({r['station'] for r in gauges})}", "label": "siaga",
+        return {"value": f"{alert}/{len({r['station'] for r in gauges})}", "label": msg("wall.headline.siaga"),
                 "level": ["normal", "medium", "high", "critical", "critical"][worst]}
     if positions:
         boats = [r for r in positions if r.get("vehicle_type") == "boat"]
         fishing = sum(1 for r in boats if r.get("details", {}).get("engaged_in_fishing"))
         if boats:
-            return {"value": str(len(boats)), "label": f"{'boats' if en else 'kapal'}, {fishing} {'fishing' if en else 'menangkap ikan'}", "level": "normal"}
-        return {"value": str(len(positions)), "label": "vehicles" if en else "kendaraan", "level": "normal"}
+            return {"value": str(len(boats)), "label": msg("wall.headline.boats", fishing=fishing), "level": "normal"}
+        return {"value": str(len(positions)), "label": msg("wall.headline.vehicles"), "level": "normal"}
     if readings:
-        return {"value": str(len({r['station'] for r in readings})), "label": "stations" if en else "stasiun", "level": "normal"}
+        return {"value": str(len({r['station'] for r in readings})), "label": msg("wall.headline.stations"), "level": "normal"}
     return None
 
 
@@ -199,19 +224,20 @@ def merge_tiles(per_source: list[list[dict]]) -> list[dict]:
                 if key == "open_incidents":
                     for mp, tp in zip(m["parts"], tile["parts"]):
                         mp["value"] += tp["value"]
-                elif tile["detail"] != "":
-                    m["detail"] = str(int(m["detail"] or 0) + int(tile["detail"]))
+                elif tile["detail"]:
+                    m["detail"] = _add_n(m["detail"], tile["detail"])
             elif key == "gauges_alert":
                 m["value"] = (m["value"] or 0) + (tile["value"] or 0)
                 m["parts"] = sorted(m["parts"] + tile["parts"], key=lambda p: -p["rank"])[:3]
-                if tile["detail"] and (not m["detail"] or (tile["score"] or 0) > (m["score"] or 0)):
+                if tile["detail"] and (not m["detail"] or (tile["score"] or 0) > (m["score"] or 0)):  # the worst level
                     m["detail"], m["score"] = tile["detail"], tile["score"]
             elif tile["score"] is not None and (m["score"] is None or tile["score"] > m["score"]):
                 merged[key] = {**tile, "sources": m["sources"]}
     return [merged[k] for k in TILE_ORDER if k in merged]
 
 
-TILE_ORDER = ["open_incidents", "calls_hour", "gauges_alert", "complaints_overdue", "price_change", "latest_quake"]
+def _add_n(merged: dict | None, detail: dict) -> dict:
+    return {**detail, "n": detail["n"] + (merged["n"] if merged else 0)}
 
 
 # ---- incident list ---------------------------------------------------------------------
@@ -249,7 +275,8 @@ def incident_row(rec: dict, language: str = "id", now: datetime | None = None) -
         "category": category_label(rec["category"], language),
         "severity": rec["severity"],
         "rank": int(Severity[rec["severity"]]),
-        "desa": rec.get("desa") or ("luar Denpasar" if rec.get("in_city") is False else "-"),
+        "desa": rec.get("desa") or "",
+        "outside": rec.get("in_city") is False,  # no desa: the screen says "outside the city" or "unknown"
         "status": rec["status"],
         "title": rec.get("title") or "",
         "source": rec["source"],

@@ -1,0 +1,41 @@
+"""The cache the read models keep their derived views in: a small protocol, and its
+implementation on the live Redis (shared by every web worker, so a view of one data
+version is computed once, whichever worker or screen asks first)."""
+from __future__ import annotations
+
+from typing import Protocol
+
+import redis
+
+
+class Cache(Protocol):
+    def get(self, key: str) -> bytes | None: ...
+
+    def set(self, key: str, value: bytes, ttl: int) -> None: ...
+
+
+class RedisCache:
+    """Keys `{prefix}:cache:{key}`, inside the live store's prefix (so `LiveStore.clear` drops them)."""
+
+    def __init__(self, client: redis.Redis, prefix: str):
+        self.r = client
+        self.prefix = f"{prefix}:cache:"
+
+    def get(self, key: str) -> bytes | None:
+        return self.r.get(self.prefix + key)
+
+    def set(self, key: str, value: bytes, ttl: int) -> None:
+        self.r.set(self.prefix + key, value, ex=ttl)
+
+
+class DictCache:
+    """A process-local cache without expiry, for a single process (tests, benches)."""
+
+    def __init__(self):
+        self.items: dict[str, bytes] = {}
+
+    def get(self, key: str) -> bytes | None:
+        return self.items.get(key)
+
+    def set(self, key: str, value: bytes, ttl: int) -> None:
+        self.items[key] = value

@@ -1,0 +1,271 @@
+"""The push process: a minimal ASGI app that uvicorn serves (`damamaya push`).
+
+One subscription per process to the live store's wake channel (`{prefix}:wake`);
+every open wall screen holds one Server-Sent Events stream and is told, at once,
+which versions moved. Each screen is one small asyncio task, not a thread, so a
+process holds thousands.
+
+Routes, under `path` (default `/push`):
+- `GET {path}/events?token=...`  the SSE stream (403 without a valid token, 503 while
+  Redis is unreachable: the screen then keeps polling and comes back later);
+- `GET {path}/health`            JSON: open screens and whether the subscription is up.
+
+Events on the stream:
+- `retry: <ms>` once, then `event: hello` with the process's wake count: the
+  screen polls once on it to catch up on whatever it missed while connecting;
+- `data: {"n": <wake count>, "v": {source: version, ...}}` on each change; wakes
+  that arrive while a screen's previous event is still being written merge into one;
+- `: hb` comment lines every `heartbeat` seconds so that proxies keep the stream open.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+from urllib.parse import parse_qs
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from push import tokens
+
+log = logging.getLogger("damamaya.push")
+
+
+class Screen:
+    """One open stream: the versions it has not been told yet, and a flag to wake its task."""
+
+    __slots__ = ("id", "pending", "wake", "closing")
+
+    def __init__(self, screen_id: str):
+        self.id = screen_id
+        self.pending: dict[str, int] = {}
+        self.wake = asyncio.Event()
+        self.closing = False
+
+    def close(self) -> None:
+        self.closing = True
+        self.wake.set()
+
+
+class Hub:
+    """The one subscription of this process, fanned out to every open screen."""
+
+    def __init__(self, client: aioredis.Redis, channel: str):
+        self.client = client
+        self.channel = channel
+        self.screens: set[Screen] = set()
+        self.wakes = 0
+        self.subscribed = False
+
+    def broadcast(self, source: str, version: int) -> None:
+        self.wakes += 1
+        for screen in self.screens:
+            if screen.pending.get(source, -1) < version:
+                screen.pending[source] = version
+            screen.wake.set()
+
+    def drop_all(self) -> None:
+        """Close every stream: their screens fall back to polling until they can reconnect."""
+        for screen in list(self.screens):
+            screen.close()
+
+    async def run(self) -> None:
+        delay = 0.5
+        while True:
+            pubsub = self.client.pubsub()
+            try:
+                await pubsub.subscribe(self.channel)
+                self.subscribed, delay = True, 0.5
+                log.info("push: subscribed to %s", self.channel)
+                async for message in pubsub.listen():
+                    if message["type"] == "message":
+                        self._on_message(message["data"])
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                log.warning("push: lost the wake channel (%s); retrying in %.1f s", exc, delay)
+            finally:
+                self.subscribed = False
+                self.drop_all()  # changes may be missed from here on: screens must poll
+                try:
+                    await pubsub.aclose()
+                except (RedisError, OSError):
+                    pass
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10)
+
+    def _on_message(self, data: bytes) -> None:
+        try:
+            wake = orjson.loads(data)
+            self.broadcast(str(wake["s"]), int(wake["v"]))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            log.warning("push: ignored a malformed wake message %r", data[:100])
+
+
+class PushApp:
+    """The ASGI application. `redis_url` and `prefix` name the live store."""
+
+    def __init__(self, redis_url: str, prefix: str = "dmy", path: str = "/push", heartbeat: float = 15.0,
+                 retry_ms: int = 2000):
+        self.redis_url, self.prefix = redis_url, prefix
+        self.path = "/" + path.strip("/") if path.strip("/") else ""
+        self.heartbeat = heartbeat
+        self.retry_ms = retry_ms
+        self.client: aioredis.Redis | None = None
+        self.hub: Hub | None = None
+        self._hub_task: asyncio.Task | None = None
+
+    # ---- ASGI ------------------------------------------------------------------
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http":
+            await self._http(scope, receive, send)
+
+    async def _lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def start(self) -> None:
+        self.client = aioredis.Redis.from_url(self.redis_url, socket_connect_timeout=5)
+        self.hub = Hub(self.client, f"{self.prefix}:wake")
+        self._hub_task = asyncio.create_task(self.hub.run())
+
+    async def stop(self) -> None:
+        if self.hub:
+            self.hub.drop_all()
+        if self._hub_task:
+            self._hub_task.cancel()
+            try:
+                await self._hub_task
+            except asyncio.CancelledError:
+                pass
+        if self.client:
+            await self.client.aclose()
+
+    async def _http(self, scope, receive, send) -> None:
+        route = scope["path"]
+        if scope["method"] not in ("GET", "HEAD"):
+            await _plain(send, 405, b"method not allowed")
+        elif route == f"{self.path}/events":
+            await self._events(scope, receive, send)
+        elif route == f"{self.path}/health":
+            hub = self.hub
+            body = orjson.dumps({"screens": len(hub.screens) if hub else 0, "subscribed": bool(hub and hub.subscribed),
+                                 "wakes": hub.wakes if hub else 0})
+            await _plain(send, 200, body, b"application/json")
+        else:
+            await _plain(send, 404, b"not found")
+
+    # ---- the stream ----------------------------------------------------------------
+    async def _events(self, scope, receive, send) -> None:
+        hub = self.hub
+        origin = _header(scope, b"origin")
+        if hub is None or not hub.subscribed:
+            await _plain(send, 503, b"push is not subscribed to the live store yet", origin=origin)
+            return
+        token = (parse_qs(scope.get("query_string", b"").decode()).get("token") or [""])[0]
+        try:
+            screen_id = tokens.verify(await self._secret(), token)
+        except tokens.TokenError as exc:
+            await _plain(send, 403, str(exc).encode(), origin=origin)
+            return
+        except (RedisError, OSError):
+            await _plain(send, 503, b"cannot read the push secret", origin=origin)
+            return
+        screen = Screen(screen_id)
+        hub.screens.add(screen)
+        watcher = asyncio.create_task(_until_disconnect(receive, screen))
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": _stream_headers(origin)})
+            hello = orjson.dumps({"n": hub.wakes, "screen": screen_id})
+            await _send_text(send, f"retry: {self.retry_ms}\nevent: hello\ndata: {hello.decode()}\n\n")
+            await self._serve(hub, screen, send)
+        except OSError:
+            pass  # the client went away mid-write
+        finally:
+            hub.screens.discard(screen)
+            watcher.cancel()
+
+    async def _serve(self, hub: Hub, screen: Screen, send) -> None:
+        while not screen.closing:
+            try:
+                async with asyncio.timeout(self.heartbeat):
+                    await screen.wake.wait()
+            except TimeoutError:
+                await _send_text(send, ": hb\n\n")
+                continue
+            screen.wake.clear()
+            if screen.closing:
+                break
+            if screen.pending:
+                changed, screen.pending = screen.pending, {}
+                await _send_text(send, f"data: {orjson.dumps({'n': hub.wakes, 'v': changed}).decode()}\n\n")
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _secret(self) -> bytes:
+        from_env = os.environ.get(tokens.SECRET_ENV)
+        if from_env:
+            return from_env.encode()
+        key = f"{self.prefix}:push:secret"
+        await self.client.set(key, secrets.token_urlsafe(32), nx=True)
+        return await self.client.get(key)
+
+
+async def _until_disconnect(receive, screen: Screen) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            screen.close()
+            return
+
+
+def _header(scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value
+    return None
+
+
+def _cors(origin: bytes | None) -> list[tuple[bytes, bytes]]:
+    # The token, not the origin, is what admits a screen; the header only lets the
+    # wall page on the web port read a stream served from the push port.
+    return [(b"access-control-allow-origin", origin), (b"vary", b"Origin")] if origin else []
+
+
+def _stream_headers(origin: bytes | None) -> list[tuple[bytes, bytes]]:
+    return [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache, no-store"),
+            (b"x-accel-buffering", b"no"), *_cors(origin)]
+
+
+async def _send_text(send, text: str) -> None:
+    await send({"type": "http.response.body", "body": text.encode(), "more_body": True})
+
+
+async def _plain(send, status: int, body: bytes, content_type: bytes = b"text/plain; charset=utf-8",
+                 origin: bytes | None = None) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
+                            (b"cache-control", b"no-store"), *_cors(origin)]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def serve(redis_url: str, prefix: str, host: str, port: int, path: str, heartbeat: float) -> None:
+    """Run one push process until SIGINT/SIGTERM."""
+    import uvicorn
+
+    app = PushApp(redis_url, prefix, path, heartbeat)
+    # Open streams never end by themselves: on shutdown give them two seconds, then cut
+    # them; the screens fall back to polling and reconnect to another process.
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=2,
+                backlog=4096, timeout_keep_alive=5)

@@ -1,0 +1,53 @@
+"""One push process holds 1,000 open screens and wakes every one of them with one change."""
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from engine.live import LiveStore
+from push import tokens
+from tests.push.conftest import SECRET
+from tests.push.sse import EventParser
+
+SCREENS = 1000
+
+
+async def _screen(client: httpx.AsyncClient, url: str, opened: asyncio.Queue, woken: dict, name: str):
+    async with client.stream("GET", url) as response:
+        assert response.status_code == 200
+        parser = EventParser()
+        async for line in response.aiter_lines():
+            for kind, payload in parser.feed(line):
+                if kind == "hello":
+                    await opened.put(name)
+                elif kind == "message":
+                    woken[name] = payload["v"]
+                    return
+
+
+@pytest.mark.slow
+def test_one_process_holds_a_thousand_screens_and_wakes_them_all(push_server, redis_client):
+    live = LiveStore(redis_client, "dmy")
+
+    async def run():
+        limits = httpx.Limits(max_connections=SCREENS + 10, max_keepalive_connections=0)
+        async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(60)) as client:
+            opened: asyncio.Queue = asyncio.Queue()
+            woken: dict[str, dict] = {}
+            names = [f"wall-{i}" for i in range(SCREENS)]
+            tasks = [asyncio.create_task(_screen(client, f"{push_server.url}/events?token="
+                                                 f"{tokens.mint(SECRET.encode(), n, 300)}", opened, woken, n))
+                     for n in names]
+            for _ in names:
+                await asyncio.wait_for(opened.get(), 120)
+            health = (await client.get(f"{push_server.url}/health")).json()
+            assert health["screens"] >= SCREENS
+            await asyncio.to_thread(live.wake, "demo-112", 4242)  # what LiveStore.apply publishes
+            await asyncio.wait_for(asyncio.gather(*tasks), 120)
+            return woken
+
+    woken = asyncio.run(run())
+    assert len(woken) == SCREENS
+    assert all(v == {"demo-112": 4242} for v in woken.values())

@@ -1,0 +1,136 @@
+"""The push process, for real: `damamaya push` on a port, the embedded Redis, LiveStore
+writes on one side and SSE streams read with httpx on the other."""
+from __future__ import annotations
+
+import threading
+
+import httpx
+import pytest
+
+from engine.live import HEALTH, LiveStore
+from engine.records import Incident, utcnow
+from push import tokens
+from tests.push.conftest import SECRET
+from tests.push.sse import parse_events
+
+
+def incident(rid: str) -> Incident:
+    now = utcnow()
+    return Incident(id=rid, source="demo-112", category="fire", title="Kebakaran", lat=-8.65, lon=115.21,
+                    reported_at=now, updated_at=now)
+
+
+def token(screen: str = "wall-a", ttl: float = 60) -> str:
+    return tokens.mint(SECRET.encode(), screen, ttl)
+
+
+class Reader:
+    """One screen's stream, read on a thread into a list of events."""
+
+    def __init__(self, url: str, **headers):
+        self.events: list[tuple[str, object]] = []
+        self.got = threading.Condition()
+        self.response = None
+        self.client = httpx.Client(timeout=httpx.Timeout(30, read=60))
+        self.thread = threading.Thread(target=self._read, args=(url, headers), daemon=True)
+        self.thread.start()
+
+    def _read(self, url, headers):
+        try:
+            with self.client.stream("GET", url, headers=headers) as response:
+                self.response = response
+                for item in parse_events(response.iter_lines()):
+                    with self.got:
+                        self.events.append(item)
+                        self.got.notify_all()
+        except httpx.HTTPError:
+            pass
+        with self.got:
+            self.events.append(("closed", None))
+            self.got.notify_all()
+
+    def wait_for(self, predicate, timeout: float = 20):
+        with self.got:
+            assert self.got.wait_for(lambda: any(predicate(e) for e in self.events), timeout), self.events
+            return next(e for e in self.events if predicate(e))
+
+    def close(self):
+        self.client.close()
+
+
+@pytest.fixture
+def live(redis_client):
+    return LiveStore(redis_client, "dmy")
+
+
+def test_a_screen_on_push_is_told_of_a_change_without_polling(push_server, live):
+    push = push_server
+    screen = Reader(f"{push.url}/events?token={token()}")
+    try:
+        retry = screen.wait_for(lambda e: e[0] == "retry")
+        hello = screen.wait_for(lambda e: e[0] == "hello")
+        assert retry[1] > 0 and hello[1]["screen"] == "wall-a"
+        assert screen.response.headers["content-type"].startswith("text/event-stream")
+
+        version = live.apply("demo-112", [incident("a1")])
+        event = screen.wait_for(lambda e: e[0] == "message")
+        assert event[1]["v"] == {"demo-112": version}  # versions only: no record travels this way
+
+        live.set_health("demo-112", {"status": "ok"}, bump=True)
+        health = screen.wait_for(lambda e: e[0] == "message" and HEALTH in e[1]["v"])
+        assert health[1]["v"][HEALTH] == live.versions()[HEALTH]
+        live.set_health("demo-112", {"status": "ok"}, bump=False)  # no new version, no wake
+        live.apply("demo-112", [incident("a2")])
+        last = screen.wait_for(lambda e: e[0] == "message" and e[1]["v"].get("demo-112") == version + 1)
+        assert HEALTH not in last[1]["v"]
+    finally:
+        screen.close()
+
+
+def test_a_quiet_stream_carries_heartbeats(push_server):
+    push = push_server
+    screen = Reader(f"{push.url}/events?token={token()}")
+    try:
+        assert screen.wait_for(lambda e: e == ("comment", "hb"), timeout=10)
+    finally:
+        screen.close()
+
+
+def test_the_wall_page_on_another_port_may_read_the_stream(push_server):
+    push = push_server
+    screen = Reader(f"{push.url}/events?token={token()}", Origin="http://127.0.0.1:8050")
+    try:
+        screen.wait_for(lambda e: e[0] == "hello")
+        assert screen.response.headers["access-control-allow-origin"] == "http://127.0.0.1:8050"
+    finally:
+        screen.close()
+
+
+@pytest.mark.parametrize("bad", [
+    lambda: "",
+    lambda: "nonsense",
+    lambda: tokens.mint(b"another secret", "wall-a", 60),
+    lambda: tokens.mint(SECRET.encode(), "wall-a", -5),  # expired
+    lambda: token()[:-3] + "xyz",
+])
+def test_a_bad_or_expired_token_is_refused(push_server, bad):
+    push = push_server
+    before = httpx.get(f"{push.url}/health", timeout=5).json()["screens"]
+    response = httpx.get(f"{push.url}/events", params={"token": bad()}, timeout=10)
+    assert response.status_code == 403
+    assert httpx.get(f"{push.url}/health", timeout=5).json()["screens"] <= before  # nothing held open for it
+
+
+def test_health_counts_open_screens_and_other_paths_are_not_found(push_server):
+    push = push_server
+    screens = [Reader(f"{push.url}/events?token={token(f'wall-{i}')}") for i in range(3)]
+    try:
+        for s in screens:
+            s.wait_for(lambda e: e[0] == "hello")
+        health = httpx.get(f"{push.url}/health", timeout=5).json()
+        assert health["screens"] == 3 and health["subscribed"] is True
+        assert httpx.get(f"{push.url}/nothing", timeout=5).status_code == 404
+        assert httpx.post(f"{push.url}/events", timeout=5).status_code == 405
+    finally:
+        for s in screens:
+            s.close()
