@@ -17,7 +17,7 @@ def spool_dir(config: AppConfig) -> Path:
     return Path(config.collector.spool_dir)
 
 
-def push_writers(config: AppConfig, live: LiveStore, history: History, parts: PartsReport | None = None) -> dict[str, ResultWriter]:
+def ingest_writers(config: AppConfig, live: LiveStore, history: History, parts: PartsReport | None = None) -> dict[str, ResultWriter]:
     """A writer per enabled pushed source, spooling into the host's ingest spool."""
     from data_sources import get_adapter
 
@@ -25,7 +25,7 @@ def push_writers(config: AppConfig, live: LiveStore, history: History, parts: Pa
     parts = parts or PartsReport()
     return {name: ResultWriter(name, cfg, get_adapter(cfg.adapter).snapshot, live, history, spool, parts, config.kpi,
                                config.collector.history_wait)
-            for name, cfg in config.enabled_sources().items() if cfg.push is not None}
+            for name, cfg in config.enabled_sources().items() if cfg.ingest is not None}
 
 
 def make_collector(config: AppConfig, live: LiveStore, history: History, descriptions: dict[str, dict], config_key: str,
@@ -40,6 +40,6 @@ def make_collector(config: AppConfig, live: LiveStore, history: History, descrip
     collector = Collector(make_adapters(config), live, history, config.collector.max_backoff, config.collector.lock_seconds,
                           kpi=config.kpi, owner=owner, spool=spool, descriptions=descriptions,
                           history_wait=config.collector.history_wait, listener=listener)
-    collector.writers.extend(push_writers(config, live, history, collector.parts).values())
+    collector.writers.extend(ingest_writers(config, live, history, collector.parts).values())
     collector.identity_lock = identity_lock  # held for the life of the process
     return collector

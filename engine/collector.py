@@ -270,7 +270,7 @@ class Collector:
         self.care_every = care_every
         self.spool = spool or _private_spool()
         self.parts = PartsReport()
-        polled = [a for a in adapters if not _push_only(a)]
+        polled = [a for a in adapters if not _ingest_only(a)]
         self.runners = {a.source: SourceRunner(a, live, history, max_backoff, self.owner, kpi, self.spool, self.parts,
                                                history_wait, listener) for a in polled}
         self.listener = listener
@@ -446,7 +446,7 @@ def describe(source: str, config, adapter: type[Adapter] | Adapter) -> dict:
             "description": adapter.description}
 
 
-def _push_only(adapter: Adapter) -> bool:
+def _ingest_only(adapter: Adapter) -> bool:
     """A pushed source with nothing to poll: its records arrive at the ingest endpoint."""
     cfg = adapter.config
-    return getattr(cfg, "push", None) is not None and not (cfg.url or cfg.path)
+    return getattr(cfg, "ingest", None) is not None and not (cfg.url or cfg.path)
