@@ -333,8 +333,8 @@ def test_a_push_only_source_is_not_polled(live, sqlite_history):
     from damamaya.config import config_from_dict, make_adapters
 
     config = config_from_dict({"sources": {
-        "warga": {"adapter": "open311", "push": {"secret_env": "X"}},
-        "both": {"adapter": "open311", "url": "http://127.0.0.1:9/x", "push": {"secret_env": "X"}},
+        "warga": {"adapter": "open311", "ingest": {"secret_env": "X"}},
+        "both": {"adapter": "open311", "url": "http://127.0.0.1:9/x", "ingest": {"secret_env": "X"}},
         "demo": {"adapter": "demo", "feed": "gauges", "interval": 1}}})
     collector = Collector(make_adapters(config), live, sqlite_history)
     assert set(collector.runners) == {"both", "demo"}
