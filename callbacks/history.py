@@ -39,6 +39,8 @@ from layouts.parts.colours import colour, severity_colour
 from layouts.parts.history import TOPOJSON_URL, desa_options
 
 log = logging.getLogger(__name__)
+
+PAGE = "history"  # security.guard: this module's callbacks are the history page's
 UTC = timezone.utc
 CONTROLS = ("range", "kind", "source", "category", "severity", "status", "kecamatan", "desa", "q")
 LIST_CONTROLS = ("source", "category", "severity", "status", "kecamatan", "desa")

@@ -8,6 +8,8 @@ from dash import Input, Output, State, no_update
 
 from layouts.parts import publik
 
+PAGE = "publik"  # security.guard: this module's callbacks are the public page's (anyone)
+
 
 def refresh(n_intervals, etag, lang):
     language = publik.page_language(lang)

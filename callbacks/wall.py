@@ -17,6 +17,9 @@ from engine.wall.model import FeatureDelta
 from engine.wall.state import WallState
 from callbacks.refusal import refuse
 from layouts.parts import wall as parts
+from security import screen_identity
+
+PAGE = "wall"  # security.guard: this module's callbacks are the wall page's
 
 
 def as_patch(delta: FeatureDelta):
@@ -47,7 +50,9 @@ def poll(data):
     """Return (state, points, shapes, tiles, health, grid_changes) or raise PreventUpdate."""
     state = read_state(data)
     model = parts.model()
-    model.live.screen_seen(state.screen, time.time())  # the wall's heartbeat, even when nothing changed
+    identity = screen_identity()  # the server's name for this wall, never one the browser sends
+    if identity:
+        model.live.screen_seen(identity, time.time())  # the wall's heartbeat, even when nothing changed
     changes = model.changes(state)
     if changes is None:
         raise PreventUpdate

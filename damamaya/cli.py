@@ -14,6 +14,7 @@ from pathlib import Path
 import orjson
 
 from damamaya.config import AppConfig, ConfigError, load_config
+from damamaya.redis_server import redacted
 from engine.fetch import safe_url
 
 log = logging.getLogger("damamaya")
@@ -35,7 +36,10 @@ def _stores(config: AppConfig, tolerant: bool = False):
 
     if not config.redis.url:
         raise ConfigError("redis.url is not set: use `damamaya run`, which starts an embedded Redis, or set DAMAMAYA_REDIS_URL")
-    client = redis.Redis.from_url(config.redis.url, socket_timeout=10, socket_connect_timeout=5)
+    try:
+        client = redis.Redis.from_url(config.redis.url, socket_timeout=10, socket_connect_timeout=5)
+    except ValueError as exc:
+        raise ConfigError(f"redis.url: {exc}") from None
     try:
         client.ping()
     except redis.RedisError as exc:
@@ -242,13 +246,14 @@ def cmd_run(args) -> int:
     if not config.redis.url:
         from damamaya.redis_server import EmbeddedRedis
 
-        embedded = EmbeddedRedis()
+        embedded = EmbeddedRedis(config.redis.embedded_maxmemory)
         env["DAMAMAYA_REDIS_URL"] = embedded.start()
     env.setdefault("DAMAMAYA_PUSH_SECRET", secrets.token_urlsafe(32))  # web mints push tokens, push checks them
     if config.database.url.startswith("sqlite:///"):
         Path(config.database.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     if args.demo_history:
         _seed_if_empty(config, args.demo_history)
+    first_start = _first_accounts(config)
     base = [sys.executable, "-m", "damamaya.cli"] + (["--config", args.config] if args.config else [])
     web_args = (["--port", str(args.port)] if args.port else []) + (["--host", args.host] if args.host else [])
     def start_collector():
@@ -264,6 +269,12 @@ def cmd_run(args) -> int:
         children.append(subprocess.Popen(push_cmd, env=env, preexec_fn=_die_with_parent))
     host, port = args.host or config.web.host, args.port or config.web.port
     print(f"Damamaya control room: http://{host}:{port}/wall  (Ctrl+C stops it)", flush=True)
+    if first_start:
+        password, token = first_start
+        print(f"First start: sign in at http://{host}:{port}/login as admin with the password {password}\n"
+              f"  (shown this once; `damamaya users add NAME --role ROLE` adds people)\n"
+              f"  wall screen 'demo-wall': http://{host}:{port}/screen/{token}\n"
+              f"  (open it once in the wall's browser; `damamaya screens revoke demo-wall` ends it)", flush=True)
     stop = _stop_on_signals()
     code = 0
     while not stop.is_set():
@@ -294,6 +305,92 @@ def cmd_run(args) -> int:
     if embedded:
         embedded.stop()
     return code
+
+
+def _first_accounts(config: AppConfig) -> tuple[str, str] | None:
+    """A history store with no users gets an `admin` with a random password and a demo wall
+    screen, so that the demo is two commands; returns (password, screen token) that once."""
+    import secrets
+
+    from engine.accounts import Accounts
+
+    accounts = Accounts(config.database.url)
+    try:
+        accounts.create()
+        if accounts.user_count():
+            return None
+        password = secrets.token_urlsafe(12)
+        accounts.add_user("admin", "admin", password)
+        screens = {s.name for s in accounts.screens()}
+        token = accounts.add_screen("demo-wall" if "demo-wall" not in screens else f"demo-wall-{secrets.token_hex(2)}")
+        return password, token
+    finally:
+        accounts.dispose()
+
+
+def _accounts(args):
+    from engine.accounts import Accounts
+
+    accounts = Accounts(_config(args).database.url)
+    accounts.create()
+    return accounts
+
+
+def _read_password(name: str) -> str:
+    """From a prompt (twice) at a terminal, else the first line of stdin."""
+    import getpass
+
+    if sys.stdin.isatty():
+        first = getpass.getpass(f"password for {name}: ")
+        if first != getpass.getpass("again: "):
+            raise ConfigError("the two passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_users(args) -> int:
+    accounts = _accounts(args)
+    try:
+        if args.users_command == "add":
+            from engine.accounts import check_name, check_role
+
+            check_name(args.name)
+            check_role(args.role)
+            user = accounts.add_user(args.name, args.role, _read_password(args.name))
+            print(f"added {user.name} ({user.role})")
+        elif args.users_command == "disable":
+            accounts.disable_user(args.name)
+            print(f"disabled {args.name}: their sessions end at their next request")
+        else:
+            for user in accounts.users():
+                seen = user.last_login.strftime("%Y-%m-%d %H:%M UTC") if user.last_login else "never"
+                state = "disabled" if user.disabled else "active"
+                print(f"{user.name:24} {user.role:11} {user.origin:5} {state:8} last sign-in {seen}")
+    finally:
+        accounts.dispose()
+    return 0
+
+
+def cmd_screens(args) -> int:
+    accounts = _accounts(args)
+    try:
+        if args.screens_command == "add":
+            token = accounts.add_screen(args.name)
+            config = _config(args)
+            base = (args.base_url or f"http://{config.web.host}:{config.web.port}").rstrip("/")
+            print(f"{base}/screen/{token}")
+            print("open it once in the wall's browser (the token then lives in a cookie); it is not shown again",
+                  file=sys.stderr)
+        elif args.screens_command == "revoke":
+            accounts.revoke_screen(args.name)
+            print(f"revoked {args.name}: the wall says so at its next poll")
+        else:
+            for screen in accounts.screens():
+                state = f"revoked {screen.revoked_at:%Y-%m-%d %H:%M} UTC" if screen.revoked_at else "active"
+                print(f"{screen.name:24} added {screen.created_at:%Y-%m-%d %H:%M} UTC  {state}")
+    finally:
+        accounts.dispose()
+    return 0
 
 
 def _seed_if_empty(config: AppConfig, records: int) -> None:
@@ -368,6 +465,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("rebuild-live", help="rebuild the Redis live store from the history store").set_defaults(func=cmd_rebuild_live)
     sub.add_parser("rebuild-analytics", help="rebuild the /kpi and /history tables from history").set_defaults(
         func=cmd_rebuild_analytics)
+    users = sub.add_parser("users", help="people who may sign in (local accounts in the history database)")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    add = users_sub.add_parser("add", help="add a user; the password is asked for (or read from stdin)")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, help="admin, supervisor, operator, dispatcher, pimpinan or analyst")
+    users_sub.add_parser("list", help="every user with role and last sign-in")
+    users_sub.add_parser("disable", help="a user who may no longer sign in").add_argument("name")
+    users.set_defaults(func=cmd_users)
+    screens = sub.add_parser("screens", help="unattended wall screens signed in by a token link")
+    screens_sub = screens.add_subparsers(dest="screens_command", required=True)
+    add_screen = screens_sub.add_parser("add", help="register a wall screen and print its link (shown once)")
+    add_screen.add_argument("name")
+    add_screen.add_argument("--base-url", help="the address walls reach Damamaya at (default: web.host and web.port)")
+    screens_sub.add_parser("list", help="every wall screen, active or revoked")
+    screens_sub.add_parser("revoke", help="end a wall screen's access").add_argument("name")
+    screens.set_defaults(func=cmd_screens)
     seed_p = sub.add_parser("seed-history", help="write realistic historical records")
     try:
         from damamaya import seed
@@ -388,9 +501,38 @@ def main(argv: list[str] | None = None) -> int:
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack: where a process hangs
     try:
         return args.func(args)
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - one line for the operator, the traceback only with -v
+        if args.verbose:
+            log.exception("failed")
+        print(redacted(one_line_error(exc, args.command)), file=sys.stderr)
         return 2
+
+
+def one_line_error(exc: BaseException, command: str = "") -> str:
+    """What went wrong, in one line: a config or account error as it reads, anything else
+    after `damamaya <command>:` (the caller takes passwords out of URLs)."""
+    from engine.accounts import AccountError
+
+    if isinstance(exc, (ConfigError, AccountError)):
+        return str(exc)
+    return f"damamaya {command}: {_reason(exc)}" if command else _reason(exc)
+
+
+def _reason(exc: BaseException) -> str:
+    import redis
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+    if isinstance(exc, DBAPIError):
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        return f"the database cannot be used: {reason}"
+    if isinstance(exc, (ArgumentError, NoSuchModuleError)):
+        return f"database.url is not a database URL ({str(exc).splitlines()[0][:200]})"
+    if isinstance(exc, redis.RedisError):
+        return f"Redis cannot be used: {redacted(str(exc))}"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"a file is not UTF-8 text ({exc.reason} at byte {exc.start})"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
 if __name__ == "__main__":

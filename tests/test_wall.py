@@ -125,7 +125,7 @@ def first_state() -> dict:
     return parts.model().snapshot(new_screen_id()).state.model_dump()
 
 
-def test_poll_sends_nothing_when_nothing_changed_and_little_when_something_did(dash_app):
+def test_poll_sends_nothing_when_nothing_changed_and_little_when_something_did(dash_app, sign_in_as):
     from damamaya import runtime
 
     live: LiveStore = runtime.live()
@@ -134,7 +134,7 @@ def test_poll_sends_nothing_when_nothing_changed_and_little_when_something_did(d
     t = datetime.now(timezone.utc)
     live.apply("calls", [Incident(id="c1", source="calls", category="fire", reported_at=t, updated_at=t, lat=-8.65, lon=115.22)])
     state = first_state()
-    client = dash_app.server.test_client()
+    client = sign_in_as(dash_app.server, "operator")
 
     quiet = client.post("/_dash-update-component", json=_poll_request(dash_app, state, ["calls"]))
     assert quiet.status_code == 204 and quiet.data == b""
@@ -156,7 +156,7 @@ def test_poll_sends_nothing_when_nothing_changed_and_little_when_something_did(d
     assert again.status_code == 204
 
 
-def test_a_change_in_a_big_layer_is_sent_as_a_small_patch(dash_app):
+def test_a_change_in_a_big_layer_is_sent_as_a_small_patch(dash_app, sign_in_as):
     from damamaya import runtime
     from layouts import wall
 
@@ -171,7 +171,7 @@ def test_a_change_in_a_big_layer_is_sent_as_a_small_patch(dash_app):
     state = first_state()
     live.apply("calls", [many[7].model_copy(update={"status": "dispatched", "severity": "critical"})],
                removals=["c0003"])
-    client = dash_app.server.test_client()
+    client = sign_in_as(dash_app.server, "operator")
     response = client.post("/_dash-update-component", json=_poll_request(dash_app, state, ["calls"])).get_json()["response"]
     points = next(v for k, v in response.items() if '"pts"' in k)["data"]
     assert points.get("__dash_patch_update"), "expected a Patch, not the whole layer"
@@ -304,16 +304,26 @@ def test_sources_poll_says_the_live_store_is_down_instead_of_failing(dash_app):
     assert outage == "" and isinstance(rows, list) and state["digest"]
 
 
-def test_pages_register_themselves_and_the_nav_lists_them(dash_app):
+def test_pages_register_themselves_and_the_nav_lists_them(dash_app, sign_in_as):
     import dash
 
-    client = dash_app.server.test_client()
+    client = sign_in_as(dash_app.server, "admin")
     paths = {p["path"]: p for p in dash.page_registry.values()}
     assert {"/wall", "/sources", "/kpi", "/history"} <= set(paths)
     from layouts.pages import nav
 
-    links = [(link.href, link.children) for link in nav("/kpi").children]
-    assert links == [("/wall", "Dinding"), ("/sources", "Sumber Data"), ("/kpi", "KPI"), ("/history", "Riwayat")]
+    from flask_login import login_user
+
+    from security.principal import SignedInUser
+
+    with dash_app.server.test_request_context("/kpi"):
+        login_user(SignedInUser("test-admin", "admin"))
+        links = [(link.href, link.children) for link in nav("/kpi").children]
+    assert links == [("/wall", "Dinding"), ("/sources", "Sumber Data"), ("/kpi", "KPI"), ("/history", "Riwayat"),
+                     ("/logout", "Keluar")]
+    with dash_app.server.test_request_context("/kpi"):
+        login_user(SignedInUser("test-pimpinan", "pimpinan"))  # the nav lists what the role may open
+        assert [link.href for link in nav("/kpi").children] == ["/kpi", "/history", "/logout"]
     assert "Halaman tidak ditemukan" in route(client, "/anything-else")
     home = json.loads(route(client, "/"))
     assert home["props"]["pathname"] == "/wall" and home["props"]["refresh"] is True

@@ -37,7 +37,8 @@ def test_new_incident_reaches_list_and_map(start_app, page, tmp_path):
         "sources": {"gempa": {"adapter": "bmkg-quake", "title": "BMKG Gempa", "path": str(feed), "interval": SOURCE_INTERVAL,
                               "stale_after": 60, "live_hours": 48}},
     })
-    page.goto(f"{app.base_url}/wall")
+    page.goto(app.screen_url())  # a wall screen's link: the token becomes a cookie, the browser lands on /wall
+    assert page.url == f"{app.base_url}/wall"
     page.wait_for_selector(".wall-grid .ag-header-cell", timeout=30_000)
     page.wait_for_selector(".leaflet-container .kecamatan-label", timeout=30_000)
     assert page.locator(".wall-grid .ag-row").count() == 0
