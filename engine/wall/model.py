@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 
 import orjson
 
-from engine.live import HEALTH, LiveStore
+from engine.live import HEALTH, LiveStore, parts_status
 from engine.records import utcnow
 from engine.source_health import wall_health
 from engine.wall import views
@@ -161,8 +161,9 @@ class WallModel:
 
     # ---- parts ---------------------------------------------------------------------------
     def health(self, sources: dict[str, dict]) -> dict:
-        view = wall_health(sources, self.live.health(), datetime.now(timezone.utc))
-        view["digest"] = digest(view["sources"])
+        now = datetime.now(timezone.utc)
+        view = wall_health(sources, self.live.health(), now, parts_status(self.live, now))
+        view["digest"] = digest([view["sources"], view["parts"]])
         return view
 
     def _read(self, source: str) -> tuple[str, list[dict]]:

@@ -20,9 +20,9 @@ def model() -> WallModel:
                      cfg.wall.incident_list_size)
 
 
-def tiles_for_screen(tiles: dict, language: str) -> dict:
-    """The tiles store as the browser gets it: the model's messages turned into words."""
-    return localize(tiles, language)
+def for_screen(data: dict, language: str) -> dict:
+    """A store (tiles, health) as the browser gets it: the model's messages turned into words."""
+    return localize(data, language)
 
 
 def messages_for_screen(language: str) -> dict:
