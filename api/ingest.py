@@ -1,6 +1,6 @@
 """`POST /api/v1/ingest/<source>`: reports pushed by partner systems and citizen apps.
 
-A source takes pushes when its config block has `push: {secret_env: NAME}`. The
+A source takes pushed reports when its config block has `ingest: {secret_env: NAME}`. The
 body is whatever the source's adapter parses (Open311 POST requests, CAP, JSON
 records...), and goes the same way as a polled feed: `parse_safely`, then the
 source's `ResultWriter` into history and the live store (the spool when history
@@ -16,12 +16,12 @@ variable NAME (never in config.yaml):
 Answers (JSON):
     202 {"accepted": n, "rejected": m, "rejects": [{"reason", "ref"}], "delivery": id, "spooled": bool}
     422 {"accepted": 0, "rejected": m, "rejects": [...]}  nothing usable (the rejects are kept in history)
-    401 missing or bad signature, or a timestamp outside the window (`push.window_seconds`)
-    404 no such source, or it takes no pushes
+    401 missing or bad signature, or a timestamp outside the window (`ingest.window_seconds`)
+    404 no such source, or it takes no pushed reports
     409 that delivery id was taken before (ids are remembered in Redis for twice the
         window and in the history database for good)
-    413 body over `push.max_body`
-    503 the push secret is not set, or neither Redis nor the database can note the delivery
+    413 body over `ingest.max_body`
+    503 the ingest secret is not set, or neither Redis nor the database can note the delivery
 """
 from __future__ import annotations
 
@@ -60,10 +60,10 @@ class IngestContext:
 
     @classmethod
     def build(cls, config, live, history) -> "IngestContext":
-        from damamaya.wiring import push_writers
+        from damamaya.wiring import ingest_writers
         from data_sources import get_adapter
 
-        writers = push_writers(config, live, history)
+        writers = ingest_writers(config, live, history)
         adapters = {name: get_adapter(config.sources[name].adapter)(name, config.sources[name]) for name in writers}
         return cls(config, live, history, writers, adapters)
 
@@ -99,21 +99,21 @@ def ingest(source: str):
     writer, adapter = ctx.writers.get(source), ctx.adapters.get(source)
     if writer is None or adapter is None:
         return _answer(404, error=f"no source {source!r} takes pushed reports")
-    push = writer.config.push
-    if request.content_length is not None and request.content_length > push.max_body:
-        return _answer(413, error=f"body over the {push.max_body} byte limit")
-    body = request.stream.read(push.max_body + 1)
-    if len(body) > push.max_body:
-        return _answer(413, error=f"body over the {push.max_body} byte limit")
-    secret = os.environ.get(push.secret_env)
+    rules = writer.config.ingest
+    if request.content_length is not None and request.content_length > rules.max_body:
+        return _answer(413, error=f"body over the {rules.max_body} byte limit")
+    body = request.stream.read(rules.max_body + 1)
+    if len(body) > rules.max_body:
+        return _answer(413, error=f"body over the {rules.max_body} byte limit")
+    secret = os.environ.get(rules.secret_env)
     if not secret:
-        log.error("source %s: push secret variable %s is not set; refusing deliveries", source, push.secret_env)
-        return _answer(503, error="this source's push secret is not configured")
-    problem = _authentic(secret, body, push.window_seconds)
+        log.error("source %s: ingest secret variable %s is not set; refusing deliveries", source, rules.secret_env)
+        return _answer(503, error="this source's ingest secret is not configured")
+    problem = _authentic(secret, body, rules.window_seconds)
     if problem:
         return _answer(401, error=problem)
     delivery = request.headers["X-Damamaya-Delivery"]
-    first = _first_delivery(ctx, source, delivery, push.window_seconds)
+    first = _first_delivery(ctx, source, delivery, rules.window_seconds)
     if first is None:
         return _answer(503, error="cannot note the delivery id now (Redis and the database are down); retry later")
     if not first:

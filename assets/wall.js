@@ -100,7 +100,9 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
         chips.push({type: "Span", namespace: "dash_html_components",
                     props: {className: "chip " + (s.stale ? "chip-stale" : s.waiting ? "chip-waiting" : "chip-ok"), children: parts}});
       });
-      const summary = [span("ok", okCount + " " + m("wall.sources.ok")), failing ? span("bad", failing + " " + m("wall.sources.failing")) : null].filter(Boolean);
+      const summary = [span("ok", okCount + " " + m("wall.sources.ok")), failing ? span("bad", failing + " " + m("wall.sources.failing")) : null]
+        .concat(((healthData && healthData.parts) || []).map((note) => span("bad part-down", note)))
+        .filter(Boolean);
       const clock = m("wall.clock", {date: witaDate(now), time: witaTime(now, true)});
       // refresh the incident list's age column once every 10 s
       if (now.getSeconds() % 10 === 0 && window.dash_ag_grid) {

@@ -9,7 +9,7 @@ from redis.exceptions import RedisError
 from damamaya import runtime
 from engine.records import utcnow
 from engine.source_health import sources_view
-from layouts.messages import t
+from layouts.messages import localize, t
 
 PAGE = "sources"  # security.guard: this module's callbacks are the sources page's
 
@@ -24,7 +24,8 @@ def poll(state):
     held = state if isinstance(state, dict) else {}
     if held.get("digest") == view["digest"] and not held.get("outage"):
         raise PreventUpdate
-    return view["sources"], view["rejects"], view["screens"], {"digest": view["digest"]}, ""
+    notes = " · ".join(localize(view["parts"], cfg.language))  # Damamaya's own parts that are down
+    return view["sources"], view["rejects"], view["screens"], {"digest": view["digest"]}, notes
 
 
 def register(app) -> None:

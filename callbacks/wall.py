@@ -62,8 +62,8 @@ def poll(data):
     shapes = [as_patch(changes.layers[o["id"]["source"]][1]) if o["id"]["source"] in changes.layers else no_update
               for o in out_ids[2]]
     lang = model.language
-    tiles = no_update if changes.tiles is None else parts.tiles_for_screen(changes.tiles, lang)
-    health = no_update if changes.health is None else changes.health
+    tiles = no_update if changes.tiles is None else parts.for_screen(changes.tiles, lang)
+    health = no_update if changes.health is None else parts.for_screen(changes.health, lang)
     grid = no_update if changes.grid is None else changes.grid
     return changes.state.model_dump(), points, shapes, tiles, health, grid
 

@@ -94,7 +94,7 @@ def stable_identity(spool_dir: str | Path, key: str) -> tuple[str, object]:
     Path(spool_dir).mkdir(parents=True, exist_ok=True)
     for n in range(1, 100):
         name = f"{host}:{digest}" + ("" if n == 1 else f"-{n}")
-        handle = open(Path(spool_dir) / f"{_file_name(name)}.lock", "a+")
+        handle = open(Path(spool_dir) / f"{file_safe(name)}.lock", "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -104,7 +104,8 @@ def stable_identity(spool_dir: str | Path, key: str) -> tuple[str, object]:
     raise RuntimeError(f"no free collector identity in {spool_dir}")
 
 
-def _file_name(owner: str) -> str:
+def file_safe(owner: str) -> str:
+    """An owner name as a file name (spool, identity lock)."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in owner)
 
 
@@ -269,7 +270,7 @@ class Collector:
         self.care_every = care_every
         self.spool = spool or _private_spool()
         self.parts = PartsReport()
-        polled = [a for a in adapters if not _push_only(a)]
+        polled = [a for a in adapters if not _ingest_only(a)]
         self.runners = {a.source: SourceRunner(a, live, history, max_backoff, self.owner, kpi, self.spool, self.parts,
                                                history_wait, listener) for a in polled}
         self.listener = listener
@@ -445,7 +446,7 @@ def describe(source: str, config, adapter: type[Adapter] | Adapter) -> dict:
             "description": adapter.description}
 
 
-def _push_only(adapter: Adapter) -> bool:
+def _ingest_only(adapter: Adapter) -> bool:
     """A pushed source with nothing to poll: its records arrive at the ingest endpoint."""
     cfg = adapter.config
-    return getattr(cfg, "push", None) is not None and not (cfg.url or cfg.path)
+    return getattr(cfg, "ingest", None) is not None and not (cfg.url or cfg.path)

@@ -30,13 +30,13 @@ from engine.fetch import FetchError, http_get, read_file
 from engine.privacy import private_excerpt
 from engine.records import ParseResult, Reject
 
-__all__ = ["Adapter", "FetchError", "Loader", "PushConfig", "SourceConfig", "unstorable", "validation_reason"]
+__all__ = ["Adapter", "FetchError", "Loader", "IngestConfig", "SourceConfig", "unstorable", "validation_reason"]
 
 # bytes -> (the parsed document, None), or (anything, a Reject saying why the whole body is unreadable)
 Loader = Callable[[bytes], tuple[Any, Reject | None]]
 
 
-class PushConfig(BaseModel):
+class IngestConfig(BaseModel):
     """A source whose reports are pushed to `POST /api/v1/ingest/<source>` (see api/ingest.py)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -64,7 +64,7 @@ class SourceConfig(BaseModel):
     max_bytes: int = Field(default=20_000_000, ge=1024)
     live_hours: float = Field(default=24, gt=0, description="how long a closed or past record stays on the live wall")
     thresholds: dict[str, Any] = Field(default_factory=dict)
-    push: PushConfig | None = Field(default=None, description="take pushed reports at /api/v1/ingest/<source>")
+    ingest: IngestConfig | None = Field(default=None, description="take pushed reports at /api/v1/ingest/<source>")
 
     @field_validator("interval")
     @classmethod

@@ -75,7 +75,7 @@ def http_get(url: str, timeout: float, max_bytes: int, headers: dict[str, str] |
                         raise FetchError(f"body over the {max_bytes} byte limit from {shown}")
                     chunks.append(chunk)
                 return b"".join(chunks)
-    except httpx.TimeoutException as exc:
+    except httpx.TimeoutException:
         raise FetchError(f"timed out after {timeout:g} s: {shown}") from None
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         # httpx's own messages may quote the request URL in full

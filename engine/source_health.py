@@ -14,6 +14,7 @@ from datetime import datetime
 
 import orjson
 
+from engine.live import parts_status
 from engine.records import WITA
 
 
@@ -59,9 +60,33 @@ def status_of(meta: dict, health: dict | None, now: datetime) -> str:
     return source_state(meta, health, now).status
 
 
-def wall_health(sources: dict[str, dict], health: dict[str, dict], now: datetime) -> dict:
-    """What the wall's chips and tiles need of every enabled source, and `due`: the next
-    time (epoch s) a verdict changes by the clock alone, so the wall knows when to ask again."""
+def parts_notes(parts: dict) -> list[dict]:
+    """What every screen says of Damamaya's own parts that are down (from
+    `engine.live.parts_status`), as messages: the history database down since when and
+    what waits in the spool, a spool still being replayed, a silent collector. Redis
+    down needs no note here: a screen that cannot read Redis shows its outage view."""
+    notes = []
+    database, spool = parts.get("database") or {}, parts.get("spool") or {}
+    backlog = int(spool.get("backlog") or 0)
+    if database.get("state") == "down":
+        notes.append({"msg": "parts.database_down", "since": _hhmm(database.get("since")), "n": backlog})
+    elif backlog:
+        notes.append({"msg": "parts.spool_replaying", "n": backlog})
+    for collector in parts.get("collectors") or []:
+        if collector.get("state") == "silent":
+            notes.append({"msg": "parts.collector_silent", "owner": collector["owner"],
+                          "since": _hhmm(collector.get("at"))})
+    return notes
+
+
+def _hhmm(value: str | None) -> str:
+    return datetime.fromisoformat(value).astimezone(WITA).strftime("%H:%M") if value else "—"
+
+
+def wall_health(sources: dict[str, dict], health: dict[str, dict], now: datetime, parts: dict | None = None) -> dict:
+    """What the wall's chips and tiles need of every enabled source, the notes of parts
+    that are down, and `due`: the next time (epoch s) a verdict changes by the clock
+    alone, so the wall knows when to ask again."""
     out, due = {}, None
     for name, meta in sources.items():
         if not meta.get("enabled", True):
@@ -71,7 +96,7 @@ def wall_health(sources: dict[str, dict], health: dict[str, dict], now: datetime
                      "last_success": state.last_success, "failing_since": state.failing_since}
         if state.stale_at is not None:
             due = state.stale_at if due is None else min(due, state.stale_at)
-    return {"sources": out, "due": due}
+    return {"sources": out, "due": due, "parts": parts_notes(parts or {})}
 
 
 def _wita(value: str | None) -> str:
@@ -139,6 +164,7 @@ def sources_view(live, now: datetime, poll_seconds: float) -> dict:
     screens = live.screens_seen_since(now.timestamp() - 86400)
     rows = source_rows(sources, health, now)
     screen_list = screen_rows(screens, now.timestamp(), poll_seconds)
-    digest = hashlib.blake2b(orjson.dumps([rows, rejects, [(s["screen"], s["status"]) for s in screen_list]]),
+    notes = parts_notes(parts_status(live, now))
+    digest = hashlib.blake2b(orjson.dumps([rows, rejects, [(s["screen"], s["status"]) for s in screen_list], notes]),
                              digest_size=8).hexdigest()
-    return {"sources": rows, "rejects": reject_rows(rejects), "screens": screen_list, "digest": digest}
+    return {"sources": rows, "rejects": reject_rows(rejects), "screens": screen_list, "parts": notes, "digest": digest}

@@ -123,8 +123,8 @@ def layout(controls=None, layers=None, **_query):
         dcc.Store(id="wall-push", data=parts.push_store(snap.state.screen)),
         dcc.Store(id="wall-wake"),  # set by assets/push.js when the push stream says something changed
         dcc.Interval(id="wall-push-renew", interval=config.push.token_seconds * 1000 // 3, disabled=not config.push.enabled),
-        dcc.Store(id="wall-tiles", data=parts.tiles_for_screen(snap.tiles, lang)),
-        dcc.Store(id="wall-health", data=snap.health),
+        dcc.Store(id="wall-tiles", data=parts.for_screen(snap.tiles, lang)),
+        dcc.Store(id="wall-health", data=parts.for_screen(snap.health, lang)),
         dcc.Store(id="wall-grid-changes"),
         dcc.Store(id="wall-messages", data={"lang": lang, "m": parts.messages_for_screen(lang), "severities": SEVERITIES}),
         html.Header([

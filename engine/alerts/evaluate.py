@@ -15,7 +15,7 @@ from engine.alerts.alarms import Clearing, Firing
 from engine.alerts.config import AlertRule
 from engine.alerts.rules import fill, matches, silent_at, why_not
 from engine.analytics.config import KpiConfig
-from engine.analytics.kpi import working_deadline
+from engine.analytics.kpi import with_complaint_deadlines
 
 
 def firing(name: str, rule: AlertRule, source: str, subject: str, rec: dict, now: datetime,
@@ -37,33 +37,13 @@ def derived(rec: dict) -> dict:
     return {}
 
 
-def with_deadlines(rec: dict, kpi: KpiConfig | None) -> dict:
-    """A complaint whose source gives no deadline gets the SP4N-LAPOR! ones (working days
-    from the kpi config, as /kpi counts them), so `details.resolution_due < now` holds
-    for every complaint. A copy: the record as stored is not touched."""
-    if rec.get("kind") != "incident" or rec.get("domain") != "complaint" or kpi is None:
-        return rec
-    details = rec.get("details") or {}
-    if details.get("resolution_due") and details.get("first_response_due"):
-        return rec
-    received = datetime.fromisoformat(rec["reported_at"])
-    filled = dict(details)
-    if not filled.get("first_response_due"):
-        filled["first_response_due"] = working_deadline(received, kpi.first_response_days, kpi.working_days,
-                                                        kpi.holidays).isoformat()
-    if not filled.get("resolution_due"):
-        filled["resolution_due"] = working_deadline(received, kpi.resolution_days_for(rec.get("category", "")),
-                                                    kpi.working_days, kpi.holidays).isoformat()
-    return {**rec, "details": filled}
-
-
 def record_outcomes(rules: dict[str, AlertRule], source: str, changed: Iterable[dict], removed: Iterable[str],
                     now: datetime, repeat: bool = True, kpi: KpiConfig | None = None) -> list[Firing | Clearing]:
     """`changed`: record dicts (JSON form) new or changed in this poll; `removed`: ids that
     left the live view. `kpi` gives complaints without a deadline their SP4N-LAPOR! ones.
     `repeat=False` for periodic re-checks, which open alarms whose
     condition became true with time but do not count a firing again."""
-    changed, removed = [with_deadlines(r, kpi) for r in changed], list(removed)
+    changed, removed = [with_complaint_deadlines(r, kpi) for r in changed], list(removed)
     out: list[Firing | Clearing] = []
     for name, rule in rules.items():
         if rule.match.stale or not rule.match.source_matches(source):

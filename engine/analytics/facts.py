@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from engine.analytics.schema import (DAILY_KEY, KIND_CODE, SEVERITY_CODE, STATUS_CODE, Codes, daily, desa_int,
                                      ensure_schema, events, feeds)
 from engine.analytics.config import KpiConfig
-from engine.analytics.kpi import working_deadline
+from engine.analytics.kpi import complaint_deadlines
 from engine.records import WITA
 from engine.taxonomy import domain_of
 
@@ -112,13 +112,11 @@ def _deadlines(row: dict, p: dict, ts: int, kcfg: KpiConfig | None) -> None:
     domain = p.get("domain") or domain_of(p["category"])
     if domain != "complaint":
         return
-    k = kcfg or KpiConfig()
-    received = datetime.fromtimestamp(ts, timezone.utc)
+    first, done = complaint_deadlines(datetime.fromtimestamp(ts, timezone.utc), p["category"], kcfg or KpiConfig())
     if row["due_first"] is None:
-        row["due_first"] = int(working_deadline(received, k.first_response_days, k.working_days, k.holidays).timestamp())
+        row["due_first"] = int(first.timestamp())
     if row["due_done"] is None:
-        days = k.resolution_days_for(p["category"])
-        row["due_done"] = int(working_deadline(received, days, k.working_days, k.holidays).timestamp())
+        row["due_done"] = int(done.timestamp())
 
 
 def coded(conn: Connection, rows: list[dict]) -> list[dict]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Iterable, Sequence
 
 from engine import prices
@@ -22,6 +22,32 @@ BACKLOG_BUCKETS = ("0-3", "4-7", "8-14", ">14")
 
 
 # ---- deadlines ----------------------------------------------------------------
+def complaint_deadlines(received: datetime, category: str, kcfg) -> tuple[datetime, datetime]:
+    """(first response due, resolution due) of a complaint whose source gives none: the
+    SP4N-LAPOR! working days of the `kpi` block (`KpiConfig`), counted as /kpi counts them.
+    The one rule for /kpi, the wall's overdue tile and the overdue alarm."""
+    first = working_deadline(received, kcfg.first_response_days, kcfg.working_days, kcfg.holidays)
+    done = working_deadline(received, kcfg.resolution_days_for(category), kcfg.working_days, kcfg.holidays)
+    return first, done
+
+
+def with_complaint_deadlines(rec: dict, kcfg) -> dict:
+    """A complaint record (JSON form) with `details.first_response_due` and
+    `details.resolution_due` filled where its source gave none (ISO UTC); other records,
+    and complaints that carry both, come back as they are. A copy: the record is not touched."""
+    if rec.get("kind") != "incident" or rec.get("domain") != "complaint" or kcfg is None:
+        return rec
+    details = rec.get("details") or {}
+    if details.get("resolution_due") and details.get("first_response_due"):
+        return rec
+    first, done = complaint_deadlines(datetime.fromisoformat(rec["reported_at"].replace("Z", "+00:00")),
+                                      rec.get("category", ""), kcfg)
+    filled = {**details,
+              "first_response_due": details.get("first_response_due") or first.astimezone(timezone.utc).isoformat(),
+              "resolution_due": details.get("resolution_due") or done.astimezone(timezone.utc).isoformat()}
+    return {**rec, "details": filled}
+
+
 def working_deadline(received: datetime, days: int, working_days: Iterable[int] = (0, 1, 2, 3, 4),
                      holidays: Iterable[date] = ()) -> datetime:
     """The end of the `days`-th working day after the day of receipt, in WITA.

@@ -397,7 +397,6 @@ def area_values(engine: Engine, kcfg: KpiConfig, metric: str, level: str, key: s
             return None
         return code if level == "desa" else kecamatan_code(code)
 
-    out: dict[str, list] = defaultdict(list)
     with reading(engine) as conn:
         ctx = _Ctx(conn, kcfg, p, as_of)
         if metric in ("calls", "complaints", "floods", "traffic"):

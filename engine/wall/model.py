@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 
 import orjson
 
-from engine.live import HEALTH, LiveStore
+from engine.live import HEALTH, LiveStore, parts_status
 from engine.records import utcnow
 from engine.source_health import wall_health
 from engine.wall import views
@@ -88,8 +88,9 @@ def digest(value) -> str:
 
 
 class WallModel:
-    def __init__(self, live: LiveStore, cache: Cache, language: str, list_size: int):
+    def __init__(self, live: LiveStore, cache: Cache, language: str, list_size: int, kpi=None):
         self.live, self.cache, self.language, self.list_size = live, cache, language, list_size
+        self.kpi = kpi  # engine.analytics.config.KpiConfig: complaint deadlines where a source gives none
         self._records: dict[str, tuple[str, list[dict]]] = {}
         self._layers: dict[tuple[str, int], dict] = {}  # cached layers already loaded in this request
 
@@ -161,8 +162,9 @@ class WallModel:
 
     # ---- parts ---------------------------------------------------------------------------
     def health(self, sources: dict[str, dict]) -> dict:
-        view = wall_health(sources, self.live.health(), datetime.now(timezone.utc))
-        view["digest"] = digest(view["sources"])
+        now = datetime.now(timezone.utc)
+        view = wall_health(sources, self.live.health(), now, parts_status(self.live, now))
+        view["digest"] = digest([view["sources"], view["parts"]])
         return view
 
     def _read(self, source: str) -> tuple[str, list[dict]]:
@@ -243,7 +245,7 @@ class WallModel:
     def _source_tiles(self, source: str, version: int, minute: int) -> list[dict]:
         now = datetime.fromtimestamp(minute * 60, tz=timezone.utc)
         return self._cached(f"wall:tiles:{source}:{version}:{minute}", TILES_TTL,
-                            lambda: views.wall_tiles(self._read(source)[1], now))
+                            lambda: views.wall_tiles(self._read(source)[1], now, self.kpi))
 
     def _headline(self, source: str, version: int) -> dict | None:
         # a source without a headline caches [] (a cached None would read as a miss)

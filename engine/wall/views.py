@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Iterable
 
 from engine.prices import change as price_change, daily_series, market_date
+from engine.analytics.kpi import with_complaint_deadlines
 from engine.records import OPEN_STATUSES, SEVERITIES, WITA, Severity
 from engine.taxonomy import category_label
 
@@ -115,8 +116,10 @@ def gauges_alert(readings: list[dict]) -> dict:
                   for r in sorted(alert, key=lambda r: -(r.get("alert_level") or 0))[:3]], score=worst)
 
 
-def complaints_overdue(incidents: list[dict], now: datetime) -> dict:
-    complaints = [r for r in incidents if r["domain"] == "complaint"]
+def complaints_overdue(incidents: list[dict], now: datetime, kcfg=None) -> dict:
+    """Open complaints past their resolution deadline: the source's own, else the SP4N-LAPOR!
+    working days of the `kpi` block (`kcfg`), as /kpi and the overdue alarm count them."""
+    complaints = [with_complaint_deadlines(r, kcfg) for r in incidents if r["domain"] == "complaint"]
     open_ = [r for r in complaints if r["status"] in OPEN_STATUSES]
     overdue = [r for r in open_ if (due := r.get("details", {}).get("resolution_due")) and _time(due) < now]
     detail = msg("wall.tile.complaints_overdue.detail", n=len(open_)) if complaints else None
@@ -160,13 +163,13 @@ def latest_quake(incidents: list[dict]) -> dict:
 TILE_ORDER = ("open_incidents", "calls_hour", "gauges_alert", "complaints_overdue", "price_change", "latest_quake")
 
 
-def wall_tiles(records: Iterable[dict], now: datetime) -> list[dict]:
+def wall_tiles(records: Iterable[dict], now: datetime, kcfg=None) -> list[dict]:
     by_kind: dict[str, list[dict]] = {"incident": [], "reading": [], "price": [], "position": []}
     for rec in records:
         by_kind.setdefault(rec["kind"], []).append(rec)
     inc = by_kind["incident"]
     return [open_by_severity(inc), calls_last_hour(inc, now), gauges_alert(by_kind["reading"]),
-            complaints_overdue(inc, now), price_change_today(by_kind["price"]), latest_quake(inc)]
+            complaints_overdue(inc, now, kcfg), price_change_today(by_kind["price"]), latest_quake(inc)]
 
 
 def source_headline(records: list[dict]) -> dict | None:

@@ -31,4 +31,10 @@ MESSAGES = {
     "siaga.2": {"id": "Siaga II", "en": "Siaga II"},
     "siaga.3": {"id": "Siaga I", "en": "Siaga I"},
     "input.invalid": {"id": "Permintaan tidak sah: {why}", "en": "Invalid request: {why}"},
+    # ---- Damamaya's own parts that are down (every screen says so) ----------------------
+    "parts.database_down": {"id": "Basis data riwayat terputus sejak {since}: {n} hasil menunggu di spool, tersimpan saat pulih",
+                            "en": "History database down since {since}: {n} results wait in the spool, stored when it returns"},
+    "parts.spool_replaying": {"id": "{n} hasil dari spool sedang dimasukkan ke riwayat",
+                              "en": "{n} spooled results being written to history"},
+    "parts.collector_silent": {"id": "Kolektor {owner} diam sejak {since}", "en": "Collector {owner} silent since {since}"},
 }

@@ -17,12 +17,12 @@ def model() -> WallModel:
     """The wall's read model for one request, on the live store, caching in its Redis."""
     cfg = runtime.config()
     return WallModel(runtime.live(), RedisCache(runtime.redis_client(), cfg.redis.prefix), cfg.language,
-                     cfg.wall.incident_list_size)
+                     cfg.wall.incident_list_size, cfg.kpi)
 
 
-def tiles_for_screen(tiles: dict, language: str) -> dict:
-    """The tiles store as the browser gets it: the model's messages turned into words."""
-    return localize(tiles, language)
+def for_screen(data: dict, language: str) -> dict:
+    """A store (tiles, health) as the browser gets it: the model's messages turned into words."""
+    return localize(data, language)
 
 
 def messages_for_screen(language: str) -> dict:

@@ -13,7 +13,8 @@ import yaml
 from damamaya.config import load_config
 from data_sources import get_adapter
 from engine.alerts.config import Condition
-from engine.alerts.evaluate import record_outcomes, with_deadlines
+from engine.alerts.evaluate import record_outcomes
+from engine.analytics.kpi import with_complaint_deadlines
 from engine.alerts.rules import condition_holds, fill, matches
 from engine.config import ConfigError
 from engine.records import utcnow
@@ -133,7 +134,7 @@ def test_open_complaints_past_their_deadline_fire_closed_ones_not(samples):
     recs = parsed("open311", (samples / "complaints" / "open311_georeport_v2_requests_bloomington_2012.json").read_bytes(),
                   timezone="America/Indiana/Indianapolis")
     assert all(r["details"]["resolution_due"] is None for r in recs)
-    recs = [with_deadlines(r, kpi) for r in recs]
+    recs = [with_complaint_deadlines(r, kpi) for r in recs]
     open_ = [r for r in recs if r["status"] in ("new", "acknowledged", "dispatched", "in_progress")]
     closed = [r for r in recs if r not in open_]
     assert open_ and closed

@@ -38,7 +38,7 @@ def ingest(redis_client, history, tmp_path, monkeypatch):
     config = config_from_dict({
         "collector": {"spool_dir": str(tmp_path / "spool")},
         "sources": {
-            "warga": {"adapter": "open311", "push": {"secret_env": "DMY_TEST_PUSH_SECRET", "max_body": 4096}},
+            "warga": {"adapter": "open311", "ingest": {"secret_env": "DMY_TEST_PUSH_SECRET", "max_body": 4096}},
             "polled": {"adapter": "open311", "url": "http://127.0.0.1:9/never"},
         }})
     live = LiveStore(redis_client, "ing")
@@ -141,7 +141,7 @@ def test_the_dash_app_serves_the_endpoint(tmp_path, embedded_redis_url, monkeypa
     cfg.write_text(f"redis: {{url: '{embedded_redis_url}', prefix: ingapp}}\n"
                    f"database: {{url: 'sqlite:///{tmp_path}/h.sqlite'}}\n"
                    f"collector: {{spool_dir: '{tmp_path}/spool'}}\n"
-                   "sources:\n  warga: {adapter: open311, push: {secret_env: DMY_TEST_PUSH_SECRET}}\n")
+                   "sources:\n  warga: {adapter: open311, ingest: {secret_env: DMY_TEST_PUSH_SECRET}}\n")
     monkeypatch.setenv("DAMAMAYA_CONFIG", str(cfg))
     monkeypatch.setenv("DMY_TEST_PUSH_SECRET", SECRET)
     for f in (runtime.config, runtime.redis_client, runtime.live, runtime.history):
@@ -170,7 +170,7 @@ def test_a_delivery_while_history_is_locked_is_spooled_then_stored(redis_client,
     history.create()
     config = config_from_dict({
         "collector": {"spool_dir": str(tmp_path / "spool"), "history_wait": 0.5},
-        "sources": {"warga": {"adapter": "open311", "push": {"secret_env": "DMY_TEST_PUSH_SECRET"}}}})
+        "sources": {"warga": {"adapter": "open311", "ingest": {"secret_env": "DMY_TEST_PUSH_SECRET"}}}})
     ctx = IngestContext.build(config, LiveStore(redis_client, "ing"), history)
     app = Flask(__name__)
     app.config[CONTEXT_KEY] = ctx

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -48,6 +49,8 @@ def test_one_process_holds_a_thousand_screens_and_wakes_them_all(push_server, re
             await asyncio.wait_for(asyncio.gather(*tasks), 120)
             return woken
 
-    woken = asyncio.run(run())
+    # on a thread of its own: Playwright's sync API may keep an event loop running on this one
+    with ThreadPoolExecutor(1) as pool:
+        woken = pool.submit(asyncio.run, run()).result()
     assert len(woken) == SCREENS
     assert all(v == {"demo-112": 4242} for v in woken.values())
