@@ -10,7 +10,6 @@ import yaml
 
 from engine.live import LiveStore
 from engine.records import Incident
-from tests.browser.conftest import browser, page  # noqa: F401 - the shared chromium fixtures
 from tests.push.conftest import PushProcess, WebProcess, free_port, push_env
 
 pytestmark = pytest.mark.browser
@@ -48,11 +47,11 @@ def wall_with_push(tmp_path, embedded_redis_url):
     live.clear()
 
 
-def row(page, rid: str):  # noqa: F811 - `page` is the fixture's page
+def row(page, rid: str):
     return page.locator(f'.wall-grid .ag-row[row-id="calls:{rid}"]')
 
 
-def test_wall_on_push_falls_back_to_polling_and_recovers(wall_with_push, page):  # noqa: F811
+def test_wall_on_push_falls_back_to_polling_and_recovers(wall_with_push, page):
     base, push, live = wall_with_push
     page.goto(f"{base}/wall")
     row(page, "first").wait_for(timeout=30_000)

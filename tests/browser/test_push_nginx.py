@@ -17,9 +17,8 @@ import yaml
 from engine.live import LiveStore
 from engine.records import Incident
 from push import tokens
-from tests.browser.conftest import browser, page  # noqa: F401 - the shared chromium fixtures
 from tests.push.conftest import ROOT, SECRET, PushProcess, WebProcess, free_port, push_env
-from tests.push.test_server import Reader
+from tests.push.sse import Reader
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 EXAMPLE = ROOT / "push" / "nginx.example.conf"
@@ -110,7 +109,8 @@ def test_streams_through_nginx_reach_both_push_processes_unbuffered(behind_nginx
             s.close()
 
 
-def test_a_wall_behind_nginx_is_on_push_on_its_own_origin(behind_nginx, page):  # noqa: F811
+@pytest.mark.browser
+def test_a_wall_behind_nginx_is_on_push_on_its_own_origin(behind_nginx, page):
     base, pushes, live = behind_nginx
     live.apply("calls", [incident("first")])
     page.goto(f"{base}/wall")
