@@ -8,6 +8,9 @@ from __future__ import annotations
 import dash
 from dash import html
 
+from api import open_data
+from api.ingest import ingest_api
+import security
 from callbacks import register_all
 
 app = dash.Dash(
@@ -20,8 +23,12 @@ app = dash.Dash(
     assets_folder="assets",
 )
 server = app.server
+server.register_blueprint(open_data.blueprint)  # /api/v1 open data
 app.layout = html.Div(dash.page_container, id="root")
+server.register_blueprint(ingest_api)  # POST /api/v1/ingest/<source>
 register_all(app)
+
+security.install(app)  # after every callback: the guard maps each one to its page
 
 # Set Dash up before the first real request: under gunicorn's threaded workers the
 # first page load can otherwise race Dash's lazy setup and get 500s for its JS

@@ -7,6 +7,7 @@ fixes "now", so the table, the charts and an export all see the same rows).
 """
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
@@ -24,7 +25,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from damamaya import runtime
 from engine.analytics import export as X
 from engine.analytics import queries as Q
-from engine.analytics.filters import HistoryFilter
+from callbacks import inputs as I
+from callbacks.inputs import parsed
+from callbacks.refusal import refuse
+from engine.analytics.filters import HistoryFilter, clean_text
+from engine.analytics.service import unreachable
 from engine.geo import boundaries, kecamatan_code
 from engine.records import WITA
 from engine.taxonomy import category_label
@@ -33,6 +38,9 @@ from layouts.parts.analytics import service
 from layouts.parts.colours import colour, severity_colour
 from layouts.parts.history import TOPOJSON_URL, desa_options
 
+log = logging.getLogger(__name__)
+
+PAGE = "history"  # security.guard: this module's callbacks are the history page's
 UTC = timezone.utc
 CONTROLS = ("range", "kind", "source", "category", "severity", "status", "kecamatan", "desa", "q")
 LIST_CONTROLS = ("source", "category", "severity", "status", "kecamatan", "desa")
@@ -45,23 +53,25 @@ def _lang() -> str:
 
 # ---- state ------------------------------------------------------------------------------
 def state_of(data) -> tuple[HistoryFilter, datetime]:
-    data = data or {}
-    at = data.get("at")
-    now = datetime.fromtimestamp(at, UTC) if at else datetime.now(UTC).replace(microsecond=0)
-    return HistoryFilter.from_query(data.get("q")), now
+    state = parsed(I.HistoryState, data or {}, "history state")
+    now = datetime.fromtimestamp(state.at, UTC) if state.at else datetime.now(UTC).replace(microsecond=0)
+    return HistoryFilter.from_query(state.q), now
 
 
-def _from_controls(current: HistoryFilter, values: dict, dates: tuple, trigger: str) -> HistoryFilter:
-    changes = {name: tuple(values[name] or ()) for name in LIST_CONTROLS}
-    changes["kind"] = values["kind"] or "incident"
-    changes["q"] = (values["q"] or "").strip()[:200]
-    rng = values["range"] or "30d"
+def _from_controls(current: HistoryFilter, values: dict, trigger: str) -> HistoryFilter:
+    given = parsed(I.Controls, values, "history filter")
+    changes = {name: tuple(getattr(given, name) or ()) for name in LIST_CONTROLS}
+    changes["kind"] = given.kind or "incident"
+    changes["q"] = clean_text(given.q or "")
+    rng = given.range or "30d"
     start, end = current.start, current.end
     if trigger == "hist-dates":
-        if not (dates[0] and dates[1]):
+        if not (given.start_date and given.end_date):
             raise PreventUpdate  # the picker is half-way through a choice
-        start = datetime.fromisoformat(dates[0][:10]).replace(tzinfo=WITA)
-        end = datetime.fromisoformat(dates[1][:10]).replace(tzinfo=WITA) + timedelta(days=1)
+        start = datetime.combine(given.start_date, datetime.min.time(), WITA)
+        end = datetime.combine(given.end_date, datetime.min.time(), WITA) + timedelta(days=1)
+        if end <= start:
+            refuse("history filter", ValueError("the end date is before the start date"))
         rng = "custom"
     elif rng == "custom" and not (start and end):
         today = datetime.now(WITA).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -78,25 +88,37 @@ def _toggle(values: tuple, value) -> tuple:
     return tuple(v for v in values if v != value) if value in values else (*values, value)
 
 
-def _from_click(current: HistoryFilter, which: str, click: dict | None) -> HistoryFilter:
-    point = ((click or {}).get("points") or [None])[0]
-    if not point:
+def _first(data):
+    return data[0] if isinstance(data, list) and data else data
+
+
+def _from_click(current: HistoryFilter, which: str, click) -> HistoryFilter:
+    """A click on a chart adds its bar, cell or area to the filter; the click's data is checked first."""
+    points = parsed(I.Click, click or {}, f"{which} click").points
+    if not points:
         raise PreventUpdate
-    data = point.get("customdata")
+    point = points[0]
+    data = point.customdata
+    what = f"{which} click"
     if which == "timeline" and data:
-        start, end = datetime.fromisoformat(data[0]), datetime.fromisoformat(data[1])
-        return current.with_(range="custom", start=start, end=end)
+        bar = parsed(I.TimelineBar, {"start": _first(data), "end": data[1] if isinstance(data, list) and len(data) > 1 else None}, what)
+        if bar.start.tzinfo is None or bar.end.tzinfo is None or bar.end <= bar.start:
+            refuse(what, ValueError("a bar is an interval of two zoned times"))
+        return current.with_(range="custom", start=bar.start, end=bar.end)
     if which == "category" and data:
-        return current.with_(category=_toggle(current.category, data if isinstance(data, str) else data[0]))
+        category = parsed(I.CategoryClick, {"category": _first(data)}, what).category
+        return current.with_(category=_toggle(current.category, category))
     if which in ("area", "map"):
-        code = point.get("location") or (data if isinstance(data, str) else (data or [None])[0])
+        code = point.location or _first(data)
         if not code:
             raise PreventUpdate
+        code = parsed(I.AreaClick, {"code": code}, what).code
         if code.count(".") == 3:
             return current.with_(desa=_toggle(current.desa, code))
         return current.with_(kecamatan=_toggle(current.kecamatan, code), desa=())
     if which == "heatmap" and data:
-        return current.with_(weekday=(int(data[0]),), hour=(int(data[1]),))
+        cell = parsed(I.HeatCell, {"weekday": _first(data), "hour": data[1] if isinstance(data, list) and len(data) > 1 else None}, what)
+        return current.with_(weekday=(cell.weekday,), hour=(cell.hour,))
     raise PreventUpdate
 
 
@@ -116,6 +138,8 @@ def sync(search, rng, start_date, end_date, kind, source, category, severity, st
     lang = _lang()
     current, _ = state_of(data)
     if trigger is None or trigger == "hist-loc" or data is None:
+        if search is not None and not isinstance(search, str):
+            refuse("history URL", ValueError("the query string must be text"))
         f = HistoryFilter.from_query(search)
     elif trigger == "hist-reset":
         f = HistoryFilter()
@@ -124,6 +148,8 @@ def sync(search, rng, start_date, end_date, kind, source, category, severity, st
     elif trigger == "hist-next":
         f = current.with_(page=current.page + 1)
     elif isinstance(trigger, dict) and trigger.get("type") == "hist-chip":
+        if trigger.get("key") not in I.CHIPS:
+            refuse("history chip", ValueError(f"unknown chip {str(trigger.get('key'))[:40]!r}"))
         if not any(_chip_clicks or []):
             raise PreventUpdate
         f = current.with_(**{trigger["key"]: ()})
@@ -133,7 +159,7 @@ def sync(search, rng, start_date, end_date, kind, source, category, severity, st
         f = _from_click(current, trigger[5:], clicks[trigger[5:]])
     else:
         values = dict(zip(CONTROLS, (rng, kind, source, category, severity, status, kecamatan, desa, q)))
-        f = _from_controls(current, values, (start_date, end_date), trigger)
+        f = _from_controls(current, {**values, "start_date": start_date, "end_date": end_date}, trigger)
     query = f.to_query()
     at = int(datetime.now(UTC).timestamp())
     new_search = no_update if (search or "").lstrip("?") == query.lstrip("?") else (query or "?")
@@ -278,8 +304,10 @@ def summary(data):
     lang = _lang()
     try:
         v = service().history_summary(f, now)
-    except SQLAlchemyError:
-        return (no_update, "", t("hist.page", lang, page=0, pages=0), True, True, "#", "#", t("hist.error", lang),
+    except SQLAlchemyError as exc:
+        log.warning("history summary failed: %s", str(exc).splitlines()[0][:200])
+        message = t("hist.error" if unreachable(exc) else "hist.error.query", lang)
+        return (no_update, "", t("hist.page", lang, page=0, pages=0), True, True, "#", "#", message,
                 no_update, no_update, no_update, "")
     link = f.with_(page=1).to_query()
     suffix = ("&" if link else "?") + urlencode({"at": int(now.timestamp())})
@@ -309,7 +337,7 @@ def _export_scope():
     f = HistoryFilter.from_query(request.query_string.decode("utf-8", "replace"))
     try:
         at = datetime.fromtimestamp(int(request.args.get("at", "")), UTC)
-    except ValueError:
+    except (ValueError, OverflowError, OSError):  # not a number, or no instant a clock can hold
         at = datetime.now(UTC).replace(microsecond=0)
     return f, at
 

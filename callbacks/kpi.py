@@ -23,6 +23,8 @@ from layouts.parts.analytics import service
 from layouts.parts.colours import colour
 from layouts.parts.kpi import number, period_text, tile, value_text
 
+PAGE = "kpi"  # security.guard: this module's callbacks are the kpi page's
+
 log = logging.getLogger(__name__)
 UTC = timezone.utc
 STATUS_DOT = {"good": "●", "warn": "●", "bad": "●", "incomplete": "◌", "none": "○"}

@@ -11,6 +11,8 @@ from engine.records import utcnow
 from engine.source_health import sources_view
 from layouts.messages import t
 
+PAGE = "sources"  # security.guard: this module's callbacks are the sources page's
+
 
 def poll(state):
     cfg = runtime.config()

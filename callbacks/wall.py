@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import time
 
-from dash import ALL, Input, Output, State, callback_context, no_update
+from dash import ALL, Input, Output, Patch, State, callback_context, no_update
 from dash.exceptions import PreventUpdate
 from pydantic import ValidationError
 
 from engine.wall.model import FeatureDelta
 from engine.wall.state import WallState
-from layouts.parts import wall as parts
 from callbacks.refusal import refuse
+from layouts.parts import wall as parts
+from security import screen_identity
+
+PAGE = "wall"  # security.guard: this module's callbacks are the wall page's
 
 
 def as_patch(delta: FeatureDelta):
     """A layer's change as Dash sends it: the whole collection, a Patch of features, or nothing."""
-    from dash import Patch
-
     if delta.full is not None:
         return delta.full
     if not delta.ops:
@@ -49,7 +50,9 @@ def poll(data):
     """Return (state, points, shapes, tiles, health, grid_changes) or raise PreventUpdate."""
     state = read_state(data)
     model = parts.model()
-    model.live.screen_seen(state.screen, time.time())  # the wall's heartbeat, even when nothing changed
+    identity = screen_identity()  # the server's name for this wall, never one the browser sends
+    if identity:
+        model.live.screen_seen(identity, time.time())  # the wall's heartbeat, even when nothing changed
     changes = model.changes(state)
     if changes is None:
         raise PreventUpdate

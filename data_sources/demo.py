@@ -99,6 +99,14 @@ def random_point(rng: random.Random) -> tuple[float, float]:
     return round(c.y, 6), round(c.x, 6)
 
 
+def felt_in_denpasar(magnitude: float, lat: float, lon: float) -> str | None:
+    """BMKG's `Dirasakan` text (MMI scale) for a quake close and strong enough to be felt in Denpasar."""
+    km = math.hypot((lat + 8.67) * 110.6, (lon - 115.21) * 109.3)
+    if magnitude < 4 or km > 25 * magnitude:
+        return None
+    return f"{'III-IV' if magnitude >= 5.5 else 'III' if magnitude >= 4.8 else 'II-III'} Denpasar, II Badung"
+
+
 class Simulator:
     """The simulated world of one demo feed. `advance(now)` returns canonical dicts."""
 
@@ -282,7 +290,8 @@ class Simulator:
             "kind": "incident", "id": qid, "source": self.source, "category": "earthquake", "severity": severity,
             "status": "new", "lat": lat, "lon": lon, "reported_at": at.isoformat(), "updated_at": at.isoformat(),
             "title": f"Gempa M{magnitude:g} {region}",
-            "details": {"magnitude": magnitude, "depth_km": depth, "region": region, "tsunami": False},
+            "details": {"magnitude": magnitude, "depth_km": depth, "region": region, "tsunami": False,
+                        "felt": felt_in_denpasar(magnitude, lat, lon)},
         }
 
     # ---- prices ------------------------------------------------------------------------------

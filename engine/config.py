@@ -14,8 +14,10 @@ from typing import Any, Callable, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from engine.alerts.config import Agencies, AlertsConfig
 from engine.analytics.config import KpiConfig
 from engine.contract import SourceConfig
+from engine.public import PublicConfig
 
 # adapter name -> its Config schema; raises KeyError with a readable message for an unknown name
 SchemaLookup = Callable[[str], type[SourceConfig]]
@@ -34,6 +36,7 @@ class _Strict(BaseModel):
 class RedisConfig(_Strict):
     url: str | None = Field(default=None, description="None starts an embedded server owned by `damamaya run`")
     prefix: str = Field(default="dmy", pattern=r"^[A-Za-z0-9_.-]+$")
+    embedded_maxmemory: str = Field(default="256mb", pattern=r"^[0-9]+(kb|mb|gb)?$")
 
 
 class DatabaseConfig(_Strict):
@@ -67,6 +70,37 @@ class WebConfig(_Strict):
     threads: int = Field(default=4, ge=1, le=64)
 
 
+class OidcConfig(_Strict):
+    metadata_url: str = Field(description="the issuer's /.well-known/openid-configuration")
+    client_id: str
+    client_secret_env: str = Field(default="DAMAMAYA_OIDC_CLIENT_SECRET", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    roles_claim: str = "roles"
+    role_map: dict[str, str] = Field(default_factory=dict, description="claim value -> Damamaya role")
+    username_claim: str = "preferred_username"
+    label: str = "SSO"
+    scope: str = "openid profile email"
+
+
+class AuthConfig(_Strict):
+    secure_cookies: Literal["auto", "always", "never"] = "auto"
+    session_hours: float = Field(default=12, gt=0, le=24 * 30)
+    login_rate: str = Field(default="10/minute", description="sign-in attempts per client address")
+    proxy_hops: int = Field(default=0, ge=0, le=5, description="reverse proxies whose X-Forwarded-* headers are trusted")
+    max_request_kb: int = Field(default=1024, ge=16, le=65536)
+    oidc: OidcConfig | None = None
+
+    @field_validator("login_rate")
+    @classmethod
+    def _rate(cls, v):
+        from limits import parse
+
+        try:
+            parse(v)
+        except ValueError:
+            raise ValueError("must read like '10/minute' or '5 per 30 seconds'") from None
+        return v
+
+
 class PushConfig(_Strict):
     enabled: bool = True
     port: int | None = Field(default=None, ge=1, le=65535, description="None: the web port + 1")
@@ -82,6 +116,8 @@ class CollectorConfig(_Strict):
     lock_seconds: float = Field(default=60, ge=5, description="lease of a source's poll lock between collectors")
     change_stream_length: int = Field(default=10_000, ge=100)
     reject_list_length: int = Field(default=50, ge=1)
+    spool_dir: str = Field(default="var/spool", description="local directory of the spools: results history could not take yet")
+    history_wait: float = Field(default=5, gt=0, le=60, description="seconds a poll waits for history before spooling")
 
 
 class AppConfig(_Strict):
@@ -93,7 +129,11 @@ class AppConfig(_Strict):
     web: WebConfig = WebConfig()
     push: PushConfig = PushConfig()
     collector: CollectorConfig = CollectorConfig()
+    auth: AuthConfig = AuthConfig()
     kpi: KpiConfig = KpiConfig()
+    public: PublicConfig = PublicConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    agencies: Agencies = Field(default_factory=dict)
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
 
     @field_validator("sources", mode="before")
@@ -151,7 +191,9 @@ def load_config(schema_of: SchemaLookup, path: str | Path | None = None) -> AppC
     path = Path(path or os.environ.get("DAMAMAYA_CONFIG") or DEFAULT_CONFIG)
     label = path.name
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{label}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise ConfigError(f"{label}: cannot read ({exc.strerror})") from None
     except yaml.YAMLError as exc:

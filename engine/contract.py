@@ -30,10 +30,21 @@ from engine.fetch import FetchError, http_get, read_file
 from engine.privacy import private_excerpt
 from engine.records import ParseResult, Reject
 
-__all__ = ["Adapter", "FetchError", "Loader", "SourceConfig", "unstorable", "validation_reason"]
+__all__ = ["Adapter", "FetchError", "Loader", "IngestConfig", "SourceConfig", "unstorable", "validation_reason"]
 
 # bytes -> (the parsed document, None), or (anything, a Reject saying why the whole body is unreadable)
 Loader = Callable[[bytes], tuple[Any, Reject | None]]
+
+
+class IngestConfig(BaseModel):
+    """A source whose reports are pushed to `POST /api/v1/ingest/<source>` (see api/ingest.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    secret_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                            description="environment variable holding the HMAC secret (never the secret itself)")
+    max_body: int = Field(default=1_000_000, ge=1, le=50_000_000, description="largest body taken, in bytes")
+    window_seconds: float = Field(default=300, ge=10, le=3600, description="how far a delivery's timestamp may be from now")
 
 
 class SourceConfig(BaseModel):
@@ -53,6 +64,7 @@ class SourceConfig(BaseModel):
     max_bytes: int = Field(default=20_000_000, ge=1024)
     live_hours: float = Field(default=24, gt=0, description="how long a closed or past record stays on the live wall")
     thresholds: dict[str, Any] = Field(default_factory=dict)
+    ingest: IngestConfig | None = Field(default=None, description="take pushed reports at /api/v1/ingest/<source>")
 
     @field_validator("interval")
     @classmethod

@@ -2,27 +2,37 @@
 
 Tables
 - `records`: the latest version of every record, flat columns for querying.
-- `record_versions`: every distinct version ever seen; (source, record_id,
-  content_hash) is unique, so the same record twice is one row.
+- `record_versions`: every version ever stored, numbered per record; (source,
+  record_id, version) is unique. The same content twice in a row is one
+  version, but content that comes back after a change (M5.0 -> M5.2 -> M5.0)
+  is a new version, so history never reverts without a trace.
 - `rejects`: every input item that did not become a record, with its reason,
   counted rather than repeated when a feed sends the same bad item each poll.
 - `source_outages`: when each source was failing, for KPI completeness.
+- `poll_leases`: which collector polls a source while Redis (where the poll
+  locks live) cannot be reached.
+- `ingest_deliveries`: the delivery ids of pushed reports already taken, so a
+  replayed delivery is refused.
+
+Text stored here never holds NUL characters (PostgreSQL refuses them): they are
+removed from records and rejects on the way in.
 """
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import orjson
 from sqlalchemy import (Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text,
-                        TypeDecorator, UniqueConstraint, and_, create_engine, event, func, select, text, update)
+                        TypeDecorator, UniqueConstraint, and_, create_engine, delete, event, func, select, text, update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from engine.records import OPEN_STATUSES, WITA, Incident, Reject, record_from_json, status_rank, utcnow
+from engine.records import (OPEN_STATUSES, WITA, Incident, Reject, record_from_json, record_to_json, status_rank,
+                            utcnow)
 
 metadata = MetaData()
 
@@ -82,8 +92,9 @@ record_versions = Table(
     Column("content_hash", String(32), nullable=False),
     Column("seen_at", UtcDateTime(), nullable=False),
     Column("payload", Text, nullable=False),
-    UniqueConstraint("source", "record_id", "content_hash", name="uq_record_versions_content"),
+    UniqueConstraint("source", "record_id", "version", name="uq_record_versions_version"),
 )
+Index("ix_record_versions_content", record_versions.c.source, record_versions.c.record_id, record_versions.c.content_hash)
 
 rejects = Table(
     "rejects", metadata,
@@ -108,6 +119,20 @@ source_outages = Table(
     Column("error", Text),
 )
 
+poll_leases = Table(
+    "poll_leases", metadata,
+    Column("source", String(64), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+)
+
+ingest_deliveries = Table(
+    "ingest_deliveries", metadata,
+    Column("source", String(64), primary_key=True),
+    Column("delivery_id", String(200), primary_key=True),
+    Column("received_at", UtcDateTime(), nullable=False),
+)
+
 
 @dataclass
 class Applied:
@@ -127,12 +152,71 @@ def schema_lock(conn) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(7243110)"))
 
 
+def without_nul(value):
+    """`value` with every NUL character removed from its text, at any depth."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
+
+
+def storable(record):
+    """The record, or a copy without NUL characters when its text holds any."""
+    if b"\\u0000" not in record_to_json(record):
+        return record
+    return type(record).model_validate(without_nul(record.model_dump()))
+
+
+def merge_state_update(stored, update_: Incident) -> Incident:
+    """A state update (details.state_update) moves status, severity and time of a
+    stored incident and keeps what it does not carry: geometry, place, first report.
+    History and the live store (while history is down) merge alike."""
+    if not isinstance(stored, Incident):
+        return update_
+    details = {**stored.details, **{k: v for k, v in update_.details.items() if k != "state_update"}}
+    return stored.model_copy(update={
+        "status": update_.status, "severity": update_.severity, "updated_at": update_.updated_at,
+        "title": update_.title or stored.title, "details": details,
+        "geometry": update_.geometry or stored.geometry,
+        **({} if update_.lat is None else {"lat": update_.lat, "lon": update_.lon, "kecamatan": update_.kecamatan,
+                                           "desa": update_.desa, "desa_code": update_.desa_code, "in_city": update_.in_city}),
+    })
+
+
+def _migrate(conn) -> None:
+    """Bring a database made before versions were numbered per record up to date:
+    the old unique (source, record_id, content_hash) swallowed a revision that
+    returned to an earlier content."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE record_versions DROP CONSTRAINT IF EXISTS uq_record_versions_content"))
+        conn.execute(text("CREATE UNIQUE INDEX IF NOT EXISTS uq_record_versions_version "
+                          "ON record_versions (source, record_id, version)"))
+        conn.execute(text("CREATE INDEX IF NOT EXISTS ix_record_versions_content "
+                          "ON record_versions (source, record_id, content_hash)"))
+        return
+    sql = conn.execute(text("SELECT sql FROM sqlite_master WHERE type='table' AND name='record_versions'")).scalar()
+    if sql and "uq_record_versions_content" in sql:  # SQLite cannot drop a constraint: copy into a new table
+        conn.execute(text("ALTER TABLE record_versions RENAME TO record_versions_old"))
+        conn.execute(text("DROP INDEX IF EXISTS ix_record_versions_content"))
+        record_versions.create(conn)
+        Index("ix_record_versions_content", record_versions.c.source, record_versions.c.record_id,
+              record_versions.c.content_hash).create(conn, checkfirst=True)
+        conn.execute(text("INSERT INTO record_versions (id, source, record_id, version, content_hash, seen_at, payload) "
+                          "SELECT id, source, record_id, version, content_hash, seen_at, payload FROM record_versions_old"))
+        conn.execute(text("DROP TABLE record_versions_old"))
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    engine = create_engine(url, pool_pre_ping=True)
+    # a database that does not answer must fail a write soon (the result is then spooled), not hang it
+    connect_args = {"connect_timeout": 5} if url.startswith("postgresql") else {}
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
         def _pragmas(conn, _record):
@@ -189,11 +273,14 @@ class History:
     def __init__(self, url: str):
         self.url = url
         self.engine = make_engine(url)
+        self.created = False  # the schema was made (or checked) by this process
 
     def create(self) -> None:
         with self.engine.begin() as conn:
             schema_lock(conn)
             metadata.create_all(conn)
+            _migrate(conn)
+        self.created = True
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -208,7 +295,7 @@ class History:
         now = now or utcnow()
         latest: dict[str, object] = {}
         for record in batch:
-            latest[record.id] = record  # last one wins within a batch
+            latest[record.id] = storable(record)  # last one wins within a batch
         changed, same, out_of_order = [], [], 0
         with self.engine.begin() as conn:
             for ids in _chunks(list(latest), 500):
@@ -253,20 +340,8 @@ class History:
 
     @staticmethod
     def _merge_state_update(conn, source: str, rid: str, update_: Incident) -> Incident:
-        """A state update (details.state_update) moves status, severity and time of a
-        stored incident and keeps what it does not carry: geometry, place, first report."""
         payload = conn.execute(select(records.c.payload).where(records.c.source == source, records.c.record_id == rid)).scalar_one()
-        stored = record_from_json(payload)
-        if not isinstance(stored, Incident):
-            return update_
-        details = {**stored.details, **{k: v for k, v in update_.details.items() if k != "state_update"}}
-        return stored.model_copy(update={
-            "status": update_.status, "severity": update_.severity, "updated_at": update_.updated_at,
-            "title": update_.title or stored.title, "details": details,
-            "geometry": update_.geometry or stored.geometry,
-            **({} if update_.lat is None else {"lat": update_.lat, "lon": update_.lon, "kecamatan": update_.kecamatan,
-                                               "desa": update_.desa, "desa_code": update_.desa_code, "in_city": update_.in_city}),
-        })
+        return merge_state_update(record_from_json(payload), update_)
 
     def add_rejects(self, source: str, items: Sequence[Reject], now: datetime | None = None) -> None:
         if not items:
@@ -274,6 +349,7 @@ class History:
         now = now or utcnow()
         rows = {}
         for r in items:
+            r = Reject(reason=without_nul(r.reason), item=without_nul(r.item), ref=without_nul(r.ref))
             fp = hashlib.blake2b(f"{r.reason}\x00{r.item}\x00{r.ref}".encode(), digest_size=12).hexdigest()
             rows[fp] = {"source": source, "fingerprint": fp, "reason": r.reason, "item": r.item, "ref": r.ref,
                         "first_seen": now, "last_seen": now, "times": 1}
@@ -284,12 +360,44 @@ class History:
         with self.engine.begin() as conn:
             conn.execute(stmt, list(rows.values()))
 
+    def take_lease(self, source: str, owner: str, seconds: float, now: datetime | None = None) -> bool:
+        """Take or renew the poll lease of `source` for `owner`: granted when free, expired
+        or already held by `owner`. One statement each way, so two collectors asking at
+        once cannot both get it."""
+        now = now or utcnow()
+        until = now + timedelta(seconds=seconds)
+        with self.engine.begin() as conn:
+            renewed = conn.execute(update(poll_leases).where(
+                poll_leases.c.source == source,
+                (poll_leases.c.owner == owner) | (poll_leases.c.expires_at < now)).values(owner=owner, expires_at=until))
+            if renewed.rowcount:
+                return True
+            taken = conn.execute(_insert(self.engine, poll_leases).on_conflict_do_nothing().values(
+                source=source, owner=owner, expires_at=until).returning(poll_leases.c.source))
+            return taken.first() is not None
+
+    def release_lease(self, source: str, owner: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(poll_leases).where(poll_leases.c.source == source, poll_leases.c.owner == owner))
+
+    def lease_owner(self, source: str, now: datetime | None = None) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(poll_leases.c.owner).where(
+                poll_leases.c.source == source, poll_leases.c.expires_at >= (now or utcnow()))).scalar()
+
+    def remember_delivery(self, source: str, delivery_id: str, at: datetime | None = None) -> bool:
+        """Note a pushed delivery; False when that id was taken before (a replay)."""
+        with self.engine.begin() as conn:
+            done = conn.execute(_insert(self.engine, ingest_deliveries).on_conflict_do_nothing().values(
+                source=source, delivery_id=delivery_id, received_at=at or utcnow()).returning(ingest_deliveries.c.source))
+            return done.first() is not None
+
     def outage_started(self, source: str, at: datetime, error: str) -> None:
         with self.engine.begin() as conn:
             open_ = conn.execute(select(source_outages.c.id).where(
                 source_outages.c.source == source, source_outages.c.ended_at.is_(None))).first()
             if open_ is None:
-                conn.execute(source_outages.insert().values(source=source, started_at=at, error=error[:2000]))
+                conn.execute(source_outages.insert().values(source=source, started_at=at, error=without_nul(error)[:2000]))
 
     def outage_ended(self, source: str, at: datetime) -> None:
         with self.engine.begin() as conn:

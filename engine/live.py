@@ -8,19 +8,47 @@ Keys (prefix `dmy` by default):
 - `{p}:sources`        hash  source -> description JSON (title, adapter, kinds, interval)
 - `{p}:changes`        stream of {s: source, i: id, op: u|d, k: kind}, trimmed to a bound
 - `{p}:rejects:{source}` list of the latest rejects, newest first
+- `{p}:parts`          hash  part -> state JSON: how Damamaya's own parts are (see `parts_status`)
+                             `database`          {"state": "up"|"down", "since", "error", "by", "at"}
+                             `spool:{writer}`    {"backlog": n, "oldest": time or null, "at"}
+                             `collector:{owner}` {"at": heartbeat time, "sources": [...], "polling": [...]}
+- `{p}:alive`          string, written by each collector; its absence tells a collector
+                             Redis came back empty (restarted without data) and must be refilled
+- `{p}:lock:{source}`  string, the owner of a source's poll lock (expires)
+- `{p}:delivery:{source}:{id}` string, a pushed delivery already taken (expires)
 - `{p}:wake`           pub/sub channel: {s: source or `health`, v: new version} after every bump
-Everything here can be rebuilt from the history store (`damamaya rebuild-live`).
+Everything but the locks can be rebuilt from the history store (`damamaya rebuild-live`).
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Iterable
 
 import orjson
 import redis
+from redis.exceptions import RedisError
 
 from engine.records import record_from_json
+from engine.wall.state import is_screen_id
 
 HEALTH = "health"  # the field of the versions hash bumped when any source's health changes; never a source name
+# kept by `clear`: the running collectors' poll locks, the parts they report, their sentinel
+_KEPT = ("lock:", "parts", "alive", "delivery:")
+
+# Take the lock when it is free or already ours (a collector restarted under the
+# same identity takes its own stale locks at once), and extend it.
+_TAKE_LOCK = """
+local v = redis.call('get', KEYS[1])
+if v == false or v == ARGV[1] then
+  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+_RELEASE_LOCK = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
 
 
 class LiveStore:
@@ -87,14 +115,60 @@ class LiveStore:
     def ids(self, source: str) -> set[str]:
         return {k.decode() for k in self.r.hkeys(self.key("rec", source))}
 
+    def raw_by_id(self, source: str, ids: list[str]) -> dict[str, bytes]:
+        """The stored JSON of the given records, for those the store holds."""
+        if not ids:
+            return {}
+        return {i: v for i, v in zip(ids, self.r.hmget(self.key("rec", source), ids)) if v is not None}
+
     def clear(self) -> None:
-        """Drop everything this store owns (the flask-caching entries too)."""
+        """Drop the data this store holds (the screens' cached views too), not the
+        running collectors' poll locks, the parts they report or their sentinel."""
+        kept = tuple(self.key(k).encode() for k in _KEPT)
         for key in self.r.scan_iter(match=self.key("*"), count=1000):
-            self.r.delete(key)
+            if not key.startswith(kept):
+                self.r.delete(key)
+
+    # ---- poll locks, sentinel and parts ----------------------------------------------
+    def take_lock(self, source: str, owner: str, seconds: float) -> bool:
+        return bool(self.r.eval(_TAKE_LOCK, 1, self.key("lock", source), owner, int(seconds * 1000)))
+
+    def force_lock(self, source: str, owner: str, seconds: float) -> None:
+        """Set the lock to `owner` whoever held it: the database lease decided."""
+        self.r.set(self.key("lock", source), owner, px=int(seconds * 1000))
+
+    def release_lock(self, source: str, owner: str) -> None:
+        self.r.eval(_RELEASE_LOCK, 1, self.key("lock", source), owner)
+
+    def lock_owner(self, source: str) -> str | None:
+        value = self.r.get(self.key("lock", source))
+        return value.decode() if value else None
+
+    def mark_alive(self, owner: str) -> None:
+        self.r.set(self.key("alive"), owner)
+
+    def is_marked_alive(self) -> bool:
+        return bool(self.r.exists(self.key("alive")))
+
+    def set_part(self, part: str, state: dict) -> None:
+        self.r.hset(self.key("parts"), part, orjson.dumps(state))
+
+    def drop_part(self, part: str) -> None:
+        self.r.hdel(self.key("parts"), part)
+
+    def parts(self) -> dict[str, dict]:
+        return {k.decode(): orjson.loads(v) for k, v in self.r.hgetall(self.key("parts")).items()}
+
+    def take_delivery(self, source: str, delivery_id: str, seconds: float) -> bool:
+        """Note a pushed delivery id for `seconds`; False when it was noted before."""
+        return bool(self.r.set(self.key("delivery", source, delivery_id), b"1", nx=True, ex=max(1, int(seconds))))
 
     # ---- wall screens' heartbeat ---------------------------------------------------
     def screen_seen(self, screen: str, at: float) -> None:
-        """A wall screen polled: the control room can see which walls are alive."""
+        """A wall screen polled: the control room can see which walls are alive. Only a
+        server-issued screen id is a field here, never what a client makes up."""
+        if not is_screen_id(screen):
+            raise ValueError("not a screen id the server issued")
         self.r.hset(self.key("screens"), screen, f"{at:.0f}")
 
     def screens(self) -> dict[str, float]:
@@ -164,3 +238,37 @@ class LiveStore:
 def _id_tuple(stream_id: str) -> tuple[int, int]:
     ms, _, seq = stream_id.partition("-")
     return int(ms), int(seq or 0)
+
+
+def parts_status(live: LiveStore, now: datetime | None = None, collector_silent_after: float = 60) -> dict:
+    """Which of Damamaya's own parts are down, for every screen to say so.
+
+    {"redis": {"state": "up"|"down", "error"?},
+     "database": {"state": "up"|"down"|"unknown", "since"?, "error"?},
+     "spool": {"backlog": n, "oldest": time or None},   # records waiting for the database
+     "collectors": [{"owner", "state": "up"|"silent", "at", "polling"}],
+     "down": ["redis"|"database"|"collector:{owner}", ...]}   # empty when all is well
+
+    Never raises: a Redis that cannot be reached is the answer "redis down"
+    (then nothing else is known)."""
+    now = now or datetime.now(timezone.utc)
+    try:
+        raw = live.parts()
+    except (RedisError, OSError) as exc:
+        return {"redis": {"state": "down", "error": type(exc).__name__}, "database": {"state": "unknown"},
+                "spool": {"backlog": 0, "oldest": None}, "collectors": [], "down": ["redis"]}
+    database = raw.get("database") or {"state": "unknown"}
+    spools = [v for k, v in raw.items() if k.startswith("spool:")]
+    oldest = min((s["oldest"] for s in spools if s.get("oldest")), default=None)
+    collectors = []
+    for key, value in raw.items():
+        if key.startswith("collector:"):
+            age = (now - datetime.fromisoformat(value["at"])).total_seconds()
+            collectors.append({"owner": key.removeprefix("collector:"), "at": value["at"],
+                               "polling": value.get("polling", []),
+                               "state": "up" if age <= collector_silent_after else "silent"})
+    down = (["database"] if database.get("state") == "down" else []) + \
+        [f"collector:{c['owner']}" for c in collectors if c["state"] == "silent"]
+    return {"redis": {"state": "up"}, "database": database,
+            "spool": {"backlog": sum(s.get("backlog", 0) for s in spools), "oldest": oldest},
+            "collectors": sorted(collectors, key=lambda c: c["owner"]), "down": down}

@@ -21,11 +21,16 @@ def language() -> str:
 
 
 def nav(current: str = ""):
-    """Links to every screen registered with a `nav` message key, in their `order`."""
+    """Links to every screen registered with a `nav` message key that this session may open
+    (security decides; the server refuses the others anyway), in their `order`, and sign-out."""
+    from security import may_open_path
+
     lang = language()
-    pages = sorted((p for p in dash.page_registry.values() if p.get("nav")), key=lambda p: p["order"])
-    return html.Nav([dcc.Link(t(p["nav"], lang), href=p["path"], className="active" if p["path"] == current else "")
-                     for p in pages], className="nav")
+    pages = sorted((p for p in dash.page_registry.values() if p.get("nav") and may_open_path(p["path"])),
+                   key=lambda p: p["order"])
+    links = [dcc.Link(t(p["nav"], lang), href=p["path"], className="active" if p["path"] == current else "")
+             for p in pages]
+    return html.Nav(links + [html.A(t("auth.logout", lang), href="/logout", className="nav-logout")], className="nav")
 
 
 def unavailable(reason: str):

@@ -135,3 +135,32 @@ def history(request, tmp_path):
     store.create()
     yield store
     store.dispose()
+
+
+# ---- signing in (security/) ---------------------------------------------------------------------
+
+TEST_PASSWORD = "a test password, long enough"
+
+
+@pytest.fixture
+def sign_in_as():
+    """sign_in_as(server, role="admin") -> a Flask test client of `server` signed in as a user
+    of that role (made in the running configuration's history store if missing); every request
+    it sends carries the session's CSRF token, as dash-renderer's do."""
+    import re
+
+    def make(server, role: str = "admin"):
+        from security.principal import accounts
+
+        name = f"test-{role}"
+        store = accounts()
+        if store.user(name) is None:
+            store.add_user(name, role, TEST_PASSWORD)
+        client = server.test_client()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+        signed = client.post("/login", data={"username": name, "password": TEST_PASSWORD, "csrf_token": token})
+        assert signed.status_code == 303, signed.text[:300]
+        client.environ_base["HTTP_X_CSRFTOKEN"] = client.get_cookie("_csrf_token").value
+        return client
+
+    return make

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("layouts", "callbacks", "engine", "data_sources", "damamaya", "api", "security")
+PACKAGES = ("layouts", "callbacks", "engine", "data_sources", "damamaya", "api", "security", "push")
 ENGINE_MUST_NOT_IMPORT = ("dash", "dash_ag_grid", "dash_leaflet", "dash_extensions", "dash_mantine_components", "flask",
                           "flask_caching", "werkzeug", "data_sources", "damamaya", "layouts", "callbacks", "app")
 

@@ -234,3 +234,108 @@ def test_a_new_live_store_gets_records_history_already_holds(feed_server, live, 
     assert outcome.ok and outcome.changed == 1
     assert len(live.records("quake")) == 1
     assert sqlite_history.count("quake") == 1
+
+
+def test_health_is_republished_within_half_of_a_short_stale_after(feed_server, live, sqlite_history):
+    """The wall calls a source stale after `stale_after`; a republish every 30 s made a
+    healthy source with stale_after 10 s look stale."""
+    url = feed_server.serve("/q.json", QUAKE)
+    cls = get_adapter("bmkg-quake")
+    runner = SourceRunner(cls("quake", cls.Config(url=url, interval=1, stale_after=10)), live, sqlite_history)
+    t0 = utcnow()
+    published = []
+    for seconds in (0, 3, 6, 8, 11):
+        runner.poll(now=t0 + timedelta(seconds=seconds))
+        published.append((live.versions().get("health"), live.health()["quake"]["last_success"]))
+    bumps = [i for i in range(1, len(published)) if published[i][0] != published[i - 1][0]]
+    assert bumps == [2, 4], published  # at 6 s and 11 s: never more than stale_after / 2 apart
+    assert published[-1][1] == (t0 + timedelta(seconds=11)).isoformat()
+
+
+def all_redis_text(client) -> str:
+    out = []
+    for key in client.scan_iter("*"):
+        kind = client.type(key).decode()
+        value = {"string": client.get, "hash": client.hgetall, "list": lambda k: client.lrange(k, 0, -1),
+                 "stream": lambda k: client.xrange(k)}.get(kind, lambda k: b"")(key)
+        out.append(f"{key!r} {value!r}")
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("secret_url", ["{base}/q.json?key=SECRET-7f3a&x=1", "http://bob:SECRET-7f3a@{host}/q.json"])
+def test_a_feed_url_secret_reaches_no_health_log_or_history(feed_server, live, sqlite_history, caplog, secret_url):
+    for path in ("/q.json", "/q.json?key=SECRET-7f3a&x=1"):  # the test server routes by path and query
+        feed_server.serve(path, b"forbidden", status=403)
+    base = f"http://127.0.0.1:{feed_server.httpd.server_port}"
+    url = secret_url.format(base=base, host=base.removeprefix("http://"))
+    caplog.set_level(logging.DEBUG)
+    runner = quake_runner(url, live, sqlite_history)
+    assert not runner.poll().ok
+    error = live.health()["quake"]["last_error"]
+    assert error == f"HTTP 403 from {base}/q.json"
+    closed = quake_runner(url.replace(str(feed_server.httpd.server_port), "9"), live, sqlite_history)  # nothing listens
+    assert not closed.poll().ok and "127.0.0.1:9/q.json" in live.health()["quake"]["last_error"]
+    assert "SECRET" not in all_redis_text(live.r)
+    assert "SECRET" not in caplog.text
+    assert "SECRET" not in str(sqlite_history.outages("quake"))
+
+
+def test_a_locked_history_spools_the_poll_and_the_wall_still_gets_it(feed_server, live, tmp_path):
+    """History locked by another writer: the poll is acknowledged from the spool, the live
+    store gets the quake at once, and history gets it when the lock goes."""
+    import sqlite3
+
+    history = History(f"sqlite:///{tmp_path}/h.sqlite")
+    history.create()
+    url = feed_server.serve("/q.json", QUAKE)
+    cls = get_adapter("bmkg-quake")
+    runner = SourceRunner(cls("quake", cls.Config(url=url, interval=1)), live, history, history_wait=0.5)
+    locker = sqlite3.connect(tmp_path / "h.sqlite", isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        outcome = runner.poll()
+        assert outcome.ok and outcome.spooled
+        assert len(live.records("quake")) == 1, "the wall must not wait for history"
+        assert runner.writer.spool.backlog("quake") == 1
+        assert runner.writer.parts.database["state"] == "down"
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    deadline = time.monotonic() + 30
+    while runner.writer.spool.backlog("quake") and time.monotonic() < deadline:
+        runner.writer.replay_soon()
+        time.sleep(0.2)
+    assert runner.writer.spool.backlog("quake") == 0, "the spool was not replayed within 30 s of the unlock"
+    assert history.count("quake") == 1 and runner.writer.parts.database["state"] == "up"
+    history.dispose()
+
+
+def test_an_unreachable_database_never_ends_a_source(feed_server, live):
+    """outage_started raised and ended the source's thread: now outages and records spool."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    history = History(f"postgresql://postgres@127.0.0.1:{port}/test")
+    url = feed_server.serve("/q.json", b"oops", status=500)
+    runner = quake_runner(url, live, history, history_wait=2)
+    assert not runner.poll().ok  # opens an outage: spooled
+    feed_server.serve("/q.json", QUAKE)
+    outcome = runner.poll()  # closes it and stores the quake: spooled
+    assert outcome.ok and outcome.spooled and len(live.records("quake")) == 1
+    kinds = [row[0] for row in runner.writer.spool._conn().execute("SELECT kind FROM spool ORDER BY seq")]
+    assert kinds == ["outage_started", "batch", "outage_ended"]
+    assert live.health()["quake"]["status"] == "ok"
+
+
+def test_a_push_only_source_is_not_polled(live, sqlite_history):
+    from damamaya.config import config_from_dict, make_adapters
+
+    config = config_from_dict({"sources": {
+        "warga": {"adapter": "open311", "ingest": {"secret_env": "X"}},
+        "both": {"adapter": "open311", "url": "http://127.0.0.1:9/x", "ingest": {"secret_env": "X"}},
+        "demo": {"adapter": "demo", "feed": "gauges", "interval": 1}}})
+    collector = Collector(make_adapters(config), live, sqlite_history)
+    assert set(collector.runners) == {"both", "demo"}
+    assert set(collector.descriptions) == {"warga", "both", "demo"}  # still listed on /sources

@@ -114,3 +114,78 @@ def test_processes_starting_together_create_the_schema_once(pg_url):
     for s in stores:
         s.dispose()
     assert errors == []
+
+
+def quake(magnitude: float):
+    """A BMKG quake as revised: updated_at stays the origin time (the feed gives no other)."""
+    return Incident(id="q1", source="bmkg", category="earthquake", reported_at=T, updated_at=T, lat=-8.7, lon=115.2,
+                    title=f"M{magnitude}", details={"magnitude": magnitude})
+
+
+def test_a_revision_back_to_earlier_content_is_a_new_version(history):
+    from sqlalchemy import select
+
+    from engine.history import records
+
+    for magnitude in (5.0, 5.2, 5.0):
+        assert len(history.apply("bmkg", [quake(magnitude)]).changed) == 1
+    versions = history.versions_of("bmkg", "q1")
+    assert [(v["version"], v["details"]["magnitude"]) for v in versions] == [(1, 5.0), (2, 5.2), (3, 5.0)]
+    with history.engine.connect() as conn:
+        row = conn.execute(select(records.c.version, records.c.value)).one()
+    assert (row.version, row.value) == (3, 5.0)
+    assert history.apply("bmkg", [quake(5.0)]).changed == []  # the same as now is still no new version
+
+
+def test_nul_characters_are_removed_before_storage(history):
+    """PostgreSQL refuses NUL in text: a feed with one would fail every poll of its source."""
+    dirty = call(title="Kebakaran\x00 gudang", details={"note": "lantai\x002", "list": ["a\x00"]})
+    [stored] = history.apply("calls", [dirty]).changed
+    assert stored.title == "Kebakaran gudang" and stored.details == {"note": "lantai2", "list": ["a"]}
+    [version] = history.versions_of("calls", "112-1")
+    assert version["title"] == "Kebakaran gudang"
+    history.add_rejects("calls", [Reject.of("bad\x00 field", "raw\x00item", "ref\x00")])
+    [row] = history.recent_rejects("calls")
+    assert (row["reason"], row["item"], row["ref"]) == ("bad field", "rawitem", "ref")
+    history.outage_started("calls", T, "error \x00 text")
+    assert history.outages("calls")[0]["error"] == "error  text"
+
+
+def test_poll_lease_is_held_by_one_owner_until_it_expires(history):
+    assert history.take_lease("quake", "a", 30, now=T)
+    assert not history.take_lease("quake", "b", 30, now=T + timedelta(seconds=10))
+    assert history.take_lease("quake", "a", 30, now=T + timedelta(seconds=20))  # renewed by its owner
+    assert history.lease_owner("quake", now=T + timedelta(seconds=40)) == "a"
+    assert history.take_lease("quake", "b", 30, now=T + timedelta(seconds=51))  # expired: taken over
+    assert not history.take_lease("quake", "a", 30, now=T + timedelta(seconds=52))
+    history.release_lease("quake", "b")
+    assert history.take_lease("quake", "a", 30, now=T + timedelta(seconds=53))
+
+
+def test_a_delivery_id_is_taken_once(history):
+    assert history.remember_delivery("push", "d-1")
+    assert not history.remember_delivery("push", "d-1")
+    assert history.remember_delivery("other", "d-1")
+
+
+def test_a_database_made_before_numbered_versions_is_migrated(tmp_path):
+    """Older databases have unique (source, record_id, content_hash) on record_versions."""
+    import sqlite3
+
+    from engine.history import History
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE record_versions (id INTEGER PRIMARY KEY, source VARCHAR(64) NOT NULL, "
+                     "record_id VARCHAR(300) NOT NULL, version INTEGER NOT NULL, content_hash VARCHAR(32) NOT NULL, "
+                     "seen_at DATETIME NOT NULL, payload TEXT NOT NULL, "
+                     "CONSTRAINT uq_record_versions_content UNIQUE (source, record_id, content_hash))")
+        conn.execute("INSERT INTO record_versions VALUES (1, 'old', 'x', 1, 'h', '2026-01-01 00:00:00', '{}')")
+    store = History(f"sqlite:///{path}")
+    store.create()
+    for magnitude in (5.0, 5.2, 5.0):
+        store.apply("bmkg", [quake(magnitude)])
+    assert [v["version"] for v in store.versions_of("bmkg", "q1")] == [1, 2, 3]
+    assert store.versions_of("old", "x") == [{"version": 1}]
+    store.create()  # a second start leaves it as it is
+    store.dispose()

@@ -49,3 +49,61 @@ def test_clear_removes_only_own_prefix(redis_client):
     live.apply("s", [inc(1)])
     live.clear()
     assert live.versions() == {} and redis_client.get("other:key") == b"1"
+
+
+def test_clear_keeps_the_running_collectors_locks_and_parts(redis_client):
+    live = LiveStore(redis_client, "t")
+    live.apply("s", [inc(1)])
+    live.set_health("s", {"status": "ok"}, bump=True)
+    assert live.take_lock("s", "collector-a", 60)
+    live.set_part("database", {"state": "up"})
+    live.mark_alive("collector-a")
+    live.clear()
+    assert live.versions() == {} and live.health() == {} and live.records("s") == []
+    assert live.lock_owner("s") == "collector-a" and live.parts() == {"database": {"state": "up"}}
+    assert live.is_marked_alive()
+
+
+def test_a_lock_is_taken_when_free_or_already_ours(redis_client):
+    live = LiveStore(redis_client, "t")
+    assert live.take_lock("s", "a", 60)
+    assert not live.take_lock("s", "b", 60)
+    assert live.take_lock("s", "a", 60)  # a restarted collector with the same identity
+    live.release_lock("s", "b")  # not b's: stays
+    assert live.lock_owner("s") == "a"
+    live.release_lock("s", "a")
+    assert live.take_lock("s", "b", 60)
+
+
+def test_parts_status_says_which_part_is_down(redis_client):
+    from datetime import timedelta
+
+    from engine.live import parts_status
+
+    now = datetime.now(timezone.utc)
+    live = LiveStore(redis_client, "t")
+    live.set_part("database", {"state": "down", "since": now.isoformat(), "error": "OperationalError"})
+    live.set_part("spool:c1", {"backlog": 3, "oldest": "2026-12-02T04:00:00+00:00"})
+    live.set_part("spool:c2", {"backlog": 2, "oldest": "2026-12-02T03:00:00+00:00"})
+    live.set_part("collector:c1", {"at": now.isoformat(), "polling": ["q"]})
+    live.set_part("collector:c2", {"at": (now - timedelta(minutes=5)).isoformat(), "polling": []})
+    status = parts_status(live, now)
+    assert status["redis"] == {"state": "up"} and status["database"]["state"] == "down"
+    assert status["spool"] == {"backlog": 5, "oldest": "2026-12-02T03:00:00+00:00"}
+    assert [(c["owner"], c["state"]) for c in status["collectors"]] == [("c1", "up"), ("c2", "silent")]
+    assert status["down"] == ["database", "collector:c2"]
+
+
+def test_parts_status_says_redis_is_unreachable():
+    import socket
+
+    import redis
+
+    from engine.live import parts_status
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    live = LiveStore(redis.Redis(port=port, socket_connect_timeout=1), "t")
+    status = parts_status(live)
+    assert status["redis"]["state"] == "down" and status["down"] == ["redis"]

@@ -125,7 +125,7 @@ def first_state() -> dict:
     return parts.model().snapshot(new_screen_id()).state.model_dump()
 
 
-def test_poll_sends_nothing_when_nothing_changed_and_little_when_something_did(dash_app):
+def test_poll_sends_nothing_when_nothing_changed_and_little_when_something_did(dash_app, sign_in_as):
     from damamaya import runtime
 
     live: LiveStore = runtime.live()
@@ -134,7 +134,7 @@ def test_poll_sends_nothing_when_nothing_changed_and_little_when_something_did(d
     t = datetime.now(timezone.utc)
     live.apply("calls", [Incident(id="c1", source="calls", category="fire", reported_at=t, updated_at=t, lat=-8.65, lon=115.22)])
     state = first_state()
-    client = dash_app.server.test_client()
+    client = sign_in_as(dash_app.server, "operator")
 
     quiet = client.post("/_dash-update-component", json=_poll_request(dash_app, state, ["calls"]))
     assert quiet.status_code == 204 and quiet.data == b""
@@ -156,7 +156,7 @@ def test_poll_sends_nothing_when_nothing_changed_and_little_when_something_did(d
     assert again.status_code == 204
 
 
-def test_a_change_in_a_big_layer_is_sent_as_a_small_patch(dash_app):
+def test_a_change_in_a_big_layer_is_sent_as_a_small_patch(dash_app, sign_in_as):
     from damamaya import runtime
     from layouts import wall
 
@@ -171,7 +171,7 @@ def test_a_change_in_a_big_layer_is_sent_as_a_small_patch(dash_app):
     state = first_state()
     live.apply("calls", [many[7].model_copy(update={"status": "dispatched", "severity": "critical"})],
                removals=["c0003"])
-    client = dash_app.server.test_client()
+    client = sign_in_as(dash_app.server, "operator")
     response = client.post("/_dash-update-component", json=_poll_request(dash_app, state, ["calls"])).get_json()["response"]
     points = next(v for k, v in response.items() if '"pts"' in k)["data"]
     assert points.get("__dash_patch_update"), "expected a Patch, not the whole layer"
@@ -304,16 +304,26 @@ def test_sources_poll_says_the_live_store_is_down_instead_of_failing(dash_app):
     assert outage == "" and isinstance(rows, list) and state["digest"]
 
 
-def test_pages_register_themselves_and_the_nav_lists_them(dash_app):
+def test_pages_register_themselves_and_the_nav_lists_them(dash_app, sign_in_as):
     import dash
 
-    client = dash_app.server.test_client()
+    client = sign_in_as(dash_app.server, "admin")
     paths = {p["path"]: p for p in dash.page_registry.values()}
     assert {"/wall", "/sources", "/kpi", "/history"} <= set(paths)
     from layouts.pages import nav
 
-    links = [(link.href, link.children) for link in nav("/kpi").children]
-    assert links == [("/wall", "Dinding"), ("/sources", "Sumber Data"), ("/kpi", "KPI"), ("/history", "Riwayat")]
+    from flask_login import login_user
+
+    from security.principal import SignedInUser
+
+    with dash_app.server.test_request_context("/kpi"):
+        login_user(SignedInUser("test-admin", "admin"))
+        links = [(link.href, link.children) for link in nav("/kpi").children]
+    assert links == [("/wall", "Dinding"), ("/sources", "Sumber Data"), ("/kpi", "KPI"), ("/history", "Riwayat"),
+                     ("/logout", "Keluar")]
+    with dash_app.server.test_request_context("/kpi"):
+        login_user(SignedInUser("test-pimpinan", "pimpinan"))  # the nav lists what the role may open
+        assert [link.href for link in nav("/kpi").children] == ["/kpi", "/history", "/logout"]
     assert "Halaman tidak ditemukan" in route(client, "/anything-else")
     home = json.loads(route(client, "/"))
     assert home["props"]["pathname"] == "/wall" and home["props"]["refresh"] is True
@@ -331,3 +341,71 @@ def route(client, path: str, search: str = "") -> str:
     response = client.post("/_dash-update-component", json=body)
     assert response.status_code == 200, response.data[:300]
     return json.dumps(response.get_json()["response"]["_pages_content"]["children"])
+
+
+@pytest.mark.parametrize("state, why", [
+    ([1, 2], "wall state"),
+    ("x" * 100, "wall state"),
+    ({"stream": "abc"}, "stream"),
+    ({"versions": {"calls": "many"}}, "versions"),
+    ({"versions": ["calls"]}, "versions"),
+    ({"minute": -1}, "minute"),
+    ({"screen": "<b>fake-wall-1</b>"}, "screen"),
+    ({"screen": "a" * 5_000_000}, "screen"),
+    ({"tiles": {"$gt": ""}}, "tiles"),
+    ({"due": "soon"}, "due"),
+    ({"extra": 1}, "extra"),
+])
+def test_a_made_up_wall_state_is_refused_with_a_reason_and_writes_nothing(dash_app, state, why):
+    from damamaya import runtime
+
+    live: LiveStore = runtime.live()
+    live.r.flushdb()
+    good = first_state()
+    sent = {**good, **state} if isinstance(state, dict) else state
+    response = dash_app.server.test_client().post("/_dash-update-component", json=_poll_request(dash_app, sent, []))
+    assert response.status_code == 400
+    assert why in response.get_data(as_text=True)
+    assert live.screens() == {}  # no heartbeat from a refused poll
+
+
+def test_the_heartbeat_takes_only_server_issued_screen_ids(dash_app):
+    from damamaya import runtime
+    from engine.wall.state import new_screen_id
+
+    live: LiveStore = runtime.live()
+    live.r.flushdb()
+    for made_up in ("<b>fake-wall</b>", "A" * 32, "a" * 31, "a" * 33, "", "a" * 32 + "\n"):
+        with pytest.raises(ValueError):
+            live.screen_seen(made_up, 1.0)
+    issued = new_screen_id()
+    live.screen_seen(issued, 1.0)
+    assert live.screens() == {issued: 1.0}
+    state = first_state()
+    assert dash_app.server.test_client().post(
+        "/_dash-update-component", json=_poll_request(dash_app, state, [])).status_code in (200, 204)
+    assert state["screen"] in live.screens()
+
+
+def test_source_names_a_screen_makes_up_cost_nothing(dash_app):
+    """Versions of sources the store does not have: the poll empties them without reading or caching anything."""
+    from damamaya import runtime
+
+    live: LiveStore = runtime.live()
+    live.r.flushdb()
+    live.describe_sources({"calls": {"title": "112", "kinds": ["incident"], "interval": 1}})
+    t = datetime.now(timezone.utc)
+    live.apply("calls", [Incident(id="c1", source="calls", category="fire", reported_at=t, updated_at=t, lat=-8.65, lon=115.22)])
+    state = first_state()
+    keys_before = set(live.r.keys("*"))
+    made_up = {f"nope-{i}": 3 for i in range(400)}
+    response = dash_app.server.test_client().post(
+        "/_dash-update-component", json=_poll_request(dash_app, {**state, "versions": {**state["versions"], **made_up}},
+                                                      ["calls", "nope-1"]))
+    assert response.status_code == 200
+    sent = response.get_json()["response"]
+    emptied = next(v for k, v in sent.items() if '"pts"' in k and "nope-1" in k)["data"]
+    assert emptied == {"type": "FeatureCollection", "features": []}
+    assert not any('"pts"' in k and '"calls"' in k for k in sent)  # unchanged: not sent
+    new_keys = {k for k in set(live.r.keys("*")) - keys_before if b"nope" in k}
+    assert new_keys == set()

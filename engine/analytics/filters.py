@@ -88,12 +88,18 @@ class HistoryFilter:
         for name in _LISTS:
             items = [s.strip() for s in one.get(name, "").split(",") if s.strip()]
             values[name] = tuple(_clean(name, items))
-        values["q"] = one.get("q", "").strip()[:200]
+        values["q"] = clean_text(one.get("q", ""))
         try:
             values["page"] = max(1, min(int(one.get("page", "1")), 100000))
         except ValueError:
             values["page"] = 1
         return cls(**values)
+
+
+def clean_text(text: str, limit: int = 200) -> str:
+    """Search text as the store can take it: no NUL or other control characters (a NUL
+    breaks the full-text index's query), trimmed, bounded."""
+    return "".join(ch for ch in text if ch >= " " and ch != "\x7f").strip()[:limit]
 
 
 def _clean(name: str, items: list[str]) -> list:

@@ -7,6 +7,7 @@ Python on at most a few thousand groups.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Connection, Engine
 
 from engine.analytics.facts import day_and_hour_of_week
-from engine.analytics.filters import HistoryFilter, granularity
+from engine.analytics.filters import HistoryFilter, clean_text, granularity
 from engine.analytics.schema import (FTS, KIND_CODE, SEVERITY_CODE, STATUS_CODE, Codes, daily, desa_code_of, desa_int,
                                      events, kecamatan_range, text_search_kind)
 from engine.geo import kecamatan_code
@@ -80,21 +81,22 @@ def dimension_terms(conn: Connection, f: HistoryFilter, c, no_index: bool = Fals
     if f.status:
         where.append(c.st.in_([STATUS_CODE[s] for s in f.status]))
     if f.desa:
-        where.append(desa.in_([desa_int(d) for d in f.desa]))
+        known = [desa_int(d) for d in f.desa if DESA_CODE.fullmatch(d)]
+        where.append(desa.in_(known) if known else false())  # a code that is no desa matches nothing
     elif f.kecamatan:
-        ranges = []
-        for k in f.kecamatan:
-            try:
-                lo, hi = kecamatan_range(k)
-            except (IndexError, ValueError):
-                continue
-            ranges.append(desa.between(lo, hi))
+        ranges = [desa.between(*kecamatan_range(k)) for k in f.kecamatan if KECAMATAN_CODE.fullmatch(k)]
         where.append(or_(*ranges) if ranges else false())
     return where
 
 
+# The place codes the store holds (schema.desa_int/desa_code_of): Kota Denpasar's, 51.71.kk[.dddd]
+DESA_CODE = re.compile(r"51\.71\.[0-9]{2}\.[0-9]{4}")
+KECAMATAN_CODE = re.compile(r"51\.71\.[0-9]{2}")
+
+
 def text_term(conn: Connection, q: str):
     """Case-insensitive substring of the title; narrowed first by the text index where there is one."""
+    q = clean_text(q)
     c = events.c
     escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     like = c.title.ilike(f"%{escaped}%", escape="\\")

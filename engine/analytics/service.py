@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Iterator
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, SQLAlchemyError
 
 from engine.analytics import kpis as KP
 from engine.analytics import queries as Q
@@ -47,6 +48,19 @@ def check_area(metric, level) -> tuple[str, str]:
     if not _known(level, AREA_LEVELS):
         raise BadInput(f"unknown level {str(level)[:40]!r}; known: {', '.join(AREA_LEVELS)}")
     return metric, level
+
+
+_NO_CONNECTION = ("unable to open database", "could not connect", "connection refused", "connection to server",
+                  "server closed the connection", "timeout expired", "no such host")
+
+
+def unreachable(exc: SQLAlchemyError) -> bool:
+    """Whether a database error means the database cannot be reached (rather than that
+    it refused what was asked), so a screen says the right thing."""
+    if isinstance(exc, InterfaceError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return True
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return any(phrase in text for phrase in _NO_CONNECTION)
 
 
 @dataclass

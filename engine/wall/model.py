@@ -70,6 +70,10 @@ class WallChanges:
     grid: dict | None = None  # {"full": rows} or {"upsert", "remove", "limit"}
 
 
+def empty_layer() -> dict:
+    return {"type": "FeatureCollection", "features": []}
+
+
 def map_sources(sources: dict[str, dict]) -> list[str]:
     """The sources drawn as map layers: enabled ones with something to place."""
     return [name for name, meta in sources.items() if meta.get("enabled", True) and meta.get("kinds") != ["price"]]
@@ -87,6 +91,7 @@ class WallModel:
     def __init__(self, live: LiveStore, cache: Cache, language: str, list_size: int):
         self.live, self.cache, self.language, self.list_size = live, cache, language, list_size
         self._records: dict[str, tuple[str, list[dict]]] = {}
+        self._layers: dict[tuple[str, int], dict] = {}  # cached layers already loaded in this request
 
     # ---- a screen's first state ------------------------------------------------------------
     def snapshot(self, screen: str) -> WallSnapshot:
@@ -115,9 +120,13 @@ class WallModel:
             return None
         old = state.versions
         changed = {s for s, v in versions.items() if old.get(s) != v and s != HEALTH}
-        changed |= {s for s in old if s not in versions and s != HEALTH}
+        # a source the store no longer has (or one the screen made up) empties its layer: nothing is
+        # read or cached for it, so names a client sends cannot make work
+        gone = {s for s in old if s not in versions and s != HEALTH}
         new = state.model_copy(update={"versions": versions, "minute": minute})
-        out = WallChanges(new, {s: self.layer_delta(s, old.get(s), versions.get(s, 0)) for s in changed})
+        layers = {s: self.layer_delta(s, old.get(s), versions[s]) for s in changed}
+        layers.update({s: (FeatureDelta(full=empty_layer()), FeatureDelta(full=empty_layer())) for s in gone})
+        out = WallChanges(new, layers)
 
         tiles = self.tiles(versions, minute)
         tiles_digest = digest(tiles)
@@ -178,8 +187,12 @@ class WallModel:
     def _cached_layer(self, source: str, version: int | None) -> dict | None:
         if not version:
             return None
-        raw = self.cache.get(self._layer_key(source, version))
-        return orjson.loads(raw) if raw is not None else None
+        if (source, version) not in self._layers:
+            raw = self.cache.get(self._layer_key(source, version))
+            if raw is None:
+                return None
+            self._layers[(source, version)] = orjson.loads(raw)
+        return self._layers[(source, version)]
 
     def layer(self, source: str, version: int) -> dict:
         """A source's map layer at `version`: {"points", "shapes", "as_of"}, cached.
@@ -197,6 +210,7 @@ class WallModel:
             points, shapes = views.layer_geojson(records, self.language)
             built = {"points": points, "shapes": shapes, "as_of": as_of}
         self.cache.set(self._layer_key(source, version), orjson.dumps(built), LAYER_TTL)
+        self._layers[(source, version)] = built
         return built
 
     def _replay(self, base: dict, source: str) -> dict | None:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-SCREEN_ID = re.compile(r"^[0-9a-f]{32}$")  # what new_screen_id issues; nothing else is a screen
+SCREEN_ID = re.compile(r"[0-9a-f]{32}")  # what new_screen_id issues; nothing else is a screen
 StreamId = Annotated[str, StringConstraints(pattern=r"^\d{1,20}-\d{1,20}$")]
 SourceName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Digest = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
@@ -21,7 +21,7 @@ def new_screen_id() -> str:
 
 
 def is_screen_id(value) -> bool:
-    return isinstance(value, str) and SCREEN_ID.match(value) is not None
+    return isinstance(value, str) and SCREEN_ID.fullmatch(value) is not None
 
 
 class WallState(BaseModel):
@@ -33,4 +33,4 @@ class WallState(BaseModel):
     health: Digest | None = None      # digest of the source verdicts it shows
     due: float | None = None          # when a verdict next changes by the clock alone (epoch s)
     stream: StreamId = "0-0"          # the newest change it has seen
-    screen: Annotated[str, StringConstraints(pattern=SCREEN_ID.pattern)]
+    screen: Annotated[str, StringConstraints(pattern=f"^{SCREEN_ID.pattern}$")]

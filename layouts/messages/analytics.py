@@ -148,6 +148,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "hist.outside": {"id": "di luar kota / tanpa lokasi", "en": "outside the city / no location"},
     "hist.error": {"id": "Riwayat tidak dapat dibaca: basis data tidak terjangkau",
                    "en": "History cannot be read: the database is unreachable"},
+    "hist.error.query": {"id": "Riwayat tidak dapat dibaca: basis data menolak filter ini",
+                         "en": "History cannot be read: the database refused this filter"},
     "weekday.0": {"id": "Sen", "en": "Mon"},
     "weekday.1": {"id": "Sel", "en": "Tue"},
     "weekday.2": {"id": "Rab", "en": "Wed"},

@@ -6,6 +6,7 @@ PostgreSQL run is skipped, with the reason, only when PostgreSQL is not reachabl
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import given, settings
@@ -317,3 +318,32 @@ def test_backfill_builds_the_projection_of_an_existing_history(history):
         assert Q.count(conn, s) == 40 == Q.breakdown(conn, s).total
         built, kept = _daily_from_events(conn)
         assert built == kept
+
+
+@pytest.mark.parametrize("query", [
+    "?range=all&desa=x", "?range=all&desa=51.71.01.99999999999999999999999", "?range=all&kecamatan=51.71.999999999999999999999",
+    "?range=all&kecamatan=x", "?range=all&desa=51.71.01.2008.1", "?range=all&desa=%D9%A3",
+])
+def test_a_place_code_that_is_no_place_matches_nothing(loaded, query):
+    """Not the rows without a place (desa_int of junk is 0), and no OverflowError from a huge code."""
+    history, _ = loaded
+    with history.engine.connect() as conn:
+        assert Q.count(conn, Q.scope(conn, HistoryFilter.from_query(query), NOW)) == 0
+
+
+def test_a_wrong_code_beside_a_right_one_keeps_the_right_one(loaded):
+    history, records = loaded
+    with history.engine.connect() as conn:
+        n = Q.count(conn, Q.scope(conn, HistoryFilter.from_query("?range=all&desa=x,51.71.01.2008"), NOW))
+    assert n == sum(r.desa_code == "51.71.01.2008" for r in records)
+
+
+@pytest.mark.parametrize("q", ["Teuku\x00Umar", "\x00\x00\x00", "Teu\x00", "\"\x00\"", "Teuku\x1fUmar"])
+def test_search_text_with_nul_or_control_bytes_is_searched_without_them(loaded, q):
+    """A NUL made SQLite's full-text query fail ("unterminated string"); it is dropped before any query."""
+    history, records = loaded
+    f = HistoryFilter.from_query("?" + urlencode({"range": "all", "q": q}))
+    assert "\x00" not in f.q and "\x1f" not in f.q
+    with history.engine.connect() as conn:
+        n = Q.count(conn, Q.scope(conn, f, NOW))
+    assert n == sum(f.q.lower() in r.title.lower() for r in records)

@@ -128,3 +128,95 @@ def test_unknown_period_or_metric_is_refused_before_any_computation(app_env):
         cb.area("calls", "province", "30d", 0)
     with pytest.raises(BadRequest, match="unknown period"):
         cb.area("calls", "kecamatan", ["30d"], 0)
+
+
+def _callback_request(app, output_part: str, values: dict, changed: str) -> dict:
+    """The body a browser posts for the callback whose outputs mention `output_part`,
+    with `values` by "id.property" (inputs and states not given are None)."""
+    key = next(k for k in app.callback_map if output_part in k)
+    spec = app.callback_map[key]
+
+    def item(dep):
+        if isinstance(dep["id"], str) and dep["id"].startswith("{"):
+            return []  # a pattern-matching input: no such component on the page
+        return {"id": dep["id"], "property": dep["property"], "value": values.get(f"{dep['id']}.{dep['property']}")}
+
+    outputs = [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in key.strip(".").split("...")]
+    return {"output": key, "outputs": outputs, "inputs": [item(d) for d in spec["inputs"]],
+            "state": [item(d) for d in spec["state"]], "changedPropIds": [changed]}
+
+
+@pytest.mark.parametrize("values, changed, why", [
+    ({"hist-dates.start_date": "junk", "hist-dates.end_date": "2026-01-02"}, "hist-dates.start_date", "start_date"),
+    ({"hist-dates.start_date": "2026-01-05", "hist-dates.end_date": "2026-01-02"}, "hist-dates.end_date", "before"),
+    ({"hist-range.value": ["30d"]}, "hist-range.value", "range"),
+    ({"hist-range.value": "forever"}, "hist-range.value", "range"),
+    ({"hist-kind.value": "person"}, "hist-kind.value", "kind"),
+    ({"hist-category.value": "fire"}, "hist-category.value", "category"),
+    ({"hist-q.value": {"$ne": 1}}, "hist-q.value", "q"),
+    ({"hist-timeline.clickData": {"points": [{"customdata": ["yesterday", "today"]}]}}, "hist-timeline.clickData", "timeline"),
+    ({"hist-timeline.clickData": {"points": [{"customdata": "2026-01-01"}]}}, "hist-timeline.clickData", "timeline"),
+    ({"hist-heatmap.clickData": {"points": [{"customdata": ["x", 3]}]}}, "hist-heatmap.clickData", "heatmap"),
+    ({"hist-heatmap.clickData": {"points": [{"customdata": [9, 3]}]}}, "hist-heatmap.clickData", "heatmap"),
+    ({"hist-area.clickData": {"points": [{"customdata": "51.71.01.99999999999999999999"}]}}, "hist-area.clickData", "area"),
+    ({"hist-map.clickData": {"points": "all"}}, "hist-map.clickData", "map"),
+    ({"hist-category.clickData": {"points": [{"customdata": {"a": 1}}]}}, "hist-category.clickData", "category"),
+    ({"hist-state.data": {"q": "", "at": "noon"}}, "hist-reset.n_clicks", "history state"),
+    ({"hist-state.data": [1]}, "hist-reset.n_clicks", "history state"),
+])
+def test_history_refuses_made_up_inputs_with_a_reason(app_env, values, changed, why):
+    import app as app_module
+
+    state = values.pop("hist-state.data", {"q": "", "at": int(app_env.timestamp())})
+    body = _callback_request(app_module.app, "hist-loc.search", {"hist-state.data": state, **values}, changed)
+    response = app_module.server.test_client().post("/_dash-update-component", json=body)
+    assert response.status_code == 400, response.get_data(as_text=True)[:300]
+    assert why in response.get_data(as_text=True)
+
+
+def test_history_views_refuse_a_made_up_state(app_env):
+    import app as app_module
+
+    for part in ("hist-table.children", "hist-timeline.figure"):
+        body = _callback_request(app_module.app, part, {"hist-state.data": {"q": 7}}, "hist-state.data")
+        response = app_module.server.test_client().post("/_dash-update-component", json=body)
+        assert response.status_code == 400 and "history state" in response.get_data(as_text=True)
+
+
+def test_a_good_history_input_still_works_through_the_endpoint(app_env):
+    import app as app_module
+
+    body = _callback_request(app_module.app, "hist-loc.search",
+                             {"hist-state.data": {"q": "", "at": int(app_env.timestamp())}, "hist-range.value": "7d",
+                              "hist-kind.value": "incident"}, "hist-range.value")
+    response = app_module.server.test_client().post("/_dash-update-component", json=body)
+    assert response.status_code == 200
+    assert response.get_json()["response"]["hist-loc"]["search"] == "?range=7d"
+
+
+def test_kpi_refusals_never_reach_the_cache():
+    from engine.analytics.service import AnalyticsService, BadInput
+    from engine.cache import DictCache
+
+    class NoEngine:
+        url = "sqlite://"
+
+    service = AnalyticsService.__new__(AnalyticsService)  # its checks run before any engine is touched
+    service.engine, service.kpi_config, service.cache = NoEngine(), KpiConfig(), DictCache()
+    for period in ("30d" + "x" * i for i in range(1, 50)):
+        with pytest.raises(BadInput):
+            service.kpi_report(period, datetime.now(UTC))
+        with pytest.raises(BadInput):
+            service.area_values("calls", "kecamatan", period, datetime.now(UTC))
+    assert service.cache.items == {}
+
+
+def test_a_database_error_from_a_bad_filter_does_not_claim_the_database_is_unreachable():
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    from engine.analytics.service import unreachable
+
+    assert not unreachable(OperationalError("SELECT ...", {}, Exception("fts5: syntax error near \"\"")))
+    assert unreachable(OperationalError("connect", {}, Exception("unable to open database file")))
+    assert unreachable(OperationalError("connect", {}, Exception('connection to server at "127.0.0.1", port 5432 failed: Connection refused')))
+    assert unreachable(InterfaceError("connect", {}, Exception("closed")))

@@ -39,7 +39,10 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, accept_downloads=True)
+    # bypass_csp: Playwright's wait_for_function evaluates its predicate with eval, which the
+    # app's Content-Security-Policy forbids; tests/security/test_browser_csp.py drives the
+    # screens under the real policy.
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, accept_downloads=True, bypass_csp=True)
     pg = context.new_page()
     yield pg
     context.close()
@@ -51,6 +54,40 @@ class RunningApp:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
+
+    def _accounts(self):
+        from engine.accounts import Accounts
+
+        accounts = Accounts(yaml.safe_load(self.config_path.read_text())["database"]["url"])
+        accounts.create()
+        return accounts
+
+    def sign_in(self, page, role: str = "admin", next_path: str = "/wall") -> None:
+        """Sign `page` in as a user of `role` (made if missing) through the sign-in form."""
+        name, password = f"browser-{role}", "a browser test password"
+        accounts = self._accounts()
+        try:
+            if accounts.user(name) is None:
+                accounts.add_user(name, role, password)
+        finally:
+            accounts.dispose()
+        page.goto(f"{self.base_url}/login?next={next_path}")
+        page.fill("input[name=username]", name)
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"**{next_path.split('?')[0]}*", timeout=30000)
+
+    def screen_url(self, name: str = "browser-wall") -> str:
+        """A wall screen's link (a new screen each call with a suffix if the name is taken)."""
+        import secrets
+
+        accounts = self._accounts()
+        try:
+            taken = {s.name for s in accounts.screens()}
+            token = accounts.add_screen(name if name not in taken else f"{name}-{secrets.token_hex(3)}")
+        finally:
+            accounts.dispose()
+        return f"{self.base_url}/screen/{token}"
 
 
 @pytest.fixture

@@ -50,7 +50,14 @@ def history_app(seeded, start_app):
     through the browser suite's start_app fixture, on the seeded history."""
     db_url, history = seeded
     app = start_app({"language": "en", "database": {"url": db_url}})
-    return {"base": app.base_url, "history_url": f"{app.base_url}/history", "history": history}
+    return {"base": app.base_url, "history_url": f"{app.base_url}/history", "history": history, "app": app}
+
+
+def _analyst_page(history_app, browser, **options):
+    """A page signed in as an analyst (who may export); bypass_csp as in conftest's `page`."""
+    page = browser.new_page(bypass_csp=True, **options)
+    history_app["app"].sign_in(page, "analyst", "/history")
+    return page
 
 
 def _count(page) -> int:
@@ -79,7 +86,7 @@ def _expected_ids(history, href: str) -> list[str]:
 
 
 def test_filter_changes_views_and_export_holds_exactly_the_filtered_rows(history_app, browser, tmp_path):
-    page = browser.new_page(viewport={"width": 1600, "height": 1400}, accept_downloads=True)
+    page = _analyst_page(history_app, browser, viewport={"width": 1600, "height": 1400}, accept_downloads=True)
     page.set_default_timeout(20000)
     page.goto(history_app["history_url"] + "?range=all")
     page.wait_for_selector("#hist-table tbody tr", timeout=20000)
@@ -138,7 +145,7 @@ def test_filter_changes_views_and_export_holds_exactly_the_filtered_rows(history
 
 
 def test_export_neutralizes_a_formula_title(history_app, browser, tmp_path):
-    page = browser.new_page(accept_downloads=True)
+    page = _analyst_page(history_app, browser, accept_downloads=True)
     page.goto(history_app["history_url"] + "?range=all&q=hyperlink")
     page.wait_for_selector("#hist-table tbody tr", timeout=20000)
     assert _count(page) == 1

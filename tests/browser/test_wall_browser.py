@@ -37,7 +37,8 @@ def test_new_incident_reaches_list_and_map(start_app, page, tmp_path):
         "sources": {"gempa": {"adapter": "bmkg-quake", "title": "BMKG Gempa", "path": str(feed), "interval": SOURCE_INTERVAL,
                               "stale_after": 60, "live_hours": 48}},
     })
-    page.goto(f"{app.base_url}/wall")
+    page.goto(app.screen_url())  # a wall screen's link: the token becomes a cookie, the browser lands on /wall
+    assert page.url == f"{app.base_url}/wall"
     page.wait_for_selector(".wall-grid .ag-header-cell", timeout=30_000)
     page.wait_for_selector(".leaflet-container .kecamatan-label", timeout=30_000)
     assert page.locator(".wall-grid .ag-row").count() == 0
@@ -81,3 +82,28 @@ def test_new_incident_reaches_list_and_map(start_app, page, tmp_path):
     quake_box = page.locator("#\\{\\\"key\\\"\\:\\\"latest_quake\\\"\\,\\\"type\\\"\\:\\\"tile\\\"\\}")
     assert "stale" in quake_box.get_attribute("class").split()
     assert quake_tile.inner_text() == "M4.1"
+
+
+HOSTILE = '<img src=x onerror="window.__xss=(window.__xss||0)+1">'
+
+
+def test_a_source_title_is_shown_as_text_and_never_runs(start_app, page, tmp_path):
+    """Leaflet's layer control writes overlay names as HTML: a title from config must arrive escaped."""
+    feed = tmp_path / "autogempa.json"
+    feed.write_bytes(autogempa(datetime.now(timezone.utc), -8.6571, 115.2167, "4.1"))
+    app = start_app({
+        "language": "id",
+        "wall": {"poll_seconds": POLL_SECONDS},
+        "sources": {"gempa": {"adapter": "bmkg-quake", "title": HOSTILE, "path": str(feed), "interval": SOURCE_INTERVAL,
+                              "stale_after": 60, "live_hours": 48}},
+    })
+    for path in ("/wall?controls=1", "/sources"):
+        page.goto(f"{app.base_url}{path}")
+        page.wait_for_function(f"document.body.innerText.includes({HOSTILE!r})", timeout=30_000)
+        page.wait_for_timeout(1500)  # an injected image would have failed to load and fired by now
+        assert page.evaluate("window.__xss") is None, path
+        assert page.locator("img[src=x]").count() == 0, path
+    page.goto(f"{app.base_url}/wall?controls=1")
+    label = page.locator(".leaflet-control-layers-overlays label")
+    label.first.wait_for(timeout=30_000)
+    assert HOSTILE in label.first.inner_text()
