@@ -95,7 +95,7 @@ class WebProcess:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if httpx.get(f"{self.base}/wall", timeout=3).status_code == 200:
+                if httpx.get(f"{self.base}/login", timeout=3).status_code < 500:
                     return
             except httpx.HTTPError:
                 pass
@@ -111,3 +111,15 @@ class WebProcess:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def screen_link(base: str, database_url: str, name: str) -> str:
+    """A wall screen's sign-in link (`/screen/<token>`), as an admin hands it out."""
+    from engine.accounts import Accounts
+
+    accounts = Accounts(database_url)
+    accounts.create()
+    try:
+        return f"{base}/screen/{accounts.add_screen(name)}"
+    finally:
+        accounts.dispose()
