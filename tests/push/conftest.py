@@ -17,12 +17,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET = "test-push-secret"
 
 
-def port_suffix() -> str:
-    import secrets
-
-    return secrets.token_hex(3)
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -101,8 +95,7 @@ class WebProcess:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if httpx.get(f"{self.base}/login", timeout=3).status_code == 200:
-                    self.screen_path = self._screen_link(config_path)
+                if httpx.get(f"{self.base}/login", timeout=3).status_code < 500:
                     return
             except httpx.HTTPError:
                 pass
@@ -111,20 +104,6 @@ class WebProcess:
                 pytest.fail(f"web did not start:\n{log_path.read_text()[-3000:]}")
             time.sleep(0.3)
 
-    @staticmethod
-    def _screen_link(config_path: Path) -> str:
-        """A wall screen's sign-in link (/wall needs one: security/); open it, then the wall."""
-        import yaml
-
-        from engine.accounts import Accounts
-
-        accounts = Accounts(yaml.safe_load(config_path.read_text())["database"]["url"])
-        try:
-            accounts.create()
-            return f"/screen/{accounts.add_screen(f'push-test-{port_suffix()}')}"
-        finally:
-            accounts.dispose()
-
     def stop(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -132,3 +111,15 @@ class WebProcess:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def screen_link(base: str, database_url: str, name: str) -> str:
+    """A wall screen's sign-in link (`/screen/<token>`), as an admin hands it out."""
+    from engine.accounts import Accounts
+
+    accounts = Accounts(database_url)
+    accounts.create()
+    try:
+        return f"{base}/screen/{accounts.add_screen(name)}"
+    finally:
+        accounts.dispose()

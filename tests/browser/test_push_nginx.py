@@ -17,9 +17,8 @@ import yaml
 from engine.live import LiveStore
 from engine.records import Incident
 from push import tokens
-from tests.browser.conftest import browser, page  # noqa: F401 - the shared chromium fixtures
-from tests.push.conftest import ROOT, SECRET, PushProcess, WebProcess, free_port, push_env
-from tests.push.test_server import Reader
+from tests.push.conftest import ROOT, SECRET, PushProcess, WebProcess, free_port, push_env, screen_link
+from tests.push.sse import Reader
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 EXAMPLE = ROOT / "push" / "nginx.example.conf"
@@ -71,7 +70,7 @@ def behind_nginx(tmp_path, embedded_redis_url):
             break
         except httpx.HTTPError:
             time.sleep(0.1)
-    yield base, pushes, live, web.screen_path
+    yield base, pushes, live, f"sqlite:///{tmp_path}/h.sqlite"
     proxy.terminate()
     proxy.wait(10)
     for p in pushes:
@@ -86,7 +85,7 @@ def incident(rid: str) -> Incident:
 
 
 def test_streams_through_nginx_reach_both_push_processes_unbuffered(behind_nginx):
-    base, pushes, live, screen_path = behind_nginx
+    base, pushes, live, _ = behind_nginx
     screens = [Reader(f"{base}/push/events?token={tokens.mint(SECRET.encode(), f'wall-{i}', 60)}") for i in range(4)]
     try:
         for s in screens:
@@ -110,10 +109,11 @@ def test_streams_through_nginx_reach_both_push_processes_unbuffered(behind_nginx
             s.close()
 
 
-def test_a_wall_behind_nginx_is_on_push_on_its_own_origin(behind_nginx, page):  # noqa: F811
-    base, pushes, live, screen_path = behind_nginx
+@pytest.mark.browser
+def test_a_wall_behind_nginx_is_on_push_on_its_own_origin(behind_nginx, page):
+    base, pushes, live, database = behind_nginx
     live.apply("calls", [incident("first")])
-    page.goto(f"{base}{screen_path}")  # a wall screen's link through the proxy: its cookie, then /wall
+    page.goto(screen_link(base, database, "nginx-wall"))
     page.locator('.wall-grid .ag-row[row-id="calls:first"]').wait_for(timeout=30_000)
     page.wait_for_function(f"{STATUS}.mode === 'push' && {STATUS}.open", timeout=30_000)
     live.apply("calls", [incident("pushed")])

@@ -10,8 +10,7 @@ import yaml
 
 from engine.live import LiveStore
 from engine.records import Incident
-from tests.browser.conftest import browser, page  # noqa: F401 - the shared chromium fixtures
-from tests.push.conftest import PushProcess, WebProcess, free_port, push_env
+from tests.push.conftest import PushProcess, WebProcess, free_port, push_env, screen_link
 
 pytestmark = pytest.mark.browser
 STATUS = "window.dmy && window.dmy.push ? window.dmy.push.status() : null"
@@ -42,19 +41,19 @@ def wall_with_push(tmp_path, embedded_redis_url):
     env = push_env()
     web = WebProcess(cfg, web_port, env, tmp_path / "web.log")
     push = PushProcess(cfg, push_port, env, tmp_path / "push.log").start()
-    yield web.base, push, live, web.screen_path
+    yield screen_link(web.base, f"sqlite:///{tmp_path}/h.sqlite", "push-wall"), push, live
     push.stop()
     web.stop()
     live.clear()
 
 
-def row(page, rid: str):  # noqa: F811 - `page` is the fixture's page
+def row(page, rid: str):
     return page.locator(f'.wall-grid .ag-row[row-id="calls:{rid}"]')
 
 
-def test_wall_on_push_falls_back_to_polling_and_recovers(wall_with_push, page):  # noqa: F811
-    base, push, live, screen_path = wall_with_push
-    page.goto(f"{base}{screen_path}")  # a wall screen's link: its cookie, then /wall
+def test_wall_on_push_falls_back_to_polling_and_recovers(wall_with_push, page):
+    link, push, live = wall_with_push
+    page.goto(link)  # a wall screen signs in by its link and lands on /wall
     row(page, "first").wait_for(timeout=30_000)
     page.wait_for_function(f"({STATUS}) && ({STATUS}).mode === 'push'", timeout=30_000)
     assert page.evaluate(STATUS)["open"] is True
