@@ -12,7 +12,7 @@ UTC = timezone.utc
 
 
 @pytest.fixture(scope="module")
-def app_env(tmp_path_factory):
+def app_env(tmp_path_factory, embedded_redis_url):
     from damamaya import runtime
     from engine.history import History
     from damamaya.seed import seed
@@ -26,7 +26,8 @@ def app_env(tmp_path_factory):
     history.outage_started("seed-flood-gauges", now - timedelta(days=3), "timeout")
     history.outage_ended("seed-flood-gauges", now - timedelta(days=1))
     config = tmp / "config.yaml"
-    config.write_text(f"language: en\ndatabase:\n  url: {url}\n")
+    # Redis counts sign-in attempts (security/): signing in needs it
+    config.write_text(f"language: en\ndatabase:\n  url: {url}\nredis:\n  url: {embedded_redis_url}\nauth:\n  login_rate: 1000/minute\n")
     mp = pytest.MonkeyPatch()
     mp.setenv("DAMAMAYA_CONFIG", str(config))
     mp.delenv("DAMAMAYA_DATABASE_URL", raising=False)
@@ -164,32 +165,32 @@ def _callback_request(app, output_part: str, values: dict, changed: str) -> dict
     ({"hist-state.data": {"q": "", "at": "noon"}}, "hist-reset.n_clicks", "history state"),
     ({"hist-state.data": [1]}, "hist-reset.n_clicks", "history state"),
 ])
-def test_history_refuses_made_up_inputs_with_a_reason(app_env, values, changed, why):
+def test_history_refuses_made_up_inputs_with_a_reason(app_env, sign_in_as, values, changed, why):
     import app as app_module
 
     state = values.pop("hist-state.data", {"q": "", "at": int(app_env.timestamp())})
     body = _callback_request(app_module.app, "hist-loc.search", {"hist-state.data": state, **values}, changed)
-    response = app_module.server.test_client().post("/_dash-update-component", json=body)
+    response = sign_in_as(app_module.server, "analyst").post("/_dash-update-component", json=body)
     assert response.status_code == 400, response.get_data(as_text=True)[:300]
     assert why in response.get_data(as_text=True)
 
 
-def test_history_views_refuse_a_made_up_state(app_env):
+def test_history_views_refuse_a_made_up_state(app_env, sign_in_as):
     import app as app_module
 
     for part in ("hist-table.children", "hist-timeline.figure"):
         body = _callback_request(app_module.app, part, {"hist-state.data": {"q": 7}}, "hist-state.data")
-        response = app_module.server.test_client().post("/_dash-update-component", json=body)
+        response = sign_in_as(app_module.server, "analyst").post("/_dash-update-component", json=body)
         assert response.status_code == 400 and "history state" in response.get_data(as_text=True)
 
 
-def test_a_good_history_input_still_works_through_the_endpoint(app_env):
+def test_a_good_history_input_still_works_through_the_endpoint(app_env, sign_in_as):
     import app as app_module
 
     body = _callback_request(app_module.app, "hist-loc.search",
                              {"hist-state.data": {"q": "", "at": int(app_env.timestamp())}, "hist-range.value": "7d",
                               "hist-kind.value": "incident"}, "hist-range.value")
-    response = app_module.server.test_client().post("/_dash-update-component", json=body)
+    response = sign_in_as(app_module.server, "analyst").post("/_dash-update-component", json=body)
     assert response.status_code == 200
     assert response.get_json()["response"]["hist-loc"]["search"] == "?range=7d"
 

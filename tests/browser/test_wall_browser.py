@@ -97,6 +97,7 @@ def test_a_source_title_is_shown_as_text_and_never_runs(start_app, page, tmp_pat
         "sources": {"gempa": {"adapter": "bmkg-quake", "title": HOSTILE, "path": str(feed), "interval": SOURCE_INTERVAL,
                               "stale_after": 60, "live_hours": 48}},
     })
+    app.sign_in(page, "supervisor", "/wall")  # may open /wall and /sources
     for path in ("/wall?controls=1", "/sources"):
         page.goto(f"{app.base_url}{path}")
         page.wait_for_function(f"document.body.innerText.includes({HOSTILE!r})", timeout=30_000)
