@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 from flask import Blueprint, current_app, jsonify, request
 
-from engine.collector import call_with_deadline
+from engine.pipeline import call_with_deadline
 from engine.pipeline import HISTORY_ERRORS, LIVE_ERRORS, ResultWriter, Slow, parse_safely
 from engine.records import utcnow
 

@@ -34,15 +34,14 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from engine.analytics.config import KpiConfig
 from engine.contract import Adapter
 from engine.fetch import FetchError, scrub
 from engine.history import History
 from engine.live import LiveStore
-from engine.pipeline import (HISTORY_ERRORS, LIVE_ERRORS, STICKY_DOMAINS, PartsReport, ResultWriter, Slow, keep_live,
-                             parse_safely, short_error)
+from engine.pipeline import (HISTORY_ERRORS, LIVE_ERRORS, STICKY_DOMAINS, PartsReport, ResultWriter, Slow,
+                             call_with_deadline, keep_live, parse_safely, short_error)
 from engine.records import utcnow
 from engine.spool import Spool
 
@@ -60,27 +59,6 @@ def next_delay(interval: float, failures: int, max_backoff: float, rng: random.R
     base = min(max_backoff, interval * 2 ** (failures - 1))
     jitter = (rng or random).uniform(0.75, 1.25)
     return max(1.0, min(max_backoff, base * jitter))
-
-
-def call_with_deadline(fn: Callable, seconds: float, late: type[Exception] = FetchError):
-    """Run `fn` in a helper thread and give up after `seconds`: a fetch that hangs
-    beyond its own timeouts costs one idle thread, never the source's schedule."""
-    box: dict = {}
-
-    def target():
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            box["error"] = exc
-
-    worker = threading.Thread(target=target, daemon=True, name="fetch")
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
-        raise late(f"no answer within {seconds:g} s")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 def stable_identity(spool_dir: str | Path, key: str) -> tuple[str, object]:

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from engine.contract import Adapter, SourceConfig
+from engine.fetch import FetchError
 from engine.geo import locate_record
 from engine.history import History, merge_state_update
 from engine.live import LiveStore
@@ -61,6 +62,27 @@ def keep_live(record, now: datetime, live_hours: float) -> bool:
     return record.event_time >= now - timedelta(hours=live_hours)
 
 
+def call_with_deadline(fn: Callable, seconds: float, late: type[Exception] = FetchError):
+    """Run `fn` in a helper thread and give up after `seconds`: a fetch that hangs
+    beyond its own timeouts costs one idle thread, never the source's schedule."""
+    box: dict = {}
+
+    def target():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, daemon=True, name="deadline")
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise late(f"no answer within {seconds:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 class Slow(Exception):
     """History did not answer within the wait; the work may still finish later."""
 
@@ -82,24 +104,14 @@ class HistoryLane:
         """fn's result within `wait` seconds; raises Slow when busy or late, or fn's error."""
         if not self._busy.acquire(blocking=False):
             raise Slow("history still busy with an earlier write")
-        box: dict = {}
 
-        def target():
+        def guarded():
             try:
-                box["value"] = fn()
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                box["error"] = exc
+                return fn()
             finally:
-                self._busy.release()
+                self._busy.release()  # when fn ends, even after the caller stopped waiting
 
-        worker = threading.Thread(target=target, daemon=True, name=f"history-{self.name}")
-        worker.start()
-        worker.join(wait)
-        if worker.is_alive():
-            raise Slow(f"history gave no answer within {wait:g} s")
-        if "error" in box:
-            raise box["error"]
-        return box.get("value")
+        return call_with_deadline(guarded, wait, Slow)
 
     def start(self, fn: Callable) -> bool:
         """Run fn in the background unless the lane is busy; True when started."""
