@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import http.cookiejar
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,13 +39,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+JAR = http.cookiejar.CookieJar()
+OPENER = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(JAR))  # a wall screen's cookies
+
+
 def post(url: str, body: dict) -> tuple[int, int, float]:
+    """A callback request as the signed-in wall's browser sends it (its cookies, the CSRF header)."""
     data = orjson.dumps(body)
-    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    csrf = next((c.value for c in JAR if c.name == "_csrf_token"), "")
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json", "X-CSRFToken": csrf})
     t = time.perf_counter()
-    with urllib.request.urlopen(req, timeout=30) as resp:
+    with OPENER.open(req, timeout=30) as resp:
         payload = resp.read()
         return resp.status, len(payload), (time.perf_counter() - t) * 1000
+
+
+def sign_in_as_screen(base: str, database_url: str) -> None:
+    """Open a new wall screen's link, as an unattended wall does: its cookie, then /wall."""
+    from engine.accounts import Accounts
+
+    accounts = Accounts(database_url)
+    try:
+        accounts.create()
+        token = accounts.add_screen(f"bench-{int(time.time())}")
+    finally:
+        accounts.dispose()
+    with OPENER.open(f"{base}/screen/{token}", timeout=30) as resp:
+        resp.read()
 
 
 BENCH_SCREEN = "b" * 32  # a server-issued screen id has this form (engine/wall/state.py)
@@ -82,6 +103,11 @@ def main() -> int:
     cfg = tmp / "config.yaml"
     cfg.write_text(yaml.safe_dump(config))
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAMAMAYA_")}
+    # the bench's own Redis: the embedded one of `damamaya run` has a password nobody is shown
+    from damamaya.redis_server import EmbeddedRedis
+
+    redis_server = EmbeddedRedis()
+    env["DAMAMAYA_REDIS_URL"] = redis_url = redis_server.start()
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "damamaya.cli", "--config", str(cfg), "run"], cwd=ROOT, env=env,
                             stdout=(tmp / "app.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True)
@@ -89,7 +115,7 @@ def main() -> int:
     try:
         while True:
             try:
-                with urllib.request.urlopen(f"{base}/wall", timeout=1) as r:
+                with urllib.request.urlopen(f"{base}/login", timeout=1) as r:
                     if r.status == 200:
                         break
             except OSError:
@@ -97,8 +123,7 @@ def main() -> int:
             if time.perf_counter() - t0 > 120:
                 raise SystemExit("the app did not start within 120 s")
         startup = time.perf_counter() - t0
-        log = (tmp / "app.log").read_text()
-        redis_url = next(w for w in log.split() if w.startswith("redis://127.0.0.1"))
+        sign_in_as_screen(base, config["database"]["url"])
         r = redis.Redis.from_url(redis_url)
         from engine.live import LiveStore
         from engine.records import Incident
@@ -152,9 +177,10 @@ def main() -> int:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(20)
+        redis_server.stop()
 
     rows = [
-        ("start-up: `damamaya run` to first /wall 200", f"{startup:.2f} s", ""),
+        ("start-up: `damamaya run` to the first page (sign-in) 200", f"{startup:.2f} s", ""),
         (f"/wall layout with {args.incidents:,} live incidents", f"{statistics.median(layout_times):.0f} ms p50", f"{layout_size / 1e6:.2f} MB"),
         ("poll, nothing changed (204)", f"{statistics.median(quiet):.2f} ms p50 / {pct(quiet, 95):.2f} ms p95", f"0 B ({len(quiet)} polls)"),
         (f"poll, 1 of {args.incidents:,} incidents changed", f"{statistics.median([c[0] for c in changed]):.0f} ms p50",
