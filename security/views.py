@@ -28,7 +28,7 @@ SCREEN_COOKIE_DAYS = 400
 
 _PAGE = """<!doctype html>
 <html lang="{{ lang }}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ title }}</title><link rel="stylesheet" href="/assets/security.css"></head>
+<title>{{ title }}</title><link rel="stylesheet" href="/assets/style.css"><link rel="stylesheet" href="/assets/security.css"></head>
 <body class="auth-page"><main class="auth-box">{{ body }}</main></body></html>"""
 
 _LOGIN = """<h1>{{ t('auth.title') }}</h1>
