@@ -20,6 +20,7 @@ removed from records and rejects on the way in.
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -150,6 +151,33 @@ def schema_lock(conn) -> None:
     serialises writers by itself."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(7243110)"))
+
+
+class SchemaOnce:
+    """The tables of one MetaData, created once per database and process: the first caller
+    creates them under `schema_lock` (other processes may be creating them right now),
+    runs `after(engine)` if given, and later callers return at once."""
+
+    def __init__(self, metadata: MetaData, after=None):
+        self.metadata, self.after = metadata, after
+        self._ready: set[str] = set()
+        self._lock = threading.Lock()
+
+    def ensure(self, engine: Engine) -> None:
+        key = str(engine.url)
+        if key in self._ready:
+            return
+        with self._lock:
+            if key not in self._ready:
+                with engine.begin() as conn:
+                    schema_lock(conn)
+                    self.metadata.create_all(conn, checkfirst=True)
+                if self.after is not None:
+                    self.after(engine)
+                self._ready.add(key)
+
+    def forget(self, engine: Engine) -> None:
+        self._ready.discard(str(engine.url))
 
 
 def without_nul(value):

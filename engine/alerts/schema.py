@@ -18,12 +18,10 @@ rules do lives here, so the next poll of a feed never undoes it.
 """
 from __future__ import annotations
 
-import threading
 
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
-from sqlalchemy.engine import Engine
 
-from engine.history import UtcDateTime, schema_lock
+from engine.history import SchemaOnce, UtcDateTime
 
 metadata = MetaData()
 
@@ -108,17 +106,5 @@ incident_actions = Table(
 )
 Index("ix_incident_actions_record", incident_actions.c.source, incident_actions.c.record_id, incident_actions.c.id)
 
-_ready: set[str] = set()
-_lock = threading.Lock()
-
-
-def ensure_schema(engine: Engine) -> None:
-    key = str(engine.url)
-    if key in _ready:
-        return
-    with _lock:
-        if key not in _ready:
-            with engine.begin() as conn:
-                schema_lock(conn)  # other processes may be creating these tables right now
-                metadata.create_all(conn, checkfirst=True)
-            _ready.add(key)
+_schema = SchemaOnce(metadata)
+ensure_schema = _schema.ensure

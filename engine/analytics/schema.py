@@ -22,6 +22,7 @@ from sqlalchemy import (BigInteger, Column, Float, Index, Integer, MetaData, Sma
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from engine.history import SchemaOnce
 from engine.records import KINDS, STATUSES, Severity
 
 metadata = MetaData()
@@ -134,24 +135,14 @@ def kecamatan_range(kec_code: str) -> tuple[int, int]:
     return k * 10000, k * 10000 + 9999
 
 
-_ready: set[str] = set()
-_lock = threading.Lock()
+def _after_create(engine: Engine) -> None:
+    text_index(engine)
+    _fill_daily_once(engine)
 
 
-def ensure_schema(engine: Engine) -> None:
-    key = str(engine.url)
-    if key in _ready:
-        return
-    with _lock:
-        if key not in _ready:
-            from engine.history import schema_lock  # other processes may be creating these tables right now
-
-            with engine.begin() as conn:
-                schema_lock(conn)
-                metadata.create_all(conn, checkfirst=True)
-            text_index(engine)
-            _fill_daily_once(engine)
-            _ready.add(key)
+# the analytics tables, their text index and (for an older database) the daily rollup, once per database
+_schema = SchemaOnce(metadata, after=_after_create)
+ensure_schema = _schema.ensure
 
 
 def _fill_daily_once(engine: Engine) -> None:
@@ -244,7 +235,7 @@ def text_search_kind(engine: Engine) -> str:
 
 
 def forget_schema(engine: Engine) -> None:
-    _ready.discard(str(engine.url))
+    _schema.forget(engine)
     Codes.forget(engine)
 
 
