@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from engine.alerts.config import Agencies, AlertsConfig
 from engine.analytics.config import KpiConfig
 from engine.contract import SourceConfig
 from engine.public import PublicConfig
+from engine.wall.scenes import ScenesConfig
 
 # adapter name -> its Config schema; raises KeyError with a readable message for an unknown name
 SchemaLookup = Callable[[str], type[SourceConfig]]
@@ -126,6 +127,7 @@ class AppConfig(_Strict):
     database: DatabaseConfig = DatabaseConfig()
     map: MapConfig = MapConfig()
     wall: WallConfig = WallConfig()
+    scenes: ScenesConfig = ScenesConfig()
     web: WebConfig = WebConfig()
     push: PushConfig = PushConfig()
     collector: CollectorConfig = CollectorConfig()
@@ -166,6 +168,11 @@ class AppConfig(_Strict):
                 raise ValueError(_first_error(exc, prefix=name)) from None
         return built
 
+    @model_validator(mode="after")
+    def _rule_scenes(self):
+        self.scenes.check_rules(self.alerts.rules)  # a rule calling up an unknown scene stops start-up
+        return self
+
     def push_port(self) -> int:
         return self.push.port or self.web.port + 1
 
@@ -180,8 +187,8 @@ def _first_error(exc: ValidationError, prefix: str = "") -> str:
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
     head, sep, rest = msg.partition(": ")
-    if sep and loc == "sources" and " " not in head:  # raised inside the sources validator
-        loc, msg = f"sources.{head}", rest
+    if sep and loc in ("sources", "scenes") and " " not in head:  # raised inside the sources or scenes validator
+        loc, msg = f"{loc}.{head}", rest
     where = ".".join(p for p in (prefix, loc) if p)
     return f"{where}: {msg}" if where else msg
 
