@@ -89,6 +89,8 @@ window.dmy = window.dmy || {};
       layer.bindTooltip(escape(feature.properties.nama), {permanent: true, direction: "center", className: "desa-label"});
     },
     kecamatanLabel: function (feature, layer) {
+      // the scenes (assets/scenes.js) fit and move this map: hand it over once it is on one
+      layer.once("add", function () { if (window.dmy.scenes) window.dmy.scenes.mapReady(layer._map); });
       layer.bindTooltip(escape(feature.properties.nama).toUpperCase(), {permanent: true, direction: "center", className: "kecamatan-label", offset: [0, -24]});
     },
   };

@@ -276,6 +276,7 @@ def incident_row(rec: dict, language: str = "id", now: datetime | None = None) -
         "time": reported.strftime("%H:%M" if reported.date() == today else "%d/%m"),
         "ts": reported.timestamp(),
         "category": category_label(rec["category"], language),
+        "cat": rec["category"],  # the code, for a scene that lists only some categories
         "severity": rec["severity"],
         "rank": int(Severity[rec["severity"]]),
         "desa": rec.get("desa") or "",

@@ -10,7 +10,7 @@ from push.browser import wall_push
 
 # what wall.js and map.js look up in the catalog they are sent
 CLIENT_PREFIXES = ("age.", "stale.", "wall.sources.", "status.", "severity.", "siaga.", "wall.connection",
-                   "wall.tile.no_source", "wall.place.", "wall.speed", "wall.clock")
+                   "wall.tile.no_source", "wall.place.", "wall.speed", "wall.clock", "wall.scene.")
 
 
 def model() -> WallModel:
