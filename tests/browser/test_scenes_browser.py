@@ -52,6 +52,9 @@ def records():
                       alert_level=2 if h == 0 else 0) for h, v in ((3, 80), (2, 95), (1, 130), (0, 190))]
     prices = [Price(id=f"beras-{d}", source="prices", commodity="beras_medium", market="Pasar Badung",
                     value=13000 + 200 * d, date=t - timedelta(days=2 - d)) for d in range(3)]
+    # more markets than the prices panel holds: the list has to scroll by itself
+    prices += [Price(id=f"cabai-{i}", source="prices", commodity="cabai_rawit", market=f"Pasar {i:02d}",
+                     value=40000 + i, date=t) for i in range(40)]
     return {"calls": [flood, fire], "cams": cams, "gauges": gauges, "prices": prices}
 
 
@@ -172,6 +175,15 @@ def test_prices_scene_lists_the_latest_price_and_its_change(wall_app, page):
     row = page.locator(".price-rows .price-row", has_text="Pasar Badung")
     row.wait_for(timeout=30_000)
     assert "13.400" in row.inner_text() and "+1.5%" in row.inner_text()
+
+
+def test_a_long_list_scrolls_by_itself(wall_app, page):
+    app, _live, _alerts = wall_app
+    open_wall(app, page, "?scene=prices")
+    page.wait_for_selector(".price-rows >> text=Pasar 39", timeout=30_000)
+    box = ".panel-prices .scroll-box"
+    assert page.evaluate(f"document.querySelector('{box}').scrollHeight > document.querySelector('{box}').clientHeight")
+    page.wait_for_function(f"document.querySelector('{box}').scrollTop > 40", timeout=20_000)
 
 
 def test_flood_scene_draws_the_gauges_levels_of_the_last_hours(wall_app, page):
