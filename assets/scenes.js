@@ -112,7 +112,7 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
 
   // ---- lists that scroll by themselves (nobody touches a wall) --------------------------
   const scrollStates = new Map();
-  const PAUSE_MS = 4000, TICK_MS = 50;
+  const PAUSE_MS = 4000, TICK_MS = 50, SPEED = 15;  // px per second at 1080p
 
   function scrollers() {
     const main = document.getElementById("wall-main");
@@ -121,9 +121,12 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
       .filter((el) => el.offsetParent !== null && el.scrollHeight > el.clientHeight + 2);
   }
 
+  let lastTick = Date.now();
   function scrollTick() {
     const now = Date.now();
-    const speed = rem() / BASE_REM * 0.6;  // px per tick: about 12 px/s at 1080p
+    const dt = Math.min(1000, now - lastTick);
+    lastTick = now;
+    const step = rem() / BASE_REM * SPEED * dt / 1000;  // by the clock: a busy page scrolls as fast
     scrollers().forEach((el) => {
       let s = scrollStates.get(el);
       if (!s) { s = {pos: el.scrollTop, until: now + PAUSE_MS, top: true}; scrollStates.set(el, s); }
@@ -133,7 +136,7 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
         return;
       }
       s.top = false;
-      s.pos += speed;
+      s.pos += step;
       el.scrollTop = s.pos;
       if (el.scrollTop + el.clientHeight >= el.scrollHeight - 1) s.until = now + PAUSE_MS;
     });
@@ -190,12 +193,15 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
   const LINE_VARS = ["--chart-bar", "--sev-medium", "--ok", "--position", "--sev-high", "--sev-low", "--chart-area"];
   const LEVEL_VARS = ["--ok", "--sev-medium", "--sev-high", "--sev-critical", "--sev-critical"];
 
+  let drawn = {lines: null, w: 0, h: 0};
   function drawGauges(lines) {
     const canvas = document.getElementById("wall-gauge-chart");
     if (!canvas || !canvas.parentElement || canvas.offsetParent === null) return;
     const box = canvas.parentElement;
     const ratio = window.devicePixelRatio || 1;
     const w = box.clientWidth, h = box.clientHeight;
+    if (drawn.lines === lines && drawn.w === w && drawn.h === h) return;  // the same picture
+    drawn = {lines: lines, w: w, h: h};
     canvas.width = Math.max(1, Math.round(w * ratio));
     canvas.height = Math.max(1, Math.round(h * ratio));
     canvas.style.width = w + "px"; canvas.style.height = h + "px";
@@ -236,15 +242,24 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
     });
   }
 
-  let lastGauges = null;
+  let lastGauges = null, lastPrices = null, lastCams = null, camsDrawnAt = 0;
   function panels(data, msgs) {
     messages = (msgs && msgs.m) || messages;
     const nu = window.dash_clientside.no_update;
     if (!data) return [nu, nu, nu];
     const main = document.getElementById("wall-main");
     const visible = (p) => main && main.classList.contains("show-" + p);
-    const cams = data.cctv && visible("cctv") ? (data.cctv.length ? data.cctv.map(cameraCard) : el("Div", "panel-empty", m("wall.scene.none"))) : nu;
-    const prices = data.prices && visible("prices") ? (data.prices.length ? data.prices.map(priceRow) : el("Div", "panel-empty", m("wall.scene.none"))) : nu;
+    const now = Date.now();
+    let cams = nu, prices = nu;
+    // cards again when the data changed, when shown anew, and every 10 s for their ages
+    if (data.cctv && visible("cctv") && (data.cctv !== lastCams || now - camsDrawnAt >= 10000)) {
+      lastCams = data.cctv; camsDrawnAt = now;
+      cams = data.cctv.length ? data.cctv.map(cameraCard) : el("Div", "panel-empty", m("wall.scene.none"));
+    } else if (!visible("cctv")) camsDrawnAt = 0;
+    if (data.prices && visible("prices") && data.prices !== lastPrices) {
+      lastPrices = data.prices;
+      prices = data.prices.length ? data.prices.map(priceRow) : el("Div", "panel-empty", m("wall.scene.none"));
+    }
     let legend = nu;
     if (data.gauges && visible("gauges")) {
       if (data.gauges !== lastGauges) { lastGauges = data.gauges; legend = gaugeLegend(data.gauges); }
