@@ -27,11 +27,14 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
     if (b) map.fitBounds(b, {padding: [8, 8], animate: false});
   }
 
+  let firstOverlays = null;  // as the page came (`?layers=` may have left some out): a scene of all layers keeps them
   function setOverlays(flags) {
-    const inputs = document.querySelectorAll("#wall-layers .leaflet-control-layers-overlays input, " +
-      ".wall-map .leaflet-control-layers-overlays input");
+    const inputs = Array.from(document.querySelectorAll(".wall-map .leaflet-control-layers-overlays input"));
+    if (!inputs.length) return;
+    if (!firstOverlays) firstOverlays = inputs.map((input) => input.checked);
+    const wanted = flags || firstOverlays;
     inputs.forEach((input, i) => {
-      const want = flags ? !!flags[i] : true;
+      const want = !!wanted[i];
       if (input.checked !== want) input.click();  // Leaflet's layer control adds or removes the group
     });
   }
@@ -43,16 +46,18 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
     if (!scene) return;
     const main = document.getElementById("wall-main");
     if (!main) return;
-    const changed = state.shown !== name;
+    const target = bounds || scene.bounds;
+    const changed = state.shown !== name || JSON.stringify(state.bounds) !== JSON.stringify(target);
+    if (!changed) return;  // the same scene: leave the map where it is
     state.shown = name;
     main.className = "wall-main " + scene.panels.map((p) => "show-" + p).join(" ");
     main.setAttribute("data-scene", name);
-    state.bounds = bounds || scene.bounds;
+    state.bounds = target;
     state.categories = scene.categories && scene.categories.length ? new Set(scene.categories) : null;
     setOverlays(scene.overlays);
     const api = gridApi();
     if (api) api.onFilterChanged();
-    if (changed) scrollStates.clear();
+    scrollStates.clear();
     setTimeout(fit, 0);
   }
 

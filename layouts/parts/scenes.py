@@ -64,10 +64,11 @@ def client_scenes(scenes: ScenesConfig, overlay_sources: list[str]) -> dict:
     """Each scene as scenes.js applies it: panels, overlay indexes shown, bounds, categories."""
     out = {}
     for name, scene in scenes.scenes.items():
+        every = "*" in scene.map.layers  # all layers: the page's own choice (`?layers=`) stands
         shown = set(shown_sources(scene.map.layers, overlay_sources))
         focus = scene.map.focus
         bounds = city_bounds() if focus in ("city", "subject") else place_bounds(focus)
-        out[name] = {"panels": list(scene.panels), "overlays": [s in shown for s in overlay_sources],
+        out[name] = {"panels": list(scene.panels), "overlays": None if every else [s in shown for s in overlay_sources],
                      "bounds": bounds, "categories": list(scene.categories)}
     return out
 

@@ -194,6 +194,8 @@ def test_flood_scene_draws_the_gauges_levels_of_the_last_hours(wall_app, page):
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; })()""")
     assert drawn > 500
+    page.wait_for_function("document.querySelectorAll('.wall-grid .ag-row').length === 1", timeout=10_000)
+    assert "Banjir" in page.inner_text(".wall-grid .ag-row")  # the flood incidents only, not the fire
 
 
 def test_unknown_scene_and_playlist_say_so_on_screen(wall_app, page):
