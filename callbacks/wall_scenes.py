@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from dash import Input, Output, State
+from dash import Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -30,7 +30,8 @@ class EventSeen(BaseModel):
 class PanelsSeen(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     panels: list[Literal["cctv", "prices", "gauges"]] = Field(default_factory=list, max_length=3)
-    versions: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")] | None = None
+    versions: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")] | None = None  # of the live store
+    data: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")] | None = None  # of what the screen holds
 
 
 def _read(model, data, what: str):
@@ -68,7 +69,11 @@ def panels_poll(seen_data):
     cfg = runtime.config()
     hours = max((s.gauge_hours for s in cfg.scenes.scenes.values() if "gauges" in s.panels), default=6)
     model = PanelModel(live, RedisCache(runtime.redis_client(), cfg.redis.prefix), runtime.history().engine)
-    return model.data(seen.panels, versions, hours), {"panels": seen.panels, "versions": now_digest}
+    data = model.data(seen.panels, versions, hours)
+    data_digest = digest(data)
+    held = {"panels": seen.panels, "versions": now_digest, "data": data_digest}
+    # another source changed: the screen's panels are the same, only its note of the versions moves on
+    return (no_update if data_digest == seen.data else data), held
 
 
 def register(app) -> None:
