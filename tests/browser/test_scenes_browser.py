@@ -232,6 +232,11 @@ def flood_focus_ok(page) -> bool:
         const c = m.getCenter(); return m.getZoom() >= 14 && c.lat > b[0][0] && c.lat < b[1][0] && c.lng > b[0][1] && c.lng < b[1][1]; })()""")
 
 
+def overlays_checked(page) -> dict:
+    return page.evaluate("""Object.fromEntries(Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))
+        .map((l) => [l.innerText.trim(), l.querySelector('input').checked]))""")
+
+
 def test_a_flood_alarm_switches_the_wall_to_flood_and_back_when_it_resolves(wall_app, page):
     app, _live, alerts = wall_app
     open_wall(app, page, "?scene=kpi")
@@ -243,9 +248,11 @@ def test_a_flood_alarm_switches_the_wall_to_flood_and_back_when_it_resolves(wall
         page.wait_for_function("window.dmy.scenes.map() !== null", timeout=10_000)
         assert flood_focus_ok(page)
         assert shown_panels(page) == {"map", "gauges", "incidents"}
+        assert overlays_checked(page) == {"Panggilan 112": False, "CCTV": False, "Pos Air": True}  # the gauges' layer
     finally:
         alerts.alarms.apply([Clearing(RULE, "calls", "banjir-1", "water went down")])
     wait_scene(page, "kpi", timeout=15_000)
+    assert set(overlays_checked(page).values()) == {True}
 
 
 def test_a_released_flood_alarm_gives_the_wall_back(wall_app, page):
