@@ -59,3 +59,15 @@ def test_gauge_history_reads_the_stored_levels_of_the_last_hours(history):
     found = gauge_history(history.engine, "g", ["g1"], T - timedelta(hours=6))
     assert sorted(v for _, v in found["g1"]) == [80.0, 95.0, 130.0]
     assert gauge_history(history.engine, "g", ["g1"], T + timedelta(hours=1)) == {}
+
+
+def test_the_demo_cameras_make_a_card_each():
+    import orjson
+
+    from data_sources.demo import CAMERAS, Demo, DemoConfig
+
+    demo = Demo("demo-cctv", DemoConfig(feed="cameras", seed=1))
+    parsed = demo.read(orjson.loads(demo.fetch()))
+    cards = camera_cards([r.model_dump(mode="json") for r in parsed.records])
+    assert not parsed.rejects
+    assert sorted(c["name"] for c in cards) == sorted(name for _, name, _, _ in CAMERAS)
