@@ -26,7 +26,7 @@ from engine.alerts.console import (IncidentFilter, PAGE_SIZE, alarm_rows, forwar
 from engine.live import HEALTH
 from engine.records import SEVERITIES, STATUSES, WITA
 from engine.taxonomy import DOMAINS
-from layouts.console import ACTION_RIGHT, ACTIONS, NOTE_MAX, REASON_MAX, TEXT_MAX, ops_live
+from layouts.parts.console import ACTION_RIGHT, ACTIONS, NOTE_MAX, REASON_MAX, TEXT_MAX, ops_live
 from layouts.messages import t
 
 PAGE = "console"  # security.guard: this module's callbacks are the console page's

@@ -11,13 +11,12 @@ from dash import dcc, html
 from damamaya import runtime
 from engine.alerts import alarm_queue
 from engine.alerts.console import alarm_rows
-from engine.alerts.live import OpsLive
 from engine.geo import boundaries
 from engine.records import SEVERITIES, STATUSES
 from engine.taxonomy import DOMAINS
 from layouts.messages import client_messages, t
 from layouts.pages import nav, needs_live_store
-
+from layouts.parts.console import ACTION_RIGHT, NOTE_MAX, POLL_MS, REASON_MAX, TEXT_MAX, ops_live
 
 
 def _title(**_query) -> str:
@@ -25,20 +24,6 @@ def _title(**_query) -> str:
 
 
 dash.register_page(__name__, path="/console", name="console", nav="nav.console", order=1.5, title=_title)
-
-POLL_MS = 2000
-TEXT_MAX = 100  # the free-text filter
-NOTE_MAX = 1000  # a note, or a reason for reopening
-REASON_MAX = 500
-ACTIONS = ("acknowledge", "resolve", "release", "assign", "status", "reopen", "note")
-ACTION_RIGHT = {"acknowledge": "alarm.acknowledge", "resolve": "alarm.resolve", "release": "alarm.release",
-                "assign": "incident.assign", "status": "incident.status", "reopen": "incident.reopen",
-                "note": "incident.note"}
-
-
-def ops_live() -> OpsLive:
-    cfg = runtime.config()
-    return OpsLive(runtime.redis_client(), cfg.redis.prefix, cfg.collector.change_stream_length)
 
 
 def _grid(grid_id: str, columns: list[dict], row_id: str, rows: list[dict], **options):
