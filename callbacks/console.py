@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NoReturn
 
 from dash import Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
@@ -22,8 +22,7 @@ from damamaya import runtime
 from engine.alerts import AlarmConflict, AlarmError, OperationError, alarm_queue, alerts_of, effective_status, merge_overlay
 from engine.alerts.config import AgencyId
 from engine.alerts.console import (IncidentFilter, PAGE_SIZE, alarm_rows, forward_statuses, incident_page, incident_row,
-                                   reopen_statuses, row_changes)
-from engine.live import HEALTH
+                                   incident_sources, reopen_statuses, row_changes)
 from engine.records import SEVERITIES, STATUSES, WITA
 from engine.taxonomy import DOMAINS
 from layouts.parts.console import ACTION_RIGHT, ACTIONS, NOTE_MAX, REASON_MAX, TEXT_MAX, ops_live
@@ -138,17 +137,19 @@ def poll_incidents(values: dict, held_data) -> tuple:
         page = 1  # a filter changed
     try:
         live, ops = runtime.live(), ops_live()
-        versions = sorted((k, v) for k, v in live.versions().items() if k != HEALTH)
-        digest = _digest(versions, ops.versions().get("ops", 0), wanted, page)
+        sources = incident_sources(live)
+        versions = live.versions()
+        digest = _digest([(s, versions.get(s)) for s in sources], ops.versions().get("ops", 0), wanted, page)
         if digest == held.v:
             raise PreventUpdate
-        rows, total = incident_page(live, ops, runtime.config().agencies, wanted, page)
+        agencies = runtime.config().agencies
+        rows, total = incident_page(live, ops, agencies, wanted, page, sources=sources)
+        pages = max(1, -(-total // PAGE_SIZE))
+        if page > pages:
+            page = pages
+            rows, total = incident_page(live, ops, agencies, wanted, page, sources=sources)
     except RedisError as exc:
         return no_update, no_update, no_update, no_update, _outage(exc)
-    pages = max(1, -(-total // PAGE_SIZE))
-    if page > pages:
-        page = pages
-        rows, total = incident_page(live, ops, runtime.config().agencies, wanted, page)
     lang = _lang()
     return (rows, {"v": digest, "page": page}, t("console.count", lang, total=total),
             t("console.page", lang, page=page, pages=pages), "")
@@ -320,7 +321,7 @@ def _conflict(action: str, exc: AlarmConflict, lang: str) -> str:
     return t(f"console.conflict.{action}", lang, id=alarm["id"], who=who, at=_wita(at))
 
 
-def _need(what: str) -> str:
+def _need(what: str) -> NoReturn:
     raise _Refusal(t(f"console.need.{what}", _lang()))
 
 

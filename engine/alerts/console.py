@@ -111,10 +111,18 @@ def incident_row(merged: dict) -> dict:
     return row
 
 
-def live_incidents(live: LiveStore) -> list[dict]:
+def incident_sources(live: LiveStore) -> list[str]:
+    """The sources whose records may be incidents: a vessel or bus feed's thousands of
+    positions are never read. A source without a description is read, to be safe."""
+    described = live.sources()
+    return sorted(s for s in live.versions() if s != HEALTH
+                  and "incident" in (described.get(s, {}).get("kinds") or ["incident"]))
+
+
+def live_incidents(live: LiveStore, sources: list[str] | None = None) -> list[dict]:
     """Every incident record in the live store, as the feeds wrote them."""
-    sources = [s for s in live.versions() if s != HEALTH]
-    return [r for s in sorted(sources) for r in live.raw_records(s) if r.get("kind") == "incident"]
+    sources = incident_sources(live) if sources is None else sources
+    return [r for s in sources for r in live.raw_records(s) if r.get("kind") == "incident"]
 
 
 def in_list_order(rows: list[dict]) -> list[dict]:
@@ -124,9 +132,9 @@ def in_list_order(rows: list[dict]) -> list[dict]:
 
 
 def incident_page(live: LiveStore, ops: OpsLive, agencies: dict, wanted: IncidentFilter, page: int = 1,
-                  page_size: int = PAGE_SIZE) -> tuple[list[dict], int]:
+                  page_size: int = PAGE_SIZE, sources: list[str] | None = None) -> tuple[list[dict], int]:
     """The rows of page `page` (from 1) of the filtered list, and how many rows match in all."""
-    rows = [incident_row(m) for m in with_overlays(live_incidents(live), ops, agencies)]
+    rows = [incident_row(m) for m in with_overlays(live_incidents(live, sources), ops, agencies)]
     kept = in_list_order([r for r in rows if wanted.keeps(r)])
     start = (max(page, 1) - 1) * page_size
     return [{k: v for k, v in r.items() if k != "search"} for r in kept[start:start + page_size]], len(kept)
