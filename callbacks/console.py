@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from werkzeug.exceptions import Forbidden
 
 from callbacks.inputs import parsed
+from callbacks.refusal import refuse
 from damamaya import runtime
 from engine.alerts import AlarmConflict, AlarmError, OperationError, alarm_queue, alerts_of, effective_status, merge_overlay
 from engine.alerts.config import AgencyId
@@ -27,6 +28,7 @@ from engine.records import SEVERITIES, STATUSES, WITA
 from engine.taxonomy import DOMAINS
 from layouts.parts.console import ACTION_RIGHT, ACTIONS, NOTE_MAX, REASON_MAX, TEXT_MAX, ops_live
 from layouts.messages import t
+from security import may, resolve
 
 PAGE = "console"  # security.guard: this module's callbacks are the console page's
 
@@ -158,10 +160,11 @@ def poll_incidents(values: dict, held_data) -> tuple:
 # ---- the selection -----------------------------------------------------------------------------
 
 def _first(rows) -> Any:
+    """The one selected row of a grid, None when none (the grids select one row at most)."""
     if rows is None or rows == []:
         return None
     if not isinstance(rows, list) or len(rows) > 1:
-        parsed(Selected, {"alarm": "many"}, "selection")  # one row at most: refused with a reason
+        refuse("selection", ValueError("one selected row at most"))
     return rows[0]
 
 
@@ -257,8 +260,6 @@ def _incident_summary(record: dict | None, uid: str, lang: str) -> list:
     lines.append(html.Div(t("console.detail.assigned", lang, agency=agency) if agency else t("console.detail.unassigned", lang)))
     if row["owner"]:
         lines.append(html.Div(t("console.detail.owner", lang, owner=row["owner"])))
-    from security import may, resolve
-
     if may(resolve().role, "incident.private"):  # dispatchers: the caller's details, on an audited page
         lines.append(html.A(t("console.detail.private", lang), href=f"/insiden?uid={uid}", target="_blank",
                             className="console-private"))
@@ -306,8 +307,6 @@ def units(agency):
 # ---- actions -----------------------------------------------------------------------------------
 
 def _who() -> tuple[str, str]:
-    from security import resolve
-
     principal = resolve()
     return principal.name, principal.role
 
@@ -379,8 +378,6 @@ def act(selected, agency, unit, status, reason, note, bump) -> tuple:
     if action not in ACTIONS or not (ctx.triggered and ctx.triggered[0].get("value")):
         raise PreventUpdate  # a button rendered, not clicked
     user, role = _who()
-    from security import may
-
     if not may(role, ACTION_RIGHT[action]):
         raise Forbidden(t("console.refused.role", _lang(), role=role))
     given = parsed(ActionInput, {"selected": selected or {}, "agency": agency, "unit": unit, "status": status,

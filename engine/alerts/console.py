@@ -7,11 +7,12 @@ caller's private data lives) is copied into them.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from engine.alerts.alarms import LEVEL_RANK
 from engine.alerts.live import OpsLive
-from engine.alerts.operations import with_overlays
+from engine.alerts.operations import effective_status, merge_overlay
 from engine.live import HEALTH, LiveStore
 from engine.records import OPEN_STATUSES, STATUSES, status_rank
 
@@ -85,20 +86,27 @@ class IncidentFilter:
     unassigned: bool = False
     text: str = ""
 
-    def keeps(self, row: dict) -> bool:
-        checks = ((self.source, row["source"]), (self.domain, row["domain"]), (self.status, row["status"]),
-                  (self.severity, row["severity"]), (self.kecamatan, row["kecamatan"]), (self.agency, row["agency_id"]))
+    def keeps(self, rec: dict, overlay: dict | None, shown: str | None) -> bool:
+        """Whether the feed's record `rec`, with the operators' `overlay` and the status
+        `shown`, is in the list (checked before any row is built)."""
+        agency = (overlay or {}).get("agency")
+        checks = ((self.source, rec["source"]), (self.domain, rec.get("domain") or ""), (self.status, shown),
+                  (self.severity, rec.get("severity")), (self.kecamatan, rec.get("kecamatan")), (self.agency, agency))
         if any(wanted and value not in wanted for wanted, value in checks):
             return False
-        if self.unassigned and row["agency_id"]:
+        if self.unassigned and agency:
             return False
-        return not self.text or self.text.casefold() in row["search"]
+        return not self.text or self.text.casefold() in search_text(rec)
+
+
+def search_text(rec: dict) -> str:
+    return " ".join(str(rec.get(k) or "") for k in ("title", "category", "source", "id", "kecamatan", "desa")).casefold()
 
 
 def incident_row(merged: dict) -> dict:
     """One incident (feed record with the overlay merged) as the list shows it."""
     ops = merged.get("ops") or {}
-    row = {
+    return {
         "uid": f"{merged['source']}:{merged['id']}", "source": merged["source"], "id": merged["id"],
         "title": merged.get("title") or "", "category": merged.get("category") or "", "domain": merged.get("domain") or "",
         "severity": merged.get("severity") or "medium", "status": merged.get("effective_status") or merged.get("status"),
@@ -107,8 +115,6 @@ def incident_row(merged: dict) -> dict:
         "unit": ops.get("unit"), "owner": merged.get("owner"), "acknowledged_by": merged.get("acknowledged_by"),
         "last_note": merged.get("last_note"),
     }
-    row["search"] = " ".join(str(row[k] or "") for k in ("title", "category", "source", "id", "kecamatan", "desa")).casefold()
-    return row
 
 
 def incident_sources(live: LiveStore) -> list[str]:
@@ -119,25 +125,65 @@ def incident_sources(live: LiveStore) -> list[str]:
                   and "incident" in (described.get(s, {}).get("kinds") or ["incident"]))
 
 
+# A web worker keeps each source's parsed incidents for as long as the source's version
+# stands (and a minute at most, in case Redis restarted and counts versions afresh): a
+# busy 112 feed then costs one source's parsing per change, not every source's.
+_PARSED: dict[tuple, tuple[int, float, list[dict]]] = {}
+_PARSED_SECONDS = 60
+
+
+def _kept(client, key: str, version: int | None, read):
+    """`read()`, or what it gave last time while `version` stands."""
+    slot = (id(client.connection_pool), key)
+    held = _PARSED.get(slot)
+    now = time.monotonic()
+    if held and version is not None and held[0] == version and now - held[1] < _PARSED_SECONDS:
+        return held[2]
+    found = read()
+    if len(_PARSED) > 256:
+        _PARSED.clear()
+    if version is not None:
+        _PARSED[slot] = (version, now, found)
+    return found
+
+
+def _incidents_of(live: LiveStore, source: str, version: int | None) -> list[dict]:
+    return _kept(live.r, live.key("rec", source), version,
+                 lambda: [r for r in live.raw_records(source) if r.get("kind") == "incident"])
+
+
+def live_overlays(ops: OpsLive) -> dict[str, dict]:
+    """Every overlay ("source:record_id" -> overlay), read again only when one changed."""
+    return _kept(ops.r, ops.key("ops"), ops.versions().get("ops"), ops.overlays)
+
+
 def live_incidents(live: LiveStore, sources: list[str] | None = None) -> list[dict]:
-    """Every incident record in the live store, as the feeds wrote them."""
+    """Every incident record in the live store, as the feeds wrote them (shared: never change them)."""
+    versions = live.versions()  # before the records: a change in between shows at the next poll
     sources = incident_sources(live) if sources is None else sources
-    return [r for s in sources for r in live.raw_records(s) if r.get("kind") == "incident"]
+    return [r for s in sources for r in _incidents_of(live, s, versions.get(s))]
 
 
-def in_list_order(rows: list[dict]) -> list[dict]:
-    """Open incidents first, then the most severe, then the newest (two stable sorts)."""
-    newest_first = sorted(rows, key=lambda r: r["reported_at"] or "", reverse=True)
-    return sorted(newest_first, key=lambda r: (r["status"] not in OPEN_STATUSES, -SEVERITY_RANK.get(r["severity"], 0)))
+def in_list_order(found: list[tuple[dict, dict | None, str | None]]) -> list[tuple]:
+    """(record, overlay, status shown): open incidents first, then the most severe, then the newest."""
+    newest_first = sorted(found, key=lambda f: f[0].get("reported_at") or "", reverse=True)
+    return sorted(newest_first, key=lambda f: (f[2] not in OPEN_STATUSES, -SEVERITY_RANK.get(f[0].get("severity"), 0)))
 
 
 def incident_page(live: LiveStore, ops: OpsLive, agencies: dict, wanted: IncidentFilter, page: int = 1,
                   page_size: int = PAGE_SIZE, sources: list[str] | None = None) -> tuple[list[dict], int]:
-    """The rows of page `page` (from 1) of the filtered list, and how many rows match in all."""
-    rows = [incident_row(m) for m in with_overlays(live_incidents(live, sources), ops, agencies)]
-    kept = in_list_order([r for r in rows if wanted.keeps(r)])
+    """The rows of page `page` (from 1) of the filtered list, and how many rows match in all.
+    Filters and order work on the records as they are; rows are built for the page only."""
+    overlays = live_overlays(ops)
+    kept = []
+    for rec in live_incidents(live, sources):
+        overlay = overlays.get(f"{rec['source']}:{rec['id']}")
+        shown = effective_status(rec.get("status"), overlay)
+        if wanted.keeps(rec, overlay, shown):
+            kept.append((rec, overlay, shown))
     start = (max(page, 1) - 1) * page_size
-    return [{k: v for k, v in r.items() if k != "search"} for r in kept[start:start + page_size]], len(kept)
+    shown_rows = in_list_order(kept)[start:start + page_size]
+    return [incident_row(merge_overlay(rec, overlay, agencies)) for rec, overlay, _ in shown_rows], len(kept)
 
 
 def forward_statuses(shown: str | None) -> list[str]:
