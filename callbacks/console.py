@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, NoReturn
+from urllib.parse import quote
 
 from dash import Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
@@ -23,7 +24,7 @@ from damamaya import runtime
 from engine.alerts import AlarmConflict, AlarmError, OperationError, alarm_queue, alerts_of, effective_status, merge_overlay
 from engine.alerts.config import AgencyId
 from engine.alerts.console import (IncidentFilter, PAGE_SIZE, alarm_rows, forward_statuses, incident_page, incident_row,
-                                   incident_sources, reopen_statuses, row_changes)
+                                   incident_sources, row_changes)
 from engine.records import SEVERITIES, STATUSES, WITA
 from engine.taxonomy import DOMAINS
 from layouts.parts.console import ACTION_RIGHT, ACTIONS, NOTE_MAX, REASON_MAX, TEXT_MAX, ops_live
@@ -261,7 +262,7 @@ def _incident_summary(record: dict | None, uid: str, lang: str) -> list:
     if row["owner"]:
         lines.append(html.Div(t("console.detail.owner", lang, owner=row["owner"])))
     if may(resolve().role, "incident.private"):  # dispatchers: the caller's details, on an audited page
-        lines.append(html.A(t("console.detail.private", lang), href=f"/insiden?uid={uid}", target="_blank",
+        lines.append(html.A(t("console.detail.private", lang), href=f"/insiden?uid={quote(uid, safe=':')}", target="_blank",
                             className="console-private"))
     return lines
 
@@ -362,9 +363,8 @@ def _incident_action(action: str, given: ActionInput, user: str, lang: str) -> s
         reason = (given.reason or "").strip()
         if not reason:
             _need("reason")
-        status = given.status if given.status in reopen_statuses() else "acknowledged"
-        ops.reopen(source, record_id, user, reason, status=status)
-        return t("console.done.reopen", lang, uid=uid, status=t(f"status.{status}", lang))
+        overlay = ops.reopen(source, record_id, user, reason)  # back to the engine's first open status
+        return t("console.done.reopen", lang, uid=uid, status=t(f"status.{overlay['op_status']}", lang))
     note = (given.note or "").strip()
     if not note:
         _need("note")

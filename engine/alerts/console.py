@@ -190,7 +190,3 @@ def forward_statuses(shown: str | None) -> list[str]:
     """The statuses an operator may move an incident to from `shown` (forward only)."""
     rank = status_rank(shown) if shown else -1
     return [s for s in STATUSES if status_rank(s) > rank]
-
-
-def reopen_statuses() -> list[str]:
-    return [s for s in STATUSES if s in OPEN_STATUSES]

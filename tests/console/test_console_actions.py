@@ -198,3 +198,44 @@ def test_the_history_of_actions_is_shown_for_the_selected_incident(world, post):
     assert "noted" in lines[0] and "Dua unit berangkat" in lines[0] and "dewi" in lines[0]  # newest first
     assert "assigned" in lines[1] and "Damkar Kota Denpasar" in lines[1]
     assert "acknowledged an alarm" in lines[2] and "oka" in lines[2]
+
+
+def _console_page(post, role: str) -> str:
+    response = post(role, "_pages_content.children", {"_pages_location.pathname": "/console", "_pages_location.search": ""},
+                    "_pages_location.pathname")
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return response.get_data(as_text=True)
+
+
+def _hidden(page: str, button: str) -> bool:
+    import json
+
+    def find(node):
+        if isinstance(node, dict):
+            props = node.get("props", {})
+            if props.get("id") == f"console-{button}":
+                return props
+            return next((f for f in map(find, node.values()) if f), None)
+        if isinstance(node, list):
+            return next((f for f in map(find, node) if f), None)
+        return None
+
+    return bool(find(json.loads(page))["hidden"])
+
+
+def test_an_operator_sees_no_supervisor_buttons(world, post):
+    page = _console_page(post, "operator")
+    assert _hidden(page, "release") and _hidden(page, "resolve") and not _hidden(page, "acknowledge")
+    page = _console_page(post, "supervisor")
+    assert not _hidden(page, "release") and not _hidden(page, "resolve")
+
+
+def test_only_a_dispatcher_gets_the_link_to_the_callers_details(world, post):
+    record = world.incident(details={"private": {"caller_phone": "081234567890"}})
+    selected = {"console-selected.data": {"alarm": None, "incident": f"{record.source}:{record.id}"}}
+    for role, shown in (("dispatcher", True), ("operator", False)):
+        response = post(role, "console-selection.children", selected, "console-selected.data")
+        links = [part["props"].get("href") for part in response.get_json()["response"]["console-selection"]["children"]]
+        assert (f"/insiden?uid=ntpc-112:{record.id}" in links) is shown, role
+        text = response.get_data(as_text=True)
+        assert "081234567890" not in text
