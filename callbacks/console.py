@@ -117,8 +117,8 @@ def poll_alarms(held_data) -> tuple:
         if held.v == version:
             raise PreventUpdate
         changes = row_changes(held.rows, alarm_rows(alarm_queue(ops), _lang()))
-    except RedisError as exc:
-        return no_update, no_update, _outage(exc)
+    except RedisError as exc:  # forget the version held, so the first poll after the outage clears this
+        return no_update, {"v": None, "rows": held.rows}, _outage(exc)
     return (changes.transaction() if changes else no_update), {"v": version, "rows": changes.held}, ""
 
 
@@ -152,7 +152,7 @@ def poll_incidents(values: dict, held_data) -> tuple:
             page = pages
             rows, total = incident_page(live, ops, agencies, wanted, page, sources=sources)
     except RedisError as exc:
-        return no_update, no_update, no_update, no_update, _outage(exc)
+        return no_update, {"v": "", "page": page}, no_update, no_update, _outage(exc)
     lang = _lang()
     return (rows, {"v": digest, "page": page}, t("console.count", lang, total=total),
             t("console.page", lang, page=page, pages=pages), "")
