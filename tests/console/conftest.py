@@ -36,6 +36,29 @@ def database_url(tmp_path_factory):
     return f"sqlite:///{tmp_path_factory.mktemp('console')}/history.sqlite"
 
 
+@pytest.fixture(scope="module")
+def pg_database_url():
+    """A schema of its own in the test PostgreSQL for one module, dropped afterwards."""
+    import os
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    base = os.environ.get("DAMAMAYA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    schema = f"dmy_console_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, connect_args={"connect_timeout": 3})
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'create schema "{schema}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable at {base}: {type(exc).__name__}")
+    yield f"{base}?options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f'drop schema "{schema}" cascade'))
+    admin.dispose()
+
+
 @pytest.fixture
 def app_module(tmp_path, database_url, embedded_redis_url, monkeypatch):
     """The app, configured on this test's own Redis prefix (its live store starts empty)."""

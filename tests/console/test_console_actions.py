@@ -3,11 +3,21 @@ one changes the engine's stores and leaves its audit row; refusals (role, input,
 status, someone else first) say why and change nothing."""
 from __future__ import annotations
 
-from engine.alerts.schema import alarm_events, incident_actions
-from layouts.parts.console import NOTE_MAX
+import pytest
 from sqlalchemy import select
 
+from engine.alerts.schema import alarm_events, incident_actions
+from layouts.parts.console import NOTE_MAX
+
 FEEDBACK = "console-feedback.children"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database_url(request, tmp_path_factory):
+    """Every action on both history stores (the engine's compare-and-set and audit rows)."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("pg_database_url")
+    return f"sqlite:///{tmp_path_factory.mktemp('console')}/history.sqlite"
 
 
 def click(post, role: str, button: str, selected: dict, **states):
