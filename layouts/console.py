@@ -10,7 +10,7 @@ from dash import dcc, html
 
 from damamaya import runtime
 from engine.alerts import alarm_queue
-from engine.alerts.console import alarm_rows
+from engine.alerts.console import alarm_rows, incident_sources
 from engine.geo import boundaries
 from engine.records import SEVERITIES, STATUSES
 from engine.taxonomy import DOMAINS
@@ -147,7 +147,7 @@ def layout(**_query):
     ops = ops_live()
     version = ops.versions().get("alarms", 0)  # first, so a change while reading shows at the next poll
     rows = alarm_rows(alarm_queue(ops), lang)
-    sources = sorted(s for s, d in runtime.live().sources().items() if "incident" in (d.get("kinds") or ["incident"]))
+    sources = incident_sources(runtime.live())
     messages = client_messages(lang, ("age.", "console.level.", "console.state.", "severity.", "status."))
     return html.Div([
         nav("/console"),

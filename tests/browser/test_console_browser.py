@@ -80,6 +80,7 @@ def test_operator_acknowledges_and_assigns_and_the_feed_keeps_the_assignment(con
     app, ops, live, history = console_app["app"], console_app["ops"], console_app["live"], console_app["history"]
     [alarm] = wait_until(lambda: ops.alarms(), 60, "the 112 call's alarm")
     app.sign_in(page, "operator", "/console")
+    page.wait_for_function("document.title === 'Operator console · Damamaya'", timeout=15_000)
 
     first_row = page.locator("#console-alarms .ag-center-cols-container .ag-row[row-index='0']")
     first_row.wait_for(timeout=30_000)
