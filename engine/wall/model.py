@@ -26,6 +26,7 @@ from engine.live import HEALTH, LiveStore, parts_status
 from engine.records import utcnow
 from engine.source_health import wall_health
 from engine.wall import views
+from engine.wall.tiles import SourceTiles
 from engine.cache import Cache
 from engine.wall.state import WallState
 
@@ -93,6 +94,7 @@ class WallModel:
         self.kpi = kpi  # engine.analytics.config.KpiConfig: complaint deadlines where a source gives none
         self._records: dict[str, tuple[str, list[dict]]] = {}
         self._layers: dict[tuple[str, int], dict] = {}  # cached layers already loaded in this request
+        self.aggregates = SourceTiles(live, kpi)  # tiles, headlines and rows, kept by the change stream
 
     # ---- a screen's first state ------------------------------------------------------------
     def snapshot(self, screen: str) -> WallSnapshot:
@@ -245,21 +247,21 @@ class WallModel:
     def _source_tiles(self, source: str, version: int, minute: int) -> list[dict]:
         now = datetime.fromtimestamp(minute * 60, tz=timezone.utc)
         return self._cached(f"wall:tiles:{source}:{version}:{minute}", TILES_TTL,
-                            lambda: views.wall_tiles(self._read(source)[1], now, self.kpi))
+                            lambda: self.aggregates.tiles(source, version, now))
 
     def _headline(self, source: str, version: int) -> dict | None:
         # a source without a headline caches [] (a cached None would read as a miss)
         found = self._cached(f"wall:headline:{source}:{version}", ROWS_TTL,
-                             lambda: [h] if (h := views.source_headline(self._read(source)[1])) else [])
+                             lambda: [h] if (h := self.aggregates.headline(source, version)) else [])
         return found[0] if found else None
 
     def _source_rows(self, source: str, version: int) -> list[dict]:
         return self._cached(f"wall:rows:{source}:{version}:{self.list_size}:{self.language}", ROWS_TTL,
-                            lambda: views.incident_rows(self._read(source)[1], self.list_size, self.language))
+                            lambda: self.aggregates.rows(source, version, self.list_size, self.language))
 
     def incident_rows(self, versions: dict[str, int]) -> list[dict]:
         rows = [row for s, v in versions.items() if s != HEALTH for row in self._source_rows(s, v)]
-        rows.sort(key=lambda r: r["ts"], reverse=True)
+        rows.sort(key=lambda r: (r["ts"], r["uid"]), reverse=True)
         return rows[:self.list_size]
 
     def rows_for(self, pairs: list[tuple[str, str]]) -> tuple[list[dict], list[str]]:
