@@ -61,7 +61,7 @@ def expected(live: LiveStore, source: str, now: datetime):
 
 def kept(agg: SourceTiles, live: LiveStore, source: str, now: datetime):
     version = live.versions().get(source, 0)
-    return agg.tiles(source, version, now), agg.headline(source, version), agg.rows(source, version, 7, "en")
+    return (*agg.summary(source, version, now), agg.rows(source, version, 7, "en"))
 
 
 def change_randomly(rng: random.Random, live: LiveStore, source: str, ids: list[str]) -> None:
@@ -145,7 +145,7 @@ def test_another_kpi_block_rebuilds_the_complaint_deadlines(live):
     t = NOW - timedelta(days=3)
     live.apply("lapor", [Incident(id="k1", source="lapor", category="waste", reported_at=t, updated_at=t)])
     version = live.versions()["lapor"]
-    overdue = lambda agg: {x["key"]: x for x in agg.tiles("lapor", version, NOW)}["complaints_overdue"]["value"]  # noqa: E731
+    overdue = lambda agg: {x["key"]: x for x in agg.summary("lapor", version, NOW)[0]}["complaints_overdue"]["value"]  # noqa: E731
     assert overdue(SourceTiles(live, KpiConfig(resolution_days={"default": 14, "waste": 1}))) == 1
     assert overdue(SourceTiles(live, KpiConfig(resolution_days={"default": 14, "waste": 10}))) == 0
 
@@ -156,7 +156,7 @@ def test_a_change_costs_redis_memory_in_proportion(live):
     many = [Incident(id=f"c{i:05d}", source="calls", category="medical", reported_at=t - timedelta(seconds=i), updated_at=t,
                      lat=-8.65, lon=115.22, desa="Dauh Puri", title="Kecelakaan lalu lintas") for i in range(2000)]
     live.apply("calls", many)
-    SourceTiles(live, KPI).ensure("calls", live.versions()["calls"])
+    SourceTiles(live, KPI).summary("calls", live.versions()["calls"], NOW)
     usage = lambda pattern: sum(live.r.memory_usage(k) for k in live.r.scan_iter(match=pattern))  # noqa: E731
     per_incident = usage("tt:tiles:calls*") / len(many)
     assert per_incident < 400, per_incident

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timezone
 
 import orjson
 
@@ -41,43 +41,96 @@ REPLAY_LIMIT = 2000  # more changes than this behind: rebuild from the records
 ZSETS = ("rows", "calls", "emerg", "due", "quake", "galert")
 REFS = ("sa", "sw")
 
-# KEYS: counters hash, contributions hash. ARGV: key base, expected _as_of, new _as_of,
-# new _ver, then (id, contribution or "" when gone) pairs. 0: someone else moved it first.
-_APPLY = """
-local base = ARGV[1]
-if redis.call('hget', KEYS[1], '_as_of') ~= ARGV[2] then return 0 end
-local function put(c, id, sign)
-  for _, name in ipairs(c.c or {}) do
-    if redis.call('hincrby', KEYS[1], name, sign) == 0 then redis.call('hdel', KEYS[1], name) end
+# The scripts below run atomically in Redis: an aggregate is read as one state and moved
+# as one step. Key names are built from ARGV[1], the aggregate's key base.
+
+# What `render` returns: counters, the two time windows, overdue complaints, the ids and
+# contributions of the worst three gauges, the latest quake's contribution, the prices,
+# distinct gauge stations, distinct reading stations.
+_RENDER = """
+local function render(b, since, before)
+  local top = redis.call('zrange', b .. ':z:galert', 0, 2)
+  local picked = {}
+  for i, id in ipairs(top) do picked[i] = redis.call('hget', b .. ':k', id) or '' end
+  local quake = redis.call('zrevrange', b .. ':z:quake', 0, 0)
+  local q = ''
+  if #quake > 0 then q = redis.call('hget', b .. ':k', quake[1]) or '' end
+  return {'tiles', redis.call('hgetall', b .. ':c'),
+          redis.call('zcount', b .. ':z:calls', since, '+inf'), redis.call('zcount', b .. ':z:emerg', since, '+inf'),
+          redis.call('zcount', b .. ':z:due', '-inf', before), picked, q, redis.call('hgetall', b .. ':p'),
+          redis.call('hlen', b .. ':r:sw'), redis.call('hlen', b .. ':r:sa')}
+end
+"""
+
+# ARGV: base, stream key, versions key, source, form, wanted version, replay limit, since, before,
+# the source's records key. The rendering when the aggregate is at the wanted version or newer;
+# else {'replay', as_of, newest stream id, the source's version, then (id, record) of each
+# record of the source that changed}; {'build'} when the aggregate is missing, of another
+# form, or the stream no longer reaches back to it.
+_SUMMARY = _RENDER + """
+local b = ARGV[1]
+local meta = redis.call('hmget', b .. ':c', '_as_of', '_ver', '_form')
+local as_of = meta[1]
+if not as_of or not meta[2] or meta[3] ~= ARGV[5] then return {'build'} end
+if tonumber(meta[2]) >= tonumber(ARGV[6]) then return render(b, ARGV[8], ARGV[9]) end
+local limit = tonumber(ARGV[7])
+local entries = redis.call('xrange', ARGV[2], '(' .. as_of, '+', 'COUNT', limit + 1)
+if #entries > limit then return {'build'} end
+if as_of ~= '0-0' and #redis.call('xrange', ARGV[2], as_of, as_of) == 0 then return {'build'} end
+local out, seen = {'replay', as_of, as_of, redis.call('hget', ARGV[3], ARGV[4]) or '0'}, {}
+for _, e in ipairs(entries) do
+  out[3] = e[1]
+  local f, s, i = e[2], nil, nil
+  for j = 1, #f, 2 do
+    if f[j] == 's' then s = f[j + 1] elseif f[j] == 'i' then i = f[j + 1] end
   end
-  for _, name in ipairs(c.z or {}) do
-    if sign > 0 then redis.call('zadd', base .. ':z:' .. name, c.t, id) else redis.call('zrem', base .. ':z:' .. name, id) end
-  end
-  for name, score in pairs(c.o or {}) do
-    if sign > 0 then redis.call('zadd', base .. ':z:' .. name, score, id) else redis.call('zrem', base .. ':z:' .. name, id) end
-  end
-  for name, member in pairs(c.r or {}) do
-    if redis.call('hincrby', base .. ':r:' .. name, member, sign) <= 0 then redis.call('hdel', base .. ':r:' .. name, member) end
-  end
-  if c.p then
-    if sign > 0 then redis.call('hset', base .. ':p', id, c.p) else redis.call('hdel', base .. ':p', id) end
+  if s == ARGV[4] and i and not seen[i] then
+    seen[i] = true
+    out[#out + 1] = i
+    out[#out + 1] = redis.call('hget', ARGV[10], i)  -- false (nil to the caller): gone
   end
 end
-for i = 5, #ARGV, 2 do
+return out
+"""
+
+# ARGV: base, expected _as_of, new _as_of, new _ver, since, before, then (id, contribution
+# or "" when gone) pairs. Each record's old contribution is taken off and the new one put
+# on; then the rendering. {'stale'}: another reader moved the aggregate first.
+_APPLY = _RENDER + """
+local b = ARGV[1]
+if redis.call('hget', b .. ':c', '_as_of') ~= ARGV[2] then return {'stale'} end
+local function put(c, id, sign)
+  for _, name in ipairs(c.c or {}) do
+    if redis.call('hincrby', b .. ':c', name, sign) == 0 then redis.call('hdel', b .. ':c', name) end
+  end
+  for _, name in ipairs(c.z or {}) do
+    if sign > 0 then redis.call('zadd', b .. ':z:' .. name, c.t, id) else redis.call('zrem', b .. ':z:' .. name, id) end
+  end
+  for name, score in pairs(c.o or {}) do
+    if sign > 0 then redis.call('zadd', b .. ':z:' .. name, score, id) else redis.call('zrem', b .. ':z:' .. name, id) end
+  end
+  for name, member in pairs(c.r or {}) do
+    if redis.call('hincrby', b .. ':r:' .. name, member, sign) <= 0 then redis.call('hdel', b .. ':r:' .. name, member) end
+  end
+  if c.p then
+    if sign > 0 then redis.call('hset', b .. ':p', id, c.p) else redis.call('hdel', b .. ':p', id) end
+  end
+end
+for i = 7, #ARGV, 2 do
   local id, new = ARGV[i], ARGV[i + 1]
-  local old = redis.call('hget', KEYS[2], id) or ''
+  local old = redis.call('hget', b .. ':k', id) or ''
   if old ~= new then
     if old ~= '' then put(cjson.decode(old), id, -1) end
     if new ~= '' then
       put(cjson.decode(new), id, 1)
-      redis.call('hset', KEYS[2], id, new)
+      redis.call('hset', b .. ':k', id, new)
     else
-      redis.call('hdel', KEYS[2], id)
+      redis.call('hdel', b .. ':k', id)
     end
   end
 end
-redis.call('hset', KEYS[1], '_as_of', ARGV[3], '_ver', ARGV[4])
-return 1
+redis.call('hset', b .. ':c', '_as_of', ARGV[3], '_ver', ARGV[4])
+return render(b, ARGV[5], ARGV[6])
 """
 
 
@@ -155,64 +208,74 @@ class SourceTiles:
         self.live, self.kcfg = live, kcfg
         made_with = kcfg.model_dump_json() if kcfg is not None else ""
         self.form = f"{FORM}:{hashlib.blake2b(made_with.encode(), digest_size=6).hexdigest()}"
-        self._script = None
+        self._scripts = {}
 
     def base(self, source: str) -> str:
         return self.live.key("tiles", source)
 
-    # ---- keeping an aggregate current ------------------------------------------------------
-    def _meta(self, source: str) -> dict[str, str]:
-        raw = self.live.r.hmget(self.base(source) + ":c", "_as_of", "_ver", "_form")
-        return {k: v.decode() for k, v in zip(("as_of", "ver", "form"), raw) if v is not None}
+    # ---- keeping an aggregate current and reading it ---------------------------------------
+    def _script(self, name: str, text: str):
+        if name not in self._scripts:
+            self._scripts[name] = self.live.r.register_script(text)
+        return self._scripts[name]
 
-    def _fresh(self, meta: dict, version: int) -> bool:
-        return meta.get("form") == self.form and "as_of" in meta and int(meta.get("ver", -1)) >= version
-
-    def ensure(self, source: str, version: int) -> None:
-        """Bring a source's aggregate to at least `version` (a version read from the store)."""
-        for _ in range(3):
-            meta = self._meta(source)
-            if self._fresh(meta, version):
-                return
-            if meta.get("form") != self.form or "as_of" not in meta or not self._advance(source, meta["as_of"]):
-                self.build(source)
-                return
-        self.build(source)  # other readers kept moving it: take the records as they are
-
-    def _stream_since(self, source: str, as_of: str):
-        """(changes after `as_of`, newest id, the source's version), read at one instant; None
-        when the stream no longer reaches back to `as_of` or holds too many changes."""
-        stream = self.live.key("changes")
-        pipe = self.live.r.pipeline(transaction=True)
-        pipe.xrange(stream, min=f"({as_of}", count=REPLAY_LIMIT + 1)
-        pipe.xrange(stream, count=1)
-        pipe.xrange(stream, min=as_of, max=as_of) if as_of != "0-0" else pipe.echo("")
-        pipe.hget(self.live.key("versions"), source)
-        entries, first, at_as_of, version = pipe.execute()
-        if len(entries) > REPLAY_LIMIT:
-            return None
-        if as_of != "0-0" and not at_as_of and (not first or _id(first[0][0]) > _id(as_of.encode())):
-            return None  # trimmed past `as_of`, or the stream was emptied
-        newest = entries[-1][0].decode() if entries else as_of
-        return entries, newest, int(version or 0)
-
-    def _advance(self, source: str, as_of: str) -> bool:
-        """Replay the changes after `as_of`; False when they cannot be replayed (rebuild)."""
-        read = self._stream_since(source, as_of)
-        if read is None:
-            return False
-        entries, newest, version = read
-        name = source.encode()
-        ids = list(dict.fromkeys(f[b"i"].decode() for _, f in entries if f.get(b"s") == name))
-        stored = self.live.raw_by_id(source, ids)
-        args = [self.base(source), as_of, newest, version]
-        for rid in ids:
-            args += [rid, encode(contribution(orjson.loads(stored[rid]), self.kcfg)) if rid in stored else ""]
+    def summary(self, source: str, version: int, now: datetime) -> tuple[list[dict], dict | None]:
+        """(tiles at `now`, headline) of a source whose version is at least `version`, as
+        views.wall_tiles and views.source_headline over its records give them. Brings the
+        aggregate up first: replays the source's changes since it, or builds it."""
+        at = now.timestamp()
+        window = [repr(at - 3600), f"({at!r}"]
         base = self.base(source)
-        if self._script is None:
-            self._script = self.live.r.register_script(_APPLY)
-        self._script(keys=[base + ":c", base + ":k"], args=args)
-        return True  # a 0 (another reader moved it first) is seen by `ensure`'s next look
+        for attempt in range(4):
+            wanted = version if attempt < 3 else 0  # others kept moving it: what is there is newer still
+            reply = self._script("summary", _SUMMARY)(args=[
+                base, self.live.key("changes"), self.live.key("versions"), source, self.form, wanted, REPLAY_LIMIT, *window,
+                self.live.key("rec", source)])
+            if reply[0] == b"replay":
+                reply = self._replay(source, reply[1:], window)
+            if reply[0] == b"tiles":
+                return self._tiles(source, reply[1:]), self._headline(reply[1:])
+            if reply[0] == b"build":
+                self.build(source)
+        raise RuntimeError(f"the tiles of {source} could not be read")  # never seen: three builds in a row moved
+
+    def _replay(self, source: str, reply: list, window: list[str]) -> list:
+        """Put the changed records' contributions in place of their old ones; the rendering or ['stale']."""
+        args = [self.base(source), *reply[:3], *window]
+        for rid, stored in zip(reply[3::2], reply[4::2]):
+            args += [rid, encode(contribution(orjson.loads(stored), self.kcfg)) if stored else ""]
+        return self._script("apply", _APPLY)(args=args)
+
+    def _tiles(self, source: str, reply: list) -> list[dict]:
+        raw, recent, emergencies, overdue, picked, quake, prices = reply[:7]
+        n = _counters(raw)
+        has = lambda counter: [source] if n.get(counter) else []  # noqa: E731
+        top = [orjson.loads(c) for c in picked if c]
+        latest = orjson.loads(quake) if quake else None
+        return [
+            views.open_tile(_by_severity(n, "oc:"), has("nd")),
+            views.calls_tile(recent, emergencies, bool(n.get("call")), has("call")),
+            views.gauges_tile(n.get("galert", 0), _worst_level(n), bool(n.get("gauge")), has("gauge"),
+                              [(c["l"], -int(float(c["o"]["galert"]))) for c in top]),
+            views.complaints_tile(overdue, n.get("cmpo", 0), bool(n.get("cmp")), has("cmp")),
+            views.price_change_today([_price(source, prices[i], prices[i + 1]) for i in range(0, len(prices), 2)]),
+            views.quake_tile(latest["q"] if latest else None, [source] if latest else []),
+        ]
+
+    @staticmethod
+    def _headline(reply: list) -> dict | None:
+        n, water_stations, stations = _counters(reply[0]), reply[7], reply[8]
+        if n.get("inc"):
+            return views.open_headline(_by_severity(n, "oa:"))
+        if n.get("cam"):
+            return views.cameras_headline(n.get("camon", 0), n["cam"])
+        if n.get("gauge"):
+            return views.gauges_headline(n.get("galert", 0), water_stations, _worst_level(n))
+        if n.get("pos"):
+            return views.positions_headline(n.get("boat", 0), n.get("fish", 0), n["pos"])
+        if n.get("rd"):
+            return views.stations_headline(stations)
+        return None
 
     def build(self, source: str) -> None:
         """The aggregate from all the source's records (first use, or too far behind)."""
@@ -256,72 +319,18 @@ class SourceTiles:
                 pipe.hset(f"{base}:r:{name}", mapping=dict(members))
         pipe.execute()
 
-    # ---- reading it ---------------------------------------------------------------------------
-    def _counters(self, source: str) -> dict[str, int]:
-        raw = self.live.r.hgetall(self.base(source) + ":c")
-        return {k.decode(): int(v) for k, v in raw.items() if not k.startswith(b"_")}
-
-    def tiles(self, source: str, version: int, now: datetime) -> list[dict]:
-        """The source's tiles at `now`, as views.wall_tiles over its records gives them."""
-        self.ensure(source, version)
-        base, at = self.base(source), now.timestamp()
-        pipe = self.live.r.pipeline(transaction=True)
-        pipe.hgetall(base + ":c")
-        pipe.zcount(base + ":z:calls", at - 3600, "+inf")
-        pipe.zcount(base + ":z:emerg", at - 3600, "+inf")
-        pipe.zcount(base + ":z:due", "-inf", f"({at!r}")
-        pipe.zrange(base + ":z:galert", 0, 2)
-        pipe.zrevrange(base + ":z:quake", 0, 0)
-        pipe.hgetall(base + ":p")
-        raw, recent, emergencies, overdue, top, quake, prices = pipe.execute()
-        n = {k.decode(): int(v) for k, v in raw.items() if not k.startswith(b"_")}
-        picked = self._contributions(source, top + quake)
-        has = lambda counter: [source] if n.get(counter) else []  # noqa: E731
-        top_gauges = [(picked[i]["l"], int(-float(picked[i]["o"]["galert"]))) for i in top if i in picked]
-        latest = picked.get(quake[0]) if quake else None
-        return [
-            views.open_tile(_by_severity(n, "oc:"), has("nd")),
-            views.calls_tile(recent, emergencies, bool(n.get("call")), has("call")),
-            views.gauges_tile(n.get("galert", 0), _worst_level(n), bool(n.get("gauge")), has("gauge"), top_gauges),
-            views.complaints_tile(overdue, n.get("cmpo", 0), bool(n.get("cmp")), has("cmp")),
-            views.price_change_today([_price(source, rid, raw_price) for rid, raw_price in prices.items()]),
-            views.quake_tile(latest["q"] if latest else None, [source] if quake else []),
-        ]
-
-    def _contributions(self, source: str, ids: list[bytes]) -> dict[bytes, dict]:
-        if not ids:
-            return {}
-        raw = self.live.r.hmget(self.base(source) + ":k", ids)
-        return {i: orjson.loads(v) for i, v in zip(ids, raw) if v}
-
-    def headline(self, source: str, version: int) -> dict | None:
-        """The source's headline, as views.source_headline over its records gives it."""
-        self.ensure(source, version)
-        base = self.base(source)
-        pipe = self.live.r.pipeline(transaction=True)
-        pipe.hgetall(base + ":c")
-        pipe.hlen(base + ":r:sw")
-        pipe.hlen(base + ":r:sa")
-        raw, water_stations, stations = pipe.execute()
-        n = {k.decode(): int(v) for k, v in raw.items() if not k.startswith(b"_")}
-        if n.get("inc"):
-            return views.open_headline(_by_severity(n, "oa:"))
-        if n.get("cam"):
-            return views.cameras_headline(n.get("camon", 0), n["cam"])
-        if n.get("gauge"):
-            return views.gauges_headline(n.get("galert", 0), water_stations, _worst_level(n))
-        if n.get("pos"):
-            return views.positions_headline(n.get("boat", 0), n.get("fish", 0), n["pos"])
-        if n.get("rd"):
-            return views.stations_headline(stations)
-        return None
-
     def rows(self, source: str, version: int, limit: int, language: str) -> list[dict]:
         """The source's newest `limit` incidents as rows, as views.incident_rows gives them."""
-        self.ensure(source, version)
+        self.summary(source, version, datetime.now(timezone.utc))
         ids = [i.decode() for i in self.live.r.zrevrange(self.base(source) + ":z:rows", 0, limit - 1)]
         found = (orjson.loads(v) for v in self.live.raw_by_id(source, ids).values())
         return views.incident_rows(found, limit, language)  # as they are now (one may have changed since)
+
+
+def _counters(flat: list[bytes]) -> dict[str, int]:
+    """A HGETALL's flat reply of the counters hash, without its `_` fields."""
+    pairs = zip(flat[::2], flat[1::2])
+    return {k.decode(): int(v) for k, v in pairs if not k.startswith(b"_")}
 
 
 def _by_severity(n: dict[str, int], prefix: str) -> dict[str, int]:
@@ -335,8 +344,3 @@ def _worst_level(n: dict[str, int]) -> int:
 def _price(source: str, rid: bytes, raw: bytes) -> dict:
     commodity, market, date, value = orjson.loads(raw)
     return {"id": rid.decode(), "source": source, "commodity": commodity, "market": market, "date": date, "value": value}
-
-
-def _id(stream_id: bytes) -> tuple[int, int]:
-    ms, _, seq = stream_id.decode().partition("-")
-    return int(ms), int(seq or 0)
