@@ -160,3 +160,25 @@ def test_a_change_costs_redis_memory_in_proportion(live):
     usage = lambda pattern: sum(live.r.memory_usage(k) for k in live.r.scan_iter(match=pattern))  # noqa: E731
     per_incident = usage("tt:tiles:calls*") / len(many)
     assert per_incident < 400, per_incident
+
+
+def test_a_reader_overtaken_by_another_takes_its_result_instead_of_replaying_twice(live, monkeypatch):
+    rng = random.Random(8)
+    ids = []
+    for _ in range(10):
+        change_randomly(rng, live, "a", ids)
+    slow, quick = SourceTiles(live, KPI), SourceTiles(live, KPI)
+    kept(slow, live, "a", NOW)
+    change_randomly(rng, live, "a", ids)
+    replies = []
+    original = SourceTiles._replay
+
+    def overtaken(self, source, reply, window):
+        if self is slow and not replies:
+            kept(quick, live, "a", NOW)  # the other reader moves the aggregate in between
+        replies.append(original(self, source, reply, window))
+        return replies[-1]
+
+    monkeypatch.setattr(SourceTiles, "_replay", overtaken)
+    assert kept(slow, live, "a", NOW) == expected(live, "a", NOW)
+    assert replies[-1] == [b"stale"]
