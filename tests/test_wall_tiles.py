@@ -182,3 +182,20 @@ def test_a_reader_overtaken_by_another_takes_its_result_instead_of_replaying_twi
     monkeypatch.setattr(SourceTiles, "_replay", overtaken)
     assert kept(slow, live, "a", NOW) == expected(live, "a", NOW)
     assert replies[-1] == [b"stale"]
+
+
+def test_a_quiet_source_is_not_left_behind_by_busy_ones(live, monkeypatch):
+    rng = random.Random(9)
+    agg = SourceTiles(live, KPI)
+    quiet, busy = [], []
+    for _ in range(10):
+        change_randomly(rng, live, "quiet", quiet)
+    kept(agg, live, "quiet", NOW)
+    monkeypatch.setattr(tiles_module, "REPLAY_LIMIT", 5)
+    monkeypatch.setattr(SourceTiles, "build", lambda *a: pytest.fail("rebuilt from all records"))
+    for _ in range(4):
+        for _ in range(4):  # more changes of another source than a replay takes, between two looks
+            change_randomly(rng, live, "busy", busy)
+        kept(agg, live, "quiet", NOW)
+    change_randomly(rng, live, "quiet", quiet)
+    assert kept(agg, live, "quiet", NOW) == expected(live, "quiet", NOW)

@@ -72,7 +72,15 @@ local b = ARGV[1]
 local meta = redis.call('hmget', b .. ':c', '_as_of', '_ver', '_form')
 local as_of = meta[1]
 if not as_of or not meta[2] or meta[3] ~= ARGV[5] then return {'build'} end
-if tonumber(meta[2]) >= tonumber(ARGV[6]) then return render(b, ARGV[8], ARGV[9]) end
+if tonumber(meta[2]) >= tonumber(ARGV[6]) then
+  -- the source unchanged since: its aggregate is as of the stream's head, so that other
+  -- sources' changes do not leave it behind the stream's reach
+  if redis.call('hget', ARGV[3], ARGV[4]) == meta[2] then
+    local head = redis.call('xrevrange', ARGV[2], '+', '-', 'COUNT', 1)
+    if #head > 0 and head[1][1] ~= as_of then redis.call('hset', b .. ':c', '_as_of', head[1][1]) end
+  end
+  return render(b, ARGV[8], ARGV[9])
+end
 local limit = tonumber(ARGV[7])
 local entries = redis.call('xrange', ARGV[2], '(' .. as_of, '+', 'COUNT', limit + 1)
 if #entries > limit then return {'build'} end
