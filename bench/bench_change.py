@@ -10,7 +10,11 @@ web request has them) asks what changed. Printed per N, p50 / p95 in ms:
 - its parts: tiles + headlines, grid rows, map layers;
 - main's way for the tiles + headline: every record of the changed source read and the
   views computed over them (what `WallModel` did per data version before);
-- Redis memory of the kept tiles per live incident, and the time to build them once.
+- the same poll without the map layers (the rest: tiles, headlines, grid rows, health);
+- a Redis PING after each poll: the round trip the machine gives at that moment (the
+  tiles take 4 to 5 round trips: read the cache, read/replay, apply, write the cache);
+- Redis memory of the kept tiles per live incident (beside the record's own), and the
+  time to build them once from all records (a screen's first load after a flush).
 """
 from __future__ import annotations
 
@@ -90,10 +94,9 @@ def measure(client: redis.Redis, n: int, repeats: int) -> dict:
     rng = random.Random(7)
     live, cache = LiveStore(client, PREFIX), RedisCache(client, PREFIX)
     incidents = fill(live, n, rng)
-    t = time.perf_counter()
-    state = model(live, cache, {}).snapshot("b" * 32).state  # a screen loads the wall: kept tiles built, layers cached
-    first_build = time.perf_counter() - t
-    polls, parts_seen, before, grid_rows = [], [], [], []
+    loading: dict[str, float] = {}
+    state = model(live, cache, loading).snapshot("b" * 32).state  # a screen loads the wall: kept tiles built, layers cached
+    polls, parts_seen, before, grid_rows, pings = [], [], [], [], []
     for i in range(repeats):
         changed = incidents[rng.randrange(n)]
         status = "dispatched" if i % 2 == 0 else "closed"
@@ -106,10 +109,13 @@ def measure(client: redis.Redis, n: int, repeats: int) -> dict:
         grid_rows.append(len(out.grid["upsert"]) if out.grid and "upsert" in out.grid else -1)
         state = out.state
         before.append(main_way(live))
+        t = time.perf_counter()
+        client.ping()
+        pings.append((time.perf_counter() - t) * 1000)
     usage = sum(client.memory_usage(k) or 0 for k in client.scan_iter(match=f"{PREFIX}:tiles:bench*"))
     records = client.memory_usage(f"{PREFIX}:rec:bench") or 0
     return {"polls": polls, "parts": parts_seen, "before": before, "rows": grid_rows,
-            "tiles_bytes": usage / n, "record_bytes": records / n, "build": first_build}
+            "tiles_bytes": usage / n, "record_bytes": records / n, "build": loading["tiles"] / 1000, "pings": pings}
 
 
 def line(values: list[float]) -> str:
@@ -129,15 +135,16 @@ def main() -> int:
         client.close()
         server.stop()
     print(f"first poll after 1 of N incidents changed; ms p50 / p95 over {args.repeats} changes")
-    header = f"{'N':>8} | {'first poll':>17} | {'tiles+headlines':>17} | {'grid rows':>17} | {'map layers':>17} | " \
-             f"{'main: tiles+hl':>17} | rows sent | kept tiles B/inc | record B/inc | build s"
+    header = f"{'N':>8} | {'first poll':>17} | {'without layers':>17} | {'tiles+headlines':>17} | {'grid rows':>17} | " \
+             f"{'map layers':>17} | {'main: tiles+hl':>17} | {'Redis PING':>17} | rows sent | kept B/inc | record B/inc | build s"
     print(header)
     print("-" * len(header))
     for n, r in results.items():
         part = lambda name: [p.get(name, 0.0) for p in r["parts"]]  # noqa: E731
-        print(f"{n:>8,} | {line(r['polls'])} | {line(part('tiles'))} | {line(part('grid'))} | {line(part('layers'))} | "
-              f"{line(r['before'])} | {max(r['rows']):>9} | {r['tiles_bytes']:>16.0f} | {r['record_bytes']:>12.0f} | "
-              f"{r['build']:7.2f}")
+        unlayered = [poll - layers for poll, layers in zip(r["polls"], part("layers"))]
+        print(f"{n:>8,} | {line(r['polls'])} | {line(unlayered)} | {line(part('tiles'))} | {line(part('grid'))} | "
+              f"{line(part('layers'))} | {line(r['before'])} | {line(r['pings'])} | {max(r['rows']):>9} | "
+              f"{r['tiles_bytes']:>10.0f} | {r['record_bytes']:>12.0f} | {r['build']:7.2f}")
     return 0
 
 
