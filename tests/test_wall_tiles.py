@@ -150,7 +150,7 @@ def test_another_kpi_block_rebuilds_the_complaint_deadlines(live):
     assert overdue(SourceTiles(live, KpiConfig(resolution_days={"default": 14, "waste": 10}))) == 0
 
 
-def test_a_change_costs_redis_memory_in_proportion(live):
+def test_kept_tiles_take_a_few_hundred_bytes_per_incident(live):
     """The aggregate of 2,000 incidents stays small beside the records themselves."""
     t = NOW
     many = [Incident(id=f"c{i:05d}", source="calls", category="medical", reported_at=t - timedelta(seconds=i), updated_at=t,
