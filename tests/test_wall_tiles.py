@@ -199,3 +199,17 @@ def test_a_quiet_source_is_not_left_behind_by_busy_ones(live, monkeypatch):
         kept(agg, live, "quiet", NOW)
     change_randomly(rng, live, "quiet", quiet)
     assert kept(agg, live, "quiet", NOW) == expected(live, "quiet", NOW)
+
+
+def test_several_sources_asked_at_once_equal_each_asked_alone(live):
+    rng = random.Random(12)
+    ids = {s: [] for s in "abc"}
+    for source in ids:
+        for _ in range(6):
+            change_randomly(rng, live, source, ids[source])
+    agg = SourceTiles(live, KPI)
+    kept(agg, live, "a", NOW)  # a: current; b, c: never built
+    change_randomly(rng, live, "a", ids["a"])  # a: one change to replay
+    versions = live.versions()
+    together = agg.summaries([(s, versions[s]) for s in "abc"], NOW)
+    assert together == {s: expected(live, s, NOW)[:2] for s in "abc"}

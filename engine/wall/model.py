@@ -249,13 +249,12 @@ class WallModel:
         keys = [f"wall:summary:{s}:{v}:{minute}" for s, v in current]
         found = self.cache.get_many(keys) if keys else []
         now = datetime.fromtimestamp(minute * 60, tz=timezone.utc)
-        parts, headlines, computed = [], {}, {}
-        for (source, version), key, raw in zip(current, keys, found):
-            if raw is None:
-                tiles, headline = self.aggregates.summary(source, version, now)
-                summary = computed[key] = {"tiles": tiles, "headline": headline}
-            else:
-                summary = orjson.loads(raw)
+        missing = [(sv, key) for sv, key, raw in zip(current, keys, found) if raw is None]
+        kept = self.aggregates.summaries([sv for sv, _ in missing], now) if missing else {}
+        computed = {key: {"tiles": kept[s][0], "headline": kept[s][1]} for (s, _), key in missing}
+        parts, headlines = [], {}
+        for (source, _), key, raw in zip(current, keys, found):
+            summary = computed[key] if raw is None else orjson.loads(raw)
             parts.append(summary["tiles"])
             if summary["headline"]:
                 headlines[source] = summary["headline"]

@@ -227,25 +227,37 @@ class SourceTiles:
             self._scripts[name] = self.live.r.register_script(text)
         return self._scripts[name]
 
-    def summary(self, source: str, version: int, now: datetime) -> tuple[list[dict], dict | None]:
+    def summary(self, source: str, version: int, now: datetime, reply: list | None = None) -> tuple[list[dict], dict | None]:
         """(tiles at `now`, headline) of a source whose version is at least `version`, as
         views.wall_tiles and views.source_headline over its records give them. Brings the
-        aggregate up first: replays the source's changes since it, or builds it."""
-        at = now.timestamp()
-        window = [repr(at - 3600), f"({at!r}"]
-        base = self.base(source)
+        aggregate up first: replays the source's changes since it, or builds it. `reply`:
+        the summary script's answer when it was already asked (see `summaries`)."""
+        window = _window(now)
         for attempt in range(4):
-            wanted = version if attempt < 3 else 0  # others kept moving it: what is there is newer still
-            reply = self._script("summary", _SUMMARY)(args=[
-                base, self.live.key("changes"), self.live.key("versions"), source, self.form, wanted, REPLAY_LIMIT, *window,
-                self.live.key("rec", source)])
+            if reply is None:
+                wanted = version if attempt < 3 else 0  # others kept moving it: what is there is newer still
+                reply = self._script("summary", _SUMMARY)(args=self._summary_args(source, wanted, window))
             if reply[0] == b"replay":
                 reply = self._replay(source, reply[1:], window)
             if reply[0] == b"tiles":
                 return self._tiles(source, reply[1:]), self._headline(reply[1:])
             if reply[0] == b"build":
                 self.build(source)
+            reply = None
         raise RuntimeError(f"the tiles of {source} could not be read")  # never seen: three builds in a row moved
+
+    def summaries(self, wanted: list[tuple[str, int]], now: datetime) -> dict[str, tuple[list[dict], dict | None]]:
+        """`summary` of several sources, asked in one round trip (a minute's tick asks every source)."""
+        pipe = self.live.r.pipeline(transaction=False)
+        script, window = self._script("summary", _SUMMARY), _window(now)
+        for source, version in wanted:
+            script(args=self._summary_args(source, version, window), client=pipe)
+        replies = pipe.execute()
+        return {source: self.summary(source, version, now, reply) for (source, version), reply in zip(wanted, replies)}
+
+    def _summary_args(self, source: str, version: int, window: list[str]) -> list:
+        return [self.base(source), self.live.key("changes"), self.live.key("versions"), source, self.form, version,
+                REPLAY_LIMIT, *window, self.live.key("rec", source)]
 
     def _replay(self, source: str, reply: list, window: list[str]) -> list:
         """Put the changed records' contributions in place of their old ones; the rendering or ['stale']."""
@@ -333,6 +345,12 @@ class SourceTiles:
         ids = [i.decode() for i in self.live.r.zrevrange(self.base(source) + ":z:rows", 0, limit - 1)]
         found = (orjson.loads(v) for v in self.live.raw_by_id(source, ids).values())
         return views.incident_rows(found, limit, language)  # as they are now (one may have changed since)
+
+
+def _window(now: datetime) -> list[str]:
+    """The scripts' time bounds: calls since an hour ago (inclusive), deadlines before now (exclusive)."""
+    at = now.timestamp()
+    return [repr(at - 3600), f"({at!r}"]
 
 
 def _counters(flat: list[bytes]) -> dict[str, int]:
