@@ -411,3 +411,47 @@ def test_source_names_a_screen_makes_up_cost_nothing(dash_app, sign_in_as):
     assert not any('"pts"' in k and '"calls"' in k for k in sent)  # unchanged: not sent
     new_keys = {k for k in set(live.r.keys("*")) - keys_before if b"nope" in k}
     assert new_keys == set()
+
+
+@pytest.fixture
+def ten_thousand_calls(dash_app):
+    from damamaya import runtime
+
+    live: LiveStore = runtime.live()
+    live.r.flushdb()
+    live.describe_sources({"calls": {"title": "112", "kinds": ["incident"], "interval": 1}})
+    t = datetime.now(timezone.utc)
+    many = [Incident(id=f"c{i:05d}", source="calls", category="fire", severity="high", reported_at=t, updated_at=t,
+                     lat=-8.65 + i * 1e-6, lon=115.22) for i in range(10_000)]
+    for start in range(0, len(many), 2500):
+        live.apply("calls", many[start:start + 2500])
+    return live, many
+
+
+def _poll_after(dash_app, sign_in_as, live, change) -> dict:
+    state = first_state()
+    live.apply("calls", [change])
+    response = sign_in_as(dash_app.server, "operator").post("/_dash-update-component",
+                                                            json=_poll_request(dash_app, state, ["calls"]))
+    assert response.status_code == 200
+    return response.get_json()["response"]
+
+
+def test_one_changed_incident_of_ten_thousand_sends_its_row_and_no_tiles_when_no_number_moved(dash_app, sign_in_as,
+                                                                                            ten_thousand_calls):
+    live, many = ten_thousand_calls
+    sent = _poll_after(dash_app, sign_in_as, live, many[4321].model_copy(update={"title": "Kebakaran gudang"}))
+    grid = sent["wall-grid-changes"]["data"]
+    assert [r["uid"] for r in grid["upsert"]] == ["calls:c04321"] and grid["remove"] == []
+    assert grid["upsert"][0]["title"] == "Kebakaran gudang"
+    assert "wall-tiles" not in sent  # the same numbers: the tiles are not sent again
+
+
+def test_one_closed_incident_of_ten_thousand_sends_its_row_and_the_tiles(dash_app, sign_in_as, ten_thousand_calls):
+    live, many = ten_thousand_calls
+    sent = _poll_after(dash_app, sign_in_as, live, many[17].model_copy(update={"status": "closed"}))
+    grid = sent["wall-grid-changes"]["data"]
+    assert [(r["uid"], r["status"]) for r in grid["upsert"]] == [("calls:c00017", "closed")] and grid["remove"] == []
+    tiles = {t["key"]: t for t in sent["wall-tiles"]["data"]["tiles"]}
+    assert tiles["open_incidents"]["value"] == 9_999
+    assert sent["wall-tiles"]["data"]["headlines"]["calls"]["value"] == "9999"

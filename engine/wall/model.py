@@ -7,7 +7,9 @@ Every view is computed per source and per data version, once, whichever worker o
 screen asks first (kept in a `Cache`); a change in one source recomputes only that
 source's part. A map layer at a newer version is built from the cached older one by
 replaying the change stream, and a screen holding the previous version gets the edit
-operations of the features that changed.
+operations of the features that changed. The tiles, headlines and incident rows come
+from per-source aggregates kept in Redis and advanced by the same stream
+(engine/wall/tiles.py): never recomputed from all of a source's records on a change.
 
 One `WallModel` serves one request: it reads each source's records from Redis at
 most once (the tiles, headline, rows and layer of one version are often computed in
@@ -26,6 +28,7 @@ from engine.live import HEALTH, LiveStore, parts_status
 from engine.records import utcnow
 from engine.source_health import wall_health
 from engine.wall import views
+from engine.wall.tiles import SourceTiles
 from engine.cache import Cache
 from engine.wall.state import WallState
 
@@ -93,6 +96,7 @@ class WallModel:
         self.kpi = kpi  # engine.analytics.config.KpiConfig: complaint deadlines where a source gives none
         self._records: dict[str, tuple[str, list[dict]]] = {}
         self._layers: dict[tuple[str, int], dict] = {}  # cached layers already loaded in this request
+        self.aggregates = SourceTiles(live, kpi)  # tiles, headlines and rows, kept by the change stream
 
     # ---- a screen's first state ------------------------------------------------------------
     def snapshot(self, screen: str) -> WallSnapshot:
@@ -236,30 +240,35 @@ class WallModel:
         return tuple(_delta(old[which], new[which]) for which in ("points", "shapes"))
 
     def tiles(self, versions: dict[str, int], minute: int) -> dict:
-        """The KPI tiles and each source's headline number, as the wall's tiles store holds them."""
+        """The KPI tiles and each source's headline number, as the wall's tiles store holds them.
+
+        Per source and version and minute, cached (one read for all sources); a source not
+        cached yet is read from its kept aggregate (engine/wall/tiles.py), which costs what
+        changed since, not what the source holds."""
         current = sorted((s, v) for s, v in versions.items() if s != HEALTH)
-        parts = [self._source_tiles(s, v, minute) for s, v in current]
-        headlines = {s: h for s, v in current if (h := self._headline(s, v))}
-        return {"tiles": views.merge_tiles(parts), "headlines": headlines}
-
-    def _source_tiles(self, source: str, version: int, minute: int) -> list[dict]:
+        keys = [f"wall:summary:{s}:{v}:{minute}" for s, v in current]
+        found = self.cache.get_many(keys) if keys else []
         now = datetime.fromtimestamp(minute * 60, tz=timezone.utc)
-        return self._cached(f"wall:tiles:{source}:{version}:{minute}", TILES_TTL,
-                            lambda: views.wall_tiles(self._read(source)[1], now, self.kpi))
-
-    def _headline(self, source: str, version: int) -> dict | None:
-        # a source without a headline caches [] (a cached None would read as a miss)
-        found = self._cached(f"wall:headline:{source}:{version}", ROWS_TTL,
-                             lambda: [h] if (h := views.source_headline(self._read(source)[1])) else [])
-        return found[0] if found else None
+        missing = [(sv, key) for sv, key, raw in zip(current, keys, found) if raw is None]
+        kept = self.aggregates.summaries([sv for sv, _ in missing], now) if missing else {}
+        computed = {key: {"tiles": kept[s][0], "headline": kept[s][1]} for (s, _), key in missing}
+        parts, headlines = [], {}
+        for (source, _), key, raw in zip(current, keys, found):
+            summary = computed[key] if raw is None else orjson.loads(raw)
+            parts.append(summary["tiles"])
+            if summary["headline"]:
+                headlines[source] = summary["headline"]
+        if computed:
+            self.cache.set_many({k: orjson.dumps(v) for k, v in computed.items()}, TILES_TTL)
+        return {"tiles": views.merge_tiles(parts), "headlines": headlines}
 
     def _source_rows(self, source: str, version: int) -> list[dict]:
         return self._cached(f"wall:rows:{source}:{version}:{self.list_size}:{self.language}", ROWS_TTL,
-                            lambda: views.incident_rows(self._read(source)[1], self.list_size, self.language))
+                            lambda: self.aggregates.rows(source, version, self.list_size, self.language))
 
     def incident_rows(self, versions: dict[str, int]) -> list[dict]:
         rows = [row for s, v in versions.items() if s != HEALTH for row in self._source_rows(s, v)]
-        rows.sort(key=lambda r: r["ts"], reverse=True)
+        rows.sort(key=lambda r: (r["ts"], r["uid"]), reverse=True)
         return rows[:self.list_size]
 
     def rows_for(self, pairs: list[tuple[str, str]]) -> tuple[list[dict], list[str]]:
