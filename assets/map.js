@@ -36,6 +36,23 @@ window.dmy = window.dmy || {};
     return String(s || "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
   }
 
+  // a cluster as a ring of its severity mix (counts per rank 0..4), largest rank first
+  function ring(latlng, counts, total) {
+    const sum = counts.reduce((a, b) => a + b, 0) || 1;
+    let start = 0;
+    const stops = [];
+    for (let r = 4; r >= 0; r--) {
+      if (!counts[r]) continue;
+      const end = start + (counts[r] / sum) * 360;
+      stops.push(colours().rank[r] + " " + start + "deg " + end + "deg");
+      start = end;
+    }
+    const size = 34 + Math.min(26, Math.log2(total) * 5);
+    const html = '<div class="cluster-ring" style="width:' + size + "px;height:" + size +
+      "px;background:conic-gradient(" + stops.join(",") + ')"><span>' + Number(total) + "</span></div>";
+    return L.marker(latlng, {icon: L.divIcon({html: html, className: "cluster-icon", iconSize: L.point(size, size)})});
+  }
+
   window.dmy.map = {
     pointToLayer: function (feature, latlng) {
       const p = feature.properties;
@@ -49,17 +66,19 @@ window.dmy = window.dmy || {};
       const leaves = index.getLeaves(feature.properties.cluster_id, Infinity);
       const counts = [0, 0, 0, 0, 0];
       leaves.forEach((l) => { counts[Math.min(4, l.properties.rank || 0)] += 1; });
-      let start = 0, stops = [];
-      for (let r = 4; r >= 0; r--) {
-        if (!counts[r]) continue;
-        const end = start + (counts[r] / leaves.length) * 360;
-        stops.push(colours().rank[r] + " " + start + "deg " + end + "deg");
-        start = end;
-      }
-      const size = 34 + Math.min(26, Math.log2(leaves.length) * 5);
-      const html = '<div class="cluster-ring" style="width:' + size + "px;height:" + size +
-        "px;background:conic-gradient(" + stops.join(",") + ')"><span>' + feature.properties.point_count + "</span></div>";
-      return L.marker(latlng, {icon: L.divIcon({html: html, className: "cluster-icon", iconSize: L.point(size, size)})});
+      return ring(latlng, counts, feature.properties.point_count);
+    },
+    // a layer clustered by the server (api/wall_data.py): a cluster carries its counts per rank
+    serverPointToLayer: function (feature, latlng) {
+      const p = feature.properties;
+      return p.cluster ? ring(latlng, p.ranks, p.point_count) : window.dmy.map.pointToLayer(feature, latlng);
+    },
+    serverFeature: function (feature, layer) {
+      if (!feature.properties.cluster) return window.dmy.map.bindPopup(feature, layer);
+      layer.on("click", function (e) {
+        const map = layer._map;
+        if (map) map.setView(e.latlng, Math.min(map.getZoom() + 2, map.getMaxZoom()));
+      });
     },
     shapeStyle: function (feature) {
       const c = colour(feature.properties);
@@ -90,6 +109,126 @@ window.dmy = window.dmy || {};
     },
     kecamatanLabel: function (feature, layer) {
       layer.bindTooltip(escape(feature.properties.nama).toUpperCase(), {permanent: true, direction: "center", className: "kecamatan-label", offset: [0, -24]});
+    },
+  };
+})();
+
+/* The wall's map data loader. Each source's layer store (layouts/wall.py, updated by the
+   poll in callbacks/wall.py) names the URLs of the layer's current version; the features
+   are fetched from there (cacheable, gzip), and a poll's edits of the few features that
+   changed are applied to the copy held here. A layer clustered by the server is fetched
+   per viewport: its clusters again whenever the map moves. Work runs one job at a time,
+   so edits apply in the order the poll sent them. */
+(function () {
+  const held = {};           // source -> {v, tag, mode, pts, shp, urls}
+  let view = null;           // {zoom, bounds: [[south, west], [north, east]]}
+  let queue = Promise.resolve();
+  const RETRIES = 3;
+
+  function later(job) {
+    queue = queue.then(job).catch((err) => { console.warn("map data:", err); });
+  }
+
+  function show(type, source, features) {
+    window.dash_clientside.set_props({type: type, source: source}, {data: {type: "FeatureCollection", features: features}});
+  }
+
+  function getJSON(url) {
+    return fetch(url, {credentials: "same-origin"}).then((r) => {
+      if (!r.ok) throw new Error(r.status + " " + url);
+      return r.json();
+    });
+  }
+
+  function edited(features, ops) {
+    const out = features.slice();
+    ops.forEach((op) => {
+      if (op[0] === "del") out.splice(op[1], 1);
+      else if (op[0] === "ins") out.splice(op[1], 0, op[2]);
+      else out[op[1]] = op[2];
+    });
+    return out;
+  }
+
+  // the features of one part at the message's version: the held copy edited, or fetched whole
+  function part(h, msg, key, urlKey) {
+    const ops = msg[key];
+    if (ops && h.v === msg.from && h.mode === msg.mode && h[key]) return Promise.resolve(edited(h[key], ops));
+    return getJSON(msg.urls[urlKey]).then((fc) => fc.features);
+  }
+
+  function clustersURL(h) {
+    if (!view || !view.bounds) return null;
+    const b = view.bounds, pad = 0.2;
+    const dy = (b[1][0] - b[0][0]) * pad, dx = (b[1][1] - b[0][1]) * pad;
+    const clamp = (v, lo, hi) => Math.max(lo, Math.min(hi, v)).toFixed(6);
+    const bbox = [clamp(b[0][1] - dx, -180, 179.9), clamp(b[0][0] - dy, -85, 84.9),
+                  clamp(b[1][1] + dx, -179.9, 180), clamp(b[1][0] + dy, -84.9, 85)].join(",");
+    return h.urls.clusters + "?z=" + Math.max(0, Math.floor(view.zoom)) + "&bbox=" + bbox;
+  }
+
+  function loadClusters(source) {
+    const h = held[source];
+    const url = h && h.mode === "clusters" ? clustersURL(h) : null;
+    if (!url) return Promise.resolve();
+    const v = h.v;
+    return getJSON(url).then((fc) => { if (held[source].v === v) show("cls", source, fc.features); });
+  }
+
+  function load(source, msg, tries) {
+    const h = held[source] || (held[source] = {v: null, tag: null, mode: null, pts: null, shp: null, urls: null});
+    if (h.v === msg.v && h.tag === msg.tag && h.mode === msg.mode) return Promise.resolve();
+    if (msg.mode === "gone") {
+      ["pts", "cls", "shp"].forEach((type) => show(type, source, []));
+      Object.assign(h, {v: 0, tag: null, mode: "gone", pts: null, shp: null, urls: null});
+      return Promise.resolve();
+    }
+    const wantPoints = msg.mode === "points";
+    return Promise.all([part(h, msg, "shp", "shapes"), wantPoints ? part(h, msg, "pts", "points") : null])
+      .then(([shp, pts]) => {
+        const before = h.mode;
+        Object.assign(h, {v: msg.v, tag: msg.tag, mode: msg.mode, urls: msg.urls, shp: shp, pts: pts});
+        show("shp", source, shp);
+        if (wantPoints) show("pts", source, pts);
+        else if (before === "points") show("pts", source, []);
+        if (wantPoints && before === "clusters") show("cls", source, []);
+        return wantPoints ? null : loadClusters(source);
+      })
+      .catch((err) => {
+        // a failed fetch: keep what is shown, try again a little later (the next poll may also bring a newer version)
+        if (tries < RETRIES) setTimeout(() => later(() => retry(source, msg, tries + 1)), 2000 * (tries + 1));
+        throw err;
+      });
+  }
+
+  function keyOf(msg) {
+    return [msg.mode, msg.v, msg.tag, msg.from].join(":");
+  }
+
+  function retry(source, msg, tries) {
+    return (held[source] || {}).wanted === keyOf(msg) ? load(source, msg, tries) : Promise.resolve();
+  }
+
+  window.dmy.mapdata = {
+    // every layer store's message (Dash's pattern-matching input) with its ids
+    receive: function (messages, inputs) {
+      (messages || []).forEach((msg, i) => {
+        const source = inputs && inputs[i] && inputs[i].id.source;
+        if (!msg || source === undefined) return;
+        const h = held[source] || (held[source] = {v: null, tag: null, mode: null, pts: null, shp: null, urls: null});
+        if (h.wanted === keyOf(msg)) return;  // this store did not change
+        h.wanted = keyOf(msg);
+        later(() => load(source, msg, 0));
+      });
+      return window.dash_clientside.no_update;
+    },
+    viewport: function (zoom, bounds) {
+      if (zoom === undefined || zoom === null || !bounds) return window.dash_clientside.no_update;
+      view = {zoom: zoom, bounds: bounds};
+      Object.keys(held).forEach((source) => {
+        if (held[source].mode === "clusters") later(() => loadClusters(source));
+      });
+      return window.dash_clientside.no_update;
     },
   };
 })();
