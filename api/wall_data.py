@@ -18,7 +18,7 @@ import math
 import re
 
 from flask import Blueprint, Response, jsonify, request
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from damamaya import runtime
 from engine.wall.clusters import MAX_LAT, MAX_ZOOM, Viewport, viewport_pixels
@@ -54,21 +54,18 @@ class ClusterQuery(BaseModel):
 
     @field_validator("bbox")
     @classmethod
-    def _bbox(cls, v: str) -> str:
+    def _bbox(cls, v: str, info: ValidationInfo) -> str:
         numbers = v.split(",")
         if len(numbers) != 4 or not all(re.fullmatch(NUMBER, n) for n in numbers):
             raise ValueError("must be four numbers: west,south,east,north")
         west, south, east, north = map(float, numbers)
         if not (-180 <= west < east <= 180 and -MAX_LAT <= south < north <= MAX_LAT):
             raise ValueError("must have west < east within -180..180 and south < north within -85..85")
+        if "z" in info.data:
+            width, height = viewport_pixels(Viewport(math.floor(float(info.data["z"])), west, south, east, north))
+            if width > MAX_VIEW_PX or height > MAX_VIEW_PX:
+                raise ValueError(f"is larger than {MAX_VIEW_PX} pixels across at this zoom")
         return v
-
-    @model_validator(mode="after")
-    def _bounded(self):
-        width, height = viewport_pixels(self.viewport())
-        if width > MAX_VIEW_PX or height > MAX_VIEW_PX:
-            raise ValueError(f"bbox is larger than {MAX_VIEW_PX} pixels at this zoom")
-        return self
 
     def viewport(self) -> Viewport:
         west, south, east, north = map(float, self.bbox.split(","))
