@@ -106,7 +106,10 @@ def _clusters(source: str, version: int, tag: str):
     index = INDEXES.get(parts.model(), source, version, tag)
     if index is None:
         return _not_found()
-    body = clusters_body(index, query.viewport(), runtime.config().wall.points_zoom)
+    try:
+        body = clusters_body(index, query.viewport(), runtime.config().wall.points_zoom)
+    except LookupError:  # the layer's features expired under the index: the screen fetches a newer version
+        return _not_found()
     compressed = gzip.compress(body, 5, mtime=0)
     return _gzipped(compressed, None, "application/geo+json")
 

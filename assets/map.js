@@ -117,16 +117,16 @@ window.dmy = window.dmy || {};
    poll in callbacks/wall.py) names the URLs of the layer's current version; the features
    are fetched from there (cacheable, gzip), and a poll's edits of the few features that
    changed are applied to the copy held here. A layer clustered by the server is fetched
-   per viewport: its clusters again whenever the map moves. Work runs one job at a time,
-   so edits apply in the order the poll sent them. */
+   per viewport: its clusters again whenever the map moves. Each source's work runs one job
+   at a time, so its edits apply in the order the poll sent them; sources load side by side. */
 (function () {
   const held = {};           // source -> {v, tag, mode, pts, shp, urls}
   let view = null;           // {zoom, bounds: [[south, west], [north, east]]}
-  let queue = Promise.resolve();
+  const queues = {};          // source -> the promise of its last job
   const RETRIES = 3;
 
-  function later(job) {
-    queue = queue.then(job).catch((err) => { console.warn("map data:", err); });
+  function later(source, job) {
+    queues[source] = (queues[source] || Promise.resolve()).then(job).catch((err) => { console.warn("map data:", err); });
   }
 
   function show(type, source, features) {
@@ -157,22 +157,38 @@ window.dmy = window.dmy || {};
     return getJSON(msg.urls[urlKey]).then((fc) => fc.features);
   }
 
-  function clustersURL(h) {
+  function boundsAround(center, zoom) {
+    const box = document.getElementById("wall-map");
+    const width = (box && box.clientWidth) || 1920, height = (box && box.clientHeight) || 1080;
+    const scale = 256 * Math.pow(2, zoom);
+    const x = (center[1] + 180) / 360 * scale;
+    const sin = Math.sin(center[0] * Math.PI / 180);
+    const y = (0.5 - Math.log((1 + sin) / (1 - sin)) / (4 * Math.PI)) * scale;
+    const lon = (px) => px / scale * 360 - 180;
+    const lat = (py) => Math.atan(Math.sinh(Math.PI * (1 - 2 * py / scale))) * 180 / Math.PI;
+    return [[lat(y + height / 2), lon(x - width / 2)], [lat(y - height / 2), lon(x + width / 2)]];
+  }
+
+  function clustersURL(urls) {
     if (!view || !view.bounds) return null;
     const b = view.bounds, pad = 0.2;
     const dy = (b[1][0] - b[0][0]) * pad, dx = (b[1][1] - b[0][1]) * pad;
     const clamp = (v, lo, hi) => Math.max(lo, Math.min(hi, v)).toFixed(6);
     const bbox = [clamp(b[0][1] - dx, -180, 179.9), clamp(b[0][0] - dy, -85, 84.9),
                   clamp(b[1][1] + dx, -179.9, 180), clamp(b[1][0] + dy, -84.9, 85)].join(",");
-    return h.urls.clusters + "?z=" + Math.max(0, Math.floor(view.zoom)) + "&bbox=" + bbox;
+    return urls.clusters + "?z=" + Math.max(0, Math.floor(view.zoom)) + "&bbox=" + bbox;
+  }
+
+  function fetchClusters(urls) {
+    const url = clustersURL(urls);
+    return url ? getJSON(url) : Promise.resolve(null);
   }
 
   function loadClusters(source) {
     const h = held[source];
-    const url = h && h.mode === "clusters" ? clustersURL(h) : null;
-    if (!url) return Promise.resolve();
+    if (!h || h.mode !== "clusters") return Promise.resolve();
     const v = h.v;
-    return getJSON(url).then((fc) => { if (held[source].v === v) show("cls", source, fc.features); });
+    return fetchClusters(h.urls).then((fc) => { if (fc && held[source].v === v) show("cls", source, fc.features); });
   }
 
   function load(source, msg, tries) {
@@ -184,19 +200,20 @@ window.dmy = window.dmy || {};
       return Promise.resolve();
     }
     const wantPoints = msg.mode === "points";
-    return Promise.all([part(h, msg, "shp", "shapes"), wantPoints ? part(h, msg, "pts", "points") : null])
-      .then(([shp, pts]) => {
+    return Promise.all([part(h, msg, "shp", "shapes"), wantPoints ? part(h, msg, "pts", "points") : null,
+                        wantPoints ? null : fetchClusters(msg.urls)])
+      .then(([shp, pts, clusters]) => {
         const before = h.mode;
         Object.assign(h, {v: msg.v, tag: msg.tag, mode: msg.mode, urls: msg.urls, shp: shp, pts: pts});
         show("shp", source, shp);
         if (wantPoints) show("pts", source, pts);
         else if (before === "points") show("pts", source, []);
         if (wantPoints && before === "clusters") show("cls", source, []);
-        return wantPoints ? null : loadClusters(source);
+        if (clusters) show("cls", source, clusters.features);
       })
       .catch((err) => {
         // a failed fetch: keep what is shown, try again a little later (the next poll may also bring a newer version)
-        if (tries < RETRIES) setTimeout(() => later(() => retry(source, msg, tries + 1)), 2000 * (tries + 1));
+        if (tries < RETRIES) setTimeout(() => later(source, () => retry(source, msg, tries + 1)), 2000 * (tries + 1));
         throw err;
       });
   }
@@ -218,16 +235,19 @@ window.dmy = window.dmy || {};
         const h = held[source] || (held[source] = {v: null, tag: null, mode: null, pts: null, shp: null, urls: null});
         if (h.wanted === keyOf(msg)) return;  // this store did not change
         h.wanted = keyOf(msg);
-        later(() => load(source, msg, 0));
+        later(source, () => load(source, msg, 0));
       });
       return window.dash_clientside.no_update;
     },
-    viewport: function (zoom, bounds) {
-      if (zoom === undefined || zoom === null || !bounds) return window.dash_clientside.no_update;
+    // the map's zoom and bounds; Dash-leaflet sends no bounds until the map first moves, so at
+    // start they are worked out from the centre, the zoom and the map's size
+    viewport: function (zoom, bounds, center) {
+      if (zoom === undefined || zoom === null) return window.dash_clientside.no_update;
+      bounds = bounds || (center ? boundsAround(center, zoom) : null);
+      if (!bounds) return window.dash_clientside.no_update;
       view = {zoom: zoom, bounds: bounds};
-      Object.keys(held).forEach((source) => {
-        if (held[source].mode === "clusters") later(() => loadClusters(source));
-      });
+      // queued behind a source's pending load, so a layer still loading gets the new view too
+      Object.keys(held).forEach((source) => later(source, () => loadClusters(source)));
       return window.dash_clientside.no_update;
     },
   };

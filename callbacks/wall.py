@@ -94,10 +94,11 @@ def register(app) -> None:
         Input({"type": "layer", "source": ALL}, "data"),
     )
     app.clientside_callback(
-        "function(zoom, bounds) { return window.dmy.mapdata.viewport(zoom, bounds); }",
+        "function(zoom, bounds, center) { return window.dmy.mapdata.viewport(zoom, bounds, center); }",
         Output("wall-map-loader", "data", allow_duplicate=True),
         Input("wall-map", "zoom"),
         Input("wall-map", "bounds"),
+        Input("wall-map", "center"),
         prevent_initial_call="initial_duplicate",
     )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -63,22 +64,42 @@ class Grid:
     first: np.ndarray  # index of a feature of the cell
 
 
+def point_table(features: list[dict]) -> dict:
+    """What clustering needs of a layer's points, compact (a few bytes a point): kept beside the
+    layer so an index is built without reading the whole layer."""
+    return {"lon": [f["geometry"]["coordinates"][0] for f in features],
+            "lat": [f["geometry"]["coordinates"][1] for f in features],
+            "rank": [min(RANKS - 1, max(0, int(f["properties"].get("rank") or 0))) for f in features]}
+
+
 @dataclass
 class LayerIndex:
-    features: list[dict]
+    """`features` (in the table's order) is called only when a view shows single points."""
+
+    load_features: Callable[[], list[dict]]
     x: np.ndarray
     y: np.ndarray
     lon: np.ndarray
     lat: np.ndarray
     rank: np.ndarray
     grids: dict[int, Grid] = field(default_factory=dict)
+    _features: list[dict] | None = None
 
     @classmethod
     def of(cls, features: list[dict]) -> "LayerIndex":
-        coords = np.array([f["geometry"]["coordinates"][:2] for f in features], dtype=float).reshape(-1, 2)
-        ranks = np.array([min(RANKS - 1, max(0, int(f["properties"].get("rank") or 0))) for f in features], dtype=np.int64)
-        lon, lat = coords[:, 0], coords[:, 1]
-        return cls(features, mercator_x(lon), mercator_y(lat), lon, lat, ranks)
+        return cls.of_table(point_table(features), lambda: features)
+
+    @classmethod
+    def of_table(cls, table: dict, load_features: Callable[[], list[dict]]) -> "LayerIndex":
+        lon, lat = np.asarray(table["lon"], dtype=float), np.asarray(table["lat"], dtype=float)
+        ranks = np.asarray(table["rank"], dtype=np.int64)
+        return cls(load_features, mercator_x(lon), mercator_y(lat), lon, lat, ranks)
+
+    @property
+    def features(self) -> list[dict]:
+        if self._features is None:
+            self._features = self.load_features()
+        return self._features
 
     def grid(self, zoom: int) -> Grid:
         if zoom not in self.grids:

@@ -19,7 +19,7 @@ import orjson
 
 from engine.geo import boundaries
 from engine.wall.clusters import LayerIndex, Viewport
-from engine.wall.model import LAYER_TTL, FeatureDelta, WallModel
+from engine.wall.model import LAYER_TTL, FeatureDelta, WallModel, body_key, table_key
 
 DATA_PREFIX = "/wall/data"
 PARTS = ("points", "shapes")
@@ -75,7 +75,7 @@ def boundary_body(kind: str) -> tuple[bytes, str]:
 def layer_body(model: WallModel, part: str, source: str, version: int, tag: str) -> bytes | None:
     """The gzipped FeatureCollection of a layer part at `version` whose content has `tag`, built
     once per version whichever worker asks first; None when no such layer is at hand."""
-    key = f"wall:body:{part}:{source}:{version}:{tag}:{model.language}"
+    key = body_key(part, source, version, tag, model.language)
     body = model.cache.get(key)
     if body is not None:
         return body
@@ -102,15 +102,33 @@ class ClusterIndexes:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        layer = model.stored_layer(source, version)
-        if layer is None or layer["info"]["tag"] != tag:
+        index = _new_index(model, source, version, tag)
+        if index is None:
             return None
-        index = LayerIndex.of(layer["points"]["features"])
         with self._lock:
             self._items[key] = index
             while len(self._items) > self.kept:
                 self._items.popitem(last=False)
         return index
+
+
+def _new_index(model: WallModel, source: str, version: int, tag: str) -> LayerIndex | None:
+    """From the compact point table kept beside the layer when there is one (the features are
+    read only if a view shows single points), else from the layer."""
+    table = model.cache.get(table_key(source, version, tag, model.language))
+    if table is not None:
+        return LayerIndex.of_table(orjson.loads(table), lambda: _features(model, source, version, tag))
+    layer = model.stored_layer(source, version)
+    if layer is None or layer["info"]["tag"] != tag:
+        return None
+    return LayerIndex.of(layer["points"]["features"])
+
+
+def _features(model: WallModel, source: str, version: int, tag: str) -> list[dict]:
+    layer = model.stored_layer(source, version)
+    if layer is None or layer["info"]["tag"] != tag:
+        raise LookupError(f"layer {source} {version} is gone")
+    return layer["points"]["features"]
 
 
 def clusters_body(index: LayerIndex, view: Viewport, points_zoom: int) -> bytes:

@@ -15,6 +15,7 @@ the same poll).
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from engine.live import HEALTH, LiveStore, parts_status
 from engine.records import utcnow
 from engine.source_health import wall_health
 from engine.wall import views
+from engine.wall.clusters import point_table
 from engine.cache import Cache
 from engine.wall.state import WallState
 
@@ -86,6 +88,15 @@ def current_minute() -> int:
 
 def digest(value) -> str:
     return hashlib.blake2b(orjson.dumps(value), digest_size=8).hexdigest()
+
+
+def body_key(part: str, source: str, version: int, tag: str, language: str) -> str:
+    """Cache key of a layer part's gzipped body (engine/wall/layers.py serves it)."""
+    return f"wall:body:{part}:{source}:{version}:{tag}:{language}"
+
+
+def table_key(source: str, version: int, tag: str, language: str) -> str:
+    return f"wall:pointtable:{source}:{version}:{tag}:{language}"
 
 
 def layer_tag(points: dict, shapes: dict) -> str:
@@ -228,6 +239,16 @@ class WallModel:
         current = self.live.versions().get(source)
         return self.layer(source, version) if current == version and version > 0 else None
 
+    def _keep_beside(self, source: str, built: dict) -> None:
+        """What screens fetch of a new layer without reading all of it again: its shapes (few,
+        gzipped) and, when the server clusters it, the compact table its cluster index is built from."""
+        info = built["info"]
+        key = body_key("shapes", source, info["v"], info["tag"], self.language)
+        self.cache.set(key, gzip.compress(orjson.dumps(built["shapes"]), 6, mtime=0), LAYER_TTL)
+        if self.clustered(info):
+            self.cache.set(table_key(source, info["v"], info["tag"], self.language),
+                           orjson.dumps(point_table(built["points"]["features"])), LAYER_TTL)
+
     def layer(self, source: str, version: int) -> dict:
         """A source's map layer at `version`: {"points", "shapes", "as_of", "info"}, cached.
 
@@ -247,6 +268,7 @@ class WallModel:
                          "points": len(built["points"]["features"]), "shapes": len(built["shapes"]["features"])}
         self.cache.set(self._layer_key(source, version), orjson.dumps(built), LAYER_TTL)
         self.cache.set(self._info_key(source, version), orjson.dumps(built["info"]), LAYER_TTL)
+        self._keep_beside(source, built)
         self._layers[(source, version)] = built
         return built
 
