@@ -19,6 +19,7 @@ import re
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+from redis.exceptions import RedisError
 
 from damamaya import runtime
 from engine.wall.clusters import MAX_LAT, MAX_ZOOM, Viewport, viewport_pixels
@@ -73,6 +74,14 @@ class ClusterQuery(BaseModel):
 
 
 # ---- routes ---------------------------------------------------------------------------------
+
+@blueprint.errorhandler(RedisError)
+def _store_down(exc: RedisError):
+    response = jsonify({"error": "unavailable", "message": f"the live store cannot be reached now ({type(exc).__name__})"})
+    response.status_code = 503
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
 
 @blueprint.get("/<part>/<source>/<int:version>-<tag>.json")
 def layer(part: str, source: str, version: int, tag: str):

@@ -15,7 +15,7 @@ from dash_extensions.javascript import Namespace
 
 from damamaya import runtime
 from engine.records import SEVERITIES
-from engine.wall.layers import boundary_url, layer_message
+from engine.wall.layers import boundary_url, gone_message, layer_message
 from engine.wall.state import new_screen_id
 from engine.wall.views import TILE_ORDER
 from layouts.messages import t
@@ -64,7 +64,8 @@ def source_overlays(sources: dict[str, dict], layers: dict[str, dict], shown: se
 
 def layer_stores(layers: dict[str, dict], cluster_above: int) -> list:
     """Each source's layer store: what to fetch, then the poll's small updates (callbacks/wall.py)."""
-    stores = [dcc.Store(id={"type": "layer", "source": name}, data=layer_message(name, info, info["points"] > cluster_above))
+    stores = [dcc.Store(id={"type": "layer", "source": name},
+                        data=layer_message(name, info, info["points"] > cluster_above) if info["v"] else gone_message())
               for name, info in layers.items()]
     return [*stores, dcc.Store(id="wall-map-loader")]  # the output of map.js's loader callbacks (nothing in it)
 

@@ -47,3 +47,27 @@ def test_a_layer_of_100000_incidents_shows_as_server_clusters(start_app, page, e
     page.wait_for_function("document.querySelectorAll('.cluster-icon').length === 0 && "
                            "document.querySelectorAll('path.dmy-marker').length > 0", timeout=30_000)
     assert page.locator("path.dmy-marker").count() < 5_000
+
+
+def test_a_new_incident_arrives_as_an_edit_of_the_layer_the_browser_holds(start_app, page, embedded_redis_url):
+    """After the first fetch, a change reaches the map as the poll's feature edit: the layer URL is not fetched again."""
+    live = LiveStore(redis.Redis.from_url(embedded_redis_url), PREFIX)
+    for key in live.r.scan_iter(match=f"{PREFIX}:*"):
+        live.r.delete(key)
+    app = start_app({"language": "id", "redis": {"url": embedded_redis_url, "prefix": PREFIX},
+                     "wall": {"poll_seconds": 1}, "sources": {}})
+    now = datetime.now(timezone.utc)
+    spots = [(-8.62, 115.19), (-8.66, 115.24), (-8.70, 115.20), (-8.64, 115.22)]  # kilometres apart: never clustered
+    incidents = [Incident(id=f"n{i}", source="bulk", category="fire", severity="high", reported_at=now, updated_at=now,
+                          lat=lat, lon=lon, in_city=True, desa="x") for i, (lat, lon) in enumerate(spots)]
+    live.describe_sources({**live.sources(), "bulk": {"title": "Bulk", "kinds": ["incident"], "interval": 5, "stale_after": 600}})
+    live.apply("bulk", incidents[:3])
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url) if "/wall/data/points/bulk/" in r.url else None)
+    page.goto(app.screen_url())
+    page.wait_for_function("document.querySelectorAll('path.dmy-marker').length === 3", timeout=60_000)
+    assert len(fetched) == 1
+
+    live.apply("bulk", incidents[3:])
+    page.wait_for_function("document.querySelectorAll('path.dmy-marker').length === 4", timeout=30_000)
+    assert len(fetched) == 1
