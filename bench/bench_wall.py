@@ -7,7 +7,11 @@ embedded Redis, SQLite in a temp folder), then measures over HTTP on loopback:
 - start-up: process start to the first 200 from /wall;
 - a poll when nothing changed (the answer is 204, nothing is sent);
 - a poll after one incident changed, with N live incidents in the store;
-- the full wall layout (what a screen loads once).
+- the full wall layout (what a screen loads once);
+- at each count of `--render` (default 10,000 and 100,000 live incidents in one source): the
+  layout's bytes and time, and the first map render in headless Chromium (Debian's, through
+  Playwright), from opening a new wall screen's link until the markers and clusters on the
+  map hold half the bench incidents, cold and with the browser's cache (a reload).
 """
 from __future__ import annotations
 
@@ -165,6 +169,8 @@ def main() -> int:
     parser.add_argument("--render", default="10000,100000",
                         help="live incident counts at which to measure the layout and the first map render ('' to skip)")
     parser.add_argument("--render-runs", type=int, default=3)
+    parser.add_argument("--cluster-above", type=int, default=None,
+                        help="wall.cluster_above for this run (default: config.yaml's)")
     parser.add_argument("--debug", action="store_true", help="print the browser's console and map data requests")
     args = parser.parse_args()
     render_counts = [int(n) for n in args.render.split(",") if n]
@@ -174,6 +180,8 @@ def main() -> int:
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     config["database"] = {"url": f"sqlite:///{tmp}/history.sqlite"}
     config["web"] = {**config["web"], "port": port}
+    if args.cluster_above is not None:
+        config["wall"]["cluster_above"] = args.cluster_above
     cfg = tmp / "config.yaml"
     cfg.write_text(yaml.safe_dump(config))
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAMAMAYA_")}
@@ -232,7 +240,8 @@ def main() -> int:
             changed.append((ms, size))
         mem = r.info("memory")["used_memory"] / 1e6
         if render_counts:
-            renders = measure_renders(base, config["database"]["url"], live, bulk, render_counts, args)
+            renders = measure_renders(base, config["database"]["url"], live, bulk, render_counts, args,
+                                      config["wall"]["cluster_above"])
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(20)
@@ -255,7 +264,7 @@ def main() -> int:
     return 0
 
 
-def measure_renders(base: str, database_url: str, live, bulk: list, counts: list[int], args) -> list[tuple]:
+def measure_renders(base: str, database_url: str, live, bulk: list, counts: list[int], args, cluster_above: int) -> list[tuple]:
     """At each count of live incidents in the bench source: the layout and the first map render."""
     from playwright.sync_api import sync_playwright
 
@@ -268,8 +277,7 @@ def measure_renders(base: str, database_url: str, live, bulk: list, counts: list
                 have = len(live.ids("bench"))
                 for start in range(have, count, 20_000):
                     live.apply("bench", bulk[start:min(count, start + 20_000)])
-                mode = "server clusters" if count > yaml.safe_load((ROOT / "config.yaml").read_text())["wall"]["cluster_above"] \
-                    else "browser clusters"
+                mode = "server clusters" if count > cluster_above else "browser clusters"
                 layout_ms, layout_size = measure_layout(base)
                 cold, warm = first_render(base, database_url, browser, count, args.render_runs, args.debug)
                 rows += [(f"/wall layout with {count:,} live incidents", f"{layout_ms:.0f} ms p50", f"{layout_size / 1e3:.1f} KB"),

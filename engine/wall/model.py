@@ -256,7 +256,7 @@ class WallModel:
         after its `as_of` (work scales with what changed); replaying a change twice is
         harmless because the current record is read."""
         hit = self._cached_layer(source, version)
-        if hit is not None:
+        if hit is not None and "info" in hit:  # (a layer cached by an older release has no info: built again)
             return hit
         base = self._cached_layer(source, version - 1) if version > 1 else None
         built = self._replay(base, source) if base is not None else None
