@@ -15,8 +15,8 @@ from dash import dcc, html
 from dash_extensions.javascript import Namespace
 
 from damamaya import runtime
-from engine.geo import boundaries
 from engine.records import SEVERITIES
+from engine.wall.layers import boundary_url, gone_message, layer_message
 from engine.wall.state import new_screen_id
 from engine.wall.views import TILE_ORDER
 from layouts.messages import t
@@ -30,33 +30,46 @@ js = Namespace("dmy", "map")
 
 
 def base_layers(config) -> list:
-    b = boundaries()
+    """The boundaries, static: fetched from long-cached URLs named by their content hash."""
     layers = []
     if config.map.tile_url:
         layers.append(dl.TileLayer(url=config.map.tile_url, attribution=config.map.tile_attribution))
     layers += [
-        dl.Pane(dl.GeoJSON(data=b.desa_geojson(), id="base-desa", style=js("desaStyle"), onEachFeature=js("desaLabel"),
+        dl.Pane(dl.GeoJSON(url=boundary_url("desa"), id="base-desa", style=js("desaStyle"), onEachFeature=js("desaLabel"),
                            hideout={"tiles": bool(config.map.tile_url)}, interactive=False),
                 name="boundaries", style={"zIndex": 250}),
-        dl.Pane(dl.GeoJSON(data=b.kecamatan_geojson(), id="base-kecamatan", style=js("kecamatanStyle"),
+        dl.Pane(dl.GeoJSON(url=boundary_url("kecamatan"), id="base-kecamatan", style=js("kecamatanStyle"),
                            onEachFeature=js("kecamatanLabel"), interactive=False), name="kecamatan", style={"zIndex": 260}),
     ]
     return layers
 
 
 def source_overlays(sources: dict[str, dict], layers: dict[str, dict], shown: set[str] | None):
+    """Per source: its shapes, its points clustered in the browser (`pts`) and the clusters the
+    server made of a big layer (`cls`). They start empty: assets/map.js fills them from the
+    URLs of the source's layer store."""
     overlays = []
-    for name, data in layers.items():
+    for name in layers:
         group = dl.LayerGroup([
-            dl.GeoJSON(data=data["shapes"], id={"type": "shp", "source": name}, style=js("shapeStyle"), onEachFeature=js("bindPopup")),
-            dl.GeoJSON(data=data["points"], id={"type": "pts", "source": name}, cluster=True, zoomToBoundsOnClick=True,
+            dl.GeoJSON(id={"type": "shp", "source": name}, style=js("shapeStyle"), onEachFeature=js("bindPopup")),
+            dl.GeoJSON(id={"type": "pts", "source": name}, cluster=True, zoomToBoundsOnClick=True,
                        pointToLayer=js("pointToLayer"), clusterToLayer=js("clusterToLayer"), onEachFeature=js("bindPopup"),
                        superClusterOptions={"radius": 50, "maxZoom": 16}),
+            dl.GeoJSON(id={"type": "cls", "source": name}, pointToLayer=js("serverPointToLayer"),
+                       onEachFeature=js("serverFeature")),
         ])
         # Leaflet's layer control writes overlay names as HTML: a configured title is text
         title = html_text.escape(sources[name].get("title") or name)
         overlays.append(dl.Overlay(group, name=title, checked=shown is None or name in shown))
     return overlays
+
+
+def layer_stores(layers: dict[str, dict], cluster_above: int) -> list:
+    """Each source's layer store: what to fetch, then the poll's small updates (callbacks/wall.py)."""
+    stores = [dcc.Store(id={"type": "layer", "source": name},
+                        data=layer_message(name, info, info["points"] > cluster_above) if info["v"] else gone_message())
+              for name, info in layers.items()]
+    return [*stores, dcc.Store(id="wall-map-loader")]  # the output of map.js's loader callbacks (nothing in it)
 
 
 def _tile(key: str, lang: str):
@@ -137,6 +150,7 @@ def layout(controls=None, layers=None, scene=None, playlist=None, **_query):
         dcc.Store(id="wall-tiles", data=parts.for_screen(snap.tiles, lang)),
         dcc.Store(id="wall-health", data=parts.for_screen(snap.health, lang)),
         dcc.Store(id="wall-grid-changes"),
+        *layer_stores(snap.layers, config.wall.cluster_above),
         dcc.Store(id="wall-messages", data={"lang": lang, "m": parts.messages_for_screen(lang), "severities": SEVERITIES}),
         *scene_parts.stores(config, home, list(snap.layers), event, alarms_version),
         html.Header([

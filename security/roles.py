@@ -56,6 +56,7 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("/api/v1/ingest/", "signed", "push"),  # partner systems push reports (api/ingest.py)
     ("/history/export.", "export", "history"),
     ("/analytics/topojson/", "pages", "kpi,history"),  # the area maps of /kpi and /history
+    ("/wall/data/", "pages", "wall"),  # the wall's map layers, clusters and boundaries (api/wall_data.py)
     ("/api/v1/", "export", "open-data"),
 )
 

@@ -107,8 +107,7 @@ def dash_app(tmp_path_factory, embedded_redis_url):
 def _poll_request(app, state, sources):
     key = next(k for k in app.callback_map if "wall-state.data" in k)
     outputs = [{"id": "wall-state", "property": "data"},
-               [{"id": {"source": s, "type": "pts"}, "property": "data"} for s in sources],
-               [{"id": {"source": s, "type": "shp"}, "property": "data"} for s in sources],
+               [{"id": {"source": s, "type": "layer"}, "property": "data"} for s in sources],
                {"id": "wall-tiles", "property": "data"}, {"id": "wall-health", "property": "data"},
                {"id": "wall-grid-changes", "property": "data"}]
     return {"output": key, "outputs": outputs,
@@ -145,11 +144,10 @@ def test_poll_sends_nothing_when_nothing_changed_and_little_when_something_did(d
     response = busy.get_json()["response"]
     grid = response["wall-grid-changes"]["data"]
     assert [r["uid"] for r in grid["upsert"]] == ["calls:c2"] and grid["remove"] == []
-    points = next(v for k, v in response.items() if '"pts"' in k)["data"]
+    layer = next(v for k, v in response.items() if '"layer"' in k)["data"]
     # the screen holds the layer it was first sent: only the new feature travels
-    assert points.get("__dash_patch_update")
-    [insert] = points["operations"]
-    assert insert["operation"] == "Insert" and "calls:c2" in json.dumps(insert) and "calls:c1" not in json.dumps(insert)
+    [insert] = layer["pts"]
+    assert insert[0] == "ins" and "calls:c2" in json.dumps(insert) and "calls:c1" not in json.dumps(layer)
     assert "wall-health" not in response  # health did not change: not sent
     new_state = response["wall-state"]["data"]
     again = client.post("/_dash-update-component", json=_poll_request(dash_app, new_state, ["calls"]))
@@ -173,12 +171,12 @@ def test_a_change_in_a_big_layer_is_sent_as_a_small_patch(dash_app, sign_in_as):
                removals=["c0003"])
     client = sign_in_as(dash_app.server, "operator")
     response = client.post("/_dash-update-component", json=_poll_request(dash_app, state, ["calls"])).get_json()["response"]
-    points = next(v for k, v in response.items() if '"pts"' in k)["data"]
-    assert points.get("__dash_patch_update"), "expected a Patch, not the whole layer"
-    ops = points["operations"]
+    layer = next(v for k, v in response.items() if '"layer"' in k)["data"]
+    ops = layer["pts"]
+    assert ops is not None, "expected feature edits, not a fetch of the whole layer"
     assert len(ops) == 2
-    assert {op["operation"] for op in ops} == {"Delete", "Assign"}
-    assert len(json.dumps(points)) < 2000
+    assert {op[0] for op in ops} == {"del", "set"}
+    assert len(json.dumps(layer)) < 2000
 
 
 def test_tiles_merged_per_source_equal_tiles_over_everything():
@@ -406,9 +404,9 @@ def test_source_names_a_screen_makes_up_cost_nothing(dash_app, sign_in_as):
                                                       ["calls", "nope-1"]))
     assert response.status_code == 200
     sent = response.get_json()["response"]
-    emptied = next(v for k, v in sent.items() if '"pts"' in k and "nope-1" in k)["data"]
-    assert emptied == {"type": "FeatureCollection", "features": []}
-    assert not any('"pts"' in k and '"calls"' in k for k in sent)  # unchanged: not sent
+    emptied = next(v for k, v in sent.items() if '"layer"' in k and "nope-1" in k)["data"]
+    assert emptied["mode"] == "gone" and emptied["urls"] is None
+    assert not any('"layer"' in k and '"calls"' in k for k in sent)  # unchanged: not sent
     new_keys = {k for k in set(live.r.keys("*")) - keys_before if b"nope" in k}
     assert new_keys == set()
 

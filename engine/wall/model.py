@@ -17,6 +17,7 @@ the same poll).
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from engine.live import HEALTH, LiveStore, parts_status
 from engine.records import utcnow
 from engine.source_health import wall_health
 from engine.wall import views
+from engine.wall.clusters import point_table
 from engine.wall.tiles import SourceTiles
 from engine.cache import Cache
 from engine.wall.state import WallState
@@ -59,7 +61,7 @@ class WallSnapshot:
     rows: list[dict]
     health: dict
     sources: dict[str, dict]
-    layers: dict[str, dict]  # source -> {"points", "shapes"} of the sources drawn on the map
+    layers: dict[str, dict]  # source -> layer_info (version, tag, counts) of the sources drawn on the map
 
 
 @dataclass
@@ -68,6 +70,7 @@ class WallChanges:
 
     state: WallState
     layers: dict[str, tuple[FeatureDelta, FeatureDelta]]  # source -> (points, shapes)
+    layer_info: dict[str, dict] = field(default_factory=dict)  # source -> layer_info at its new version
     tiles: dict | None = None
     health: dict | None = None
     grid: dict | None = None  # {"full": rows} or {"upsert", "remove", "limit"}
@@ -90,9 +93,27 @@ def digest(value) -> str:
     return hashlib.blake2b(orjson.dumps(value), digest_size=8).hexdigest()
 
 
+def body_key(part: str, source: str, version: int, tag: str, language: str) -> str:
+    """Cache key of a layer part's gzipped body (engine/wall/layers.py serves it)."""
+    return f"wall:body:{part}:{source}:{version}:{tag}:{language}"
+
+
+def table_key(source: str, version: int, tag: str, language: str) -> str:
+    return f"wall:pointtable:{source}:{version}:{tag}:{language}"
+
+
+def layer_tag(points: dict, shapes: dict) -> str:
+    """A digest of a layer's content: equal layers (rebuilt by another worker) get equal tags."""
+    h = hashlib.blake2b(orjson.dumps(points), digest_size=8)
+    h.update(orjson.dumps(shapes))
+    return h.hexdigest()
+
+
 class WallModel:
-    def __init__(self, live: LiveStore, cache: Cache, language: str, list_size: int, kpi=None):
+    def __init__(self, live: LiveStore, cache: Cache, language: str, list_size: int, kpi=None,
+                 cluster_above: int | None = None):
         self.live, self.cache, self.language, self.list_size = live, cache, language, list_size
+        self.cluster_above = cluster_above  # a layer of more points is clustered by the server: no feature diffs
         self.kpi = kpi  # engine.analytics.config.KpiConfig: complaint deadlines where a source gives none
         self._records: dict[str, tuple[str, list[dict]]] = {}
         self._layers: dict[tuple[str, int], dict] = {}  # cached layers already loaded in this request
@@ -106,10 +127,7 @@ class WallModel:
         tiles = self.tiles(versions, minute)
         sources = self.live.sources()
         health = self.health(sources)
-        layers = {}
-        for name in map_sources(sources):
-            layer = self.layer(name, versions.get(name, 0))
-            layers[name] = {"points": layer["points"], "shapes": layer["shapes"]}
+        layers = {name: self.layer_info(name, versions.get(name, 0)) for name in map_sources(sources)}
         state = WallState(versions=versions, minute=minute, tiles=digest(tiles), stream=stream, screen=screen,
                           due=health["due"], health=health["digest"])
         return WallSnapshot(state, tiles, self.incident_rows(versions), health, sources, layers)
@@ -129,9 +147,10 @@ class WallModel:
         # read or cached for it, so names a client sends cannot make work
         gone = {s for s in old if s not in versions and s != HEALTH}
         new = state.model_copy(update={"versions": versions, "minute": minute})
-        layers = {s: self.layer_delta(s, old.get(s), versions[s]) for s in changed}
+        infos = {s: self.layer_info(s, versions[s]) for s in changed}
+        layers = {s: self.layer_delta(s, old.get(s), versions[s]) for s in changed if not self.clustered(infos[s])}
         layers.update({s: (FeatureDelta(full=empty_layer()), FeatureDelta(full=empty_layer())) for s in gone})
-        out = WallChanges(new, layers)
+        out = WallChanges(new, layers, layer_info=infos)
 
         tiles = self.tiles(versions, minute)
         tiles_digest = digest(tiles)
@@ -200,14 +219,48 @@ class WallModel:
             self._layers[(source, version)] = orjson.loads(raw)
         return self._layers[(source, version)]
 
+    def _info_key(self, source: str, version: int) -> str:
+        return f"wall:layerinfo:{source}:{version}:{self.language}"
+
+    def layer_info(self, source: str, version: int) -> dict:
+        """What a screen needs to fetch a layer: {"v", "tag" (a digest of its content, so a URL
+        holding it names one content forever), "points", "shapes" (feature counts)}; kept apart
+        from the layer itself so that reading it costs a few bytes."""
+        raw = self.cache.get(self._info_key(source, version)) if version else None
+        if raw is not None:
+            return orjson.loads(raw)
+        return self.layer(source, version)["info"]
+
+    def clustered(self, info: dict) -> bool:
+        return self.cluster_above is not None and info["points"] > self.cluster_above
+
+    def stored_layer(self, source: str, version: int) -> dict | None:
+        """The layer at `version` if that is the source's current version or one still cached;
+        None for any other (a made-up or long-gone version is never built)."""
+        hit = self._cached_layer(source, version)
+        if hit is not None:
+            return hit
+        current = self.live.versions().get(source)
+        return self.layer(source, version) if current == version and version > 0 else None
+
+    def _keep_beside(self, source: str, built: dict) -> None:
+        """What screens fetch of a new layer without reading all of it again: its shapes (few,
+        gzipped) and, when the server clusters it, the compact table its cluster index is built from."""
+        info = built["info"]
+        key = body_key("shapes", source, info["v"], info["tag"], self.language)
+        self.cache.set(key, gzip.compress(orjson.dumps(built["shapes"]), 6, mtime=0), LAYER_TTL)
+        if self.clustered(info):
+            self.cache.set(table_key(source, info["v"], info["tag"], self.language),
+                           orjson.dumps(point_table(built["points"]["features"])), LAYER_TTL)
+
     def layer(self, source: str, version: int) -> dict:
-        """A source's map layer at `version`: {"points", "shapes", "as_of"}, cached.
+        """A source's map layer at `version`: {"points", "shapes", "as_of", "info"}, cached.
 
         A newer version is built from the cached previous one by replaying the changes
         after its `as_of` (work scales with what changed); replaying a change twice is
         harmless because the current record is read."""
         hit = self._cached_layer(source, version)
-        if hit is not None:
+        if hit is not None and "info" in hit:  # (a layer cached by an older release has no info: built again)
             return hit
         base = self._cached_layer(source, version - 1) if version > 1 else None
         built = self._replay(base, source) if base is not None else None
@@ -215,7 +268,11 @@ class WallModel:
             as_of, records = self._read(source)
             points, shapes = views.layer_geojson(records, self.language)
             built = {"points": points, "shapes": shapes, "as_of": as_of}
+        built["info"] = {"v": version, "tag": layer_tag(built["points"], built["shapes"]),
+                         "points": len(built["points"]["features"]), "shapes": len(built["shapes"]["features"])}
         self.cache.set(self._layer_key(source, version), orjson.dumps(built), LAYER_TTL)
+        self.cache.set(self._info_key(source, version), orjson.dumps(built["info"]), LAYER_TTL)
+        self._keep_beside(source, built)
         self._layers[(source, version)] = built
         return built
 

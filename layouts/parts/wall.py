@@ -17,7 +17,7 @@ def model() -> WallModel:
     """The wall's read model for one request, on the live store, caching in its Redis."""
     cfg = runtime.config()
     return WallModel(runtime.live(), RedisCache(runtime.redis_client(), cfg.redis.prefix), cfg.language,
-                     cfg.wall.incident_list_size, cfg.kpi)
+                     cfg.wall.incident_list_size, cfg.kpi, cluster_above=cfg.wall.cluster_above)
 
 
 def for_screen(data: dict, language: str) -> dict:
