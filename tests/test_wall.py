@@ -317,8 +317,8 @@ def test_pages_register_themselves_and_the_nav_lists_them(dash_app, sign_in_as):
     with dash_app.server.test_request_context("/kpi"):
         login_user(SignedInUser("test-admin", "admin"))
         links = [(link.href, link.children) for link in nav("/kpi").children]
-    assert links == [("/wall", "Dinding"), ("/sources", "Sumber Data"), ("/kpi", "KPI"), ("/history", "Riwayat"),
-                     ("/logout", "Keluar")]
+    assert links == [("/wall", "Dinding"), ("/sources", "Sumber Data"), ("/console", "Konsol"), ("/kpi", "KPI"),
+                     ("/history", "Riwayat"), ("/logout", "Keluar")]
     with dash_app.server.test_request_context("/kpi"):
         login_user(SignedInUser("test-pimpinan", "pimpinan"))  # the nav lists what the role may open
         assert [link.href for link in nav("/kpi").children] == ["/kpi", "/history", "/logout"]
