@@ -39,6 +39,23 @@ def as_patch(delta: FeatureDelta):
     return patch
 
 
+def health_patch(view: dict, ops: list[tuple] | None, lang: str):
+    """The health store as sent: only the fields that moved (`ops`, see model.health_ops), else whole."""
+    if ops is None:
+        return parts.for_screen(view, lang)
+    patch = Patch()
+    for op in ops:
+        *parents, last = op[1]
+        target = patch
+        for key in parents:
+            target = target[key]
+        if op[0] == "del":
+            del target[last]
+        else:
+            target[last] = parts.for_screen(op[2], lang)
+    return patch
+
+
 def read_state(data) -> WallState:
     try:
         return WallState.model_validate(data)
@@ -63,7 +80,7 @@ def poll(data):
               for o in out_ids[2]]
     lang = model.language
     tiles = no_update if changes.tiles is None else parts.for_screen(changes.tiles, lang)
-    health = no_update if changes.health is None else parts.for_screen(changes.health, lang)
+    health = no_update if changes.health is None else health_patch(changes.health, changes.health_ops, lang)
     grid = no_update if changes.grid is None else changes.grid
     return changes.state.model_dump(), points, shapes, tiles, health, grid
 
