@@ -58,15 +58,29 @@ window.dmy = window.dmy || {};
     return ka.every(function (k) { return Object.prototype.hasOwnProperty.call(b, k) && same(a[k], b[k]); });
   }
 
-  function withoutScreen(state) {
+  function streamId(value) {
+    const parts = String(value || "0-0").split("-");
+    return [Number(parts[0]) || 0, Number(parts[1]) || 0];
+  }
+
+  function streamAtLeast(a, b) {
+    const x = streamId(a), y = streamId(b);
+    return x[0] > y[0] || (x[0] === y[0] && x[1] >= y[1]);
+  }
+
+  function withoutStream(state) {
     const copy = Object.assign({}, state);
     delete copy.screen;
+    delete copy.stream;
     return copy;
   }
 
+  /* This wall holds `state`: every field equal but the change stream's position, where it may be
+     ahead (its own poll read a change the versions it read did not count yet; the rows a change
+     sends are upserts, so taking them again changes nothing). */
   function holds(st, state) {
     const own = wallState(st);
-    return !!own && !!state && same(withoutScreen(own), state);
+    return !!own && !!state && same(withoutStream(own), withoutStream(state)) && streamAtLeast(own.stream, state.stream);
   }
 
   function exists(st, id) {
@@ -78,9 +92,8 @@ window.dmy = window.dmy || {};
   }
 
   /* Apply a fanned-out change when this wall holds its `from` state; false: poll instead. */
-  function applyChange(change) {
-    const st = dashState();
-    if (!st || !change || !change.to || pollOnTheWay(st)) return false;
+  function applyChange(st, change) {
+    if (!change || !change.to) return false;
     if (holds(st, change.to)) return true;  // a poll of its own already brought it here
     if (!holds(st, change.from)) return false;
     const out = change.out || {};
@@ -95,9 +108,41 @@ window.dmy = window.dmy || {};
     if (out.tiles !== undefined) set("wall-tiles", {data: out.tiles});
     if (out.health !== undefined) set("wall-health", {data: out.health});
     if (out.grid !== undefined) set("wall-grid-changes", {data: out.grid});
-    set("wall-state", {data: Object.assign({}, change.to, {screen: screen})});
+    const stream = streamAtLeast(wallState(st).stream, change.to.stream) ? wallState(st).stream : change.to.stream;
+    set("wall-state", {data: Object.assign({}, change.to, {screen: screen, stream: stream})});
     applied += 1;
     return true;
+  }
+
+  /* Changes wait while a poll of this wall is on the way (its answer may already hold them,
+     or may start from before them); they are taken in order once it is answered. */
+  let waiting = [];
+  let unsubscribe = null;
+  let waitingSince = 0;
+  const MAX_WAIT_MS = 10000;
+
+  function takeChanges() {
+    const st = dashState();
+    if (!st) { waiting = []; wake("push"); return; }
+    if (pollOnTheWay(st)) {
+      if (Date.now() - waitingSince > MAX_WAIT_MS) { waiting = []; wake("push"); return; }  // on doubt: poll
+      if (!unsubscribe && window.dash_stores[0].subscribe) unsubscribe = window.dash_stores[0].subscribe(takeChanges);
+      return;
+    }
+    if (unsubscribe) { unsubscribe(); unsubscribe = null; }
+    const changes = waiting;
+    waiting = [];
+    for (let i = 0; i < changes.length; i++) {
+      let done = false;
+      try { done = applyChange(dashState(), changes[i]); } catch (e) { done = false; }
+      if (!done) { wake("push", changes[i] && changes[i].v); return; }
+    }
+  }
+
+  function onChange(change) {
+    if (!waiting.length) waitingSince = Date.now();
+    waiting.push(change);
+    if (waiting.length === 1) takeChanges();
   }
 
   function onPage() {
@@ -154,9 +199,7 @@ window.dmy = window.dmy || {};
       if (!onPage()) { stop(); return; }
       let change = null;
       try { change = JSON.parse(event.data); } catch (e) { change = null; }
-      let done = false;
-      try { done = applyChange(change); } catch (e) { done = false; }
-      if (!done) wake("push", change && change.v);
+      if (change) onChange(change); else wake("push");
     });
     es.onmessage = function (event) {
       let data = null;
