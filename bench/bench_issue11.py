@@ -455,8 +455,9 @@ def print_table(r: dict, args) -> None:
     print("-+-".join("-" * w for w in widths))
     for row in rows:
         print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths)))
-    print(f"\n{os.cpu_count()} cores; web {r and yaml.safe_load((ROOT / 'config.yaml').read_text())['web']}; "
-          f"empty callback floor {floor['p50']:.2f} ms p50")
+    web = yaml.safe_load((ROOT / "config.yaml").read_text())["web"]
+    print(f"\n{os.cpu_count()} cores; gunicorn {web['workers']} workers x {web['threads']} threads for the app and the "
+          f"floor; load average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":
