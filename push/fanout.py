@@ -27,6 +27,11 @@ from engine.wall.state import WallState
 from layouts.messages import localize
 
 CANONICAL_SCREEN = "0" * 32  # the state's screen field; each browser keeps its own
+# The wall poll callback's outputs (Dash's key for them) that `answer` and assets/push.js
+# cover. tests/push/test_fanout.py fails when the poll's outputs change: a new output must be
+# sent here too, or walls on the fan-out would never get it.
+POLL_OUTPUTS = ('..wall-state.data...{"source":["ALL"],"type":"pts"}.data...{"source":["ALL"],"type":"shp"}.data'
+                '...wall-tiles.data...wall-health.data...wall-grid-changes.data..')
 
 
 def public_state(state: WallState) -> dict:

@@ -89,3 +89,25 @@ def test_health_goes_whole_when_the_screen_holds_one_no_longer_cached(live):
     live.set_health("calls", {"status": "ok", "last_attempt": t, "last_success": t}, bump=True)
     changes = model(live).changes(screen)
     assert changes.health is not None and changes.health_ops is None
+
+
+def test_the_fan_out_covers_every_output_of_the_wall_poll(tmp_path, embedded_redis_url, monkeypatch):
+    from push.fanout import POLL_OUTPUTS
+
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(f"redis:\n  url: {embedded_redis_url}\n  prefix: {PREFIX}\n"
+                   f"database:\n  url: sqlite:///{tmp_path}/h.sqlite\n")
+    monkeypatch.setenv("DAMAMAYA_CONFIG", str(cfg))
+    from damamaya import runtime
+
+    caches = (runtime.config, runtime.redis_client, runtime.live, runtime.history)
+    for f in caches:
+        f.cache_clear()
+    try:
+        import app as app_module
+
+        polls = [key for key in app_module.app.callback_map if "wall-state.data" in key.split("...")[0]]
+    finally:
+        for f in caches:  # later tests read their own config
+            f.cache_clear()
+    assert polls == [POLL_OUTPUTS]
