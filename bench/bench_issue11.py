@@ -311,14 +311,12 @@ def measure_polls(app: App, polls: int, incidents: int) -> dict:
         fresh = find_store(orjson.loads(body), "wall-state")
         changed = []
         for i in range(10):
-            held = live.versions(), live.stream_head()
             t = datetime.now(timezone.utc)
             live.apply("bench", [bulk[i].model_copy(update={"status": "dispatched", "updated_at": t})])
             start = time.perf_counter()
             await http.post("/_dash-update-component", orjson.dumps(poll_body(fresh, sources)))
             changed.append((time.perf_counter() - start) * 1000)
             fresh = {**fresh, "versions": live.versions(), "stream": live.stream_head()}
-            del held
         return layout_ms, layout_bytes, changed
 
     layout_ms, layout_bytes, changed = asyncio.run(after_bulk())
@@ -334,7 +332,7 @@ def measure_demo_bytes(app: App, seconds: float) -> dict:
         state = find_store(tree, "wall-state")
         whole_health = len(orjson.dumps(find_store(tree, "wall-health")))
         sources = [s for s in app.live.sources()]
-        sizes, health = [], []
+        sizes, health, parts = [], [], {}
         stop = time.perf_counter() + seconds
         poll_s = app.config["wall"]["poll_seconds"]
         while time.perf_counter() < stop:
@@ -345,14 +343,18 @@ def measure_demo_bytes(app: App, seconds: float) -> dict:
                 response = orjson.loads(body)["response"]
                 state = response["wall-state"]["data"]
                 health.append(len(orjson.dumps(response["wall-health"])) if "wall-health" in response else 0)
+                for key, value in response.items():
+                    name = "map layers" if '"pts"' in key or '"shp"' in key else key
+                    parts[name] = parts.get(name, 0) + len(orjson.dumps(value))
             else:
                 health.append(0)
-        return sizes, health, whole_health
+        return sizes, health, whole_health, parts
 
     time.sleep(15)  # the demo's feeds have written their first data
-    sizes, health, whole = asyncio.run(run())
+    sizes, health, whole, parts = asyncio.run(run())
     return {"p50": pct(sizes, 50), "mean": sum(sizes) / max(len(sizes), 1), "max": max(sizes, default=0),
-            "health_mean": sum(health) / max(len(health), 1), "health_whole": whole, "polls": len(sizes)}
+            "health_mean": sum(health) / max(len(health), 1), "health_whole": whole, "polls": len(sizes),
+            "parts": {k: v / max(len(sizes), 1) for k, v in sorted(parts.items(), key=lambda kv: -kv[1])}}
 
 
 # ---- the table --------------------------------------------------------------------------------
@@ -369,6 +371,7 @@ def main() -> int:
     parser.add_argument("--incidents", type=int, default=10_000)
     parser.add_argument("--demo-seconds", type=float, default=40)
     parser.add_argument("--push-screens", type=int, default=0, help="also run bench_push with this many screens")
+    parser.add_argument("--only-demo", action="store_true", help="only the bytes per poll while the demo runs")
     args = parser.parse_args()
 
     from damamaya.redis_server import EmbeddedRedis
@@ -380,6 +383,14 @@ def main() -> int:
     redis_url = embedded.start()
     results: dict = {}
     try:
+        if args.only_demo:
+            app = App(tmp, redis_url, "demo", {})
+            with app.running():
+                demo = measure_demo_bytes(app, args.demo_seconds)
+            print(f"bytes per poll while the demo runs: p50 {demo['p50']} B, mean {demo['mean']:.0f} B, max {demo['max']} B "
+                  f"over {demo['polls']} polls; mean bytes per poll by output: "
+                  + ", ".join(f"{k} {v:.0f} B" for k, v in demo["parts"].items()))
+            return 0
         print("floor: empty Dash callback ...", file=sys.stderr)
         results["floor"] = measure_floor_dash(tmp, workers, threads, args.polls)
         print("floor: bare SSE echo in chromium ...", file=sys.stderr)
@@ -456,6 +467,8 @@ def print_table(r: dict, args) -> None:
     for row in rows:
         print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths)))
     web = yaml.safe_load((ROOT / "config.yaml").read_text())["web"]
+    print("bytes per poll while the demo runs, mean by output: "
+          + ", ".join(f"{k} {v:.0f} B" for k, v in demo["parts"].items()))
     print(f"\n{os.cpu_count()} cores; gunicorn {web['workers']} workers x {web['threads']} threads for the app and the "
           f"floor; load average {os.getloadavg()[0]:.1f} at the end")
 
