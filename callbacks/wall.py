@@ -34,6 +34,23 @@ def layer_update(model: WallModel, state: WallState, changes: WallChanges, sourc
     return layer_message(source, info, model.clustered(info), state.versions.get(source), changes.layers.get(source))
 
 
+def health_patch(view: dict, ops: list[tuple] | None, lang: str):
+    """The health store as sent: only the fields that moved (`ops`, see model.health_ops), else whole."""
+    if ops is None:
+        return parts.for_screen(view, lang)
+    patch = Patch()
+    for op in ops:
+        *parents, last = op[1]
+        target = patch
+        for key in parents:
+            target = target[key]
+        if op[0] == "del":
+            del target[last]
+        else:
+            target[last] = parts.for_screen(op[2], lang)
+    return patch
+
+
 def read_state(data) -> WallState:
     try:
         return WallState.model_validate(data)
@@ -55,7 +72,7 @@ def poll(data):
     layers = [layer_update(model, state, changes, o["id"]["source"]) for o in out_ids[1]]
     lang = model.language
     tiles = no_update if changes.tiles is None else parts.for_screen(changes.tiles, lang)
-    health = no_update if changes.health is None else parts.for_screen(changes.health, lang)
+    health = no_update if changes.health is None else health_patch(changes.health, changes.health_ops, lang)
     grid = no_update if changes.grid is None else changes.grid
     return changes.state.model_dump(), layers, tiles, health, grid
 

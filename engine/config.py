@@ -113,6 +113,7 @@ class PushConfig(_Strict):
     browser_url: str | None = Field(default=None, description="None: the page's host on `port`; behind a proxy e.g. /push")
     token_seconds: int = Field(default=900, ge=60, le=86400)
     safety_poll_seconds: float = Field(default=30, ge=5, le=600)
+    fan_out: bool = Field(default=True, description="send each change's answer to the screens, computed once")
 
 
 class CollectorConfig(_Strict):

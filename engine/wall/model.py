@@ -37,6 +37,7 @@ from engine.wall.state import WallState
 LAYER_TTL = 180  # seconds; the slowest wall polls every 60 s
 TILES_TTL = 600
 ROWS_TTL = 3600
+HEALTH_TTL = 600
 
 
 @dataclass
@@ -74,6 +75,9 @@ class WallChanges:
     tiles: dict | None = None
     health: dict | None = None
     grid: dict | None = None  # {"full": rows} or {"upsert", "remove", "limit"}
+    # with `health`: the edits turning the screen's health store into it (health_ops), when
+    # the screen's one is still cached; None: send `health` whole
+    health_ops: list[tuple] | None = None
 
 
 def empty_layer() -> dict:
@@ -165,6 +169,8 @@ class WallModel:
                 out.health = None
             else:
                 new.health = out.health.get("digest")
+                held = self._cached_health(state.health)
+                out.health_ops = None if held is None else health_ops(held, out.health)
 
         if changed:
             out.grid = self._grid_changes(state.stream, versions, new)
@@ -188,7 +194,12 @@ class WallModel:
         now = datetime.now(timezone.utc)
         view = wall_health(sources, self.live.health(), now, parts_status(self.live, now))
         view["digest"] = digest([view["sources"], view["parts"]])
+        self.cache.set(f"wall:health:{view['digest']}", orjson.dumps(view), HEALTH_TTL)  # what a screen holds, to diff
         return view
+
+    def _cached_health(self, held: str | None) -> dict | None:
+        raw = self.cache.get(f"wall:health:{held}") if held else None
+        return orjson.loads(raw) if raw is not None else None
 
     def _read(self, source: str) -> tuple[str, list[dict]]:
         """(as_of, records) of a source: `as_of` is the change-stream head read before
@@ -342,3 +353,22 @@ class WallModel:
 def _delta(old: dict, new: dict) -> FeatureDelta:
     ops = views.features_diff(old["features"], new["features"])
     return FeatureDelta(full=new) if ops is None else FeatureDelta(ops=ops)
+
+
+def health_ops(old: dict, new: dict) -> list[tuple] | None:
+    """Edits turning the health store `old` into `new`: ("set", path, value) and ("del",
+    path). A source polled again changes its `last_success` alone: only that field is sent,
+    not every source's chip (the store re-sent whole was most of a poll's bytes). None: send
+    it whole."""
+    ops: list[tuple] = []
+    before, after = old.get("sources", {}), new.get("sources", {})
+    ops += [("del", ["sources", name]) for name in before if name not in after]
+    for name, entry in after.items():
+        held = before.get(name)
+        if held is None:
+            ops.append(("set", ["sources", name], entry))
+        else:
+            ops += [("set", ["sources", name, k], v) for k, v in entry.items() if held.get(k, ...) != v]
+            ops += [("del", ["sources", name, k]) for k in held if k not in entry]
+    ops += [("set", [k], v) for k, v in new.items() if k != "sources" and old.get(k, ...) != v]
+    return None if len(ops) > max(8, 2 * len(after)) else ops
