@@ -99,11 +99,9 @@ window.dmy = window.dmy || {};
     const out = change.out || {};
     const set = window.dash_clientside.set_props;
     const screen = wallState(st).screen;
-    Object.entries(out.layers || {}).forEach(function ([source, parts]) {
-      ["pts", "shp"].forEach(function (type, i) {
-        const id = {type: type, source: source};
-        if (parts[i] !== null && parts[i] !== undefined && exists(st, id)) set(id, {data: parts[i]});
-      });
+    Object.entries(out.layers || {}).forEach(function ([source, message]) {
+      const id = {type: "layer", source: source};  // assets/map.js fetches or edits the layer from it
+      if (message && exists(st, id)) set(id, {data: message});
     });
     if (out.tiles !== undefined) set("wall-tiles", {data: out.tiles});
     if (out.health !== undefined) set("wall-health", {data: out.health});

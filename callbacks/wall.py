@@ -11,27 +11,17 @@ from __future__ import annotations
 
 import time
 
-from dash import ALL, Input, Output, State, callback_context, no_update
+from dash import ALL, Input, Output, Patch, State, callback_context, no_update
 from dash.exceptions import PreventUpdate
 from pydantic import ValidationError
 
-from engine.wall.layers import gone_message, layer_message
-from engine.wall.model import WallChanges, WallModel
+from engine.wall.layers import layer_update
 from engine.wall.state import WallState
 from callbacks.refusal import refuse
 from layouts.parts import wall as parts
 from security import screen_identity
 
 PAGE = "wall"  # security.guard: this module's callbacks are the wall page's
-
-
-def layer_update(model: WallModel, state: WallState, changes: WallChanges, source: str):
-    """A screen's layer store after a change: the new version's URLs and, for a layer the
-    browser holds whole, the edits of the features that changed; nothing when unchanged."""
-    info = changes.layer_info.get(source)
-    if info is None:
-        return gone_message() if source in changes.layers else no_update
-    return layer_message(source, info, model.clustered(info), state.versions.get(source), changes.layers.get(source))
 
 
 def health_patch(view: dict, ops: list[tuple] | None, lang: str):
@@ -69,7 +59,8 @@ def poll(data):
     if changes is None:
         raise PreventUpdate
     out_ids = callback_context.outputs_list
-    layers = [layer_update(model, state, changes, o["id"]["source"]) for o in out_ids[1]]
+    layers = [no_update if (m := layer_update(model, state.versions, changes, o["id"]["source"])) is None else m
+              for o in out_ids[1]]
     lang = model.language
     tiles = no_update if changes.tiles is None else parts.for_screen(changes.tiles, lang)
     health = no_update if changes.health is None else health_patch(changes.health, changes.health_ops, lang)

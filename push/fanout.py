@@ -22,7 +22,8 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from engine.wall.model import FeatureDelta, WallChanges, WallModel, current_minute
+from engine.wall.layers import layer_update
+from engine.wall.model import WallChanges, WallModel, current_minute
 from engine.wall.state import WallState
 from layouts.messages import localize
 
@@ -30,7 +31,7 @@ CANONICAL_SCREEN = "0" * 32  # the state's screen field; each browser keeps its 
 # The wall poll callback's outputs (Dash's key for them) that `answer` and assets/push.js
 # cover. tests/push/test_fanout.py fails when the poll's outputs change: a new output must be
 # sent here too, or walls on the fan-out would never get it.
-POLL_OUTPUTS = ('..wall-state.data...{"source":["ALL"],"type":"pts"}.data...{"source":["ALL"],"type":"shp"}.data'
+POLL_OUTPUTS = ('..wall-state.data...{"source":["ALL"],"type":"layer"}.data'
                 '...wall-tiles.data...wall-health.data...wall-grid-changes.data..')
 
 
@@ -45,23 +46,6 @@ def _patch(operations: list[dict]) -> dict:
     return {"__dash_patch_update": "__dash_patch_update", "operations": operations}
 
 
-def layer_value(delta: FeatureDelta):
-    """A layer's change as the poll sends it (callbacks.wall.as_patch), as JSON; None: unchanged."""
-    if delta.full is not None:
-        return delta.full
-    if not delta.ops:
-        return None
-    operations = []
-    for op in delta.ops:
-        if op[0] == "del":
-            operations.append({"operation": "Delete", "location": ["features", op[1]], "params": {}})
-        elif op[0] == "ins":
-            operations.append({"operation": "Insert", "location": ["features"], "params": {"index": op[1], "value": op[2]}})
-        else:
-            operations.append({"operation": "Assign", "location": ["features", op[1]], "params": {"value": op[2]}})
-    return _patch(operations)
-
-
 def health_value(view: dict, ops: list[tuple] | None, language: str):
     """The health store as the poll sends it (callbacks.wall.health_patch), as JSON."""
     if ops is None:
@@ -71,11 +55,12 @@ def health_value(view: dict, ops: list[tuple] | None, language: str):
                    for op in ops])
 
 
-def answer(changes: WallChanges, language: str) -> dict:
-    """The poll's outputs for these changes: {"layers": {source: [points, shapes]}, "tiles",
-    "health", "grid"}; a missing key or a None layer part is an output left as it is."""
+def answer(model: WallModel, before: WallState, changes: WallChanges, language: str) -> dict:
+    """The poll's outputs for these changes: {"layers": {source: layer message}, "tiles",
+    "health", "grid"}; a missing key is an output left as it is."""
     out: dict = {}
-    layers = {s: [layer_value(p), layer_value(sh)] for s, (p, sh) in changes.layers.items()}
+    sources = set(changes.layer_info) | set(changes.layers)
+    layers = {s: m for s in sorted(sources) if (m := layer_update(model, before.versions, changes, s)) is not None}
     if layers:
         out["layers"] = layers
     if changes.tiles is not None:
@@ -117,7 +102,7 @@ class Fanout:
         if changes is None:
             return None
         before, self.state = self.state, changes.state
-        return {"from": public_state(before), "to": public_state(changes.state), "out": answer(changes, self.language)}
+        return {"from": public_state(before), "to": public_state(changes.state), "out": answer(model, before, changes, self.language)}
 
     def next_due(self, now: float | None = None) -> float:
         """Seconds until the state moves by the clock alone: the next minute, or a source turning late."""

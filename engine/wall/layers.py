@@ -19,7 +19,7 @@ import orjson
 
 from engine.geo import boundaries
 from engine.wall.clusters import LayerIndex, Viewport
-from engine.wall.model import LAYER_TTL, FeatureDelta, WallModel, body_key, table_key
+from engine.wall.model import LAYER_TTL, FeatureDelta, WallChanges, WallModel, body_key, table_key
 
 DATA_PREFIX = "/wall/data"
 PARTS = ("points", "shapes")
@@ -59,6 +59,17 @@ def layer_message(source: str, info: dict, clustered: bool, old_version: int | N
 def gone_message() -> dict:
     """A source the store no longer has: the screen empties its layer."""
     return {"v": 0, "tag": None, "mode": "gone", "count": 0, "from": None, "pts": None, "shp": None, "urls": None}
+
+
+def layer_update(model: WallModel, old_versions: dict[str, int], changes: WallChanges, source: str) -> dict | None:
+    """A screen's layer store after `changes`, for a screen that held `old_versions`: the new
+    version's URLs and, for a layer the browser holds whole, the edits of the features that
+    changed; the gone message for a source the store lost; None when the layer is unchanged.
+    The poll (callbacks/wall.py) and the push fan-out (push/fanout.py) both send this."""
+    info = changes.layer_info.get(source)
+    if info is None:
+        return gone_message() if source in changes.layers else None
+    return layer_message(source, info, model.clustered(info), old_versions.get(source), changes.layers.get(source))
 
 
 # ---- bodies -----------------------------------------------------------------------------------

@@ -44,11 +44,11 @@ def test_the_change_starts_from_the_state_a_freshly_loaded_screen_holds(live):
     change = fanout.step()
     assert change["from"] == public_state(screen)
     assert change["to"]["versions"]["calls"] == version and "screen" not in change["to"]
-    points, shapes = change["out"]["layers"]["calls"]
-    [insert] = points["operations"]  # Dash's patch format: only the new feature travels
-    assert points["__dash_patch_update"] and insert["operation"] == "Insert"
-    assert "calls:second" in json.dumps(insert) and "calls:first" not in json.dumps(insert)
-    assert shapes is None  # no shape changed: the output is left as it is
+    layer = change["out"]["layers"]["calls"]  # the layer message the poll sends (engine.wall.layers)
+    assert layer["v"] == version and layer["from"] == screen.versions["calls"]
+    [insert] = layer["pts"]  # the edits of views.features_diff: only the new feature travels
+    assert insert[0] == "ins" and "calls:second" in json.dumps(insert) and "calls:first" not in json.dumps(insert)
+    assert layer["shp"] == []  # no shape changed
     assert [r["uid"] for r in change["out"]["grid"]["upsert"]] == ["calls:second"]
     assert change["out"]["tiles"]["tiles"][0]["value"] == 2
 
