@@ -75,7 +75,9 @@ class Hub:
 
     def broadcast(self, source: str, version: int) -> None:
         self.wakes += 1
-        if self.fanout is not None:
+        # "@alarms" / "@ops" (engine/alerts/live.py): not the wall read model's data, so the
+        # fan-out has nothing to send for them; the walls poll their alarm and scene stores
+        if self.fanout is not None and not source.startswith("@"):
             if self.fan_versions.get(source, -1) < version:
                 self.fan_versions[source] = version
             self.fan_wake.set()

@@ -103,3 +103,16 @@ def test_health_counts_open_screens_and_other_paths_are_not_found(push_server):
     finally:
         for s in screens:
             s.close()
+
+
+def test_an_alarm_or_operator_change_wakes_the_screen_to_poll(push_server, live):
+    """`@alarms`/`@ops` wakes (engine/alerts/live.py) are not the fan-out's data: a plain wake, so
+    the wall polls its alarm and scene stores at once instead of at its next safety poll."""
+    screen = Reader(f"{push_server.url}/events?token={token()}")
+    try:
+        screen.wait_for(lambda e: e[0] == "hello")
+        live.r.publish(live.key("wake"), b'{"s": "@alarms", "v": 7}')
+        event = screen.wait_for(lambda e: e[0] == "message" and "@alarms" in e[1].get("v", {}))
+        assert event[1]["v"]["@alarms"] == 7
+    finally:
+        screen.close()
