@@ -117,3 +117,19 @@ def test_a_silent_alarm_says_so_and_one_without_a_subject_has_no_position(alerts
 def test_each_subject_maps_to_the_walls_tiles(record, tiles):
     assert tiles_of(record) == tiles
     assert set(tiles) <= set(TILE_ORDER)
+
+
+def test_an_acknowledgement_wakes_the_pushed_walls(call, alerts, live):
+    listener = live.r.pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(live.key("wake"))
+    [alarm] = alerts.alarms.active()
+    alerts.alarms.acknowledge(alarm["id"], "ayu")
+    woken = []
+    for _ in range(20):
+        message = listener.get_message(timeout=0.5)
+        if message:
+            woken.append(orjson.loads(message["data"])["s"])
+        if {"@alarms", "@ops"} <= set(woken):
+            break
+    listener.close()
+    assert {"@alarms", "@ops"} <= set(woken)  # the alarm's state and the incident's acknowledgement
