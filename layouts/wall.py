@@ -21,6 +21,7 @@ from engine.wall.views import TILE_ORDER
 from layouts.messages import t
 from layouts.pages import needs_live_store
 from layouts.parts import wall as parts
+from layouts.parts import wall_alarms as alarm_parts
 
 dash.register_page(__name__, path="/wall", name="wall", nav="nav.wall", order=0)
 
@@ -80,6 +81,7 @@ def incident_grid(lang: str, rows: list[dict]):
             col("desa", "wall.col.desa", flex=2, valueFormatter={"function": "dmyPlace(params.value, params.data)"}),
             col("ts", "wall.col.age", width=112, valueFormatter={"function": "dmyAge(params.value)"}, colId="age"),
             col("status", "wall.col.status", width=104, valueFormatter={"function": "dmyLabel('status.' + params.value)"}),
+            *alarm_parts.grid_columns(lang),
         ],
         defaultColDef={"sortable": False, "resizable": False, "suppressMovable": True},
         dashGridOptions={"animateRows": False, "suppressCellFocus": True, "rowHeight": 38, "headerHeight": 36},
@@ -112,6 +114,7 @@ def layout(controls=None, layers=None, **_query):
         [*base_layers(config),
          dl.LayersControl(source_overlays(snap.sources, snap.layers, _layer_names(layers)), id="wall-layers",
                           position="topright", collapsed=False),
+         alarm_parts.pulse_layer(),
          *([dl.ZoomControl(position="bottomleft")] if show_controls else [])],
         id="wall-map", center=list(config.map.center), zoom=config.map.zoom, zoomControl=False,
         attributionControl=False, zoomSnap=0.25, trackViewport=True, style={"height": "100%", "width": "100%"},
@@ -127,13 +130,15 @@ def layout(controls=None, layers=None, **_query):
         dcc.Store(id="wall-health", data=parts.for_screen(snap.health, lang)),
         dcc.Store(id="wall-grid-changes"),
         dcc.Store(id="wall-messages", data={"lang": lang, "m": parts.messages_for_screen(lang), "severities": SEVERITIES}),
+        *alarm_parts.stores(lang),
         html.Header([
             html.Div([html.Span("DAMAMAYA", className="brand"), html.Span(config.wall.title, className="title")]),
             html.Div(id="wall-summary", className="summary"),
             html.Div([html.Span(t("wall.live", lang), className="live-dot"), html.Span(id="wall-clock", className="clock")]),
         ], className="wall-header"),
+        alarm_parts.banner(),
         html.Main([
-            html.Section(the_map, className="wall-map"),
+            html.Section([the_map, alarm_parts.sound_notice()], className="wall-map"),
             html.Aside([
                 html.Div([_tile(k, lang) for k in TILE_ORDER], className="tiles"),
                 html.Div([html.H2(t("wall.list.title", lang)), html.Div(incident_grid(lang, snap.rows), className="grid-box")],
