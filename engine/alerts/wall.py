@@ -100,7 +100,8 @@ def wall_alarm_view(ops: OpsLive, live: LiveStore, language: str, agencies: dict
     """(versions, view): the operator-data versions now, and the wall's alarm store
     (`{"alarms": [...], "ops": {uid: ...}}`), or None when `seen` is already current
     (then only the versions hash was read)."""
-    versions = ops.versions()
+    now = ops.versions()
+    versions = {"alarms": now.get("alarms", 0), "ops": now.get("ops", 0)}
     if seen is not None and versions == seen:
         return versions, None
     return versions, {"alarms": active_alarms(ops, live, language), "ops": list_overlays(ops, agencies)}
