@@ -208,10 +208,16 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
   };
 
   Object.assign(window.dashAgGridFunctions, {
+    // the agency's short id (DAMKAR) on the list, read from 5 m; its full name in the tooltip
     dmyOwner: function (row) {
       const o = row && ops[row.uid];
       if (!o) return "";
-      return [o.agency, o.owner].filter(Boolean).join(" · ");
+      return [o.agency_id ? String(o.agency_id).toUpperCase() : null, o.owner].filter(Boolean).join(" · ");
+    },
+    dmyOwnerFull: function (row) {
+      const o = row && ops[row.uid];
+      if (!o) return "";
+      return [o.agency, o.unit, o.owner].filter(Boolean).join(" · ");
     },
     dmyAck: function (row) {
       const o = row && ops[row.uid];

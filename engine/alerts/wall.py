@@ -77,7 +77,7 @@ def wall_overlay(overlay: dict, agencies: dict | None = None) -> dict | None:
     """An incident's overlay as the wall's list shows it; None when it has nothing to show."""
     agency = overlay.get("agency")
     name = agencies[agency].name if agencies and agency in agencies else agency
-    shown = {"owner": overlay.get("owner"), "agency": name, "unit": overlay.get("unit"),
+    shown = {"owner": overlay.get("owner"), "agency": name, "agency_id": agency, "unit": overlay.get("unit"),
              "ack_by": overlay.get("acknowledged_by"), "ack_at": overlay.get("acknowledged_at")}
     return shown if any(shown.values()) else None
 

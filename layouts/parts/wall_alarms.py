@@ -44,8 +44,8 @@ def pulse_layer() -> dl.Pane:
 def grid_columns(lang: str) -> list[dict]:
     """Owner (agency) and acknowledgement of an incident, read from the wall-alarms store."""
     return [
-        {"field": "uid", "colId": "owner", "headerName": t("wall.col.owner", lang), "flex": 2,
-         "valueGetter": {"function": "dmyOwner(params.data)"}},
-        {"field": "uid", "colId": "ack", "headerName": t("wall.col.ack", lang), "width": 96,
+        {"field": "uid", "colId": "owner", "headerName": t("wall.col.owner", lang), "flex": 1, "minWidth": 116,
+         "valueGetter": {"function": "dmyOwner(params.data)"}, "tooltipValueGetter": {"function": "dmyOwnerFull(params.data)"}},
+        {"field": "uid", "colId": "ack", "headerName": t("wall.col.ack", lang), "width": 92,
          "valueGetter": {"function": "dmyAck(params.data)"}},
     ]

@@ -81,8 +81,8 @@ def test_an_assignment_shows_owner_agency_and_acknowledgement_on_the_list(call, 
     alerts.operations.assign("ntpc-112", "T1", "damkar", "ayu", unit="Pos Damkar Denpasar Barat")
     _, shown = wall_alarm_view(alerts.live, live, "id", config.agencies)
     overlay = shown["ops"]["ntpc-112:T1"]
-    assert (overlay["owner"], overlay["agency"], overlay["unit"], overlay["ack_by"]) == \
-        ("ayu", "Damkar Kota Denpasar", "Pos Damkar Denpasar Barat", "ayu")
+    assert (overlay["owner"], overlay["agency"], overlay["agency_id"], overlay["unit"], overlay["ack_by"]) == \
+        ("ayu", "Damkar Kota Denpasar", "damkar", "Pos Damkar Denpasar Barat", "ayu")
     assert overlay["ack_at"]
 
 

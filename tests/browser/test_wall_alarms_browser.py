@@ -147,17 +147,17 @@ def test_an_assignment_shows_its_agency_and_acknowledgement_on_the_list(wall_app
         open_wall(app, page)
         page.wait_for_selector("[role=alert] .alarm-row[data-uid='calls:T1']", timeout=BUDGET_MS)
         row = page.locator(".wall-grid .ag-row[row-id='calls:T1']").first
-        assert "Damkar" not in row.inner_text()
+        assert "DAMKAR" not in row.inner_text()
 
         [alarm] = [a for a in alerts.alarms.active() if a["subject"] == "T1"]
         alerts.alarms.acknowledge(alarm["id"], "ayu")
         alerts.operations.assign("calls", "T1", "damkar", "ayu")
         page.wait_for_function(
             "[...document.querySelectorAll(\".wall-grid .ag-row[row-id='calls:T1'] [col-id='owner']\")]"
-            ".some((c) => c.innerText.includes('Damkar Kota Denpasar'))", timeout=ONE_POLL_MS)
+            ".some((c) => c.innerText.includes('DAMKAR · ayu'))", timeout=ONE_POLL_MS)
         ack = page.locator(".wall-grid .ag-row[row-id='calls:T1'] [col-id='ack']").first.inner_text()
         assert "ayu" in ack
-        assert "Damkar" not in page.locator(".wall-grid .ag-row[row-id='calls:T0']").first.inner_text()
+        assert "DAMKAR" not in page.locator(".wall-grid .ag-row[row-id='calls:T0']").first.inner_text()
     finally:
         context.close()
 
