@@ -195,3 +195,20 @@ def test_the_wall_says_when_the_browser_blocks_sound(wall_app, browser):
         assert status(page)["audio"] == "suspended"
     finally:
         context.close()
+
+
+def test_with_reduced_motion_the_alarmed_tile_is_highlighted_without_flashing(wall_app, kiosk_browser):
+    app, feed, _ = wall_app
+    feed.write_bytes(calls_csv(("T0", "Informasi", 3), ("T1", "Kebakaran rumah", 1)))
+    context, page = _page(kiosk_browser)
+    try:
+        page.emulate_media(reduced_motion="reduce")
+        open_wall(app, page)
+        tile = TILE.replace("{key}", "calls_hour")
+        page.wait_for_selector(f"{tile}[data-alarm='critical']", timeout=BUDGET_MS)
+        style = page.eval_on_selector(tile, "(t) => { const s = getComputedStyle(t); return [s.animationName, s.outlineStyle]; }")
+        assert style == ["none", "solid"]
+        ring = page.eval_on_selector(".dmy-pulse-ring[data-uid='calls:T1']", "(r) => getComputedStyle(r).animationName")
+        assert ring == "none"
+    finally:
+        context.close()
