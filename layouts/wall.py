@@ -23,6 +23,7 @@ from layouts.messages import t
 from layouts.pages import needs_live_store
 from layouts.parts import scenes as scene_parts
 from layouts.parts import wall as parts
+from layouts.parts import wall_alarms as alarm_parts
 
 dash.register_page(__name__, path="/wall", name="wall", nav="nav.wall", order=0)
 
@@ -95,6 +96,7 @@ def incident_grid(lang: str, rows: list[dict]):
             col("desa", "wall.col.desa", flex=2, valueFormatter={"function": "dmyPlace(params.value, params.data)"}),
             col("ts", "wall.col.age", flex=1.19, valueFormatter={"function": "dmyAge(params.value)"}, colId="age"),
             col("status", "wall.col.status", flex=1.1, valueFormatter={"function": "dmyLabel('status.' + params.value)"}),
+            *alarm_parts.grid_columns(lang),
         ],
         defaultColDef={"sortable": False, "resizable": False, "suppressMovable": True},
         dashGridOptions={"animateRows": False, "suppressCellFocus": True, "rowHeight": 38, "headerHeight": 36,
@@ -135,6 +137,7 @@ def layout(controls=None, layers=None, scene=None, playlist=None, **_query):
         [*base_layers(config),
          dl.LayersControl(source_overlays(snap.sources, snap.layers, _layer_names(layers)), id="wall-layers",
                           position="topright", collapsed=False),
+         alarm_parts.pulse_layer(),
          *([dl.ZoomControl(position="bottomleft")] if show_controls else [])],
         id="wall-map", center=list(config.map.center), zoom=config.map.zoom, zoomControl=False,
         bounds=scene_parts.city_bounds(), boundsOptions={"padding": [8, 8]},
@@ -153,13 +156,15 @@ def layout(controls=None, layers=None, scene=None, playlist=None, **_query):
         *layer_stores(snap.layers, config.wall.cluster_above),
         dcc.Store(id="wall-messages", data={"lang": lang, "m": parts.messages_for_screen(lang), "severities": SEVERITIES}),
         *scene_parts.stores(config, home, list(snap.layers), event, alarms_version),
+        *alarm_parts.stores(lang),
         html.Header([
             html.Div([html.Span("DAMAMAYA", className="brand"), html.Span(config.wall.title, className="title")]),
             html.Div(id="wall-summary", className="summary"),
             html.Div([html.Span(t("wall.live", lang), className="live-dot"), html.Span(id="wall-clock", className="clock")]),
         ], className="wall-header"),
+        alarm_parts.banner(),
         html.Main([
-            html.Section(the_map, className="wall-map panel panel-map"),
+            html.Section([the_map, alarm_parts.sound_notice()], className="wall-map panel panel-map"),
             html.Aside([
                 html.Div([_tile(k, lang) for k in TILE_ORDER], className="tiles panel panel-tiles"),
                 html.Div([html.H2(t("wall.list.title", lang)), html.Div(incident_grid(lang, snap.rows), className="grid-box")],

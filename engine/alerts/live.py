@@ -11,6 +11,9 @@ Keys (prefix `dmy` by default):
                              screen's poll reads it beside `{p}:versions`
 - `{p}:alarm-events`   stream of {a: alarm id, r: rule, s: source, i: subject,
                              to: state, lv: level, sl: 1 when silent}, trimmed
+- `{p}:wake`           every change is also published there as {s: "@alarms" or "@ops",
+                             v: the new counter}, so push processes wake the walls
+                             (an acknowledgement reaches a pushed wall at once)
 All of it is rebuilt from the history store by `engine.alerts.rebuild_live`.
 """
 from __future__ import annotations
@@ -22,19 +25,19 @@ ALARMS, OPS = "alarms", "ops"
 
 # KEYS: hash, revisions, versions, stream. ARGV: field, rev field, version, json, version field,
 # stream length, then stream field/value pairs. Writes only when `version` is newer than the
-# one last written for that field; returns 1 when it wrote.
+# one last written for that field; returns the new counter of `opversions` when it wrote, else 0.
 _SET_IF_NEWER = """
 local last = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
 if tonumber(ARGV[3]) <= last then return 0 end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
-redis.call('HINCRBY', KEYS[3], ARGV[5], 1)
+local counter = redis.call('HINCRBY', KEYS[3], ARGV[5], 1)
 if #ARGV > 6 then
   local fields = {}
   for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[6], '*', unpack(fields))
 end
-return 1
+return counter
 """
 
 # KEYS: hash, revisions, versions. ARGV: field, rev field, version field. Drops a resolved alarm
@@ -45,8 +48,7 @@ if not cur then return 0 end
 if not string.find(cur, '"state":"resolved"', 1, true) then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[2])
-redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
-return 1
+return redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
 """
 
 
@@ -65,18 +67,25 @@ class OpsLive:
     def put_alarm(self, alarm: dict) -> bool:
         stream = ["a", str(alarm["id"]), "r", alarm["rule"], "s", alarm["source"], "i", alarm["subject"],
                   "to", alarm["state"], "lv", alarm["level"], "sl", "1" if alarm["silent"] else "0"]
-        return bool(self._set(keys=[self.key(ALARMS), self.key("opsrev"), self.key("opversions"), self.key("alarm-events")],
-                              args=[str(alarm["id"]), f"a:{alarm['id']}", alarm["version"], orjson.dumps(alarm), ALARMS,
-                                    self.stream_length, *stream]))
+        return self._woken(ALARMS, self._set(
+            keys=[self.key(ALARMS), self.key("opsrev"), self.key("opversions"), self.key("alarm-events")],
+            args=[str(alarm["id"]), f"a:{alarm['id']}", alarm["version"], orjson.dumps(alarm), ALARMS, self.stream_length, *stream]))
 
     def drop_resolved(self, alarm_id: int | str) -> bool:
-        return bool(self._drop(keys=[self.key(ALARMS), self.key("opsrev"), self.key("opversions")],
-                               args=[str(alarm_id), f"a:{alarm_id}", ALARMS]))
+        return self._woken(ALARMS, self._drop(keys=[self.key(ALARMS), self.key("opsrev"), self.key("opversions")],
+                                              args=[str(alarm_id), f"a:{alarm_id}", ALARMS]))
 
     def put_overlay(self, overlay: dict) -> bool:
         uid = f"{overlay['source']}:{overlay['record_id']}"
-        return bool(self._set(keys=[self.key(OPS), self.key("opsrev"), self.key("opversions"), self.key("alarm-events")],
-                              args=[uid, f"o:{uid}", overlay["version"], orjson.dumps(overlay), OPS, self.stream_length]))
+        return self._woken(OPS, self._set(keys=[self.key(OPS), self.key("opsrev"), self.key("opversions"), self.key("alarm-events")],
+                                          args=[uid, f"o:{uid}", overlay["version"], orjson.dumps(overlay), OPS, self.stream_length]))
+
+    def _woken(self, field: str, counter) -> bool:
+        """Publish a written change on the live store's wake channel; True when one was written."""
+        if not counter:
+            return False
+        self.r.publish(self.key("wake"), orjson.dumps({"s": f"@{field}", "v": int(counter)}))
+        return True
 
     def clear(self) -> None:
         self.r.delete(self.key(ALARMS), self.key(OPS), self.key("opsrev"), self.key("alarm-events"))
