@@ -55,10 +55,26 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
     state.bounds = target;
     state.categories = scene.categories && scene.categories.length ? new Set(scene.categories) : null;
     setOverlays(scene.overlays);
+    if (showsData(name) && window.dash_clientside && window.dash_clientside.set_props) {
+      window.dash_clientside.set_props("wall-panels-tick", {data: Date.now()});  // its panels' data, now
+    }
     const api = gridApi();
     if (api) api.onFilterChanged();
     scrollStates.clear();
     setTimeout(fit, 0);
+  }
+
+  /* Does a scene show a panel whose data comes from the server (cameras, prices, gauges)? */
+  const DATA_PANELS = ["cctv", "prices", "gauges"];
+  function showsData(name) {
+    const scene = ((state.data && state.data.scenes) || {})[name];
+    return !!scene && scene.panels.some((p) => DATA_PANELS.indexOf(p) >= 0);
+  }
+
+  /* The wall's state moved (a poll or a pushed change): the panels' data is asked for only
+     while the scene shown has such a panel, so other walls make no request for it. */
+  function panelsTick() {
+    return showsData(state.shown) ? Date.now() : window.dash_clientside.no_update;
   }
 
   function homeStep() {
@@ -288,7 +304,7 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
   const sizer = setInterval(function () { if (sizeGrid() || ++tries > 120) clearInterval(sizer); }, 250);
 
   window.dmy.scenes = {
-    update: update, panels: panels, mapReady: mapReady, fit: fit,
+    update: update, panels: panels, panelsTick: panelsTick, mapReady: mapReady, fit: fit,
     current: function () { return {scene: state.shown, event: state.event, bounds: state.bounds}; },
     map: function () { return state.map; },
   };

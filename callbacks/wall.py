@@ -10,10 +10,11 @@ clock are rendered in the browser every second from the times the server sent
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
 from dash import ALL, Input, Output, Patch, State, callback_context, no_update
 from dash.exceptions import PreventUpdate
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.wall.layers import layer_update
 from engine.wall.state import WallState
@@ -22,6 +23,16 @@ from layouts.parts import wall as parts
 from security import screen_identity
 
 PAGE = "wall"  # security.guard: this module's callbacks are the wall page's
+
+Counter = Annotated[int, Field(ge=0, le=2**62)]
+
+
+class OpVersions(BaseModel):
+    """The `wall-opversions` store: the alarms' and operator actions' counters the screen saw."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    alarms: Counter = 0
+    ops: Counter = 0
 
 
 def health_patch(view: dict, ops: list[tuple] | None, lang: str):
@@ -48,16 +59,32 @@ def read_state(data) -> WallState:
         refuse("wall state", exc)
 
 
-def poll(data):
-    """Return (state, layers, tiles, health, grid_changes) or raise PreventUpdate."""
+def read_opversions(data) -> dict[str, int]:
+    try:
+        return OpVersions.model_validate(data or {}).model_dump()
+    except ValidationError as exc:
+        refuse("wall operator versions", exc)
+
+
+def poll(data, opv_data=None):
+    """Return (state, layers, tiles, health, grid_changes, opversions) or raise PreventUpdate.
+
+    `opversions` (the alarms' and operator actions' change counters) moves only when they
+    changed: the wall's alarm and event-mode callbacks are triggered by it, and its panels
+    by the state, so an idle tick is this one request."""
     state = read_state(data)
+    held_opv = read_opversions(opv_data)
     model = parts.model()
     identity = screen_identity()  # the server's name for this wall, never one the browser sends
     if identity:
         model.live.screen_seen(identity, time.time())  # the wall's heartbeat, even when nothing changed
     changes = model.changes(state)
+    opv = parts.opversions()
+    opv_out = no_update if opv == held_opv else opv
     if changes is None:
-        raise PreventUpdate
+        if opv_out is no_update:
+            raise PreventUpdate
+        return no_update, [no_update] * len(callback_context.outputs_list[1]), no_update, no_update, no_update, opv_out
     out_ids = callback_context.outputs_list
     layers = [no_update if (m := layer_update(model, state.versions, changes, o["id"]["source"])) is None else m
               for o in out_ids[1]]
@@ -65,7 +92,7 @@ def poll(data):
     tiles = no_update if changes.tiles is None else parts.for_screen(changes.tiles, lang)
     health = no_update if changes.health is None else health_patch(changes.health, changes.health_ops, lang)
     grid = no_update if changes.grid is None else changes.grid
-    return changes.state.model_dump(), layers, tiles, health, grid
+    return changes.state.model_dump(), layers, tiles, health, grid, opv_out
 
 
 def register(app) -> None:
@@ -75,13 +102,15 @@ def register(app) -> None:
         Output("wall-tiles", "data"),
         Output("wall-health", "data"),
         Output("wall-grid-changes", "data"),
+        Output("wall-opversions", "data"),
         Input("wall-poll", "n_intervals"),
         Input("wall-wake", "data"),  # the push stream's wake-up: poll now rather than at the next interval
         State("wall-state", "data"),
+        State("wall-opversions", "data"),
         prevent_initial_call=True,
     )
-    def _poll(_n, _wake, state):
-        return poll(state)
+    def _poll(_n, _wake, state, opv):
+        return poll(state, opv)
 
     @app.callback(Output("wall-push", "data"), Input("wall-push-renew", "n_intervals"), State("wall-state", "data"),
                   prevent_initial_call=True)

@@ -1,5 +1,5 @@
-"""The wall's alarms: on every poll (and push wake-up) one read of `{p}:opversions`; when it
-moved, the active alarms and the incident overlays as a wall may see them
+"""The wall's alarms: when the wall's poll says `{p}:opversions` moved (its `wall-opversions`
+store; and once when the page loads), the active alarms and the incident overlays as a wall may see them
 (engine/alerts/wall.py) go to the `wall-alarms` store. assets/alarms.js draws the banner,
 flashes the tiles, pulses the markers and sounds the tone from it."""
 from __future__ import annotations
@@ -56,11 +56,10 @@ def register(app) -> None:
     @app.callback(
         Output("wall-alarms", "data"),
         Output("wall-alarms-seen", "data"),
-        Input("wall-poll", "n_intervals"),
-        Input("wall-wake", "data"),
+        Input("wall-opversions", "data"),  # moved by the wall's poll when alarms or operator actions changed
         State("wall-alarms-seen", "data"),
     )
-    def _alarms(_n, _wake, seen):
+    def _alarms(_opv, seen):
         return poll(seen)
 
     app.clientside_callback(

@@ -1,7 +1,8 @@
 """The wall's scenes: event mode and the data of the scene panels (camera grid, prices,
-gauges chart). Both ride on the wall's poll and send nothing when nothing changed:
-event mode reads the alarms' change counter (`{p}:opversions`) first, the panels the
-live store's versions. Switching scenes happens in the browser (assets/scenes.js).
+gauges chart). Neither is polled on its own: event mode runs when the wall's poll says the
+alarms' change counter moved (`wall-opversions`), the panels when the wall's state did
+(a poll or a pushed change) while a scene with such a panel shows (`wall-panels-tick`,
+assets/scenes.js), and each still sends nothing when nothing it shows changed. Switching scenes happens in the browser (assets/scenes.js).
 """
 from __future__ import annotations
 
@@ -78,15 +79,22 @@ def panels_poll(seen_data):
 
 def register(app) -> None:
     @app.callback(Output("wall-event", "data"), Output("wall-event-seen", "data"),
-                  Input("wall-poll", "n_intervals"), Input("wall-wake", "data"), State("wall-event-seen", "data"),
-                  prevent_initial_call=True)
-    def _event(_n, _wake, seen):
+                  Input("wall-opversions", "data"), State("wall-event-seen", "data"), prevent_initial_call=True)
+    def _event(_opv, seen):
         return event_poll(seen)
 
     @app.callback(Output("wall-panels", "data"), Output("wall-panels-seen", "data"),
-                  Input("wall-poll", "n_intervals"), Input("wall-wake", "data"), State("wall-panels-seen", "data"))
-    def _panels(_n, _wake, seen):
+                  Input("wall-panels-tick", "data"), State("wall-panels-seen", "data"))
+    def _panels(_tick, seen):
         return panels_poll(seen)
+
+    # the panels' data is asked for when the state moved, only while a scene with data panels shows
+    app.clientside_callback(
+        "function(state) { return window.dmy.scenes.panelsTick(state); }",
+        Output("wall-panels-tick", "data"),
+        Input("wall-state", "data"),
+        prevent_initial_call=True,
+    )
 
     # the scene to show: the event's, else the screen's own scene or playlist step
     app.clientside_callback(

@@ -153,6 +153,7 @@ def layout(controls=None, layers=None, scene=None, playlist=None, **_query):
         dcc.Store(id="wall-tiles", data=parts.for_screen(snap.tiles, lang)),
         dcc.Store(id="wall-health", data=parts.for_screen(snap.health, lang)),
         dcc.Store(id="wall-grid-changes"),
+        dcc.Store(id="wall-opversions", data=parts.opversions()),  # moved by the poll when alarms or actions change
         *layer_stores(snap.layers, config.wall.cluster_above),
         dcc.Store(id="wall-messages", data={"lang": lang, "m": parts.messages_for_screen(lang), "severities": SEVERITIES}),
         *scene_parts.stores(config, home, list(snap.layers), event, alarms_version),

@@ -31,8 +31,9 @@ CANONICAL_SCREEN = "0" * 32  # the state's screen field; each browser keeps its 
 # The wall poll callback's outputs (Dash's key for them) that `answer` and assets/push.js
 # cover. tests/push/test_fanout.py fails when the poll's outputs change: a new output must be
 # sent here too, or walls on the fan-out would never get it.
+# `wall-opversions` is not: alarms and operator actions wake the walls to poll (server.Hub.broadcast).
 POLL_OUTPUTS = ('..wall-state.data...{"source":["ALL"],"type":"layer"}.data'
-                '...wall-tiles.data...wall-health.data...wall-grid-changes.data..')
+                '...wall-tiles.data...wall-health.data...wall-grid-changes.data...wall-opversions.data..')
 
 
 def public_state(state: WallState) -> dict:

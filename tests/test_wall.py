@@ -109,11 +109,12 @@ def _poll_request(app, state, sources):
     outputs = [{"id": "wall-state", "property": "data"},
                [{"id": {"source": s, "type": "layer"}, "property": "data"} for s in sources],
                {"id": "wall-tiles", "property": "data"}, {"id": "wall-health", "property": "data"},
-               {"id": "wall-grid-changes", "property": "data"}]
+               {"id": "wall-grid-changes", "property": "data"}, {"id": "wall-opversions", "property": "data"}]
     return {"output": key, "outputs": outputs,
             "inputs": [{"id": "wall-poll", "property": "n_intervals", "value": 1},
                        {"id": "wall-wake", "property": "data", "value": None}],
-            "state": [{"id": "wall-state", "property": "data", "value": state}],
+            "state": [{"id": "wall-state", "property": "data", "value": state},
+                      {"id": "wall-opversions", "property": "data", "value": None}],
             "changedPropIds": ["wall-poll.n_intervals"]}
 
 
@@ -152,6 +153,29 @@ def test_poll_sends_nothing_when_nothing_changed_and_little_when_something_did(d
     new_state = response["wall-state"]["data"]
     again = client.post("/_dash-update-component", json=_poll_request(dash_app, new_state, ["calls"]))
     assert again.status_code == 204
+
+
+def test_an_alarm_change_moves_only_the_opversions_store_of_the_poll(dash_app, sign_in_as):
+    """The alarm, event-mode and panel callbacks are not polled: the wall's one poll moves
+    `wall-opversions` when alarms or operator actions changed, and they follow it."""
+    from damamaya import runtime
+
+    live: LiveStore = runtime.live()
+    live.r.flushdb()
+    live.describe_sources({"calls": {"title": "112", "kinds": ["incident"], "interval": 1}})
+    state = first_state()
+    client = sign_in_as(dash_app.server, "operator")
+    body = _poll_request(dash_app, state, [])
+    assert client.post("/_dash-update-component", json=body).status_code == 204
+
+    live.r.hincrby(live.key("opversions"), "alarms", 1)
+    response = client.post("/_dash-update-component", json=body).get_json()["response"]
+    assert response == {"wall-opversions": {"data": {"alarms": 1, "ops": 0}}}
+    body["state"][1]["value"] = {"alarms": 1, "ops": 0}  # what the screen now holds
+    assert client.post("/_dash-update-component", json=body).status_code == 204
+    body["state"][1]["value"] = {"alarms": "many"}
+    refused = client.post("/_dash-update-component", json=body)
+    assert refused.status_code == 400 and "wall operator versions" in refused.text
 
 
 def test_a_change_in_a_big_layer_is_sent_as_a_small_patch(dash_app, sign_in_as):

@@ -42,10 +42,9 @@ def _alarm_poll(app, seen) -> dict:
     key = next(k for k in app.callback_map if "wall-alarms.data" in k and "wall-alarms-seen.data" in k)
     return {"output": key,
             "outputs": [{"id": "wall-alarms", "property": "data"}, {"id": "wall-alarms-seen", "property": "data"}],
-            "inputs": [{"id": "wall-poll", "property": "n_intervals", "value": 1},
-                       {"id": "wall-wake", "property": "data", "value": None}],
+            "inputs": [{"id": "wall-opversions", "property": "data", "value": {"alarms": 1, "ops": 0}}],
             "state": [{"id": "wall-alarms-seen", "property": "data", "value": seen}],
-            "changedPropIds": ["wall-poll.n_intervals"]}
+            "changedPropIds": ["wall-opversions.data"]}
 
 
 def test_the_alarm_poll_sends_only_when_the_operator_data_moved(dash_app, alerts, sign_in_as):

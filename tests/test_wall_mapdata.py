@@ -92,11 +92,12 @@ def poll_request(app, state: dict, sources: list[str]) -> dict:
     outputs = [{"id": "wall-state", "property": "data"},
                [{"id": {"source": s, "type": "layer"}, "property": "data"} for s in sources],
                {"id": "wall-tiles", "property": "data"}, {"id": "wall-health", "property": "data"},
-               {"id": "wall-grid-changes", "property": "data"}]
+               {"id": "wall-grid-changes", "property": "data"}, {"id": "wall-opversions", "property": "data"}]
     return {"output": key, "outputs": outputs,
             "inputs": [{"id": "wall-poll", "property": "n_intervals", "value": 1},
                        {"id": "wall-wake", "property": "data", "value": None}],
-            "state": [{"id": "wall-state", "property": "data", "value": state}],
+            "state": [{"id": "wall-state", "property": "data", "value": state},
+                      {"id": "wall-opversions", "property": "data", "value": None}],
             "changedPropIds": ["wall-poll.n_intervals"]}
 
 

@@ -122,6 +122,7 @@ def stores(config, home: Home, overlay_sources: list[str], event: dict | None, a
         dcc.Store(id="wall-event", data=event),
         dcc.Store(id="wall-event-seen", data={"alarms": alarms_version}),
         dcc.Store(id="wall-panels"),
+        dcc.Store(id="wall-panels-tick"),  # set by assets/scenes.js while a scene with data panels shows
         dcc.Store(id="wall-panels-seen", data={"panels": [p for p in panels_needed(config, home)
                                                           if p in ("cctv", "prices", "gauges")], "versions": None}),
         dcc.Store(id="wall-scene-applied"),

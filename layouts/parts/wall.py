@@ -3,6 +3,7 @@ wall's layout (first state) and its callbacks (polls)."""
 from __future__ import annotations
 
 from damamaya import runtime
+from engine.alerts.live import ALARMS, OPS, OpsLive
 from engine.cache import RedisCache
 from engine.wall.model import WallModel
 from layouts.messages import client_messages, localize
@@ -18,6 +19,13 @@ def model() -> WallModel:
     cfg = runtime.config()
     return WallModel(runtime.live(), RedisCache(runtime.redis_client(), cfg.redis.prefix), cfg.language,
                      cfg.wall.incident_list_size, cfg.kpi, cluster_above=cfg.wall.cluster_above)
+
+
+def opversions() -> dict[str, int]:
+    """The alarms' and operator actions' change counters (`{p}:opversions`), both always present."""
+    cfg = runtime.config()
+    held = OpsLive(runtime.redis_client(), cfg.redis.prefix).versions()
+    return {"alarms": held.get(ALARMS, 0), "ops": held.get(OPS, 0)}
 
 
 def for_screen(data: dict, language: str) -> dict:
