@@ -37,7 +37,7 @@ from pathlib import Path
 
 from engine.analytics.config import KpiConfig
 from engine.contract import Adapter
-from engine.fetch import FetchError, scrub
+from engine.fetch import FetchError, Unchanged, scrub
 from engine.history import History
 from engine.live import LiveStore
 from engine.pipeline import (HISTORY_ERRORS, LIVE_ERRORS, STICKY_DOMAINS, PartsReport, ResultWriter, Slow,
@@ -129,6 +129,7 @@ class PollOutcome:
     removed: int = 0
     error: str | None = None
     spooled: bool = False
+    unchanged: bool = False  # the origin or the bytes said nothing changed: nothing was parsed
 
 
 class SourceRunner:
@@ -150,6 +151,8 @@ class SourceRunner:
         self.health = Health(name, config.title or name, config.adapter, config.interval, config.stale_seconds, owner=owner)
         self._published_success: datetime | None = None
         self.health_unpublished = False
+        # digest of the bytes last parsed and stored; in memory, so the first poll after a start parses
+        self._stored_digest: bytes | None = None
 
     @property
     def last_update_success(self) -> bool | None:
@@ -166,15 +169,13 @@ class SourceRunner:
         self.health.polls += 1
         try:
             raw = call_with_deadline(self.adapter.fetch, self.config.timeout + 5)
-            result = parse_safely(self.adapter, raw)
-            if not result.records and result.rejects:
-                # Nothing usable: keep the last good data rather than replace it with garbage.
-                raise FetchError(f"no usable record: {result.rejects[0].reason}")
-            stored = self.writer.write(result, now)
-            outcome = PollOutcome(ok=True, records=stored.records, rejects=stored.rejects, changed=stored.changed,
-                                  removed=stored.removed, spooled=stored.spooled)
-            if stored.live_count is not None:
-                self.health.records = stored.live_count
+            digest = hashlib.blake2b(raw, digest_size=16).digest()
+            if digest == self._stored_digest:
+                self.adapter.validators.commit()  # they describe the stored bytes (a file touched, not changed)
+                raise Unchanged("the same bytes as last stored")
+            outcome = self._store(parse_safely(self.adapter, raw), digest, now)
+        except Unchanged:
+            outcome = self._unchanged(now)
         except (FetchError, OSError, ValueError) as exc:
             outcome = PollOutcome(ok=False, error=self._scrub(str(exc) or type(exc).__name__))
         except Exception as exc:  # noqa: BLE001 - one broken source must not stop the collector
@@ -186,6 +187,26 @@ class SourceRunner:
         except Exception:  # noqa: BLE001 - health is reporting; the next poll reports again
             log.exception("source %s: recording health failed", self.name)
         return outcome
+
+    def _store(self, result, digest: bytes, now: datetime) -> PollOutcome:
+        if not result.records and result.rejects:
+            # Nothing usable: keep the last good data rather than replace it with garbage.
+            raise FetchError(f"no usable record: {result.rejects[0].reason}")
+        stored = self.writer.write(result, now)
+        if stored.live_ok:  # else the next poll parses again, whatever the origin says
+            self.adapter.validators.commit()
+            self._stored_digest = digest
+        if stored.live_count is not None:
+            self.health.records = stored.live_count
+        return PollOutcome(ok=True, records=stored.records, rejects=stored.rejects, changed=stored.changed,
+                           removed=stored.removed, spooled=stored.spooled)
+
+    def _unchanged(self, now: datetime) -> PollOutcome:
+        """A successful poll with nothing new: only records that aged out of the live window leave it."""
+        stored = self.writer.expire(now)
+        if stored.live_count is not None:
+            self.health.records = stored.live_count
+        return PollOutcome(ok=True, records=self.health.records, removed=stored.removed, unchanged=True)
 
     def _scrub(self, message: str) -> str:
         return scrub(message, self.config.url, self.config.headers)
@@ -200,8 +221,9 @@ class SourceRunner:
             h.status, h.last_update_success, h.failures = "ok", True, 0
             h.failing_since = None
             h.last_success = now.isoformat()
-            h.rejects_last = outcome.rejects
-            h.rejects_total += outcome.rejects
+            if not outcome.unchanged:  # an unchanged poll repeats the last parse's rejects, it adds none
+                h.rejects_last = outcome.rejects
+                h.rejects_total += outcome.rejects
             h.spooled = h.spooled + 1 if outcome.spooled else 0
         else:
             if h.status != "failing":

@@ -2,7 +2,12 @@
 
 An adapter is one module in `data_sources/` holding one `Adapter` subclass:
 - `Config`: a pydantic schema for its block in config.yaml (extends `SourceConfig`);
-- `fetch()`: the I/O, bounded by the source's timeout and `max_bytes`;
+- `fetch()`: the I/O, bounded by the source's timeout and `max_bytes`; the base
+  fetch is conditional (`self.validators`, see engine/fetch.py) and raises
+  `Unchanged` when the origin says nothing changed. An adapter that overrides
+  `fetch` and calls `super().fetch()` lets Unchanged through; one whose fetch
+  does more than read the origin (following links that may fail) sets
+  `self.conditional = False` while a plain re-fetch would not be enough;
 - `parse(raw)`: pure, bytes in, `ParseResult` (records + rejects with reasons) out.
   It must not raise on bad data; `engine.pipeline.parse_safely` still guards it.
   Most adapters do not write `parse`: they name the loader of their format,
@@ -26,11 +31,11 @@ from typing import Any, Callable, ClassVar, Iterable
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from engine.fetch import FetchError, http_get, read_file
+from engine.fetch import FetchError, Unchanged, Validators, http_get, read_file
 from engine.privacy import private_excerpt
 from engine.records import ParseResult, Reject
 
-__all__ = ["Adapter", "FetchError", "Loader", "IngestConfig", "SourceConfig", "unstorable", "validation_reason"]
+__all__ = ["Adapter", "FetchError", "Unchanged", "Loader", "IngestConfig", "SourceConfig", "unstorable", "validation_reason"]
 
 # bytes -> (the parsed document, None), or (anything, a Reject saying why the whole body is unreadable)
 Loader = Callable[[bytes], tuple[Any, Reject | None]]
@@ -119,13 +124,17 @@ class Adapter:
     def __init__(self, source: str, config: SourceConfig | None = None):
         self.source = source
         self.config = config if config is not None else self.Config(adapter=self.name)
+        # the validators of the last stored fetch (committed by the collector once stored)
+        self.validators = Validators()
+        self.conditional = True
 
     # ---- I/O -----------------------------------------------------------------
     def fetch(self) -> bytes:
+        validators = self.validators if self.conditional else None
         if self.config.path:
-            return read_file(self.config.path, self.config.max_bytes)
+            return read_file(self.config.path, self.config.max_bytes, validators)
         if self.config.url:
-            return http_get(self.config.url, self.config.timeout, self.config.max_bytes, self.config.headers)
+            return http_get(self.config.url, self.config.timeout, self.config.max_bytes, self.config.headers, validators)
         raise FetchError(f"source {self.source!r} has neither url nor path")
 
     def close(self) -> None:

@@ -26,7 +26,7 @@ from engine.fetch import FetchError
 from engine.geo import locate_record
 from engine.history import History, merge_state_update
 from engine.live import LiveStore
-from engine.records import Incident, ParseResult, Reject, record_from_json, status_rank, utcnow
+from engine.records import OPEN_STATUSES, Incident, ParseResult, Reject, record_from_json, status_rank, utcnow
 from engine.spool import Entry, Spool
 
 log = logging.getLogger(__name__)
@@ -343,22 +343,45 @@ class ResultWriter:
             out.append(record)
         return out
 
-    def _to_live(self, candidates: list, current_ids: set[str] | None, now: datetime, stored: Stored) -> None:
+    def _to_live(self, candidates: list, current_ids: set[str] | None, now: datetime, stored: Stored,
+                 expired: set[str] = frozenset()) -> None:
         live_hours = self.config.live_hours
         live_ids = self.live.ids(self.source)
         upserts = [r for r in candidates if keep_live(r, now, live_hours)]
-        removals = {r.id for r in candidates if not keep_live(r, now, live_hours)}
+        removals = {r.id for r in candidates if not keep_live(r, now, live_hours)} | expired
         if self.snapshot and current_ids is not None:
             removals |= live_ids - current_ids
-        elif current_ids is not None and time.monotonic() - self._last_prune > 60:
-            removals |= {r.id for r in self.live.records(self.source) if not keep_live(r, now, live_hours)}
-            self._last_prune = time.monotonic()
+        elif current_ids is not None:
+            removals |= self._expired(now)
         removals &= live_ids
         self.live.apply(self.source, upserts, removals)
         if self.listener is not None and (upserts or removals):
             self.listener.records_applied(self.source, upserts, removals, now)
         stored.changed, stored.removed = len(upserts), len(removals)
         stored.live_count = len((live_ids | {r.id for r in upserts}) - removals)
+
+    def _expired(self, now: datetime) -> set[str]:
+        """Ids of live records that aged out of the live window; looked for at most once a minute."""
+        if self.snapshot or time.monotonic() - self._last_prune <= 60:
+            return set()
+        self._last_prune = time.monotonic()
+        live_hours = self.config.live_hours
+        cutoff = now - timedelta(hours=live_hours)
+        return {rid for rid, raw in self.live.raw_all(self.source).items()
+                if not _clearly_live(orjson.loads(raw), now, cutoff) and not keep_live(record_from_json(raw), now, live_hours)}
+
+    def expire(self, now: datetime) -> Stored:
+        """What a poll that found nothing new still owes the live store: records that aged
+        out of the live window leave it (as a changed poll would remove them)."""
+        stored = Stored()
+        try:
+            gone = self._expired(now)
+            if gone:
+                self._to_live([], None, now, stored, gone)
+        except LIVE_ERRORS as exc:
+            log.warning("source %s: live store unavailable (%s)", self.source, short_error(exc))
+            stored.live_ok = False
+        return stored
 
     def resync_live(self, now: datetime) -> int:
         """After the live store missed writes (Redis was unreachable): write what history
@@ -370,6 +393,34 @@ class ResultWriter:
         self.live.apply(self.source, fresh)
         self.live_behind = False
         return len(fresh)
+
+
+def _when(value) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return when if when is not None and when.tzinfo is not None else None
+
+
+def _clearly_live(raw: dict, now: datetime, cutoff: datetime) -> bool:
+    """True when `keep_live` keeps the stored record whatever else it holds (it has not
+    expired and its newest time is inside the live window), read from the JSON without
+    building the record; False means: ask keep_live. A sweep of 10,000 records so
+    builds only the few near the edge."""
+    if "expires_at" in raw and raw["expires_at"] is not None:
+        expires = _when(raw["expires_at"])
+        if expires is None or expires < now:
+            return False
+    if raw.get("kind") == "incident":
+        if raw.get("status") in OPEN_STATUSES and raw.get("domain") in STICKY_DOMAINS:
+            return True
+        times = [_when(raw.get("updated_at")), _when(raw.get("reported_at"))]
+    elif raw.get("kind") in ("reading", "position"):
+        times = [_when(raw.get("observed_at"))]
+    else:
+        return False
+    return all(t is not None for t in times) and max(times) >= cutoff
 
 
 def _live_json(record) -> bytes:
