@@ -161,6 +161,16 @@ class SourceRunner:
     def delay(self) -> float:
         return next_delay(self.config.interval, self.health.failures, self.max_backoff)
 
+    def next_poll_at(self, began: float) -> float:
+        """When to poll next (monotonic), for a poll that began at `began`: successful polls
+        keep their interval from start to start (a 0.4 s poll every 1 s rests 0.6 s, so a
+        new item waits at most the interval), resting at least a tenth of it; after a
+        failure the backoff counts from the end."""
+        now = time.monotonic()
+        if self.health.failures:
+            return now + self.delay()
+        return max(began + self.config.interval, now + self.config.interval / 10)
+
     def poll(self, now: datetime | None = None) -> PollOutcome:
         """One poll. Never raises: every failure becomes the source's health."""
         now = now or utcnow()
@@ -322,8 +332,9 @@ class Collector:
                     held, renewed = self._hold(runner.name, lease, held), time.monotonic()
                 if held:
                     self.polling.add(runner.name)
+                    began = time.monotonic()
                     runner.poll()
-                    deadline = time.monotonic() + runner.delay()
+                    deadline = runner.next_poll_at(began)
                     while held and not self.stop.is_set() and time.monotonic() < deadline:
                         renew_in = renewed + lease / 3 - time.monotonic()
                         self.stop.wait(max(0.0, min(deadline - time.monotonic(), renew_in)))

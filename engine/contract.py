@@ -25,6 +25,7 @@ as rejects), `self.reject` (masks personal data, see `Adapter.private_excerpts`)
 """
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any, Callable, ClassVar, Iterable
 
@@ -96,6 +97,45 @@ class SourceConfig(BaseModel):
         return self.stale_after if self.stale_after is not None else max(3 * self.interval, 60.0)
 
 
+class ItemMemo:
+    """The records an adapter built from the items of its last document, by each item's
+    JSON bytes: a feed that repeats its window on every poll (a new item or two among
+    thousands) builds, validates and locates only the items that are new or changed.
+
+    Only for a build that depends on nothing but the item and the config (not on the
+    fetch time, nor on the item's position). Holds the last document's records only."""
+
+    def __init__(self):
+        self._previous: dict[bytes, Any] = {}
+        self._current: dict[bytes, Any] = {}
+        self._reused: set[int] = set()
+
+    def start(self) -> None:
+        """A new document: what the last one built is what may be reused."""
+        if self._current:
+            self._previous, self._current = self._current, {}
+        self._reused = set()
+
+    def built(self, item: Any, build: Callable[[], Any]) -> Any:
+        try:
+            key = hashlib.blake2b(orjson.dumps(item), digest_size=16).digest()
+        except (TypeError, ValueError):  # not JSON-like: built every time
+            return build()
+        found = self._previous.get(key)
+        if found is None:
+            found = build()
+            if isinstance(found, Reject):  # a reject names the item's place, which may move
+                return found
+        else:
+            self._reused.add(id(found))
+        self._current[key] = found
+        return found
+
+    def reused(self, record: Any) -> bool:
+        """Whether the last document's parse took `record` from the one before (already located)."""
+        return id(record) in self._reused
+
+
 class Adapter:
     name: ClassVar[str] = ""
     Config: ClassVar[type[SourceConfig]] = SourceConfig
@@ -127,6 +167,7 @@ class Adapter:
         # the validators of the last stored fetch (committed by the collector once stored)
         self.validators = Validators()
         self.conditional = True
+        self.memo = ItemMemo()  # used by adapters whose records depend on the item alone (see ItemMemo)
 
     # ---- I/O -----------------------------------------------------------------
     def fetch(self) -> bytes:

@@ -48,7 +48,8 @@ def parse_safely(adapter: Adapter, raw: bytes) -> ParseResult:
         log.warning("adapter %s raised on parse: %s", adapter.name, traceback.format_exc(limit=3))
         return ParseResult(rejects=[Reject.of(f"parser error ({type(exc).__name__}: {exc})", raw[:120].decode("utf-8", "replace"))])
     for record in result.records:
-        locate_record(record)
+        if not adapter.memo.reused(record):  # a record taken from the last parse is located already
+            locate_record(record)
     return result
 
 
@@ -185,6 +186,7 @@ class ResultWriter:
     _last_prune: float = field(default=0.0, init=False)
     _rollups_pending: list = field(default_factory=list, init=False)
     _known: dict = field(default_factory=dict, init=False)  # record id -> content hash durably spooled or stored
+    _stored: dict = field(default_factory=dict, init=False)  # record id -> the record object history last took
 
     def __post_init__(self):
         self._lane = HistoryLane(self.source)
@@ -195,9 +197,13 @@ class ResultWriter:
         spool first (durable) and the live store straight from the result."""
         stored = Stored(records=len(result.records), rejects=len(result.rejects))
         applied = None
+        # records history took from this writer as these very objects (an adapter's ItemMemo
+        # hands the same object for the same item): history would find them unchanged
+        held = [r for r in result.records if self._stored.get(r.id) is r]
+        fresh = [r for r in result.records if self._stored.get(r.id) is not r] if held else result.records
         if not self._lane.busy and not self.spool.backlog(self.source):
             try:
-                applied = self._lane.run(lambda: self._apply(result.records, result.rejects, now), self.history_wait)
+                applied = self._lane.run(lambda: self._apply(fresh, result.rejects, now), self.history_wait)
                 self.parts.history_ok(now)
             except (Slow, *HISTORY_ERRORS) as exc:
                 self.parts.history_failed(short_error(exc), now)
@@ -206,13 +212,14 @@ class ResultWriter:
             stored.spooled = True
             self.replay_soon()
         else:
-            self._remember(result.records)
+            self._remember(fresh)
         try:
+            live_ids = self.live.ids(self.source)
             if applied is not None:
-                candidates = applied.changed + self._missing_from_live(applied.unchanged_records)
+                candidates = applied.changed + [r for r in applied.unchanged_records + held if r.id not in live_ids]
             else:
                 candidates = self._newer_than_live(result.records)
-            self._to_live(candidates, {r.id for r in result.records}, now, stored)
+            self._to_live(candidates, {r.id for r in result.records}, now, stored, live_ids=live_ids)
             self.live.push_rejects(self.source, [{"at": now.isoformat(), **r.model_dump()} for r in result.rejects])
             stored.live_ok = True
         except LIVE_ERRORS as exc:
@@ -228,9 +235,11 @@ class ResultWriter:
         return fresh
 
     def _remember(self, records: list) -> None:
-        if len(self._known) > 200_000:  # only saves spool space: forgetting costs a repeat, never a loss
+        if len(self._known) > 200_000:  # only saves work and spool space: forgetting costs a repeat, never a loss
             self._known.clear()
+            self._stored.clear()
         self._known.update((r.id, r.content_hash()) for r in records)
+        self._stored.update((r.id, r) for r in records)
 
     def note_outage(self, started: bool, at: datetime, error: str = "") -> None:
         """Open or close the source's outage in history, through the spool when history cannot take it."""
@@ -314,13 +323,6 @@ class ResultWriter:
                           len(self._rollups_pending))
 
     # ---- live store -------------------------------------------------------------
-    def _missing_from_live(self, unchanged: list) -> list:
-        """Records history already holds that the live store lacks (it was emptied or is new)."""
-        if not unchanged:
-            return []
-        held = self.live.raw_by_id(self.source, [r.id for r in unchanged])
-        return [r for r in unchanged if r.id not in held]
-
     def _newer_than_live(self, records: list) -> list:
         """Without history: the records that change the live store, merged by history's
         rules against the live copy (an older incident update is ignored, a status never
@@ -344,9 +346,9 @@ class ResultWriter:
         return out
 
     def _to_live(self, candidates: list, current_ids: set[str] | None, now: datetime, stored: Stored,
-                 expired: set[str] = frozenset()) -> None:
+                 expired: set[str] = frozenset(), live_ids: set[str] | None = None) -> None:
         live_hours = self.config.live_hours
-        live_ids = self.live.ids(self.source)
+        live_ids = self.live.ids(self.source) if live_ids is None else live_ids
         upserts = [r for r in candidates if keep_live(r, now, live_hours)]
         removals = {r.id for r in candidates if not keep_live(r, now, live_hours)} | expired
         if self.snapshot and current_ids is not None:
