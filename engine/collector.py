@@ -38,6 +38,7 @@ from pathlib import Path
 from engine.analytics.config import KpiConfig
 from engine.contract import Adapter
 from engine.fetch import FetchError, Unchanged, scrub
+from engine.geo import boundaries
 from engine.history import History
 from engine.live import LiveStore
 from engine.pipeline import (HISTORY_ERRORS, LIVE_ERRORS, STICKY_DOMAINS, PartsReport, ResultWriter, Slow,
@@ -48,6 +49,9 @@ from engine.spool import Spool
 __all__ = ["Collector", "SourceRunner", "STICKY_DOMAINS", "keep_live", "next_delay", "stable_identity"]
 
 log = logging.getLogger("damamaya.collector")
+
+# How often a watched file source's file is looked at (a stat) between polls.
+WATCH_SECONDS = 0.2
 
 
 def next_delay(interval: float, failures: int, max_backoff: float, rng: random.Random | None = None) -> float:
@@ -153,6 +157,7 @@ class SourceRunner:
         self.health_unpublished = False
         # digest of the bytes last parsed and stored; in memory, so the first poll after a start parses
         self._stored_digest: bytes | None = None
+        self.polled_stamp: tuple | None = None  # a file source's stamp when its last poll began
 
     @property
     def last_update_success(self) -> bool | None:
@@ -160,6 +165,20 @@ class SourceRunner:
 
     def delay(self) -> float:
         return next_delay(self.config.interval, self.health.failures, self.max_backoff)
+
+    def file_stamp(self) -> tuple | None:
+        """(mtime, size, inode) of a file source's file, None for other sources or a missing file."""
+        if not self.config.path:
+            return None
+        try:
+            st = os.stat(self.config.path)
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size, st.st_ino
+
+    def file_changed(self) -> bool:
+        """A watched file source whose file changed since its last poll began (a stat, no read)."""
+        return bool(self.config.path and self.config.watch_file and self.file_stamp() != self.polled_stamp)
 
     def next_poll_at(self, began: float) -> float:
         """When to poll next (monotonic), for a poll that began at `began`: successful polls
@@ -175,6 +194,7 @@ class SourceRunner:
         """One poll. Never raises: every failure becomes the source's health."""
         now = now or utcnow()
         started = time.perf_counter()
+        self.polled_stamp = self.file_stamp()
         self.health.last_attempt = now.isoformat()
         self.health.polls += 1
         try:
@@ -231,6 +251,8 @@ class SourceRunner:
             h.status, h.last_update_success, h.failures = "ok", True, 0
             h.failing_since = None
             h.last_success = now.isoformat()
+            if outcome.changed or outcome.removed:
+                h.last_change = now.isoformat()  # an unchanged poll moves last_success on, not this
             if not outcome.unchanged:  # an unchanged poll repeats the last parse's rejects, it adds none
                 h.rejects_last = outcome.rejects
                 h.rejects_total += outcome.rejects
@@ -294,6 +316,7 @@ class Collector:
         self.identity_lock = None  # the flock of a stable identity, held while the process lives
 
     def start(self) -> None:
+        boundaries()  # loaded now, not by the first poll that brings located records (a burst waits for it)
         try:  # describe the sources and fill what the live store lacks before the first poll
             self.refill(utcnow())
             self.report_parts(utcnow())
@@ -335,9 +358,12 @@ class Collector:
                     began = time.monotonic()
                     runner.poll()
                     deadline = runner.next_poll_at(began)
+                    watch = WATCH_SECONDS if runner.config.path and runner.config.watch_file else float("inf")
                     while held and not self.stop.is_set() and time.monotonic() < deadline:
                         renew_in = renewed + lease / 3 - time.monotonic()
-                        self.stop.wait(max(0.0, min(deadline - time.monotonic(), renew_in)))
+                        self.stop.wait(max(0.0, min(deadline - time.monotonic(), renew_in, watch)))
+                        if runner.file_changed() and not runner.health.failures:
+                            break  # a watched file changed: poll it now
                         if time.monotonic() - renewed >= lease / 3:
                             held, renewed = self._hold(runner.name, lease, True), time.monotonic()
                 else:  # another collector polls this source; stand by to take over

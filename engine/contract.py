@@ -63,6 +63,8 @@ class SourceConfig(BaseModel):
     title: str | None = Field(default=None, description="label on screens; defaults to the source name")
     url: str | None = None
     path: str | None = Field(default=None, description="a local file read on each poll instead of a URL")
+    watch_file: bool = Field(default=True, description="a file source is polled as soon as its file changes "
+                             "(looked at 5 times a second, a stat); `interval` is then the longest between polls")
     headers: dict[str, str] = Field(default_factory=dict)
     interval: float = Field(default=60, description="seconds between polls")
     timeout: float = Field(default=10, description="seconds before a fetch is abandoned")

@@ -77,10 +77,6 @@ class Validators:
             self.etag, self.last_modified, self.stamp = (self.pending[k] for k in ("etag", "last_modified", "stamp"))
             self.pending = {}
 
-    def forget(self) -> None:
-        self.etag = self.last_modified = self.stamp = None
-        self.pending = {}
-
 
 def _http_date(value: str) -> bool:
     try:

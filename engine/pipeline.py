@@ -190,6 +190,8 @@ class ResultWriter:
 
     def __post_init__(self):
         self._lane = HistoryLane(self.source)
+        self._rollup_lane = HistoryLane(f"{self.source}-rollups")
+        self._rollups_lock = threading.Lock()
 
     # ---- storing a result -------------------------------------------------------
     def write(self, result: ParseResult, now: datetime) -> Stored:
@@ -225,6 +227,7 @@ class ResultWriter:
         except LIVE_ERRORS as exc:
             log.warning("source %s: live store unavailable (%s); history keeps the records", self.source, short_error(exc))
             self.live_behind, stored.live_ok = True, False
+        self.roll_up_soon()
         return stored
 
     def _unseen(self, records: list) -> list:
@@ -274,6 +277,7 @@ class ResultWriter:
             return 0
         if done:
             log.info("source %s: %d spooled entries replayed into history", self.source, done)
+            self.roll_up_soon()
         return done
 
     def _replay_entry(self, entry: Entry) -> None:
@@ -304,23 +308,32 @@ class ResultWriter:
     def _apply(self, records: list, rejects: list, now: datetime):
         applied = self.history.apply(self.source, records, now)
         self.history.add_rejects(self.source, rejects, now)
-        self._update_rollups(applied.changed)
+        with self._rollups_lock:
+            self._rollups_pending.extend(applied.changed)
         return applied
 
-    def _update_rollups(self, changed: list) -> None:
-        """Keep the analytics tables (/kpi, /history) in step with history. They are
-        derived data: a failure is logged and retried with the next write, never lost."""
+    def roll_up_soon(self) -> bool:
+        """Bring the analytics tables (/kpi, /history) up to the records history took, in the
+        background: after the live store was written, so a burst reaches the wall without
+        waiting for them (500 new incidents: 0.7 s of rollups). True when started."""
+        if not self._rollups_pending:
+            return False
+        return self._rollup_lane.start(self.roll_up)
+
+    def roll_up(self) -> None:
+        """Derived data: a failure is logged and retried with the next write, never lost."""
         from engine.analytics import update_rollups
 
-        self._rollups_pending.extend(changed)
-        if not self._rollups_pending:
+        with self._rollups_lock:
+            batch, self._rollups_pending = self._rollups_pending, []
+        if not batch:
             return
         try:
-            update_rollups(self.history, self._rollups_pending, self.kpi)
-            self._rollups_pending = []
+            update_rollups(self.history, batch, self.kpi)
         except Exception:  # noqa: BLE001 - retried next write
-            log.exception("source %s: analytics rollup of %d records failed; retrying", self.source,
-                          len(self._rollups_pending))
+            log.exception("source %s: analytics rollup of %d records failed; retrying", self.source, len(batch))
+            with self._rollups_lock:
+                self._rollups_pending[:0] = batch
 
     # ---- live store -------------------------------------------------------------
     def _newer_than_live(self, records: list) -> list:

@@ -156,6 +156,7 @@ def test_a_304_is_a_success_that_writes_no_live_version(origin, live, history):
     runner.poll(later)
     health = live.health()["quake"]
     assert health["status"] == "ok" and health["last_success"] == later.isoformat()
+    assert health["last_change"] == first_at.isoformat()
     assert live.versions()["quake"] == versions["quake"] and live.stream_head() == head
     assert history.count("quake") == 1
 
