@@ -190,7 +190,6 @@ class ResultWriter:
 
     def __post_init__(self):
         self._lane = HistoryLane(self.source)
-        self._rollup_lane = HistoryLane(f"{self.source}-rollups")
         self._rollups_lock = threading.Lock()
 
     # ---- storing a result -------------------------------------------------------
@@ -227,7 +226,7 @@ class ResultWriter:
         except LIVE_ERRORS as exc:
             log.warning("source %s: live store unavailable (%s); history keeps the records", self.source, short_error(exc))
             self.live_behind, stored.live_ok = True, False
-        self.roll_up_soon()
+        self.roll_up_after_live()
         return stored
 
     def _unseen(self, records: list) -> list:
@@ -277,7 +276,7 @@ class ResultWriter:
             return 0
         if done:
             log.info("source %s: %d spooled entries replayed into history", self.source, done)
-            self.roll_up_soon()
+        self.roll_up()  # in the lane already (replay runs there)
         return done
 
     def _replay_entry(self, entry: Entry) -> None:
@@ -312,13 +311,16 @@ class ResultWriter:
             self._rollups_pending.extend(applied.changed)
         return applied
 
-    def roll_up_soon(self) -> bool:
-        """Bring the analytics tables (/kpi, /history) up to the records history took, in the
-        background: after the live store was written, so a burst reaches the wall without
-        waiting for them (500 new incidents: 0.7 s of rollups). True when started."""
-        if not self._rollups_pending:
-            return False
-        return self._rollup_lane.start(self.roll_up)
+    def roll_up_after_live(self) -> None:
+        """Bring the analytics tables (/kpi, /history) up to the records history took, once
+        the live store is written: a burst reaches the wall without waiting for them (500
+        new incidents: 0.7 s of rollups). Bounded by the history wait like any history work."""
+        if not self._rollups_pending or self._lane.busy:
+            return
+        try:
+            self._lane.run(self.roll_up, self.history_wait)
+        except Slow:
+            pass  # it goes on in the lane; the next write waits for it or spools
 
     def roll_up(self) -> None:
         """Derived data: a failure is logged and retried with the next write, never lost."""

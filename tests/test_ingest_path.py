@@ -130,7 +130,7 @@ def test_a_record_missing_from_the_live_store_is_written_again(tmp_path, live, h
     assert live.ids("pro") == {f"R-{n}" for n in range(6)}
 
 
-def test_analytics_follow_a_write_in_the_background(tmp_path, live, history):
+def test_analytics_follow_a_write(tmp_path, live, history):
     from sqlalchemy import func, select
     from sqlalchemy.exc import OperationalError
 
