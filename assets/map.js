@@ -36,6 +36,23 @@ window.dmy = window.dmy || {};
     return String(s || "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
   }
 
+  // a cluster as a ring of its severity mix (counts per rank 0..4), largest rank first
+  function ring(latlng, counts, total) {
+    const sum = counts.reduce((a, b) => a + b, 0) || 1;
+    let start = 0;
+    const stops = [];
+    for (let r = 4; r >= 0; r--) {
+      if (!counts[r]) continue;
+      const end = start + (counts[r] / sum) * 360;
+      stops.push(colours().rank[r] + " " + start + "deg " + end + "deg");
+      start = end;
+    }
+    const size = 34 + Math.min(26, Math.log2(total) * 5);
+    const html = '<div class="cluster-ring" style="width:' + size + "px;height:" + size +
+      "px;background:conic-gradient(" + stops.join(",") + ')"><span>' + Number(total) + "</span></div>";
+    return L.marker(latlng, {icon: L.divIcon({html: html, className: "cluster-icon", iconSize: L.point(size, size)})});
+  }
+
   window.dmy.map = {
     pointToLayer: function (feature, latlng) {
       const p = feature.properties;
@@ -49,17 +66,19 @@ window.dmy = window.dmy || {};
       const leaves = index.getLeaves(feature.properties.cluster_id, Infinity);
       const counts = [0, 0, 0, 0, 0];
       leaves.forEach((l) => { counts[Math.min(4, l.properties.rank || 0)] += 1; });
-      let start = 0, stops = [];
-      for (let r = 4; r >= 0; r--) {
-        if (!counts[r]) continue;
-        const end = start + (counts[r] / leaves.length) * 360;
-        stops.push(colours().rank[r] + " " + start + "deg " + end + "deg");
-        start = end;
-      }
-      const size = 34 + Math.min(26, Math.log2(leaves.length) * 5);
-      const html = '<div class="cluster-ring" style="width:' + size + "px;height:" + size +
-        "px;background:conic-gradient(" + stops.join(",") + ')"><span>' + feature.properties.point_count + "</span></div>";
-      return L.marker(latlng, {icon: L.divIcon({html: html, className: "cluster-icon", iconSize: L.point(size, size)})});
+      return ring(latlng, counts, feature.properties.point_count);
+    },
+    // a layer clustered by the server (api/wall_data.py): a cluster carries its counts per rank
+    serverPointToLayer: function (feature, latlng) {
+      const p = feature.properties;
+      return p.cluster ? ring(latlng, p.ranks, p.point_count) : window.dmy.map.pointToLayer(feature, latlng);
+    },
+    serverFeature: function (feature, layer) {
+      if (!feature.properties.cluster) return window.dmy.map.bindPopup(feature, layer);
+      layer.on("click", function (e) {
+        const map = layer._map;
+        if (map) map.setView(e.latlng, Math.min(map.getZoom() + 2, map.getMaxZoom()));
+      });
     },
     shapeStyle: function (feature) {
       const c = colour(feature.properties);
@@ -89,7 +108,149 @@ window.dmy = window.dmy || {};
       layer.bindTooltip(escape(feature.properties.nama), {permanent: true, direction: "center", className: "desa-label"});
     },
     kecamatanLabel: function (feature, layer) {
+      // the scenes (assets/scenes.js) fit and move this map: hand it over once it is on one
+      layer.once("add", function () { if (window.dmy.scenes) window.dmy.scenes.mapReady(layer._map); });
       layer.bindTooltip(escape(feature.properties.nama).toUpperCase(), {permanent: true, direction: "center", className: "kecamatan-label", offset: [0, -24]});
+    },
+  };
+})();
+
+/* The wall's map data loader. Each source's layer store (layouts/wall.py, updated by the
+   poll in callbacks/wall.py) names the URLs of the layer's current version; the features
+   are fetched from there (cacheable, gzip), and a poll's edits of the few features that
+   changed are applied to the copy held here. A layer clustered by the server is fetched
+   per viewport: its clusters again whenever the map moves. Each source's work runs one job
+   at a time, so its edits apply in the order the poll sent them; sources load side by side. */
+(function () {
+  const held = {};           // source -> {v, tag, mode, pts, shp, urls}
+  let view = null;           // {zoom, bounds: [[south, west], [north, east]]}
+  const queues = {};          // source -> the promise of its last job
+  const RETRIES = 3;
+
+  function later(source, job) {
+    queues[source] = (queues[source] || Promise.resolve()).then(job).catch((err) => { console.warn("map data:", err); });
+  }
+
+  function show(type, source, features) {
+    window.dash_clientside.set_props({type: type, source: source}, {data: {type: "FeatureCollection", features: features}});
+  }
+
+  function getJSON(url) {
+    return fetch(url, {credentials: "same-origin"}).then((r) => {
+      if (!r.ok) throw new Error(r.status + " " + url);
+      return r.json();
+    });
+  }
+
+  function edited(features, ops) {
+    const out = features.slice();
+    ops.forEach((op) => {
+      if (op[0] === "del") out.splice(op[1], 1);
+      else if (op[0] === "ins") out.splice(op[1], 0, op[2]);
+      else out[op[1]] = op[2];
+    });
+    return out;
+  }
+
+  // the features of one part at the message's version: the held copy edited, or fetched whole
+  function part(h, msg, key, urlKey) {
+    const ops = msg[key];
+    if (ops && h.v === msg.from && h.mode === msg.mode && h[key]) return Promise.resolve(edited(h[key], ops));
+    return getJSON(msg.urls[urlKey]).then((fc) => fc.features);
+  }
+
+  function boundsAround(center, zoom) {
+    const box = document.getElementById("wall-map");
+    const width = (box && box.clientWidth) || 1920, height = (box && box.clientHeight) || 1080;
+    const scale = 256 * Math.pow(2, zoom);
+    const x = (center[1] + 180) / 360 * scale;
+    const sin = Math.sin(center[0] * Math.PI / 180);
+    const y = (0.5 - Math.log((1 + sin) / (1 - sin)) / (4 * Math.PI)) * scale;
+    const lon = (px) => px / scale * 360 - 180;
+    const lat = (py) => Math.atan(Math.sinh(Math.PI * (1 - 2 * py / scale))) * 180 / Math.PI;
+    return [[lat(y + height / 2), lon(x - width / 2)], [lat(y - height / 2), lon(x + width / 2)]];
+  }
+
+  function clustersURL(urls) {
+    if (!view || !view.bounds) return null;
+    const b = view.bounds, pad = 0.2;
+    const dy = (b[1][0] - b[0][0]) * pad, dx = (b[1][1] - b[0][1]) * pad;
+    const clamp = (v, lo, hi) => Math.max(lo, Math.min(hi, v)).toFixed(6);
+    const bbox = [clamp(b[0][1] - dx, -180, 179.9), clamp(b[0][0] - dy, -85, 84.9),
+                  clamp(b[1][1] + dx, -179.9, 180), clamp(b[1][0] + dy, -84.9, 85)].join(",");
+    return urls.clusters + "?z=" + Math.max(0, Math.floor(view.zoom)) + "&bbox=" + bbox;
+  }
+
+  function fetchClusters(urls) {
+    const url = clustersURL(urls);
+    return url ? getJSON(url) : Promise.resolve(null);
+  }
+
+  function loadClusters(source) {
+    const h = held[source];
+    if (!h || h.mode !== "clusters") return Promise.resolve();
+    const v = h.v;
+    return fetchClusters(h.urls).then((fc) => { if (fc && held[source].v === v) show("cls", source, fc.features); });
+  }
+
+  function load(source, msg, tries) {
+    const h = held[source] || (held[source] = {v: null, tag: null, mode: null, pts: null, shp: null, urls: null});
+    if (h.v === msg.v && h.tag === msg.tag && h.mode === msg.mode) return Promise.resolve();
+    if (msg.mode === "gone") {
+      ["pts", "cls", "shp"].forEach((type) => show(type, source, []));
+      Object.assign(h, {v: 0, tag: null, mode: "gone", pts: null, shp: null, urls: null});
+      return Promise.resolve();
+    }
+    const wantPoints = msg.mode === "points";
+    return Promise.all([part(h, msg, "shp", "shapes"), wantPoints ? part(h, msg, "pts", "points") : null,
+                        wantPoints ? null : fetchClusters(msg.urls)])
+      .then(([shp, pts, clusters]) => {
+        const before = h.mode;
+        Object.assign(h, {v: msg.v, tag: msg.tag, mode: msg.mode, urls: msg.urls, shp: shp, pts: pts});
+        show("shp", source, shp);
+        if (wantPoints) show("pts", source, pts);
+        else if (before === "points") show("pts", source, []);
+        if (wantPoints && before === "clusters") show("cls", source, []);
+        if (clusters) show("cls", source, clusters.features);
+      })
+      .catch((err) => {
+        // a failed fetch: keep what is shown, try again a little later (the next poll may also bring a newer version)
+        if (tries < RETRIES) setTimeout(() => later(source, () => retry(source, msg, tries + 1)), 2000 * (tries + 1));
+        throw err;
+      });
+  }
+
+  function keyOf(msg) {
+    return [msg.mode, msg.v, msg.tag, msg.from].join(":");
+  }
+
+  function retry(source, msg, tries) {
+    return (held[source] || {}).wanted === keyOf(msg) ? load(source, msg, tries) : Promise.resolve();
+  }
+
+  window.dmy.mapdata = {
+    // every layer store's message (Dash's pattern-matching input) with its ids
+    receive: function (messages, inputs) {
+      (messages || []).forEach((msg, i) => {
+        const source = inputs && inputs[i] && inputs[i].id.source;
+        if (!msg || source === undefined) return;
+        const h = held[source] || (held[source] = {v: null, tag: null, mode: null, pts: null, shp: null, urls: null});
+        if (h.wanted === keyOf(msg)) return;  // this store did not change
+        h.wanted = keyOf(msg);
+        later(source, () => load(source, msg, 0));
+      });
+      return window.dash_clientside.no_update;
+    },
+    // the map's zoom and bounds; Dash-leaflet sends no bounds until the map first moves, so at
+    // start they are worked out from the centre, the zoom and the map's size
+    viewport: function (zoom, bounds, center) {
+      if (zoom === undefined || zoom === null) return window.dash_clientside.no_update;
+      bounds = bounds || (center ? boundsAround(center, zoom) : null);
+      if (!bounds) return window.dash_clientside.no_update;
+      view = {zoom: zoom, bounds: bounds};
+      // queued behind a source's pending load, so a layer still loading gets the new view too
+      Object.keys(held).forEach((source) => later(source, () => loadClusters(source)));
+      return window.dash_clientside.no_update;
     },
   };
 })();

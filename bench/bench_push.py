@@ -1,27 +1,35 @@
-"""Push benchmark: N wall screens, store-to-screen latency and server CPU per screen, with
-push and without it (polling), beside the floor measured in the same run.
+"""Push benchmark: N wall screens, store-to-screen latency and server CPU per screen, for
+the fan-out, plain wakes and polling, beside the floor measured in the same run.
 
     .venv/bin/python bench/bench_push.py [--screens 1000] [--rate 0.5] [--seconds 30]
+                                         [--modes fanout,wake,polling] [--accounts 50]
 
 Starts an embedded Redis, `damamaya web` (gunicorn, as configured) and `damamaya push`
-(uvicorn) on free ports. Each screen is what a browser holds: its own wall state, its
-own keep-alive connection for Dash polls and, with push, its own SSE stream. Changes
-(one incident each) are written into the live store with LiveStore.apply at `--rate`
-per second, and every screen's latency is taken from the write to the moment its own
-poll response carries the new version.
-- push:    on each wake a screen POSTs the wall's poll callback (/_dash-update-component);
-           it also polls every push.safety_poll_seconds, as the browser does;
-- polling: push off, each screen polls every wall.poll_seconds from a random phase;
-- floor:   the write to the wake event at the screen (Redis pub/sub + SSE alone), from
-           the push run.
-CPU is read from /proc for the gunicorn master and workers and the push process over
-the measuring window. The client runs in this process on the same machine: its own CPU
+(uvicorn) on free ports. The screens sign in as wall screens do (a screen link's cookie,
+then the CSRF header on every callback; `--accounts` links shared round-robin, as tabs of
+one wall share theirs), and each loads /wall's layout through the Dash pages router to
+get its own first state, as a browser does. Each then holds what a browser holds: its
+own state, its own keep-alive connection for Dash polls and, with push, its own SSE
+stream (a token minted for its screen id). Changes (one incident each) are written into
+the live store with LiveStore.apply at `--rate` per second, and every screen's latency is
+taken from the write to the moment it holds the new version:
+- fanout:  push.fan_out on: the change event is applied when the screen's state is its
+           `from` (as assets/push.js does); otherwise the screen polls;
+- wake:    push.fan_out off: each wake makes the screen POST the wall's poll callback;
+- polling: no push, each screen polls every wall.poll_seconds from a random phase;
+- floor:   the write to the event's arrival at the screen (Redis pub/sub + SSE, no
+           work), from the wake run (or the fan-out run when wake is not run).
+Screens on push also poll every push.safety_poll_seconds, as the browser does. CPU is
+read from /proc for the gunicorn master and workers and the push process over the
+measuring window. The client runs in this process on the same 2 cores: its own CPU
 competes with the servers', so the figures are an upper bound.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+from collections import Counter
+import http.cookiejar
 import os
 import random
 import secrets
@@ -32,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -46,7 +55,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_wall import poll_body  # noqa: E402 - the wall's poll request as the browser sends it
 
 SOURCE = "bench"
+MISMATCH: "Counter[str]" = Counter()  # state fields that differed from a change's `from`
 TICK = os.sysconf("SC_CLK_TCK")
+PAGES_REQUEST = {"output": ".._pages_content.children..._pages_store.data..",
+                 "outputs": [{"id": "_pages_content", "property": "children"}, {"id": "_pages_store", "property": "data"}],
+                 "inputs": [{"id": "_pages_location", "property": "pathname", "value": "/wall"},
+                            {"id": "_pages_location", "property": "search", "value": ""}],
+                 "changedPropIds": ["_pages_location.pathname"]}
 
 
 def free_port() -> int:
@@ -85,20 +100,21 @@ class Servers:
         config["web"] = {**config["web"], "port": self.web_port}
         config["push"] = {**config.get("push", {}), "port": self.push_port}
         self.config = config
-        self.cfg = tmp / "config.yaml"
-        self.cfg.write_text(yaml.safe_dump(config))
+        self.tmp = tmp
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("DAMAMAYA_")}
         self.env["DAMAMAYA_PUSH_SECRET"] = secrets.token_urlsafe(32)
-        self.tmp = tmp
         self.procs: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, url: str) -> None:
-        log = (self.tmp / f"{name}.log").open("w")
-        self.procs[name] = subprocess.Popen([sys.executable, "-m", "damamaya.cli", "--config", str(self.cfg), name],
-                                            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
-        import urllib.request
+    def config_file(self, fan_out: bool) -> Path:
+        path = self.tmp / f"config-{'fan' if fan_out else 'wake'}.yaml"
+        path.write_text(yaml.safe_dump({**self.config, "push": {**self.config["push"], "fan_out": fan_out}}))
+        return path
 
+    def start(self, name: str, url: str, fan_out: bool = True) -> None:
+        log = (self.tmp / f"{name}.log").open("a")
+        self.procs[name] = subprocess.Popen([sys.executable, "-m", "damamaya.cli", "--config", str(self.config_file(fan_out)),
+                                             name], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
@@ -111,8 +127,11 @@ class Servers:
     def cpu(self) -> dict[str, float]:
         return {name: cpu_seconds(p.pid) for name, p in self.procs.items()}
 
-    def stop(self) -> None:
-        for p in self.procs.values():
+    def stop(self, name: str | None = None) -> None:
+        for key in [name] if name else list(self.procs):
+            p = self.procs.pop(key, None)
+            if p is None:
+                continue
             try:
                 os.killpg(p.pid, signal.SIGTERM)
                 p.wait(15)
@@ -120,13 +139,36 @@ class Servers:
                 os.killpg(p.pid, signal.SIGKILL)
 
 
+def sign_in(base: str, database_url: str, count: int) -> list[tuple[str, str]]:
+    """`count` wall screens signed in by their links: (Cookie header, CSRF token) each."""
+    from engine.accounts import Accounts
+
+    accounts = Accounts(database_url)
+    try:
+        accounts.create()
+        tokens = [accounts.add_screen(f"bench-{secrets.token_hex(4)}") for _ in range(count)]
+    finally:
+        accounts.dispose()
+    out = []
+    for token in tokens:
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        with opener.open(f"{base}/screen/{token}", timeout=30) as resp:  # the cookie, then /wall
+            resp.read()
+        cookies = "; ".join(f"{c.name}={c.value}" for c in jar)
+        out.append((cookies, next((c.value for c in jar if c.name == "_csrf_token"), "")))
+    return out
+
+
 # ---- a light HTTP/1.1 client: a Python client must not be the bottleneck at 1,000 screens --
 
 class Http:
-    """One keep-alive connection (reopened when the server closes it)."""
+    """One keep-alive connection (reopened when the server closes it), signed in as a wall screen."""
 
-    def __init__(self, host: str, port: int):
+    def __init__(self, host: str, port: int, cookies: str, csrf: str):
         self.host, self.port = host, port
+        self.head = (f"Host: {host}:{port}\r\nContent-Type: application/json\r\nCookie: {cookies}\r\n"
+                     f"X-CSRFToken: {csrf}\r\n")
         self.reader = self.writer = None
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
@@ -134,8 +176,7 @@ class Http:
             try:
                 if self.writer is None:
                     self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-                self.writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
-                                  f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                self.writer.write(f"POST {path} HTTP/1.1\r\n{self.head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
                 return await self._response()
             except (OSError, asyncio.IncompleteReadError, ConnectionError):
                 self.close()
@@ -162,7 +203,7 @@ class Http:
 
 async def sse_lines(host: str, port: int, path: str):
     """The lines of an SSE stream (chunked, as uvicorn sends it)."""
-    reader, writer = await asyncio.open_connection(host, port)
+    reader, writer = await asyncio.open_connection(host, port, limit=2**24)
     writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n\r\n".encode())
     head = await reader.readuntil(b"\r\n\r\n")
     if b" 200 " not in head.split(b"\r\n", 1)[0]:
@@ -181,6 +222,24 @@ async def sse_lines(host: str, port: int, path: str):
         writer.close()
 
 
+def find_store(node, store_id: str):
+    """The data of the dcc.Store `store_id` in a Dash layout (as JSON)."""
+    if isinstance(node, dict):
+        props = node.get("props")
+        if isinstance(props, dict) and props.get("id") == store_id:
+            return props.get("data")
+        values = node.values()
+    elif isinstance(node, list):
+        values = node
+    else:
+        return None
+    for value in values:
+        found = find_store(value, store_id)
+        if found is not None:
+            return found
+    return None
+
+
 # ---- screens -------------------------------------------------------------------------------
 
 class Clock:
@@ -188,20 +247,73 @@ class Clock:
 
     def __init__(self):
         self.written: dict[int, float] = {}
-        self.shown: list[float] = []   # ms, store write to poll response carrying it, per screen and version
-        self.woken: list[float] = []   # ms, store write to the wake event, per screen and version
+        self.shown: list[float] = []   # ms, store write to the screen holding it, per screen and version
+        self.woken: list[float] = []   # ms, store write to the event's arrival, per screen and version
         self.measuring = False
 
 
+def without_screen(state: dict) -> dict:
+    return {k: v for k, v in state.items() if k != "screen"}
+
+
+def stream_id(value: str) -> tuple[int, int]:
+    ms, _, seq = (value or "0-0").partition("-")
+    return int(ms), int(seq or 0)
+
+
+def holds(own: dict, state: dict) -> bool:
+    """As assets/push.js: every field equal but the stream position, where the screen may be ahead."""
+    return (all(own.get(k) == v for k, v in state.items() if k != "stream") and len(own) == len(state) + 1
+            and stream_id(own["stream"]) >= stream_id(state["stream"]))
+
+
+PARSED: dict[str, dict] = {}  # every screen gets the same bytes: parse each change once (read only)
+
+
+def parse_change(data: str) -> dict:
+    if data not in PARSED:
+        PARSED.clear()
+        PARSED[data] = orjson.loads(data)
+    return PARSED[data]
+
+
 class Screen:
-    def __init__(self, n: int, web: tuple[str, int], state: dict, sources: list[str], clock: Clock):
-        self.http = Http(*web)
-        self.state = state
+    def __init__(self, http: Http, sources: list[str], clock: Clock):
+        self.http = http
+        self.state: dict = {}
         self.sources = sources
         self.clock = clock
-        self.seen = state["versions"].get(SOURCE, 0)
+        self.seen = 0
         self.lock = asyncio.Lock()
-        self.errors = 0
+        self.errors = self.polls = self.applied = 0
+        self.spawned: set[asyncio.Task] = set()
+        self.deferred: list[dict] = []  # changes that came while a poll was on the way
+
+    def poll_soon(self) -> None:
+        task = asyncio.create_task(self.poll())
+        self.spawned.add(task)
+        task.add_done_callback(self.spawned.discard)
+
+    def stop(self) -> None:
+        for task in list(self.spawned):
+            task.cancel()
+        self.http.close()
+
+    async def load(self) -> None:
+        """/wall's layout through the pages router, as a browser's first request: its state."""
+        status, body = await self.http.post("/_dash-update-component", orjson.dumps(PAGES_REQUEST))
+        if status != 200:
+            raise RuntimeError(f"/wall layout: HTTP {status} {body[:200]!r}")
+        self.state = find_store(orjson.loads(body), "wall-state")
+        self.seen = self.state["versions"].get(SOURCE, 0)
+
+    def holding(self, version: int) -> None:
+        now = time.perf_counter()
+        if self.clock.measuring:
+            for v in range(self.seen + 1, version + 1):
+                if v in self.clock.written:
+                    self.clock.shown.append((now - self.clock.written[v]) * 1000)
+        self.seen = max(self.seen, version)
 
     async def poll(self) -> None:
         async with self.lock:  # a browser's Dash sends one poll at a time per screen
@@ -211,33 +323,65 @@ class Screen:
             except (OSError, asyncio.IncompleteReadError, ConnectionError):
                 self.errors += 1
                 return
-            now = time.perf_counter()
+            self.polls += 1
             if status != 200:
                 self.errors += status != 204
                 return
             self.state = orjson.loads(body)["response"]["wall-state"]["data"]
-            version = self.state["versions"].get(SOURCE, 0)
-            if self.clock.measuring:
-                for v in range(self.seen + 1, version + 1):
-                    if v in self.clock.written:
-                        self.clock.shown.append((now - self.clock.written[v]) * 1000)
-            self.seen = max(self.seen, version)
+            self.holding(self.state["versions"].get(SOURCE, 0))
+        if self.deferred:
+            self.take_deferred()
+
+    def on_change(self, change: dict) -> None:
+        """What assets/push.js does with a change event: take it when holding its `from`; while a
+        poll of its own is on the way, keep it until that poll is answered; else poll."""
+        self.deferred.append(change)
+        if not self.lock.locked():
+            self.take_deferred()
+
+    def take_deferred(self) -> None:
+        changes, self.deferred = self.deferred, []
+        for change in changes:
+            if holds(self.state, change["to"]):
+                continue
+            if not holds(self.state, change["from"]):
+                own = without_screen(self.state)
+                MISMATCH.update(k for k in set(own) | set(change["from"]) if own.get(k) != change["from"].get(k))
+                self.poll_soon()
+                return
+            stream = max(self.state["stream"], change["to"]["stream"], key=stream_id)
+            self.state = {**change["to"], "screen": self.state["screen"], "stream": stream}
+            self.applied += 1
+            self.holding(self.state["versions"].get(SOURCE, 0))
+
+    def _woken(self, versions: dict) -> None:
+        version = versions.get(SOURCE)
+        if version in self.clock.written and self.clock.measuring:
+            self.clock.woken.append((time.perf_counter() - self.clock.written[version]) * 1000)
 
     async def on_push(self, push: tuple[str, int], token: str, safety_s: float, ready: asyncio.Event) -> None:
-        from tests.push.sse import EventParser
-
-        parser = EventParser()
         safety = asyncio.create_task(self._every(safety_s))
+        kind = "message"
         try:
             async for line in sse_lines(*push, f"/push/events?token={token}"):
-                for kind, payload in parser.feed(line):
-                    if kind == "hello":
-                        ready.set()
-                    elif kind == "message":
-                        version = payload["v"].get(SOURCE)
-                        if version in self.clock.written and self.clock.measuring:
-                            self.clock.woken.append((time.perf_counter() - self.clock.written[version]) * 1000)
-                        asyncio.create_task(self.poll())
+                if line.startswith("event:"):
+                    kind = line[6:].strip()
+                    continue
+                if not line.startswith("data:"):
+                    if line == "":
+                        kind = "message"
+                    continue
+                payload = parse_change(line[5:])
+                if kind == "hello":
+                    if not payload.get("state") or not holds(self.state, payload["state"]):
+                        self.poll_soon()
+                    ready.set()
+                elif kind == "change":
+                    self._woken(payload["v"])
+                    self.on_change(payload)
+                else:
+                    self._woken(payload["v"])
+                    self.poll_soon()
         finally:
             safety.cancel()
 
@@ -267,31 +411,31 @@ def publisher(live, rate: float, seconds: float, clock: Clock, stop: threading.E
     return count
 
 
-async def run_mode(mode: str, servers: Servers, live, args) -> dict:
+async def run_mode(mode: str, servers: Servers, live, args, logins: list[tuple[str, str]]) -> dict:
     from push import tokens
 
     clock = Clock()
     sources = list(live.sources())
-    web = ("127.0.0.1", servers.web_port)
-    screens = [Screen(i, web, {"versions": live.versions(), "minute": int(time.time() // 60), "tiles": None,
-                               "stream": live.stream_head(), "screen": secrets.token_hex(16)}, sources, clock)
+    screens = [Screen(Http("127.0.0.1", servers.web_port, *logins[i % len(logins)]), sources, clock)
                for i in range(args.screens)]
+    for batch in range(0, len(screens), 50):
+        await asyncio.gather(*(s.load() for s in screens[batch:batch + 50]))
     secret = servers.env["DAMAMAYA_PUSH_SECRET"].encode()
     tasks, readies = [], []
     poll_s = servers.config["wall"]["poll_seconds"]
     safety_s = servers.config["push"].get("safety_poll_seconds", 30)
     for s in screens:
-        await s.poll()  # the first poll after the layout, as a browser's first interval
-        if mode == "push":
-            ready = asyncio.Event()
-            readies.append(ready)
-            tasks.append(asyncio.create_task(s.on_push(("127.0.0.1", servers.push_port),
-                                                       tokens.mint(secret, s.state["screen"], 3600), safety_s, ready)))
-        else:
+        if mode == "polling":
             tasks.append(asyncio.create_task(s.polling(poll_s)))
+            continue
+        ready = asyncio.Event()
+        readies.append(ready)
+        tasks.append(asyncio.create_task(s.on_push(("127.0.0.1", servers.push_port),
+                                                   tokens.mint(secret, s.state["screen"], 3600), safety_s, ready)))
     for ready in readies:
         await asyncio.wait_for(ready.wait(), 120)
-    await asyncio.sleep(2)
+    await asyncio.sleep(3)
+    polls0 = sum(s.polls for s in screens)
     clock.measuring = True
     cpu0, t0 = servers.cpu(), time.perf_counter()
     stop = threading.Event()
@@ -303,29 +447,31 @@ async def run_mode(mode: str, servers: Servers, live, args) -> dict:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     for s in screens:
-        s.http.close()
+        s.stop()
     cpu = {k: cpu1[k] - cpu0.get(k, 0) for k in cpu1}
-    expected = changes * args.screens
-    return {"mode": mode, "changes": changes, "shown": clock.shown, "woken": clock.woken, "expected": expected,
-            "cpu": cpu, "elapsed": elapsed, "errors": sum(s.errors for s in screens)}
+    return {"mode": mode, "changes": changes, "shown": clock.shown, "woken": clock.woken,
+            "expected": changes * args.screens, "cpu": cpu, "elapsed": elapsed,
+            "errors": sum(s.errors for s in screens), "polls": sum(s.polls for s in screens) - polls0,
+            "applied": sum(s.applied for s in screens)}
 
 
 def row(label: str, values: list[float], floor_p50: float, cpu_ms: float | None, note: str = "") -> str:
     p50, p95 = pct(values, 50), pct(values, 95)
     cpu = f"{cpu_ms:10.3f}" if cpu_ms is not None else f"{'-':>10}"
-    return (f"{label:34} {p50:8.1f} {p95:8.1f} {p50 / floor_p50:8.1f}x {cpu} {note}")
+    return f"{label:34} {p50:8.1f} {p95:8.1f} {p50 / floor_p50:8.1f}x {cpu} {note}"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--screens", type=int, default=1000)
-    parser.add_argument("--rate", type=float, default=0.5, help="changes per second written into the live store")
-    parser.add_argument("--seconds", type=float, default=30, help="how long changes are written, per mode")
-    args = parser.parse_args()
+LABELS = {"fanout": "push: change sent once (fan-out)", "wake": "push: wake, then Dash poll",
+          "polling": "polling (push off)"}
 
+
+def measure(screens: int = 1000, rate: float = 0.5, seconds: float = 30, modes=("fanout", "wake", "polling"),
+            accounts: int = 50) -> dict:
+    """Run the modes; returns {"args", "config", mode: result}. Used by bench/bench_issue11.py too."""
     from damamaya.redis_server import EmbeddedRedis
     from engine.live import LiveStore
 
+    args = argparse.Namespace(screens=screens, rate=rate, seconds=seconds)
     tmp = Path(tempfile.mkdtemp(prefix="dmy-bench-push-"))
     embedded = EmbeddedRedis()
     redis_url = embedded.start()
@@ -333,33 +479,53 @@ def main() -> int:
     live = LiveStore(redis.Redis.from_url(redis_url), "benchpush")
     live.describe_sources({SOURCE: {"title": "bench", "kinds": ["incident"], "interval": 1, "stale_after": 600}})
     live.apply(SOURCE, [])
+    results = {"args": args, "config": servers.config}
     try:
-        servers.start("web", f"http://127.0.0.1:{servers.web_port}/wall")
-        servers.start("push", f"http://127.0.0.1:{servers.push_port}/push/health")
-        results = [asyncio.run(run_mode(mode, servers, live, args)) for mode in ("push", "polling")]
+        base = f"http://127.0.0.1:{servers.web_port}"
+        servers.start("web", f"{base}/login")
+        logins = sign_in(base, servers.config["database"]["url"], min(accounts, screens))
+        for mode in modes:
+            if mode != "polling":
+                servers.start("push", f"http://127.0.0.1:{servers.push_port}/push/health", fan_out=mode == "fanout")
+            results[mode] = asyncio.run(run_mode(mode, servers, live, args, logins))
+            servers.stop("push")
     finally:
         servers.stop()
         embedded.stop()
+    return results
 
-    push, polling = results
-    floor = pct(push["woken"], 50)
-    print(f"\n{args.screens} screens, {args.rate:g} changes/s for {args.seconds:g} s per mode; "
-          f"wall.poll_seconds {servers.config['wall']['poll_seconds']}, safety poll "
-          f"{servers.config['push'].get('safety_poll_seconds', 30)} s; {os.cpu_count()} cores\n")
+
+def floor_of(results: dict) -> list[float]:
+    return (results.get("wake") or results.get("fanout") or {}).get("woken") or [float("nan")]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--screens", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=0.5, help="changes per second written into the live store")
+    parser.add_argument("--seconds", type=float, default=30, help="how long changes are written, per mode")
+    parser.add_argument("--modes", default="fanout,wake,polling")
+    parser.add_argument("--accounts", type=int, default=50, help="screen links signed in, shared round-robin")
+    args = parser.parse_args()
+    modes = [m for m in args.modes.split(",") if m]
+    results = measure(args.screens, args.rate, args.seconds, modes, args.accounts)
+    config = results["config"]
+    floor = pct(floor_of(results), 50)
+    print(f"\n{args.screens} screens ({min(args.accounts, args.screens)} sign-ins), {args.rate:g} changes/s for "
+          f"{args.seconds:g} s per mode; wall.poll_seconds {config['wall']['poll_seconds']}, safety poll "
+          f"{config['push'].get('safety_poll_seconds', 30)} s; {os.cpu_count()} cores\n")
     print(f"{'store write -> screen':34} {'p50 ms':>8} {'p95 ms':>8} {'/floor':>9} {'CPU ms/screen/s':>10}")
-    for result in results:
-        cpu_total = sum(result["cpu"].values())
-        per_screen = cpu_total * 1000 / args.screens / result["elapsed"]
-        seen = len(result["shown"])
+    for mode in modes:
+        result = results[mode]
+        per_screen = sum(result["cpu"].values()) * 1000 / args.screens / result["elapsed"]
         note = (f"web {result['cpu'].get('web', 0) / result['elapsed'] * 100:.0f}% + push "
                 f"{result['cpu'].get('push', 0) / result['elapsed'] * 100:.0f}% of a core; "
-                f"{seen}/{result['expected']} seen, {result['errors']} errors")
-        label = "push: wake, then Dash poll" if result["mode"] == "push" else "polling (push off)"
-        print(row(label, result["shown"], floor, per_screen, note))
-    print(row("floor: wake event alone (SSE)", push["woken"], floor, None, f"{len(push['woken'])} wakes"))
-    ratio = pct(polling["shown"], 95) / pct(push["shown"], 95)
-    print(f"\npolling p95 / push p95: {ratio:.1f}x;  CPU push / polling: "
-          f"{sum(push['cpu'].values()) / max(sum(polling['cpu'].values()), 1e-9):.2f}x")
+                f"{len(result['shown'])}/{result['expected']} seen, {result['polls']} polls, "
+                f"{result['applied']} applied, {result['errors']} errors")
+        print(row(LABELS[mode], result["shown"], floor, per_screen, note))
+    print(row("floor: event at the screen (SSE)", floor_of(results), floor, None, "Redis pub/sub + SSE, no work"))
+    if MISMATCH:
+        print(f"state fields that differed from a change's `from` (the screen then polled): {dict(MISMATCH)}")
     return 0
 
 

@@ -3,9 +3,9 @@
 A screen's callbacks module has `register(app)`; add it to SCREENS here."""
 from __future__ import annotations
 
-from callbacks import history, kpi, pages, publik, sources, wall
+from callbacks import console, history, kpi, pages, publik, sources, wall, wall_scenes
 
-SCREENS = (pages, wall, sources, kpi, history, publik)
+SCREENS = (pages, wall, wall_scenes, sources, kpi, history, publik, console)
 
 
 def register_all(app) -> None:

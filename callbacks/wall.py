@@ -1,7 +1,9 @@
 """The wall's poll: one read of the version hash; nothing is sent when nothing changed.
 
 The read model (engine/wall/model.py) says what changed since the screen's state; this
-module turns that into `dash.Patch`, `no_update` and grid transactions. Ages and the
+module turns that into `no_update`, grid transactions and, per map layer, a small message
+(engine/wall/layers.py): the new version's URLs, and the edits of the features that changed
+when the browser holds the layer whole; assets/map.js fetches and applies them. Ages and the
 clock are rendered in the browser every second from the times the server sent
 (assets/wall.js), so they stay live without any server traffic.
 """
@@ -13,7 +15,7 @@ from dash import ALL, Input, Output, Patch, State, callback_context, no_update
 from dash.exceptions import PreventUpdate
 from pydantic import ValidationError
 
-from engine.wall.model import FeatureDelta
+from engine.wall.layers import layer_update
 from engine.wall.state import WallState
 from callbacks.refusal import refuse
 from layouts.parts import wall as parts
@@ -22,20 +24,20 @@ from security import screen_identity
 PAGE = "wall"  # security.guard: this module's callbacks are the wall page's
 
 
-def as_patch(delta: FeatureDelta):
-    """A layer's change as Dash sends it: the whole collection, a Patch of features, or nothing."""
-    if delta.full is not None:
-        return delta.full
-    if not delta.ops:
-        return no_update
+def health_patch(view: dict, ops: list[tuple] | None, lang: str):
+    """The health store as sent: only the fields that moved (`ops`, see model.health_ops), else whole."""
+    if ops is None:
+        return parts.for_screen(view, lang)
     patch = Patch()
-    for op in delta.ops:
+    for op in ops:
+        *parents, last = op[1]
+        target = patch
+        for key in parents:
+            target = target[key]
         if op[0] == "del":
-            del patch["features"][op[1]]
-        elif op[0] == "ins":
-            patch["features"].insert(op[1], op[2])
+            del target[last]
         else:
-            patch["features"][op[1]] = op[2]
+            target[last] = parts.for_screen(op[2], lang)
     return patch
 
 
@@ -47,7 +49,7 @@ def read_state(data) -> WallState:
 
 
 def poll(data):
-    """Return (state, points, shapes, tiles, health, grid_changes) or raise PreventUpdate."""
+    """Return (state, layers, tiles, health, grid_changes) or raise PreventUpdate."""
     state = read_state(data)
     model = parts.model()
     identity = screen_identity()  # the server's name for this wall, never one the browser sends
@@ -57,22 +59,19 @@ def poll(data):
     if changes is None:
         raise PreventUpdate
     out_ids = callback_context.outputs_list
-    points = [as_patch(changes.layers[o["id"]["source"]][0]) if o["id"]["source"] in changes.layers else no_update
+    layers = [no_update if (m := layer_update(model, state.versions, changes, o["id"]["source"])) is None else m
               for o in out_ids[1]]
-    shapes = [as_patch(changes.layers[o["id"]["source"]][1]) if o["id"]["source"] in changes.layers else no_update
-              for o in out_ids[2]]
     lang = model.language
     tiles = no_update if changes.tiles is None else parts.for_screen(changes.tiles, lang)
-    health = no_update if changes.health is None else parts.for_screen(changes.health, lang)
+    health = no_update if changes.health is None else health_patch(changes.health, changes.health_ops, lang)
     grid = no_update if changes.grid is None else changes.grid
-    return changes.state.model_dump(), points, shapes, tiles, health, grid
+    return changes.state.model_dump(), layers, tiles, health, grid
 
 
 def register(app) -> None:
     @app.callback(
         Output("wall-state", "data"),
-        Output({"type": "pts", "source": ALL}, "data"),
-        Output({"type": "shp", "source": ALL}, "data"),
+        Output({"type": "layer", "source": ALL}, "data"),
         Output("wall-tiles", "data"),
         Output("wall-health", "data"),
         Output("wall-grid-changes", "data"),
@@ -93,6 +92,22 @@ def register(app) -> None:
         "function(push) { return window.dmy.push.configure(push); }",
         Output("wall-push", "id"),
         Input("wall-push", "data"),
+    )
+
+    # the map's data: map.js fetches each layer's URL, applies the poll's feature edits, and
+    # refetches a server-clustered layer's clusters when the viewport moves
+    app.clientside_callback(
+        "function(layers) { return window.dmy.mapdata.receive(layers, dash_clientside.callback_context.inputs_list[0]); }",
+        Output("wall-map-loader", "data"),
+        Input({"type": "layer", "source": ALL}, "data"),
+    )
+    app.clientside_callback(
+        "function(zoom, bounds, center) { return window.dmy.mapdata.viewport(zoom, bounds, center); }",
+        Output("wall-map-loader", "data", allow_duplicate=True),
+        Input("wall-map", "zoom"),
+        Input("wall-map", "bounds"),
+        Input("wall-map", "center"),
+        prevent_initial_call="initial_duplicate",
     )
 
     app.clientside_callback(

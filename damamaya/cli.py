@@ -191,8 +191,28 @@ def cmd_push(args) -> int:
         raise ConfigError("redis.url is not set: push listens to the live store; set DAMAMAYA_REDIS_URL or use `damamaya run`")
     host, port = args.host or config.web.host, args.port or config.push_port()
     log.info("push on http://%s:%d%s/events", host, port, config.push.path)
-    serve(config.redis.url, config.redis.prefix, host, port, config.push.path, config.push.heartbeat_seconds)
+    serve(config.redis.url, config.redis.prefix, host, port, config.push.path, config.push.heartbeat_seconds,
+          fanout=_wall_fanout(config) if config.push.fan_out else None)
     return 0
+
+
+def _wall_fanout(config: AppConfig):
+    """A factory of the push process's fan-out: the wall's read model on the live store."""
+    import redis
+
+    from engine.cache import RedisCache
+    from engine.live import LiveStore
+    from engine.wall.model import WallModel
+    from push.fanout import Fanout
+
+    def make():
+        client = redis.Redis.from_url(config.redis.url, socket_timeout=10, socket_connect_timeout=5)
+        live = LiveStore(client, config.redis.prefix)
+        cache = RedisCache(client, config.redis.prefix)
+        return Fanout(lambda: WallModel(live, cache, config.language, config.wall.incident_list_size, config.kpi),
+                      config.language)
+
+    return make
 
 
 def rebuild_live(config: AppConfig, live, history) -> int:

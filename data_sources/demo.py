@@ -26,7 +26,7 @@ from engine.records import WITA, Incident, ParseResult, Price, Reading, Reject, 
 
 class DemoConfig(SourceConfig):
     adapter: str = "demo"
-    feed: Literal["calls", "complaints", "gauges", "traffic", "prices", "quakes"] = "calls"
+    feed: Literal["calls", "complaints", "gauges", "traffic", "cameras", "prices", "quakes"] = "calls"
     rate_per_minute: float = Field(default=4.0, ge=0, description="new calls or complaints per simulated minute")
     time_scale: float = Field(default=10.0, ge=1, le=1000, description="simulated seconds per real second")
     seed: int | None = None
@@ -60,6 +60,21 @@ GAUGES = [  # id, name, lat, lon, normal level cm, Siaga III/II/I lower bounds
     ("tk-ayung-kesiman", "Tukad Ayung - Kesiman", -8.6420, 115.2640, 150, (260, 330, 400)),
     ("tk-mati-teuku-umar", "Tukad Mati - Teuku Umar", -8.6820, 115.1960, 60, (110, 150, 190)),
 ]
+CAMERAS = [  # id, name, lat, lon: simulated ATCS cameras at busy junctions
+    ("cam-simpang-dewa-ruci", "Simpang Dewa Ruci", -8.7126, 115.1793),
+    ("cam-simpang-enam-teuku-umar", "Simpang Enam Teuku Umar", -8.6787, 115.2077),
+    ("cam-catur-muka", "Catur Muka", -8.6561, 115.2161),
+    ("cam-simpang-tohpati", "Simpang Tohpati", -8.6311, 115.2592),
+    ("cam-simpang-gatsu-cokroaminoto", "Simpang Gatsu - Cokroaminoto", -8.6316, 115.2051),
+    ("cam-simpang-sanur", "Simpang Sanur (Bypass)", -8.6893, 115.2565),
+    ("cam-imam-bonjol-pulau-galang", "Imam Bonjol - Pulau Galang", -8.6842, 115.2002),
+    ("cam-renon-niti-mandala", "Renon - Niti Mandala", -8.6732, 115.2339),
+    ("cam-waturenggong", "Jl. Waturenggong", -8.6842, 115.2247),
+    ("cam-ubung-terminal", "Terminal Ubung", -8.6253, 115.1990),
+    ("cam-simpang-pesanggaran", "Simpang Pesanggaran", -8.7168, 115.2105),
+    ("cam-gajah-mada", "Jl. Gajah Mada", -8.6565, 115.2114),
+]
+
 ROADS = [  # id, name, [(lat, lon), ...]
     ("jl-gatsu-barat", "Jl. Gatot Subroto Barat", [(-8.6325, 115.1800), (-8.6318, 115.1930), (-8.6307, 115.2050)]),
     ("jl-teuku-umar", "Jl. Teuku Umar", [(-8.6785, 115.1930), (-8.6795, 115.2050), (-8.6805, 115.2160)]),
@@ -270,6 +285,20 @@ class Simulator:
                 "details": {"level": level, "speed_kmh": {3: 18, 4: 10, 5: 4}[level], "road": name},
             }
 
+    # ---- ATCS cameras ---------------------------------------------------------------------
+    def _step_cameras(self, seconds: float, real_now: datetime) -> None:
+        for cid, name, lat, lon in CAMERAS:
+            current = self.items.get(cid)
+            online = current["value"] >= 1 if current else self.rng.random() > 0.1
+            if self.rng.random() < min(1.0, seconds / 3600 * (2.0 if not online else 0.3)):  # offline ones come back sooner
+                online = not online
+            self.items[cid] = {
+                "kind": "reading", "id": cid, "source": self.source, "station": cid, "station_name": name,
+                "quantity": "camera_online", "value": 1.0 if online else 0.0, "unit": "", "alert_level": 0 if online else 1,
+                "observed_at": real_now.isoformat(), "lat": lat, "lon": lon,
+                "details": {"name": name, "address": "", "online_known": True},
+            }
+
     # ---- earthquakes around Bali --------------------------------------------------------------
     def _step_quakes(self, seconds: float, real_now: datetime) -> None:
         if not self.items:  # start with the latest felt quake of the past day
@@ -342,7 +371,7 @@ class Demo(Adapter):
 
     def __init__(self, source: str, config: DemoConfig | None = None):
         super().__init__(source, config)
-        self.snapshot = self.config.feed in ("gauges", "traffic")
+        self.snapshot = self.config.feed in ("gauges", "traffic", "cameras")
         self.sim: Simulator | None = None
 
     def fetch(self) -> bytes:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -107,6 +108,29 @@ def check_role(role: str) -> str:
     return role
 
 
+# Who a session or a screen link is, read on every request (a wall polls every second or
+# two): kept in this process for a second. A change made here is seen at once; one made by
+# another process (`damamaya screens revoke`) within READ_CACHE_SECONDS, before a wall's next poll.
+READ_CACHE_SECONDS = 1.0
+_recent: dict[tuple, tuple[float, object]] = {}
+
+
+def _remembered(key: tuple, load):
+    now = time.monotonic()
+    hit = _recent.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = load()
+    if len(_recent) > 10_000:
+        _recent.clear()
+    _recent[key] = (now + READ_CACHE_SECONDS, value)
+    return value
+
+
+def _changed() -> None:
+    _recent.clear()
+
+
 class Accounts:
     """Users, wall screens and the audit log in the database at `url` (or on an engine)."""
 
@@ -135,9 +159,13 @@ class Accounts:
                 conn.execute(users.insert().values(**row))
         except IntegrityError:
             raise AccountError(f"user {name!r} exists already") from None
+        _changed()
         return self.user(name)
 
     def user(self, name: str) -> User | None:
+        return _remembered((id(self.engine), "user", name), lambda: self._user(name))
+
+    def _user(self, name: str) -> User | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(users).where(users.c.name == name)).mappings().first()
         return _user(row) if row else None
@@ -153,6 +181,7 @@ class Accounts:
     def disable_user(self, name: str) -> None:
         with self.engine.begin() as conn:
             done = conn.execute(update(users).where(users.c.name == name).values(disabled=True)).rowcount
+        _changed()
         if not done:
             raise AccountError(f"no user {name!r}")
 
@@ -173,6 +202,7 @@ class Accounts:
             if self._hasher.check_needs_rehash(stored):
                 values["password_hash"] = self._hasher.hash(password)
             conn.execute(update(users).where(users.c.name == name).values(**values))
+        _changed()
         return self.user(name)
 
     def external_login(self, name: str, role: str) -> User | None:
@@ -189,6 +219,7 @@ class Accounts:
                 return None  # a local account of that name is not taken over by an SSO identity
             else:
                 conn.execute(update(users).where(users.c.name == name).values(role=role, last_login=utcnow()))
+        _changed()
         return self.user(name)
 
     # ---- wall screens ----------------------------------------------------------------------
@@ -201,12 +232,17 @@ class Accounts:
                 conn.execute(wall_screens.insert().values(name=name, token_hash=token_hash(token), created_at=utcnow()))
         except IntegrityError:
             raise AccountError(f"screen {name!r} exists already (revoke it and add another name)") from None
+        _changed()
         return token
 
     def screen_for_token(self, token: str) -> Screen | None:
         """The screen a token belongs to, revoked or not; None for an unknown token."""
+        digest = token_hash(token)
+        return _remembered((id(self.engine), "screen", digest), lambda: self._screen_by_hash(digest))
+
+    def _screen_by_hash(self, digest: str) -> Screen | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(wall_screens).where(wall_screens.c.token_hash == token_hash(token))).mappings().first()
+            row = conn.execute(select(wall_screens).where(wall_screens.c.token_hash == digest)).mappings().first()
         return _screen(row) if row else None
 
     def screens(self) -> list[Screen]:
@@ -217,6 +253,7 @@ class Accounts:
         with self.engine.begin() as conn:
             done = conn.execute(update(wall_screens).where(wall_screens.c.name == name, wall_screens.c.revoked_at.is_(None))
                                 .values(revoked_at=utcnow())).rowcount
+        _changed()
         if not done:
             raise AccountError(f"no active screen {name!r}")
 

@@ -27,6 +27,10 @@ class Cache(Protocol):
 
     def set(self, key: str, value: bytes, ttl: int) -> None: ...
 
+    def get_many(self, keys: list[str]) -> list[bytes | None]: ...
+
+    def set_many(self, items: dict[str, bytes], ttl: int) -> None: ...
+
 
 class RedisCache:
     """Keys `{prefix}:cache:{key}`, inside the live store's prefix (so `LiveStore.clear` drops them);
@@ -42,6 +46,15 @@ class RedisCache:
     def set(self, key: str, value: bytes, ttl: int) -> None:
         self.r.set(self.prefix + key, pack(value), ex=ttl)
 
+    def get_many(self, keys: list[str]) -> list[bytes | None]:
+        return self.r.mget([self.prefix + k for k in keys])
+
+    def set_many(self, items: dict[str, bytes], ttl: int) -> None:
+        pipe = self.r.pipeline(transaction=False)
+        for key, value in items.items():
+            pipe.set(self.prefix + key, value, ex=ttl)
+        pipe.execute()
+
 
 class DictCache:
     """A process-local cache without expiry, for a single process (tests, benches)."""
@@ -54,3 +67,9 @@ class DictCache:
 
     def set(self, key: str, value: bytes, ttl: int) -> None:
         self.items[key] = value
+
+    def get_many(self, keys: list[str]) -> list[bytes | None]:
+        return [self.items.get(k) for k in keys]
+
+    def set_many(self, items: dict[str, bytes], ttl: int) -> None:
+        self.items.update(items)

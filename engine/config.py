@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from engine.alerts.config import Agencies, AlertsConfig
 from engine.analytics.config import KpiConfig
 from engine.contract import SourceConfig
 from engine.public import PublicConfig
+from engine.wall.scenes import ScenesConfig
 
 # adapter name -> its Config schema; raises KeyError with a readable message for an unknown name
 SchemaLookup = Callable[[str], type[SourceConfig]]
@@ -61,6 +62,9 @@ class WallConfig(_Strict):
     title: str = "Damamaya Denpasar Cyber Monitor"
     poll_seconds: float = Field(default=2.0, ge=0.5, le=60)
     incident_list_size: int = Field(default=200, ge=10, le=2000)
+    # map layers of more points than this are clustered by the server per viewport
+    cluster_above: int = Field(default=20_000, ge=100, le=10_000_000)
+    points_zoom: int = Field(default=17, ge=10, le=22)  # from this zoom on, clustered layers show every point
 
 
 class WebConfig(_Strict):
@@ -109,6 +113,7 @@ class PushConfig(_Strict):
     browser_url: str | None = Field(default=None, description="None: the page's host on `port`; behind a proxy e.g. /push")
     token_seconds: int = Field(default=900, ge=60, le=86400)
     safety_poll_seconds: float = Field(default=30, ge=5, le=600)
+    fan_out: bool = Field(default=True, description="send each change's answer to the screens, computed once")
 
 
 class CollectorConfig(_Strict):
@@ -126,6 +131,7 @@ class AppConfig(_Strict):
     database: DatabaseConfig = DatabaseConfig()
     map: MapConfig = MapConfig()
     wall: WallConfig = WallConfig()
+    scenes: ScenesConfig = ScenesConfig()
     web: WebConfig = WebConfig()
     push: PushConfig = PushConfig()
     collector: CollectorConfig = CollectorConfig()
@@ -166,6 +172,11 @@ class AppConfig(_Strict):
                 raise ValueError(_first_error(exc, prefix=name)) from None
         return built
 
+    @model_validator(mode="after")
+    def _rule_scenes(self):
+        self.scenes.check_rules(self.alerts.rules)  # a rule calling up an unknown scene stops start-up
+        return self
+
     def push_port(self) -> int:
         return self.push.port or self.web.port + 1
 
@@ -180,8 +191,8 @@ def _first_error(exc: ValidationError, prefix: str = "") -> str:
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
     head, sep, rest = msg.partition(": ")
-    if sep and loc == "sources" and " " not in head:  # raised inside the sources validator
-        loc, msg = f"sources.{head}", rest
+    if sep and loc in ("sources", "scenes") and " " not in head:  # raised inside the sources or scenes validator
+        loc, msg = f"{loc}.{head}", rest
     where = ".".join(p for p in (prefix, loc) if p)
     return f"{where}: {msg}" if where else msg
 

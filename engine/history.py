@@ -229,9 +229,7 @@ def _migrate(conn) -> None:
     if sql and "uq_record_versions_content" in sql:  # SQLite cannot drop a constraint: copy into a new table
         conn.execute(text("ALTER TABLE record_versions RENAME TO record_versions_old"))
         conn.execute(text("DROP INDEX IF EXISTS ix_record_versions_content"))
-        record_versions.create(conn)
-        Index("ix_record_versions_content", record_versions.c.source, record_versions.c.record_id,
-              record_versions.c.content_hash).create(conn, checkfirst=True)
+        record_versions.create(conn)  # with its indexes (a second Index object would join the table's list)
         conn.execute(text("INSERT INTO record_versions (id, source, record_id, version, content_hash, seen_at, payload) "
                           "SELECT id, source, record_id, version, content_hash, seen_at, payload FROM record_versions_old"))
         conn.execute(text("DROP TABLE record_versions_old"))

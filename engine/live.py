@@ -31,6 +31,7 @@ from redis.exceptions import RedisError
 from engine.records import record_from_json
 from engine.wall.state import is_screen_id
 
+HEARTBEAT_EVERY = 5.0  # seconds between two heartbeat writes of one wall from one process
 HEALTH = "health"  # the field of the versions hash bumped when any source's health changes; never a source name
 # kept by `clear`: the running collectors' poll locks, the parts they report, their sentinel
 _KEPT = ("lock:", "parts", "alive", "delivery:")
@@ -57,6 +58,7 @@ class LiveStore:
         self.p = prefix
         self.stream_length = stream_length
         self.reject_length = reject_length
+        self._seen: dict[str, float] = {}  # screen -> when this process last wrote its heartbeat
 
     def key(self, *parts: str) -> str:
         return ":".join((self.p, *parts))
@@ -169,6 +171,13 @@ class LiveStore:
         server-issued screen id is a field here, never what a client makes up."""
         if not is_screen_id(screen):
             raise ValueError("not a screen id the server issued")
+        # a wall polls every second or two; it is called silent after 15 s at the least, so one
+        # write per HEARTBEAT_EVERY from this process says as much and spares the idle poll a write
+        if at - self._seen.get(screen, float("-inf")) < HEARTBEAT_EVERY:
+            return
+        if len(self._seen) > 10_000:
+            self._seen.clear()
+        self._seen[screen] = at
         self.r.hset(self.key("screens"), screen, f"{at:.0f}")
 
     def screens(self) -> dict[str, float]:

@@ -1,7 +1,8 @@
 """/wall: the operators' video wall. Dark, full screen, no controls, readable from 5 m.
 
 `/wall?controls=1` shows the map's zoom and layer controls; `?layers=a,b` limits
-the layers shown at start.
+the layers shown at start. `?scene=NAME` shows one scene of config.yaml's `scenes:`,
+`?playlist=NAME` rotates a playlist's scenes (layouts/parts/scenes.py).
 """
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from dash import dcc, html
 from dash_extensions.javascript import Namespace
 
 from damamaya import runtime
-from engine.geo import boundaries
 from engine.records import SEVERITIES
+from engine.wall.layers import boundary_url, gone_message, layer_message
 from engine.wall.state import new_screen_id
 from engine.wall.views import TILE_ORDER
 from layouts.messages import t
 from layouts.pages import needs_live_store
+from layouts.parts import scenes as scene_parts
 from layouts.parts import wall as parts
 
 dash.register_page(__name__, path="/wall", name="wall", nav="nav.wall", order=0)
@@ -28,33 +30,46 @@ js = Namespace("dmy", "map")
 
 
 def base_layers(config) -> list:
-    b = boundaries()
+    """The boundaries, static: fetched from long-cached URLs named by their content hash."""
     layers = []
     if config.map.tile_url:
         layers.append(dl.TileLayer(url=config.map.tile_url, attribution=config.map.tile_attribution))
     layers += [
-        dl.Pane(dl.GeoJSON(data=b.desa_geojson(), id="base-desa", style=js("desaStyle"), onEachFeature=js("desaLabel"),
+        dl.Pane(dl.GeoJSON(url=boundary_url("desa"), id="base-desa", style=js("desaStyle"), onEachFeature=js("desaLabel"),
                            hideout={"tiles": bool(config.map.tile_url)}, interactive=False),
                 name="boundaries", style={"zIndex": 250}),
-        dl.Pane(dl.GeoJSON(data=b.kecamatan_geojson(), id="base-kecamatan", style=js("kecamatanStyle"),
+        dl.Pane(dl.GeoJSON(url=boundary_url("kecamatan"), id="base-kecamatan", style=js("kecamatanStyle"),
                            onEachFeature=js("kecamatanLabel"), interactive=False), name="kecamatan", style={"zIndex": 260}),
     ]
     return layers
 
 
 def source_overlays(sources: dict[str, dict], layers: dict[str, dict], shown: set[str] | None):
+    """Per source: its shapes, its points clustered in the browser (`pts`) and the clusters the
+    server made of a big layer (`cls`). They start empty: assets/map.js fills them from the
+    URLs of the source's layer store."""
     overlays = []
-    for name, data in layers.items():
+    for name in layers:
         group = dl.LayerGroup([
-            dl.GeoJSON(data=data["shapes"], id={"type": "shp", "source": name}, style=js("shapeStyle"), onEachFeature=js("bindPopup")),
-            dl.GeoJSON(data=data["points"], id={"type": "pts", "source": name}, cluster=True, zoomToBoundsOnClick=True,
+            dl.GeoJSON(id={"type": "shp", "source": name}, style=js("shapeStyle"), onEachFeature=js("bindPopup")),
+            dl.GeoJSON(id={"type": "pts", "source": name}, cluster=True, zoomToBoundsOnClick=True,
                        pointToLayer=js("pointToLayer"), clusterToLayer=js("clusterToLayer"), onEachFeature=js("bindPopup"),
                        superClusterOptions={"radius": 50, "maxZoom": 16}),
+            dl.GeoJSON(id={"type": "cls", "source": name}, pointToLayer=js("serverPointToLayer"),
+                       onEachFeature=js("serverFeature")),
         ])
         # Leaflet's layer control writes overlay names as HTML: a configured title is text
         title = html_text.escape(sources[name].get("title") or name)
         overlays.append(dl.Overlay(group, name=title, checked=shown is None or name in shown))
     return overlays
+
+
+def layer_stores(layers: dict[str, dict], cluster_above: int) -> list:
+    """Each source's layer store: what to fetch, then the poll's small updates (callbacks/wall.py)."""
+    stores = [dcc.Store(id={"type": "layer", "source": name},
+                        data=layer_message(name, info, info["points"] > cluster_above) if info["v"] else gone_message())
+              for name, info in layers.items()]
+    return [*stores, dcc.Store(id="wall-map-loader")]  # the output of map.js's loader callbacks (nothing in it)
 
 
 def _tile(key: str, lang: str):
@@ -73,16 +88,19 @@ def incident_grid(lang: str, rows: list[dict]):
         rowData=rows,
         getRowId="params.data.uid",
         columnDefs=[
-            col("time", "wall.col.time", width=82, sort="desc", comparator={"function": "dmyByTs"}),
+            col("time", "wall.col.time", flex=0.87, sort="desc", comparator={"function": "dmyByTs"}),
             col("category", "wall.col.category", flex=2, tooltipField="title"),
-            col("severity", "wall.col.severity", width=92, cellClass={"function": "'sev sev-' + params.value"},
+            col("severity", "wall.col.severity", flex=0.98, cellClass={"function": "'sev sev-' + params.value"},
                 valueFormatter={"function": "dmyLabel('severity.' + params.value)"}),
             col("desa", "wall.col.desa", flex=2, valueFormatter={"function": "dmyPlace(params.value, params.data)"}),
-            col("ts", "wall.col.age", width=112, valueFormatter={"function": "dmyAge(params.value)"}, colId="age"),
-            col("status", "wall.col.status", width=104, valueFormatter={"function": "dmyLabel('status.' + params.value)"}),
+            col("ts", "wall.col.age", flex=1.19, valueFormatter={"function": "dmyAge(params.value)"}, colId="age"),
+            col("status", "wall.col.status", flex=1.1, valueFormatter={"function": "dmyLabel('status.' + params.value)"}),
         ],
         defaultColDef={"sortable": False, "resizable": False, "suppressMovable": True},
-        dashGridOptions={"animateRows": False, "suppressCellFocus": True, "rowHeight": 38, "headerHeight": 36},
+        dashGridOptions={"animateRows": False, "suppressCellFocus": True, "rowHeight": 38, "headerHeight": 36,
+                         # a scene may list only some categories (assets/scenes.js)
+                         "isExternalFilterPresent": {"function": "dmySceneFilterOn()"},
+                         "doesExternalFilterPass": {"function": "dmySceneFilterPass(params)"}},
         className="ag-theme-alpine-dark dmy-grid wall-grid",
         style={"height": "100%", "width": "100%"},
     )
@@ -103,10 +121,15 @@ def _layer_names(value) -> set[str] | None:
 
 
 @needs_live_store
-def layout(controls=None, layers=None, **_query):
+def layout(controls=None, layers=None, scene=None, playlist=None, **_query):
     config = runtime.config()
     lang = config.language
+    home = scene_parts.home_of(config.scenes, scene, playlist)
+    if home.unknown:
+        return html.Div(scene_parts.unknown_screen(home, config.scenes, lang), className="wall kiosk", id="wall")
     snap = parts.model().snapshot(new_screen_id())
+    event, alarms_version = scene_parts.current_event(config)
+    shown = event["scene"] if event else home.first
     show_controls = _flag(controls)
     the_map = dl.Map(
         [*base_layers(config),
@@ -114,6 +137,7 @@ def layout(controls=None, layers=None, **_query):
                           position="topright", collapsed=False),
          *([dl.ZoomControl(position="bottomleft")] if show_controls else [])],
         id="wall-map", center=list(config.map.center), zoom=config.map.zoom, zoomControl=False,
+        bounds=scene_parts.city_bounds(), boundsOptions={"padding": [8, 8]},
         attributionControl=False, zoomSnap=0.25, trackViewport=True, style={"height": "100%", "width": "100%"},
     )
     return html.Div([
@@ -126,19 +150,24 @@ def layout(controls=None, layers=None, **_query):
         dcc.Store(id="wall-tiles", data=parts.for_screen(snap.tiles, lang)),
         dcc.Store(id="wall-health", data=parts.for_screen(snap.health, lang)),
         dcc.Store(id="wall-grid-changes"),
+        *layer_stores(snap.layers, config.wall.cluster_above),
         dcc.Store(id="wall-messages", data={"lang": lang, "m": parts.messages_for_screen(lang), "severities": SEVERITIES}),
+        *scene_parts.stores(config, home, list(snap.layers), event, alarms_version),
         html.Header([
             html.Div([html.Span("DAMAMAYA", className="brand"), html.Span(config.wall.title, className="title")]),
             html.Div(id="wall-summary", className="summary"),
             html.Div([html.Span(t("wall.live", lang), className="live-dot"), html.Span(id="wall-clock", className="clock")]),
         ], className="wall-header"),
         html.Main([
-            html.Section(the_map, className="wall-map"),
+            html.Section(the_map, className="wall-map panel panel-map"),
             html.Aside([
-                html.Div([_tile(k, lang) for k in TILE_ORDER], className="tiles"),
+                html.Div([_tile(k, lang) for k in TILE_ORDER], className="tiles panel panel-tiles"),
                 html.Div([html.H2(t("wall.list.title", lang)), html.Div(incident_grid(lang, snap.rows), className="grid-box")],
-                         className="incident-list"),
+                         className="incident-list panel panel-incidents"),
+                scene_parts.gauges_panel(lang),
+                scene_parts.cctv_panel(lang),
+                scene_parts.prices_panel(lang),
             ], className="wall-side"),
-        ], className="wall-main"),
+        ], className=scene_parts.main_class(config.scenes.scenes[shown].panels), id="wall-main", **{"data-scene": shown}),
         html.Footer(id="wall-sources", className="wall-sources"),
     ], className="wall" + ("" if show_controls else " kiosk"), id="wall")

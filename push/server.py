@@ -11,10 +11,15 @@ Routes, under `path` (default `/push`):
 - `GET {path}/health`            JSON: open screens and whether the subscription is up.
 
 Events on the stream:
-- `retry: <ms>` once, then `event: hello` with the process's wake count: the
-  screen polls once on it to catch up on whatever it missed while connecting;
-- `data: {"n": <wake count>, "v": {source: version, ...}}` on each change; wakes
-  that arrive while a screen's previous event is still being written merge into one;
+- `retry: <ms>` once, then `event: hello` with the process's wake count and, with the
+  fan-out, the state every screen holds now (`state`): a screen that holds another
+  polls once on it to catch up on whatever it missed while connecting;
+- with the fan-out (push/fanout.py, the default): `event: change` with
+  `{"n", "v", "from", "to", "out"}` on each change: the poll's answer, computed once for
+  every screen that holds `from`; screens that hold another state poll;
+- `data: {"n": <wake count>, "v": {source: version, ...}}`: a plain wake (the fan-out
+  off, failed, or a screen too far behind); the screen polls. Wakes that arrive while a
+  screen's previous event is still being written merge into one;
 - `: hb` comment lines every `heartbeat` seconds so that proxies keep the stream open.
 """
 from __future__ import annotations
@@ -23,6 +28,7 @@ import asyncio
 import logging
 import os
 import secrets
+from typing import Callable
 from urllib.parse import parse_qs
 
 import orjson
@@ -30,18 +36,21 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from push import tokens
+from push.fanout import Fanout
 
 log = logging.getLogger("damamaya.push")
+MAX_QUEUED = 16  # change messages a slow screen may have waiting; beyond, it gets a plain wake and polls
 
 
 class Screen:
     """One open stream: the versions it has not been told yet, and a flag to wake its task."""
 
-    __slots__ = ("id", "pending", "wake", "closing")
+    __slots__ = ("id", "pending", "queue", "wake", "closing")
 
     def __init__(self, screen_id: str):
         self.id = screen_id
         self.pending: dict[str, int] = {}
+        self.queue: list[bytes] = []  # change messages (already encoded, shared by every screen)
         self.wake = asyncio.Event()
         self.closing = False
 
@@ -53,19 +62,80 @@ class Screen:
 class Hub:
     """The one subscription of this process, fanned out to every open screen."""
 
-    def __init__(self, client: aioredis.Redis, channel: str):
+    def __init__(self, client: aioredis.Redis, channel: str, fanout: Fanout | None = None):
         self.client = client
         self.channel = channel
         self.screens: set[Screen] = set()
         self.wakes = 0
         self.subscribed = False
+        self.fanout = fanout
+        self.fan_wake = asyncio.Event()
+        self.fan_versions: dict[str, int] = {}  # versions woken since the fan-out's last step
+        self.fan_steps = self.fan_failures = 0
 
     def broadcast(self, source: str, version: int) -> None:
         self.wakes += 1
+        # "@alarms" / "@ops" (engine/alerts/live.py): not the wall read model's data, so the
+        # fan-out has nothing to send for them; the walls poll their alarm and scene stores
+        if self.fanout is not None and not source.startswith("@"):
+            if self.fan_versions.get(source, -1) < version:
+                self.fan_versions[source] = version
+            self.fan_wake.set()
+            return
+        self.broadcast_versions({source: version})
+
+    def broadcast_versions(self, versions: dict[str, int]) -> None:
+        """A plain wake: every screen polls."""
         for screen in self.screens:
-            if screen.pending.get(source, -1) < version:
-                screen.pending[source] = version
+            for source, version in versions.items():
+                if screen.pending.get(source, -1) < version:
+                    screen.pending[source] = version
             screen.wake.set()
+
+    def broadcast_change(self, message: bytes, versions: dict[str, int]) -> None:
+        for screen in self.screens:
+            if len(screen.queue) < MAX_QUEUED:
+                screen.queue.append(message)
+            else:  # too far behind to catch up by changes: it polls
+                screen.queue.clear()
+                for source, version in versions.items():
+                    screen.pending[source] = max(version, screen.pending.get(source, -1))
+            screen.wake.set()
+
+    def hello_state(self) -> dict | None:
+        return self.fanout.public() if self.fanout is not None and self.subscribed else None
+
+    async def run_fanout(self) -> None:
+        """Step the canonical state on each wake, each minute and when a source turns late."""
+        while True:
+            try:
+                async with asyncio.timeout(self.fanout.next_due()):
+                    await self.fan_wake.wait()
+            except TimeoutError:
+                pass
+            self.fan_wake.clear()
+            if not self.subscribed:
+                continue
+            versions, self.fan_versions = self.fan_versions, {}
+            message = await asyncio.to_thread(self._fan_step, self.wakes, versions)
+            if message is False:
+                if versions:
+                    self.broadcast_versions(versions)
+            elif message is not None:
+                self.broadcast_change(message, versions)
+
+    def _fan_step(self, wakes: int, versions: dict[str, int]) -> bytes | None | bool:
+        try:
+            change = self.fanout.step()
+        except Exception as exc:  # noqa: BLE001 - on any doubt the screens poll, as without the fan-out
+            log.warning("push: fan-out step failed (%s: %s); screens poll", type(exc).__name__, exc)
+            self.fan_failures += 1
+            self.fanout.reset()
+            return False
+        if not isinstance(change, dict):
+            return change
+        self.fan_steps += 1
+        return b"event: change\ndata: " + orjson.dumps({"n": wakes, "v": versions, **change}) + b"\n\n"
 
     def drop_all(self) -> None:
         """Close every stream: their screens fall back to polling until they can reconnect."""
@@ -78,6 +148,9 @@ class Hub:
             pubsub = self.client.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
+                if self.fanout is not None:  # changes may have been missed while unsubscribed
+                    self.fanout.reset()
+                    self.fan_wake.set()
                 self.subscribed, delay = True, 0.5
                 log.info("push: subscribed to %s", self.channel)
                 async for message in pubsub.listen():
@@ -109,14 +182,16 @@ class PushApp:
     """The ASGI application. `redis_url` and `prefix` name the live store."""
 
     def __init__(self, redis_url: str, prefix: str = "dmy", path: str = "/push", heartbeat: float = 15.0,
-                 retry_ms: int = 2000):
+                 retry_ms: int = 2000, fanout: Callable[[], Fanout] | None = None):
         self.redis_url, self.prefix = redis_url, prefix
+        self.make_fanout = fanout  # None: plain wakes only
         self.path = "/" + path.strip("/") if path.strip("/") else ""
         self.heartbeat = heartbeat
         self.retry_ms = retry_ms
         self.client: aioredis.Redis | None = None
         self.hub: Hub | None = None
         self._hub_task: asyncio.Task | None = None
+        self._fan_task: asyncio.Task | None = None
 
     # ---- ASGI ------------------------------------------------------------------
     async def __call__(self, scope, receive, send) -> None:
@@ -138,18 +213,21 @@ class PushApp:
 
     async def start(self) -> None:
         self.client = aioredis.Redis.from_url(self.redis_url, socket_connect_timeout=5)
-        self.hub = Hub(self.client, f"{self.prefix}:wake")
+        self.hub = Hub(self.client, f"{self.prefix}:wake", self.make_fanout() if self.make_fanout else None)
         self._hub_task = asyncio.create_task(self.hub.run())
+        if self.hub.fanout is not None:
+            self._fan_task = asyncio.create_task(self.hub.run_fanout())
 
     async def stop(self) -> None:
         if self.hub:
             self.hub.drop_all()
-        if self._hub_task:
-            self._hub_task.cancel()
-            try:
-                await self._hub_task
-            except asyncio.CancelledError:
-                pass
+        for task in (self._hub_task, self._fan_task):
+            if task:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
         if self.client:
             await self.client.aclose()
 
@@ -162,7 +240,8 @@ class PushApp:
         elif route == f"{self.path}/health":
             hub = self.hub
             body = orjson.dumps({"screens": len(hub.screens) if hub else 0, "subscribed": bool(hub and hub.subscribed),
-                                 "wakes": hub.wakes if hub else 0})
+                                 "wakes": hub.wakes if hub else 0, "fanout": bool(hub and hub.fanout),
+                                 "fan_steps": hub.fan_steps if hub else 0, "fan_failures": hub.fan_failures if hub else 0})
             await _plain(send, 200, body, b"application/json")
         else:
             await _plain(send, 404, b"not found")
@@ -188,7 +267,7 @@ class PushApp:
         watcher = asyncio.create_task(_until_disconnect(receive, screen))
         try:
             await send({"type": "http.response.start", "status": 200, "headers": _stream_headers(origin)})
-            hello = orjson.dumps({"n": hub.wakes, "screen": screen_id})
+            hello = orjson.dumps({"n": hub.wakes, "screen": screen_id, "state": hub.hello_state()})
             await _send_text(send, f"retry: {self.retry_ms}\nevent: hello\ndata: {hello.decode()}\n\n")
             await self._serve(hub, screen, send)
         except OSError:
@@ -208,9 +287,12 @@ class PushApp:
             screen.wake.clear()
             if screen.closing:
                 break
+            chunks, screen.queue = screen.queue, []
             if screen.pending:
                 changed, screen.pending = screen.pending, {}
-                await _send_text(send, f"data: {orjson.dumps({'n': hub.wakes, 'v': changed}).decode()}\n\n")
+                chunks.append(f"data: {orjson.dumps({'n': hub.wakes, 'v': changed}).decode()}\n\n".encode())
+            if chunks:
+                await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _secret(self) -> bytes:
@@ -260,11 +342,12 @@ async def _plain(send, status: int, body: bytes, content_type: bytes = b"text/pl
     await send({"type": "http.response.body", "body": body})
 
 
-def serve(redis_url: str, prefix: str, host: str, port: int, path: str, heartbeat: float) -> None:
+def serve(redis_url: str, prefix: str, host: str, port: int, path: str, heartbeat: float,
+          fanout: Callable[[], Fanout] | None = None) -> None:
     """Run one push process until SIGINT/SIGTERM."""
     import uvicorn
 
-    app = PushApp(redis_url, prefix, path, heartbeat)
+    app = PushApp(redis_url, prefix, path, heartbeat, fanout=fanout)
     # Open streams never end by themselves: on shutdown give them two seconds, then cut
     # them; the screens fall back to polling and reconnect to another process.
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=2,

@@ -14,6 +14,8 @@ PRINCIPALS = ROLES + (SCREEN, PUBLIC)
 
 _WALL = frozenset({"operator", "dispatcher", "supervisor", "admin", SCREEN})
 _EVERYONE = frozenset(PRINCIPALS)
+_CONSOLE = frozenset({"operator", "dispatcher", "supervisor", "admin"})  # people at desks act on the wall
+_SUPERVISORS = frozenset({"supervisor", "admin"})
 
 PAGES: dict[str, frozenset[str]] = {
     "wall": _WALL,
@@ -21,12 +23,13 @@ PAGES: dict[str, frozenset[str]] = {
     "kpi": frozenset({"pimpinan", "supervisor", "analyst", "admin"}),
     "history": frozenset({"analyst", "supervisor", "admin", "pimpinan"}),  # pimpinan: view, no export
     "insiden": frozenset({"dispatcher", "admin"}),  # one incident with the caller's private details
+    "console": _CONSOLE,  # the operator console: alarm queue, incidents, actions (layouts/console.py)
     "publik": _EVERYONE,
 }
 
 # The path each page is served at (Dash page or server-rendered route).
 PAGE_PATHS: dict[str, str] = {"/wall": "wall", "/sources": "sources", "/kpi": "kpi", "/history": "history",
-                              "/insiden": "insiden", "/publik": "publik"}
+                              "/insiden": "insiden", "/publik": "publik", "/console": "console"}
 
 EXPORTS: dict[str, frozenset[str]] = {
     "history": frozenset({"analyst", "supervisor", "admin"}),  # /history/export.csv and .geojson
@@ -36,6 +39,14 @@ EXPORTS: dict[str, frozenset[str]] = {
 ACTIONS: dict[str, frozenset[str]] = {
     "incident.private": frozenset({"dispatcher", "admin"}),  # see a caller's number and exact address (audited)
     "screen.heartbeat": _WALL,  # count as a live wall on /sources
+    # the console's actions (callbacks/console.py), each written by engine.alerts with its audit row
+    "alarm.acknowledge": _CONSOLE,
+    "alarm.resolve": _SUPERVISORS,  # end an alarm whatever its condition says
+    "alarm.release": _SUPERVISORS,  # release the wall from an alarm's event mode
+    "incident.assign": _CONSOLE,  # hand an incident to an agency (and unit) of config.yaml `agencies:`
+    "incident.status": _CONSOLE,  # move its operational status forward
+    "incident.reopen": _CONSOLE,  # take a closed incident back to an open status, with a reason
+    "incident.note": _CONSOLE,
 }
 
 # Server routes that are not pages, by path prefix (first match): what each needs.
@@ -45,6 +56,7 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("/api/v1/ingest/", "signed", "push"),  # partner systems push reports (api/ingest.py)
     ("/history/export.", "export", "history"),
     ("/analytics/topojson/", "pages", "kpi,history"),  # the area maps of /kpi and /history
+    ("/wall/data/", "pages", "wall"),  # the wall's map layers, clusters and boundaries (api/wall_data.py)
     ("/api/v1/", "export", "open-data"),
 )
 

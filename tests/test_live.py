@@ -107,3 +107,16 @@ def test_parts_status_says_redis_is_unreachable():
     live = LiveStore(redis.Redis(port=port, socket_connect_timeout=1), "t")
     status = parts_status(live)
     assert status["redis"]["state"] == "down" and status["down"] == ["redis"]
+
+
+def test_a_wall_heartbeat_is_written_once_per_interval_from_one_process(redis_client):
+    from engine.live import HEARTBEAT_EVERY
+
+    live = LiveStore(redis_client, prefix="hbtest")
+    live.r.delete(live.key("screens"))
+    screen = "0123456789abcdef0123456789abcdef"
+    live.screen_seen(screen, 1000.0)
+    live.screen_seen(screen, 1000.0 + HEARTBEAT_EVERY / 2)  # an idle poll soon after writes nothing
+    assert live.screens() == {screen: 1000.0}
+    live.screen_seen(screen, 1000.0 + HEARTBEAT_EVERY)
+    assert live.screens() == {screen: 1000.0 + HEARTBEAT_EVERY}

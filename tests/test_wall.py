@@ -107,8 +107,7 @@ def dash_app(tmp_path_factory, embedded_redis_url):
 def _poll_request(app, state, sources):
     key = next(k for k in app.callback_map if "wall-state.data" in k)
     outputs = [{"id": "wall-state", "property": "data"},
-               [{"id": {"source": s, "type": "pts"}, "property": "data"} for s in sources],
-               [{"id": {"source": s, "type": "shp"}, "property": "data"} for s in sources],
+               [{"id": {"source": s, "type": "layer"}, "property": "data"} for s in sources],
                {"id": "wall-tiles", "property": "data"}, {"id": "wall-health", "property": "data"},
                {"id": "wall-grid-changes", "property": "data"}]
     return {"output": key, "outputs": outputs,
@@ -145,11 +144,10 @@ def test_poll_sends_nothing_when_nothing_changed_and_little_when_something_did(d
     response = busy.get_json()["response"]
     grid = response["wall-grid-changes"]["data"]
     assert [r["uid"] for r in grid["upsert"]] == ["calls:c2"] and grid["remove"] == []
-    points = next(v for k, v in response.items() if '"pts"' in k)["data"]
+    layer = next(v for k, v in response.items() if '"layer"' in k)["data"]
     # the screen holds the layer it was first sent: only the new feature travels
-    assert points.get("__dash_patch_update")
-    [insert] = points["operations"]
-    assert insert["operation"] == "Insert" and "calls:c2" in json.dumps(insert) and "calls:c1" not in json.dumps(insert)
+    [insert] = layer["pts"]
+    assert insert[0] == "ins" and "calls:c2" in json.dumps(insert) and "calls:c1" not in json.dumps(layer)
     assert "wall-health" not in response  # health did not change: not sent
     new_state = response["wall-state"]["data"]
     again = client.post("/_dash-update-component", json=_poll_request(dash_app, new_state, ["calls"]))
@@ -173,12 +171,12 @@ def test_a_change_in_a_big_layer_is_sent_as_a_small_patch(dash_app, sign_in_as):
                removals=["c0003"])
     client = sign_in_as(dash_app.server, "operator")
     response = client.post("/_dash-update-component", json=_poll_request(dash_app, state, ["calls"])).get_json()["response"]
-    points = next(v for k, v in response.items() if '"pts"' in k)["data"]
-    assert points.get("__dash_patch_update"), "expected a Patch, not the whole layer"
-    ops = points["operations"]
+    layer = next(v for k, v in response.items() if '"layer"' in k)["data"]
+    ops = layer["pts"]
+    assert ops is not None, "expected feature edits, not a fetch of the whole layer"
     assert len(ops) == 2
-    assert {op["operation"] for op in ops} == {"Delete", "Assign"}
-    assert len(json.dumps(points)) < 2000
+    assert {op[0] for op in ops} == {"del", "set"}
+    assert len(json.dumps(layer)) < 2000
 
 
 def test_tiles_merged_per_source_equal_tiles_over_everything():
@@ -319,8 +317,8 @@ def test_pages_register_themselves_and_the_nav_lists_them(dash_app, sign_in_as):
     with dash_app.server.test_request_context("/kpi"):
         login_user(SignedInUser("test-admin", "admin"))
         links = [(link.href, link.children) for link in nav("/kpi").children]
-    assert links == [("/wall", "Dinding"), ("/sources", "Sumber Data"), ("/kpi", "KPI"), ("/history", "Riwayat"),
-                     ("/logout", "Keluar")]
+    assert links == [("/wall", "Dinding"), ("/sources", "Sumber Data"), ("/console", "Konsol"), ("/kpi", "KPI"),
+                     ("/history", "Riwayat"), ("/logout", "Keluar")]
     with dash_app.server.test_request_context("/kpi"):
         login_user(SignedInUser("test-pimpinan", "pimpinan"))  # the nav lists what the role may open
         assert [link.href for link in nav("/kpi").children] == ["/kpi", "/history", "/logout"]
@@ -406,8 +404,52 @@ def test_source_names_a_screen_makes_up_cost_nothing(dash_app, sign_in_as):
                                                       ["calls", "nope-1"]))
     assert response.status_code == 200
     sent = response.get_json()["response"]
-    emptied = next(v for k, v in sent.items() if '"pts"' in k and "nope-1" in k)["data"]
-    assert emptied == {"type": "FeatureCollection", "features": []}
-    assert not any('"pts"' in k and '"calls"' in k for k in sent)  # unchanged: not sent
+    emptied = next(v for k, v in sent.items() if '"layer"' in k and "nope-1" in k)["data"]
+    assert emptied["mode"] == "gone" and emptied["urls"] is None
+    assert not any('"layer"' in k and '"calls"' in k for k in sent)  # unchanged: not sent
     new_keys = {k for k in set(live.r.keys("*")) - keys_before if b"nope" in k}
     assert new_keys == set()
+
+
+@pytest.fixture
+def ten_thousand_calls(dash_app):
+    from damamaya import runtime
+
+    live: LiveStore = runtime.live()
+    live.r.flushdb()
+    live.describe_sources({"calls": {"title": "112", "kinds": ["incident"], "interval": 1}})
+    t = datetime.now(timezone.utc)
+    many = [Incident(id=f"c{i:05d}", source="calls", category="fire", severity="high", reported_at=t, updated_at=t,
+                     lat=-8.65 + i * 1e-6, lon=115.22) for i in range(10_000)]
+    for start in range(0, len(many), 2500):
+        live.apply("calls", many[start:start + 2500])
+    return live, many
+
+
+def _poll_after(dash_app, sign_in_as, live, change) -> dict:
+    state = first_state()
+    live.apply("calls", [change])
+    response = sign_in_as(dash_app.server, "operator").post("/_dash-update-component",
+                                                            json=_poll_request(dash_app, state, ["calls"]))
+    assert response.status_code == 200
+    return response.get_json()["response"]
+
+
+def test_one_changed_incident_of_ten_thousand_sends_its_row_and_no_tiles_when_no_number_moved(dash_app, sign_in_as,
+                                                                                            ten_thousand_calls):
+    live, many = ten_thousand_calls
+    sent = _poll_after(dash_app, sign_in_as, live, many[4321].model_copy(update={"title": "Kebakaran gudang"}))
+    grid = sent["wall-grid-changes"]["data"]
+    assert [r["uid"] for r in grid["upsert"]] == ["calls:c04321"] and grid["remove"] == []
+    assert grid["upsert"][0]["title"] == "Kebakaran gudang"
+    assert "wall-tiles" not in sent  # the same numbers: the tiles are not sent again
+
+
+def test_one_closed_incident_of_ten_thousand_sends_its_row_and_the_tiles(dash_app, sign_in_as, ten_thousand_calls):
+    live, many = ten_thousand_calls
+    sent = _poll_after(dash_app, sign_in_as, live, many[17].model_copy(update={"status": "closed"}))
+    grid = sent["wall-grid-changes"]["data"]
+    assert [(r["uid"], r["status"]) for r in grid["upsert"]] == [("calls:c00017", "closed")] and grid["remove"] == []
+    tiles = {t["key"]: t for t in sent["wall-tiles"]["data"]["tiles"]}
+    assert tiles["open_incidents"]["value"] == 9_999
+    assert sent["wall-tiles"]["data"]["headlines"]["calls"]["value"] == "9999"

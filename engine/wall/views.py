@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from engine.prices import change as price_change, daily_series, market_date
 from engine.analytics.kpi import with_complaint_deadlines
@@ -89,46 +89,74 @@ def _tile(key: str, value, detail: dict | None = None, sources: Iterable[str] = 
 
 def open_by_severity(incidents: list[dict]) -> dict:
     counts = Counter(r["severity"] for r in incidents if r["status"] in OPEN_STATUSES and r.get("in_city") is not False)
+    return open_tile(counts, {r["source"] for r in incidents if r["domain"] not in ("disaster", "weather")})
+
+
+def open_tile(counts: Mapping[str, int], sources: Iterable[str]) -> dict:
+    """`counts`: open incidents in the city by severity."""
     parts = [{"label": msg(f"severity.{s}"), "value": counts.get(s, 0), "cls": f"sev-{s}"}
              for s in reversed(SEVERITIES) if s != "info"]
     level = "critical" if counts.get("critical") else "high" if counts.get("high") else "normal"
-    srcs = {r["source"] for r in incidents if r["domain"] not in ("disaster", "weather")}
-    return _tile("open_incidents", sum(counts.values()), None, srcs, level, parts)
+    return _tile("open_incidents", sum(counts.values()), None, sources, level, parts)
 
 
 def calls_last_hour(incidents: list[dict], now: datetime) -> dict:
     calls = [r for r in incidents if r["domain"] == "emergency"]
     since = now - timedelta(hours=1)
     recent = [r for r in calls if _time(r["reported_at"]) >= since]
-    emergencies = sum(1 for r in recent if r["category"] not in ("non_emergency", "hoax"))
-    detail = msg("wall.tile.calls_hour.detail", n=emergencies) if calls else None
-    return _tile("calls_hour", len(recent), detail, {r["source"] for r in calls})
+    emergencies = sum(1 for r in recent if r["category"] not in NON_EMERGENCY)
+    return calls_tile(len(recent), emergencies, bool(calls), {r["source"] for r in calls})
+
+
+NON_EMERGENCY = ("non_emergency", "hoax")
+
+
+def calls_tile(recent: int, emergencies: int, any_calls: bool, sources: Iterable[str]) -> dict:
+    detail = msg("wall.tile.calls_hour.detail", n=emergencies) if any_calls else None
+    return _tile("calls_hour", recent, detail, sources)
 
 
 def gauges_alert(readings: list[dict]) -> dict:
     gauges = [r for r in readings if r["quantity"] == "water_level"]
     alert = [r for r in gauges if (r.get("alert_level") or 0) >= 1]
     worst = max((r.get("alert_level") or 0 for r in gauges), default=0)
+    top = sorted(alert, key=lambda r: (-(r.get("alert_level") or 0), r["id"]))[:3]  # ties: by id, as a sorted index keeps them
+    return gauges_tile(len(alert), worst, bool(gauges), {r["source"] for r in gauges},
+                       [(r.get("station_name") or r["station"], r.get("alert_level") or 0) for r in top])
+
+
+def gauges_tile(n_alert: int, worst: int, any_gauges: bool, sources: Iterable[str], top: list[tuple[str, int]]) -> dict:
+    """`top`: (label, level) of at most three gauges at alert, worst first."""
     level = {0: "normal", 1: "medium", 2: "high", 3: "critical", 4: "critical"}[worst]
-    detail = msg("wall.tile.gauges_alert.detail", level=siaga(worst)) if gauges else None
-    return _tile("gauges_alert", len(alert), detail, {r["source"] for r in gauges}, level,
-                 [{"label": r.get("station_name") or r["station"], "value": siaga(r.get("alert_level") or 0), "rank": r.get("alert_level") or 0}
-                  for r in sorted(alert, key=lambda r: -(r.get("alert_level") or 0))[:3]], score=worst)
+    detail = msg("wall.tile.gauges_alert.detail", level=siaga(worst)) if any_gauges else None
+    return _tile("gauges_alert", n_alert, detail, sources, level,
+                 [{"label": label, "value": siaga(rank), "rank": rank} for label, rank in top], score=worst)
+
+
+def complaint_due(rec: dict, kcfg=None) -> datetime | None:
+    """A complaint's resolution deadline: the source's own, else the `kpi` block's working days."""
+    due = with_complaint_deadlines(rec, kcfg).get("details", {}).get("resolution_due")
+    return _time(due) if due else None
 
 
 def complaints_overdue(incidents: list[dict], now: datetime, kcfg=None) -> dict:
     """Open complaints past their resolution deadline: the source's own, else the SP4N-LAPOR!
     working days of the `kpi` block (`kcfg`), as /kpi and the overdue alarm count them."""
-    complaints = [with_complaint_deadlines(r, kcfg) for r in incidents if r["domain"] == "complaint"]
+    complaints = [r for r in incidents if r["domain"] == "complaint"]
     open_ = [r for r in complaints if r["status"] in OPEN_STATUSES]
-    overdue = [r for r in open_ if (due := r.get("details", {}).get("resolution_due")) and _time(due) < now]
-    detail = msg("wall.tile.complaints_overdue.detail", n=len(open_)) if complaints else None
-    return _tile("complaints_overdue", len(overdue), detail, {r["source"] for r in complaints},
-                 "high" if overdue else "normal")
+    overdue = [r for r in open_ if (due := complaint_due(r, kcfg)) and due < now]
+    return complaints_tile(len(overdue), len(open_), bool(complaints), {r["source"] for r in complaints})
+
+
+def complaints_tile(overdue: int, n_open: int, any_complaints: bool, sources: Iterable[str]) -> dict:
+    detail = msg("wall.tile.complaints_overdue.detail", n=n_open) if any_complaints else None
+    return _tile("complaints_overdue", overdue, detail, sources, "high" if overdue else "normal")
 
 
 def price_change_today(prices: list[dict]) -> dict:
-    """The largest change of one commodity at one market, its latest price against the previous reported day."""
+    """The largest change of one commodity at one market, its latest price against the previous reported day.
+    Of two prices of one day, the one of the larger id counts (an order that does not depend on the store)."""
+    prices = sorted(prices, key=lambda p: p["id"])
     series = daily_series((p["commodity"], p["market"], market_date(_time(p["date"])), p["value"]) for p in prices)
     best = None
     for (commodity, market), days in series.items():
@@ -145,17 +173,25 @@ def price_change_today(prices: list[dict]) -> dict:
     return _tile("price_change", f"{change:+.1f}%", detail, sources, level, score=abs(change))
 
 
+QUAKE_CATEGORIES = ("earthquake", "tsunami")
+
+
 def latest_quake(incidents: list[dict]) -> dict:
-    quakes = [r for r in incidents if r["category"] in ("earthquake", "tsunami")]
-    if not quakes:
+    quakes = [r for r in incidents if r["category"] in QUAKE_CATEGORIES]
+    latest = max(quakes, key=lambda r: (_time(r["reported_at"]), r["id"]), default=None)
+    return quake_tile(latest, {r["source"] for r in quakes})
+
+
+def quake_tile(q: dict | None, sources: Iterable[str]) -> dict:
+    """`q`: the latest quake record (None: no quake)."""
+    if q is None:
         return _tile("latest_quake", None, None, ())
-    q = max(quakes, key=lambda r: r["reported_at"])
     mag = q.get("details", {}).get("magnitude")
     when = _time(q["reported_at"]).astimezone(WITA).strftime("%d/%m %H:%M")
     region = (q.get("details", {}).get("region") or q.get("title") or "")[:70]
     level = "critical" if q["category"] == "tsunami" else q["severity"]
     detail = msg("wall.tile.latest_quake.detail", when=when, region=region)
-    return _tile("latest_quake", f"M{mag:g}" if mag is not None else "-", detail, {r["source"] for r in quakes}, level,
+    return _tile("latest_quake", f"M{mag:g}" if mag is not None else "-", detail, sources, level,
                  score=q["reported_at"])
 
 
@@ -180,29 +216,48 @@ def source_headline(records: list[dict]) -> dict | None:
     positions = [r for r in records if r["kind"] == "position"]
     if incidents:
         open_ = [r for r in incidents if r["status"] in OPEN_STATUSES]
-        worst = max((Severity[r["severity"]] for r in open_), default=Severity.info)
-        return {"value": str(len(open_)), "label": msg("wall.headline.open"),
-                "level": worst.name if open_ else "normal"}
+        return open_headline(Counter(r["severity"] for r in open_))
     cameras = [r for r in readings if r["quantity"] == "camera_online"]
     if cameras:
-        online = sum(1 for r in cameras if r["value"] >= 1)
-        return {"value": f"{online}/{len(cameras)}", "label": msg("wall.headline.online"),
-                "level": "normal" if online == len(cameras) else "medium"}
+        return cameras_headline(sum(1 for r in cameras if r["value"] >= 1), len(cameras))
     gauges = [r for r in readings if r["quantity"] == "water_level"]
     if gauges:
         alert = sum(1 for r in gauges if (r.get("alert_level") or 0) >= 1)
         worst = max((r.get("alert_level") or 0 for r in gauges), default=0)
-        return {"value": f"{alert}/{len({r['station'] for r in gauges})}", "label": msg("wall.headline.siaga"),
-                "level": ["normal", "medium", "high", "critical", "critical"][worst]}
+        return gauges_headline(alert, len({r["station"] for r in gauges}), worst)
     if positions:
         boats = [r for r in positions if r.get("vehicle_type") == "boat"]
         fishing = sum(1 for r in boats if r.get("details", {}).get("engaged_in_fishing"))
-        if boats:
-            return {"value": str(len(boats)), "label": msg("wall.headline.boats", fishing=fishing), "level": "normal"}
-        return {"value": str(len(positions)), "label": msg("wall.headline.vehicles"), "level": "normal"}
+        return positions_headline(len(boats), fishing, len(positions))
     if readings:
-        return {"value": str(len({r['station'] for r in readings})), "label": msg("wall.headline.stations"), "level": "normal"}
+        return stations_headline(len({r["station"] for r in readings}))
     return None
+
+
+def open_headline(open_by_severity: Mapping[str, int]) -> dict:
+    n_open = sum(open_by_severity.values())
+    worst = max((Severity[s] for s, n in open_by_severity.items() if n), default=Severity.info)
+    return {"value": str(n_open), "label": msg("wall.headline.open"), "level": worst.name if n_open else "normal"}
+
+
+def cameras_headline(online: int, cameras: int) -> dict:
+    return {"value": f"{online}/{cameras}", "label": msg("wall.headline.online"),
+            "level": "normal" if online == cameras else "medium"}
+
+
+def gauges_headline(alert: int, stations: int, worst: int) -> dict:
+    return {"value": f"{alert}/{stations}", "label": msg("wall.headline.siaga"),
+            "level": ["normal", "medium", "high", "critical", "critical"][worst]}
+
+
+def positions_headline(boats: int, fishing: int, positions: int) -> dict:
+    if boats:
+        return {"value": str(boats), "label": msg("wall.headline.boats", fishing=fishing), "level": "normal"}
+    return {"value": str(positions), "label": msg("wall.headline.vehicles"), "level": "normal"}
+
+
+def stations_headline(stations: int) -> dict:
+    return {"value": str(stations), "label": msg("wall.headline.stations"), "level": "normal"}
 
 
 _LEVELS = ["normal", "info", "low", "medium", "high", "critical"]
@@ -276,6 +331,7 @@ def incident_row(rec: dict, language: str = "id", now: datetime | None = None) -
         "time": reported.strftime("%H:%M" if reported.date() == today else "%d/%m"),
         "ts": reported.timestamp(),
         "category": category_label(rec["category"], language),
+        "cat": rec["category"],  # the code, for a scene that lists only some categories
         "severity": rec["severity"],
         "rank": int(Severity[rec["severity"]]),
         "desa": rec.get("desa") or "",
@@ -287,6 +343,7 @@ def incident_row(rec: dict, language: str = "id", now: datetime | None = None) -
 
 
 def incident_rows(records: Iterable[dict], limit: int, language: str = "id") -> list[dict]:
+    """The newest incidents first; of two at the same time, the larger id first (as a sorted index keeps them)."""
     incidents = [r for r in records if r["kind"] == "incident"]
-    incidents.sort(key=lambda r: r["reported_at"], reverse=True)
+    incidents.sort(key=lambda r: (_time(r["reported_at"]), r["id"]), reverse=True)
     return [incident_row(r, language) for r in incidents[:limit]]

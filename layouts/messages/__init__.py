@@ -6,10 +6,10 @@ is visible rather than silently blank.
 """
 from __future__ import annotations
 
-from layouts.messages import analytics, common, publik, security, sources, wall
+from layouts.messages import analytics, common, console, publik, scenes, security, sources, wall
 
 CATALOG: dict[str, dict[str, str]] = {}
-for _part in (common, wall, sources, analytics, publik, security):
+for _part in (common, wall, scenes, sources, analytics, publik, security, console):
     for _key, _labels in _part.MESSAGES.items():
         if _key in CATALOG:
             raise RuntimeError(f"message key {_key!r} defined twice")

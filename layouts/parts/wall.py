@@ -10,14 +10,14 @@ from push.browser import wall_push
 
 # what wall.js and map.js look up in the catalog they are sent
 CLIENT_PREFIXES = ("age.", "stale.", "wall.sources.", "status.", "severity.", "siaga.", "wall.connection",
-                   "wall.tile.no_source", "wall.place.", "wall.speed", "wall.clock")
+                   "wall.tile.no_source", "wall.place.", "wall.speed", "wall.clock", "wall.scene.")
 
 
 def model() -> WallModel:
     """The wall's read model for one request, on the live store, caching in its Redis."""
     cfg = runtime.config()
     return WallModel(runtime.live(), RedisCache(runtime.redis_client(), cfg.redis.prefix), cfg.language,
-                     cfg.wall.incident_list_size, cfg.kpi)
+                     cfg.wall.incident_list_size, cfg.kpi, cluster_above=cfg.wall.cluster_above)
 
 
 def for_screen(data: dict, language: str) -> dict:

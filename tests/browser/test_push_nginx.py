@@ -95,7 +95,7 @@ def test_streams_through_nginx_reach_both_push_processes_unbuffered(behind_nginx
         assert sum(held) == 4 and all(n >= 1 for n in held)  # nginx spread the screens over both processes
         version = live.apply("calls", [incident("through-nginx")])
         for s in screens:
-            s.wait_for(lambda e: e[0] == "message" and e[1]["v"].get("calls") == version)
+            s.wait_for(lambda e: e[0] in ("message", "change") and e[1]["v"].get("calls") == version)
 
         # One push process dies: its screens' streams end, and their reconnects land on the other.
         pushes[0].kill()

@@ -1,4 +1,4 @@
-"""One push process holds 1,000 open screens and wakes every one of them with one change."""
+"""One push process holds 1,000 open screens and tells every one of them of one change."""
 from __future__ import annotations
 
 import asyncio
@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from engine.live import LiveStore
+from engine.records import Incident, utcnow
 from push import tokens
 from tests.push.conftest import SECRET
 from tests.push.sse import EventParser
@@ -23,7 +24,7 @@ async def _screen(client: httpx.AsyncClient, url: str, opened: asyncio.Queue, wo
             for kind, payload in parser.feed(line):
                 if kind == "hello":
                     await opened.put(name)
-                elif kind == "message":
+                elif kind in ("message", "change"):  # the change itself (fan-out) or a plain wake
                     woken[name] = payload["v"]
                     return
 
@@ -45,12 +46,15 @@ def test_one_process_holds_a_thousand_screens_and_wakes_them_all(push_server, re
                 await asyncio.wait_for(opened.get(), 120)
             health = (await client.get(f"{push_server.url}/health")).json()
             assert health["screens"] >= SCREENS
-            await asyncio.to_thread(live.wake, "demo-112", 4242)  # what LiveStore.apply publishes
+            now = utcnow()
+            change = Incident(id="many", source="demo-112", category="fire", title="x", lat=-8.65, lon=115.21,
+                              reported_at=now, updated_at=now)
+            version = await asyncio.to_thread(live.apply, "demo-112", [change])
             await asyncio.wait_for(asyncio.gather(*tasks), 120)
-            return woken
+            return woken, version
 
     # on a thread of its own: Playwright's sync API may keep an event loop running on this one
     with ThreadPoolExecutor(1) as pool:
-        woken = pool.submit(asyncio.run, run()).result()
+        woken, version = pool.submit(asyncio.run, run()).result()
     assert len(woken) == SCREENS
-    assert all(v == {"demo-112": 4242} for v in woken.values())
+    assert all(v == {"demo-112": version} for v in woken.values())

@@ -18,6 +18,11 @@ def incident(rid: str) -> Incident:
                     reported_at=now, updated_at=now)
 
 
+def told(event) -> bool:
+    """A change (the fan-out's answer) or a plain wake: either tells the screen without a poll."""
+    return event[0] in ("message", "change")
+
+
 def token(screen: str = "wall-a", ttl: float = 60) -> str:
     return tokens.mint(SECRET.encode(), screen, ttl)
 
@@ -37,15 +42,15 @@ def test_a_screen_on_push_is_told_of_a_change_without_polling(push_server, live)
         assert screen.response.headers["content-type"].startswith("text/event-stream")
 
         version = live.apply("demo-112", [incident("a1")])
-        event = screen.wait_for(lambda e: e[0] == "message")
-        assert event[1]["v"] == {"demo-112": version}  # versions only: no record travels this way
+        event = screen.wait_for(told)
+        assert event[1]["v"] == {"demo-112": version}
 
         live.set_health("demo-112", {"status": "ok"}, bump=True)
-        health = screen.wait_for(lambda e: e[0] == "message" and HEALTH in e[1]["v"])
+        health = screen.wait_for(lambda e: told(e) and HEALTH in e[1]["v"])
         assert health[1]["v"][HEALTH] == live.versions()[HEALTH]
         live.set_health("demo-112", {"status": "ok"}, bump=False)  # no new version, no wake
         live.apply("demo-112", [incident("a2")])
-        last = screen.wait_for(lambda e: e[0] == "message" and e[1]["v"].get("demo-112") == version + 1)
+        last = screen.wait_for(lambda e: told(e) and e[1]["v"].get("demo-112") == version + 1)
         assert HEALTH not in last[1]["v"]
     finally:
         screen.close()
@@ -98,3 +103,16 @@ def test_health_counts_open_screens_and_other_paths_are_not_found(push_server):
     finally:
         for s in screens:
             s.close()
+
+
+def test_an_alarm_or_operator_change_wakes_the_screen_to_poll(push_server, live):
+    """`@alarms`/`@ops` wakes (engine/alerts/live.py) are not the fan-out's data: a plain wake, so
+    the wall polls its alarm and scene stores at once instead of at its next safety poll."""
+    screen = Reader(f"{push_server.url}/events?token={token()}")
+    try:
+        screen.wait_for(lambda e: e[0] == "hello")
+        live.r.publish(live.key("wake"), b'{"s": "@alarms", "v": 7}')
+        event = screen.wait_for(lambda e: e[0] == "message" and "@alarms" in e[1].get("v", {}))
+        assert event[1]["v"]["@alarms"] == 7
+    finally:
+        screen.close()

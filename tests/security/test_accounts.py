@@ -82,3 +82,15 @@ def test_audit_rows_and_one_session_key_for_every_process(accounts):
     key = accounts.secret("session")
     other = Accounts(engine=accounts.engine)
     assert other.secret("session") == key and len(key) >= 48
+
+
+def test_a_revoked_screen_and_a_disabled_user_are_seen_at_once_by_the_process_that_changed_them(tmp_path):
+    accounts = Accounts(f"sqlite:///{tmp_path}/a.sqlite")
+    accounts.create()
+    token = accounts.add_screen("hall")
+    accounts.add_user("made", "operator", "a long enough password")
+    assert accounts.screen_for_token(token).revoked_at is None and not accounts.user("made").disabled  # now remembered
+    accounts.revoke_screen("hall")
+    accounts.disable_user("made")
+    assert accounts.screen_for_token(token).revoked_at is not None
+    assert accounts.user("made").disabled

@@ -63,7 +63,7 @@ def _served_pages(app) -> list[str]:
     from security.guard import DASH_INDEX_ENDPOINTS
 
     rules = {r.rule for r in app.server.url_map.iter_rules() if r.endpoint not in DASH_INDEX_ENDPOINTS}
-    dash_pages = {"/wall", "/sources", "/kpi", "/history"}
+    dash_pages = {"/wall", "/sources", "/kpi", "/history", "/console"}
     return [p for p in roles.PAGE_PATHS if p in dash_pages or p in rules]
 
 
@@ -83,7 +83,7 @@ def test_page_rendering_callback_follows_the_page(world, principal):
     app, clients = world
     router = [k for k in app.callback_map if "callback" in app.callback_map[k] and _router(app, k)]
     assert router, "no page-rendering callback found"
-    for path in ("/wall", "/sources", "/kpi", "/history"):
+    for path in ("/wall", "/sources", "/kpi", "/history", "/console"):
         for key in router:
             body = callback_body(app, key, {("url", "pathname"): path, ("_pages_location", "pathname"): path})
             response = post_callback(clients[principal], body)
@@ -148,6 +148,24 @@ def test_action_private_incident_details(world, secured, principal):
     else:
         assert "081234567890" not in response.text
         assert len(rows) == before
+
+
+CONSOLE_ACTIONS = {"acknowledge": "alarm.acknowledge", "resolve": "alarm.resolve", "release": "alarm.release",
+                   "assign": "incident.assign", "status": "incident.status", "reopen": "incident.reopen",
+                   "note": "incident.note"}
+
+
+@pytest.mark.parametrize("principal", PRINCIPALS)
+def test_console_actions(world, principal):
+    """Each console button, clicked (with nothing selected, so nothing changes): answered for the
+    roles with that action's right, 403 for everyone else, whether or not they may open /console."""
+    app, clients = world
+    [key] = [k for k in app.callback_map if k.startswith("..console-feedback.children")]
+    for button, right in CONSOLE_ACTIONS.items():
+        body = callback_body(app, key, {(f"console-{button}", "n_clicks"): 1})
+        body["changedPropIds"] = [f"console-{button}.n_clicks"]
+        response = post_callback(clients[principal], body)
+        _expect(response, roles.may(principal, right), principal, html=False)
 
 
 def test_unknown_callback_is_refused_even_to_admin(world):

@@ -1,0 +1,281 @@
+"""The wall's map data outside its layout: the layout's size does not follow the number of live
+incidents, a change travels as that feature alone, the /wall/data routes serve versioned,
+cacheable, gzipped layers to wall roles only and refuse what they do not expect, and big
+layers are clustered on the server per viewport."""
+import gzip
+import json
+from datetime import datetime, timezone
+
+import orjson
+import pytest
+
+from engine.live import LiveStore
+from engine.records import Incident
+from engine.wall.clusters import LayerIndex, Viewport
+
+LIST_SIZE = 100  # both 100 and 10,000 incidents fill the incident list: only the map could make a difference
+NOW = datetime.now(timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def dash_app(tmp_path_factory, embedded_redis_url):
+    import os
+
+    cfg = tmp_path_factory.mktemp("cfg") / "config.yaml"
+    cfg.write_text(f"redis:\n  url: {embedded_redis_url}\n  prefix: mapdatatest\n"
+                   f"database:\n  url: sqlite:///{cfg.parent}/h.sqlite\n"
+                   f"wall:\n  poll_seconds: 1\n  incident_list_size: {LIST_SIZE}\n  cluster_above: 20000\n")
+    os.environ["DAMAMAYA_CONFIG"] = str(cfg)
+    from damamaya import runtime
+
+    for f in (runtime.config, runtime.redis_client, runtime.live, runtime.history):
+        f.cache_clear()
+    import app as app_module
+
+    yield app_module.app
+    os.environ.pop("DAMAMAYA_CONFIG")
+    for f in (runtime.config, runtime.redis_client, runtime.live, runtime.history):
+        f.cache_clear()
+
+
+def incident(i: int, **kw) -> Incident:
+    base = dict(id=f"c{i:06d}", source="calls", category="fire", severity=("low", "medium", "high", "critical")[i % 4],
+                reported_at=NOW, updated_at=NOW, lat=-8.60 - (i % 100) * 0.001, lon=115.18 + (i // 100) * 0.0005,
+                in_city=True, desa="Dauh Puri")
+    return Incident(**{**base, **kw})
+
+
+def live_with(count: int) -> tuple[LiveStore, list[Incident]]:
+    from damamaya import runtime
+
+    live: LiveStore = runtime.live()
+    live.r.flushdb()
+    live.describe_sources({"calls": {"title": "112", "kinds": ["incident"], "interval": 1}})
+    many = [incident(i) for i in range(count)]
+    live.apply("calls", many)
+    return live, many
+
+
+def wall_layout(client) -> bytes:
+    """/wall's layout as a browser's first request gets it (the Dash pages router)."""
+    body = {"output": ".._pages_content.children..._pages_store.data..",
+            "outputs": [{"id": "_pages_content", "property": "children"}, {"id": "_pages_store", "property": "data"}],
+            "inputs": [{"id": "_pages_location", "property": "pathname", "value": "/wall"},
+                       {"id": "_pages_location", "property": "search", "value": ""}],
+            "changedPropIds": ["_pages_location.pathname"]}
+    response = client.post("/_dash-update-component", json=body)
+    assert response.status_code == 200
+    return response.data
+
+
+def layer_store(layout: bytes, source: str) -> dict:
+    """The layer store of `source` in a layout response."""
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("props", {}).get("id") == {"type": "layer", "source": source}:
+                found.append(node["props"]["data"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(orjson.loads(layout))
+    [store] = found
+    return store
+
+
+def poll_request(app, state: dict, sources: list[str]) -> dict:
+    key = next(k for k in app.callback_map if "wall-state.data" in k)
+    outputs = [{"id": "wall-state", "property": "data"},
+               [{"id": {"source": s, "type": "layer"}, "property": "data"} for s in sources],
+               {"id": "wall-tiles", "property": "data"}, {"id": "wall-health", "property": "data"},
+               {"id": "wall-grid-changes", "property": "data"}]
+    return {"output": key, "outputs": outputs,
+            "inputs": [{"id": "wall-poll", "property": "n_intervals", "value": 1},
+                       {"id": "wall-wake", "property": "data", "value": None}],
+            "state": [{"id": "wall-state", "property": "data", "value": state}],
+            "changedPropIds": ["wall-poll.n_intervals"]}
+
+
+def first_state() -> dict:
+    from engine.wall.state import new_screen_id
+    from layouts.parts import wall as parts
+
+    return parts.model().snapshot(new_screen_id()).state.model_dump()
+
+
+# ---- the layout -------------------------------------------------------------------------------
+
+def test_the_layout_size_does_not_grow_with_the_number_of_live_incidents(dash_app, sign_in_as):
+    client = sign_in_as(dash_app.server, "operator")
+    live_with(100)
+    small = wall_layout(client)
+    live_with(10_000)
+    large = wall_layout(client)
+    assert abs(len(large) - len(small)) < 1024, (len(small), len(large))
+    assert len(large) < 300_000
+    assert b"calls:c000042" not in large  # no feature rides in the page
+    assert layer_store(large, "calls")["count"] == 10_000
+
+
+# ---- a change -----------------------------------------------------------------------------------
+
+def test_a_change_to_one_of_10000_incidents_sends_only_that_feature_and_that_row(dash_app, sign_in_as):
+    live, many = live_with(10_000)
+    client = sign_in_as(dash_app.server, "operator")
+    wall_layout(client)  # a screen loads the wall: this layer version is built and cached
+    state = first_state()
+    live.apply("calls", [many[4321].model_copy(update={"status": "dispatched", "severity": "critical"})])
+    sent = client.post("/_dash-update-component", json=poll_request(dash_app, state, ["calls"]))
+    response = sent.get_json()["response"]
+    layer = next(v for k, v in response.items() if '"layer"' in k)["data"]
+    [op] = layer["pts"]
+    assert op[0] == "set" and op[2]["properties"]["uid"] == "calls:c004321" and op[2]["properties"]["sev"] == "critical"
+    assert layer["shp"] == []  # no shapes changed: nothing to fetch either
+    assert [r["uid"] for r in response["wall-grid-changes"]["data"]["upsert"]] == ["calls:c004321"]
+    assert len(sent.data) < 4000, len(sent.data)
+
+
+def test_a_screen_that_missed_a_version_is_sent_the_new_urls_to_fetch(dash_app, sign_in_as):
+    live, many = live_with(50)
+    client = sign_in_as(dash_app.server, "operator")
+    state = first_state()
+    live.apply("calls", [many[1].model_copy(update={"status": "closed"})])
+    state = {**state, "versions": {"calls": 999}}  # a version the cache never held: no edits to make from it
+    layer = next(v for k, v in client.post("/_dash-update-component", json=poll_request(dash_app, state, ["calls"]))
+                 .get_json()["response"].items() if '"layer"' in k)["data"]
+    assert layer["pts"] is None and layer["urls"]["points"].endswith(f"/{layer['v']}-{layer['tag']}.json")
+
+
+# ---- the routes ----------------------------------------------------------------------------------
+
+def test_a_layer_url_serves_its_version_gzipped_cacheable_and_conditional(dash_app, sign_in_as):
+    live_with(10)
+    client = sign_in_as(dash_app.server, "operator")
+    url = layer_store(wall_layout(client), "calls")["urls"]["points"]
+    got = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert got.status_code == 200 and got.headers["Content-Encoding"] == "gzip"
+    assert "immutable" in got.headers["Cache-Control"] and "private" in got.headers["Cache-Control"]
+    features = json.loads(gzip.decompress(got.data))["features"]
+    assert sorted(f["properties"]["uid"] for f in features) == [f"calls:c{i:06d}" for i in range(10)]
+    plain = client.get(url, headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers and json.loads(plain.data)["features"] == features
+    again = client.get(url, headers={"If-None-Match": got.headers["ETag"], "Accept-Encoding": "gzip"})
+    assert again.status_code == 304 and again.data == b""
+
+
+def test_the_boundaries_are_a_static_url_named_by_their_content(dash_app, sign_in_as):
+    from engine.wall.layers import boundary_url
+
+    client = sign_in_as(dash_app.server, "operator")
+    got = client.get(boundary_url("kecamatan"), headers={"Accept-Encoding": "gzip"})
+    assert got.status_code == 200 and "immutable" in got.headers["Cache-Control"]
+    assert json.loads(gzip.decompress(got.data))["type"] == "FeatureCollection"
+    assert client.get("/wall/data/boundaries/kecamatan-0000000000000000.json").status_code == 404
+
+
+@pytest.mark.parametrize("role, allowed", [("operator", True), ("supervisor", True), ("analyst", False),
+                                           ("pimpinan", False)])
+def test_the_data_routes_are_for_wall_roles_only(dash_app, sign_in_as, role, allowed):
+    live_with(10)
+    url = layer_store(wall_layout(sign_in_as(dash_app.server, "operator")), "calls")["urls"]["points"]
+    status = sign_in_as(dash_app.server, role).get(url).status_code
+    assert (status == 200) == allowed and status in (200, 403)
+
+
+def test_the_data_routes_refuse_the_public(dash_app, sign_in_as):
+    from engine.wall.layers import boundary_url
+
+    live_with(10)
+    urls = layer_store(wall_layout(sign_in_as(dash_app.server, "operator")), "calls")["urls"]
+    anonymous = dash_app.server.test_client()
+    for url in (urls["points"], urls["shapes"], urls["clusters"] + "?z=13&bbox=115.1,-8.8,115.3,-8.6",
+                boundary_url("desa")):
+        response = anonymous.get(url)
+        assert response.status_code in (302, 401, 403), url
+        assert b"FeatureCollection" not in response.data
+
+
+@pytest.mark.parametrize("query, parameter", [
+    ("z=abc&bbox=115.1,-8.8,115.3,-8.6", "z"),
+    ("z=23&bbox=115.1,-8.8,115.3,-8.6", "z"),
+    ("z=13&bbox=115.1,-8.8,115.3", "bbox"),
+    ("z=13&bbox=115.3,-8.8,115.1,-8.6", "bbox"),
+    ("z=13&bbox=115.1,-91,115.3,-8.6", "bbox"),
+    ("z=13&bbox=1e3,-8.8,115.3,-8.6", "bbox"),
+    ("z=18&bbox=100,-20,130,10", "bbox"),  # a viewport far larger than a screen at that zoom
+    ("z=13&bbox=115.1,-8.8,115.3,-8.6&limit=9", "limit"),
+    ("bbox=115.1,-8.8,115.3,-8.6", "z"),
+])
+def test_the_clusters_route_refuses_bad_parameters_by_name(dash_app, sign_in_as, query, parameter):
+    live_with(10)
+    client = sign_in_as(dash_app.server, "operator")
+    url = layer_store(wall_layout(client), "calls")["urls"]["clusters"]
+    response = client.get(f"{url}?{query}")
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "bad_parameter"
+    assert response.get_json()["parameter"] == parameter
+
+
+@pytest.mark.parametrize("path", [
+    "/wall/data/points/calls/{v}-0123456789abcdef.json",      # a tag that is not this version's
+    "/wall/data/points/calls/{w}-{tag}.json",                  # a version neither current nor cached
+    "/wall/data/points/nope/{v}-{tag}.json",                   # a source the store does not have
+    "/wall/data/secrets/calls/{v}-{tag}.json",                 # no such part
+    "/wall/data/points/calls/0-{tag}.json",
+    "/wall/data/points/calls/99999999999999999999-{tag}.json",
+    "/wall/data/points/calls/{v}-ZZ.json",
+])
+def test_a_layer_the_wall_was_never_sent_is_not_found_and_costs_nothing(dash_app, sign_in_as, path):
+    live, _ = live_with(10)
+    client = sign_in_as(dash_app.server, "operator")
+    store = layer_store(wall_layout(client), "calls")
+    keys_before = set(live.r.keys("*"))
+    response = client.get(path.format(v=store["v"], w=store["v"] + 5, tag=store["tag"]))
+    assert response.status_code == 404
+    assert set(live.r.keys("*")) - keys_before == set()
+
+
+def test_the_clusters_route_answers_the_viewport_in_clusters(dash_app, sign_in_as):
+    live_with(10_000)
+    client = sign_in_as(dash_app.server, "operator")
+    url = layer_store(wall_layout(client), "calls")["urls"]["clusters"]
+    response = client.get(f"{url}?z=12.5&bbox=115.0,-8.9,115.4,-8.5", headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    features = json.loads(gzip.decompress(response.data))["features"]
+    clusters = [f for f in features if f["properties"].get("cluster")]
+    assert 0 < len(features) < 500
+    assert sum(f["properties"].get("point_count", 1) for f in features) == 10_000
+    assert all(sum(f["properties"]["ranks"]) == f["properties"]["point_count"] for f in clusters)
+
+
+# ---- the clustering ---------------------------------------------------------------------------
+
+def feature(i: int, lon: float, lat: float, rank: int) -> dict:
+    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
+            "properties": {"uid": f"s:{i}", "rank": rank}}
+
+
+def test_clusters_at_low_zoom_keep_every_point_and_its_severity():
+    features = [feature(i, 115.2 + (i % 40) * 0.001, -8.65 + (i // 40) * 0.001, i % 5) for i in range(1000)]
+    index = LayerIndex.of(features)
+    view = index.view(Viewport(11, 115.0, -8.9, 115.4, -8.4), points_zoom=17)["features"]
+    assert len(view) < 10
+    assert sum(f["properties"]["point_count"] for f in view) == 1000
+    assert [sum(col) for col in zip(*(f["properties"]["ranks"] for f in view))] == [200] * 5
+
+
+def test_from_the_points_zoom_every_point_of_the_viewport_is_itself():
+    features = [feature(i, 115.2 + i * 0.0001, -8.65, 4) for i in range(100)]
+    view = LayerIndex.of(features).view(Viewport(17, 115.2, -8.66, 115.20495, -8.64), points_zoom=17)["features"]
+    assert [f["properties"]["uid"] for f in view] == [f"s:{i}" for i in range(50)]
+
+
+def test_a_cluster_is_where_its_points_are():
+    features = [feature(0, 115.20, -8.65, 1), feature(1, 115.2002, -8.6502, 3)]
+    [cluster] = LayerIndex.of(features).view(Viewport(10, 115.0, -8.9, 115.4, -8.4), points_zoom=17)["features"]
+    assert cluster["geometry"]["coordinates"] == [115.2001, -8.6501]
+    assert cluster["properties"]["ranks"] == [0, 1, 0, 1, 0]
