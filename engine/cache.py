@@ -47,12 +47,12 @@ class RedisCache:
         self.r.set(self.prefix + key, pack(value), ex=ttl)
 
     def get_many(self, keys: list[str]) -> list[bytes | None]:
-        return self.r.mget([self.prefix + k for k in keys])
+        return [unpack(v) for v in self.r.mget([self.prefix + k for k in keys])]
 
     def set_many(self, items: dict[str, bytes], ttl: int) -> None:
         pipe = self.r.pipeline(transaction=False)
         for key, value in items.items():
-            pipe.set(self.prefix + key, value, ex=ttl)
+            pipe.set(self.prefix + key, pack(value), ex=ttl)
         pipe.execute()
 
 
