@@ -119,6 +119,8 @@ class Cap(Adapter):
         if not linked:
             return raw
         failed = self._follow([url for _, url in linked])
+        # links failed or not fetched yet are tried again next poll: the index must be fetched in full then
+        self.conditional = all(url in self.linked for _, url in linked)
         for item, url in linked:
             later = f"not fetched yet: over max_linked_alerts ({self.config.max_linked_alerts}) new files this poll"
             found = self.linked[url] if url in self.linked else failed.get(url, later)

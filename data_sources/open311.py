@@ -160,7 +160,8 @@ class Open311(Adapter):
     description = "Open311 GeoReport v2 service requests (complaints), JSON or XML"
 
     def read(self, items: list[Any]) -> ParseResult:
-        built = [self._request(item, i) for i, item in enumerate(items)]
+        self.memo.start()  # a request is built from its item and the config alone: unchanged items are not rebuilt
+        built = [self.memo.built(item, lambda item=item, i=i: self._request(item, i)) for i, item in enumerate(items)]
         return self.dedupe(built)
 
     # ---- documents ----------------------------------------------------------------

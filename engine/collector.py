@@ -37,7 +37,8 @@ from pathlib import Path
 
 from engine.analytics.config import KpiConfig
 from engine.contract import Adapter
-from engine.fetch import FetchError, scrub
+from engine.fetch import FetchError, Unchanged, scrub
+from engine.geo import boundaries
 from engine.history import History
 from engine.live import LiveStore
 from engine.pipeline import (HISTORY_ERRORS, LIVE_ERRORS, STICKY_DOMAINS, PartsReport, ResultWriter, Slow,
@@ -48,6 +49,9 @@ from engine.spool import Spool
 __all__ = ["Collector", "SourceRunner", "STICKY_DOMAINS", "keep_live", "next_delay", "stable_identity"]
 
 log = logging.getLogger("damamaya.collector")
+
+# How often a watched file source's file is looked at (a stat) between polls.
+WATCH_SECONDS = 0.2
 
 
 def next_delay(interval: float, failures: int, max_backoff: float, rng: random.Random | None = None) -> float:
@@ -129,6 +133,7 @@ class PollOutcome:
     removed: int = 0
     error: str | None = None
     spooled: bool = False
+    unchanged: bool = False  # the origin or the bytes said nothing changed: nothing was parsed
 
 
 class SourceRunner:
@@ -150,6 +155,9 @@ class SourceRunner:
         self.health = Health(name, config.title or name, config.adapter, config.interval, config.stale_seconds, owner=owner)
         self._published_success: datetime | None = None
         self.health_unpublished = False
+        # digest of the bytes last parsed and stored; in memory, so the first poll after a start parses
+        self._stored_digest: bytes | None = None
+        self.polled_stamp: tuple | None = None  # a file source's stamp when its last poll began
 
     @property
     def last_update_success(self) -> bool | None:
@@ -158,23 +166,46 @@ class SourceRunner:
     def delay(self) -> float:
         return next_delay(self.config.interval, self.health.failures, self.max_backoff)
 
+    def file_stamp(self) -> tuple | None:
+        """(mtime, size, inode) of a file source's file, None for other sources or a missing file."""
+        if not self.config.path:
+            return None
+        try:
+            st = os.stat(self.config.path)
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size, st.st_ino
+
+    def file_changed(self) -> bool:
+        """A watched file source whose file changed since its last poll began (a stat, no read)."""
+        return bool(self.config.path and self.config.watch_file and self.file_stamp() != self.polled_stamp)
+
+    def next_poll_at(self, began: float) -> float:
+        """When to poll next (monotonic), for a poll that began at `began`: successful polls
+        keep their interval from start to start (a 0.4 s poll every 1 s rests 0.6 s, so a
+        new item waits at most the interval), resting at least a tenth of it; after a
+        failure the backoff counts from the end."""
+        now = time.monotonic()
+        if self.health.failures:
+            return now + self.delay()
+        return max(began + self.config.interval, now + self.config.interval / 10)
+
     def poll(self, now: datetime | None = None) -> PollOutcome:
         """One poll. Never raises: every failure becomes the source's health."""
         now = now or utcnow()
         started = time.perf_counter()
+        self.polled_stamp = self.file_stamp()
         self.health.last_attempt = now.isoformat()
         self.health.polls += 1
         try:
             raw = call_with_deadline(self.adapter.fetch, self.config.timeout + 5)
-            result = parse_safely(self.adapter, raw)
-            if not result.records and result.rejects:
-                # Nothing usable: keep the last good data rather than replace it with garbage.
-                raise FetchError(f"no usable record: {result.rejects[0].reason}")
-            stored = self.writer.write(result, now)
-            outcome = PollOutcome(ok=True, records=stored.records, rejects=stored.rejects, changed=stored.changed,
-                                  removed=stored.removed, spooled=stored.spooled)
-            if stored.live_count is not None:
-                self.health.records = stored.live_count
+            digest = hashlib.blake2b(raw, digest_size=16).digest()
+            if digest == self._stored_digest:
+                self.adapter.validators.commit()  # they describe the stored bytes (a file touched, not changed)
+                raise Unchanged("the same bytes as last stored")
+            outcome = self._store(parse_safely(self.adapter, raw), digest, now)
+        except Unchanged:
+            outcome = self._unchanged(now)
         except (FetchError, OSError, ValueError) as exc:
             outcome = PollOutcome(ok=False, error=self._scrub(str(exc) or type(exc).__name__))
         except Exception as exc:  # noqa: BLE001 - one broken source must not stop the collector
@@ -186,6 +217,26 @@ class SourceRunner:
         except Exception:  # noqa: BLE001 - health is reporting; the next poll reports again
             log.exception("source %s: recording health failed", self.name)
         return outcome
+
+    def _store(self, result, digest: bytes, now: datetime) -> PollOutcome:
+        if not result.records and result.rejects:
+            # Nothing usable: keep the last good data rather than replace it with garbage.
+            raise FetchError(f"no usable record: {result.rejects[0].reason}")
+        stored = self.writer.write(result, now)
+        if stored.live_ok:  # else the next poll parses again, whatever the origin says
+            self.adapter.validators.commit()
+            self._stored_digest = digest
+        if stored.live_count is not None:
+            self.health.records = stored.live_count
+        return PollOutcome(ok=True, records=stored.records, rejects=stored.rejects, changed=stored.changed,
+                           removed=stored.removed, spooled=stored.spooled)
+
+    def _unchanged(self, now: datetime) -> PollOutcome:
+        """A successful poll with nothing new: only records that aged out of the live window leave it."""
+        stored = self.writer.expire(now)
+        if stored.live_count is not None:
+            self.health.records = stored.live_count
+        return PollOutcome(ok=True, records=self.health.records, removed=stored.removed, unchanged=True)
 
     def _scrub(self, message: str) -> str:
         return scrub(message, self.config.url, self.config.headers)
@@ -200,8 +251,11 @@ class SourceRunner:
             h.status, h.last_update_success, h.failures = "ok", True, 0
             h.failing_since = None
             h.last_success = now.isoformat()
-            h.rejects_last = outcome.rejects
-            h.rejects_total += outcome.rejects
+            if outcome.changed or outcome.removed:
+                h.last_change = now.isoformat()  # an unchanged poll moves last_success on, not this
+            if not outcome.unchanged:  # an unchanged poll repeats the last parse's rejects, it adds none
+                h.rejects_last = outcome.rejects
+                h.rejects_total += outcome.rejects
             h.spooled = h.spooled + 1 if outcome.spooled else 0
         else:
             if h.status != "failing":
@@ -262,6 +316,7 @@ class Collector:
         self.identity_lock = None  # the flock of a stable identity, held while the process lives
 
     def start(self) -> None:
+        boundaries()  # loaded now, not by the first poll that brings located records (a burst waits for it)
         try:  # describe the sources and fill what the live store lacks before the first poll
             self.refill(utcnow())
             self.report_parts(utcnow())
@@ -300,11 +355,15 @@ class Collector:
                     held, renewed = self._hold(runner.name, lease, held), time.monotonic()
                 if held:
                     self.polling.add(runner.name)
+                    began = time.monotonic()
                     runner.poll()
-                    deadline = time.monotonic() + runner.delay()
+                    deadline = runner.next_poll_at(began)
+                    watch = WATCH_SECONDS if runner.config.path and runner.config.watch_file else float("inf")
                     while held and not self.stop.is_set() and time.monotonic() < deadline:
                         renew_in = renewed + lease / 3 - time.monotonic()
-                        self.stop.wait(max(0.0, min(deadline - time.monotonic(), renew_in)))
+                        self.stop.wait(max(0.0, min(deadline - time.monotonic(), renew_in, watch)))
+                        if runner.file_changed() and not runner.health.failures:
+                            break  # a watched file changed: poll it now
                         if time.monotonic() - renewed >= lease / 3:
                             held, renewed = self._hold(runner.name, lease, True), time.monotonic()
                 else:  # another collector polls this source; stand by to take over

@@ -2,7 +2,12 @@
 
 An adapter is one module in `data_sources/` holding one `Adapter` subclass:
 - `Config`: a pydantic schema for its block in config.yaml (extends `SourceConfig`);
-- `fetch()`: the I/O, bounded by the source's timeout and `max_bytes`;
+- `fetch()`: the I/O, bounded by the source's timeout and `max_bytes`; the base
+  fetch is conditional (`self.validators`, see engine/fetch.py) and raises
+  `Unchanged` when the origin says nothing changed. An adapter that overrides
+  `fetch` and calls `super().fetch()` lets Unchanged through; one whose fetch
+  does more than read the origin (following links that may fail) sets
+  `self.conditional = False` while a plain re-fetch would not be enough;
 - `parse(raw)`: pure, bytes in, `ParseResult` (records + rejects with reasons) out.
   It must not raise on bad data; `engine.pipeline.parse_safely` still guards it.
   Most adapters do not write `parse`: they name the loader of their format,
@@ -20,17 +25,18 @@ as rejects), `self.reject` (masks personal data, see `Adapter.private_excerpts`)
 """
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any, Callable, ClassVar, Iterable
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from engine.fetch import FetchError, http_get, read_file
+from engine.fetch import FetchError, Unchanged, Validators, http_get, read_file
 from engine.privacy import private_excerpt
 from engine.records import ParseResult, Reject
 
-__all__ = ["Adapter", "FetchError", "Loader", "IngestConfig", "SourceConfig", "unstorable", "validation_reason"]
+__all__ = ["Adapter", "FetchError", "Unchanged", "Loader", "IngestConfig", "SourceConfig", "unstorable", "validation_reason"]
 
 # bytes -> (the parsed document, None), or (anything, a Reject saying why the whole body is unreadable)
 Loader = Callable[[bytes], tuple[Any, Reject | None]]
@@ -57,6 +63,8 @@ class SourceConfig(BaseModel):
     title: str | None = Field(default=None, description="label on screens; defaults to the source name")
     url: str | None = None
     path: str | None = Field(default=None, description="a local file read on each poll instead of a URL")
+    watch_file: bool = Field(default=True, description="a file source is polled as soon as its file changes "
+                             "(looked at 5 times a second, a stat); `interval` is then the longest between polls")
     headers: dict[str, str] = Field(default_factory=dict)
     interval: float = Field(default=60, description="seconds between polls")
     timeout: float = Field(default=10, description="seconds before a fetch is abandoned")
@@ -91,6 +99,45 @@ class SourceConfig(BaseModel):
         return self.stale_after if self.stale_after is not None else max(3 * self.interval, 60.0)
 
 
+class ItemMemo:
+    """The records an adapter built from the items of its last document, by each item's
+    JSON bytes: a feed that repeats its window on every poll (a new item or two among
+    thousands) builds, validates and locates only the items that are new or changed.
+
+    Only for a build that depends on nothing but the item and the config (not on the
+    fetch time, nor on the item's position). Holds the last document's records only."""
+
+    def __init__(self):
+        self._previous: dict[bytes, Any] = {}
+        self._current: dict[bytes, Any] = {}
+        self._reused: set[int] = set()
+
+    def start(self) -> None:
+        """A new document: what the last one built is what may be reused."""
+        if self._current:
+            self._previous, self._current = self._current, {}
+        self._reused = set()
+
+    def built(self, item: Any, build: Callable[[], Any]) -> Any:
+        try:
+            key = hashlib.blake2b(orjson.dumps(item), digest_size=16).digest()
+        except (TypeError, ValueError):  # not JSON-like: built every time
+            return build()
+        found = self._previous.get(key)
+        if found is None:
+            found = build()
+            if isinstance(found, Reject):  # a reject names the item's place, which may move
+                return found
+        else:
+            self._reused.add(id(found))
+        self._current[key] = found
+        return found
+
+    def reused(self, record: Any) -> bool:
+        """Whether the last document's parse took `record` from the one before (already located)."""
+        return id(record) in self._reused
+
+
 class Adapter:
     name: ClassVar[str] = ""
     Config: ClassVar[type[SourceConfig]] = SourceConfig
@@ -119,13 +166,18 @@ class Adapter:
     def __init__(self, source: str, config: SourceConfig | None = None):
         self.source = source
         self.config = config if config is not None else self.Config(adapter=self.name)
+        # the validators of the last stored fetch (committed by the collector once stored)
+        self.validators = Validators()
+        self.conditional = True
+        self.memo = ItemMemo()  # used by adapters whose records depend on the item alone (see ItemMemo)
 
     # ---- I/O -----------------------------------------------------------------
     def fetch(self) -> bytes:
+        validators = self.validators if self.conditional else None
         if self.config.path:
-            return read_file(self.config.path, self.config.max_bytes)
+            return read_file(self.config.path, self.config.max_bytes, validators)
         if self.config.url:
-            return http_get(self.config.url, self.config.timeout, self.config.max_bytes, self.config.headers)
+            return http_get(self.config.url, self.config.timeout, self.config.max_bytes, self.config.headers, validators)
         raise FetchError(f"source {self.source!r} has neither url nor path")
 
     def close(self) -> None:

@@ -196,9 +196,9 @@ class LiveStore:
         """Every source's data version, plus the health version under HEALTH."""
         return {k.decode(): int(v) for k, v in self.r.hgetall(self.key("versions")).items()}
 
-    def has_data(self) -> bool:
-        """Whether any source's live data is here (a new or emptied Redis has none)."""
-        return any(k != HEALTH for k in self.versions())
+    def raw_all(self, source: str) -> dict[str, bytes]:
+        """Every record of the source: id -> the stored JSON."""
+        return {k.decode(): v for k, v in self.r.hgetall(self.key("rec", source)).items()}
 
     def raw_records(self, source: str) -> list[dict]:
         return [orjson.loads(v) for v in self.r.hvals(self.key("rec", source))]

@@ -136,10 +136,6 @@ class Spool:
         self._conn().execute("INSERT OR REPLACE INTO dead (seq, source, kind, at, body, reason) VALUES (?, ?, ?, ?, ?, ?)",
                              (entry.seq, entry.source, entry.kind, entry.at.isoformat(), orjson.dumps(entry.body), reason))
 
-    def dead(self) -> list[dict]:
-        rows = self._conn().execute("SELECT seq, source, kind, at, reason FROM dead ORDER BY seq").fetchall()
-        return [dict(zip(("seq", "source", "kind", "at", "reason"), r)) for r in rows]
-
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:

@@ -123,6 +123,8 @@ def test_rejects_are_stored_with_reasons(feed_server, live, sqlite_history):
     [stored] = sqlite_history.recent_rejects("quake")
     assert "Coordinates" in stored["reason"]
     assert "Coordinates" in live.rejects("quake")[0]["reason"]
+    later = {**good, "DateTime": (QUAKE_TIME + timedelta(minutes=9)).isoformat()}
+    feed_server.serve("/q.json", orjson.dumps({"Infogempa": {"gempa": [good, bad, later]}}))  # the bad item comes again
     runner.poll()
     assert sqlite_history.recent_rejects("quake")[0]["times"] == 2  # counted, not repeated
 
