@@ -305,6 +305,7 @@ class Screen:
         if status != 200:
             raise RuntimeError(f"/wall layout: HTTP {status} {body[:200]!r}")
         self.state = find_store(orjson.loads(body), "wall-state")
+        self.opversions = find_store(orjson.loads(body), "wall-opversions")
         self.seen = self.state["versions"].get(SOURCE, 0)
 
     def holding(self, version: int) -> None:
@@ -319,7 +320,7 @@ class Screen:
         async with self.lock:  # a browser's Dash sends one poll at a time per screen
             try:
                 status, body = await self.http.post("/_dash-update-component",
-                                                    orjson.dumps(poll_body(self.state, self.sources)))
+                                                    orjson.dumps(poll_body(self.state, self.sources, self.opversions)))
             except (OSError, asyncio.IncompleteReadError, ConnectionError):
                 self.errors += 1
                 return
@@ -327,7 +328,9 @@ class Screen:
             if status != 200:
                 self.errors += status != 204
                 return
-            self.state = orjson.loads(body)["response"]["wall-state"]["data"]
+            response = orjson.loads(body)["response"]
+            self.state = response.get("wall-state", {}).get("data", self.state)
+            self.opversions = response.get("wall-opversions", {}).get("data", self.opversions)
             self.holding(self.state["versions"].get(SOURCE, 0))
         if self.deferred:
             self.take_deferred()

@@ -76,7 +76,8 @@ def sign_in_as_screen(base: str, database_url: str) -> None:
 BENCH_SCREEN = "b" * 32  # a server-issued screen id has this form (engine/wall/state.py)
 
 
-def poll_body(state: dict, sources: list[str]) -> dict:
+def poll_body(state: dict, sources: list[str], opversions: dict | None = None) -> dict:
+    """The wall's poll request as the browser sends it; `opversions`: the alarm counters the screen holds."""
     outputs = [{"id": "wall-state", "property": "data"},
                [{"id": {"source": s, "type": "layer"}, "property": "data"} for s in sources],
                {"id": "wall-tiles", "property": "data"}, {"id": "wall-health", "property": "data"},
@@ -86,7 +87,7 @@ def poll_body(state: dict, sources: list[str]) -> dict:
     return {"output": key, "outputs": outputs, "inputs": [{"id": "wall-poll", "property": "n_intervals", "value": 1},
                        {"id": "wall-wake", "property": "data", "value": None}],
             "state": [{"id": "wall-state", "property": "data", "value": state},
-                      {"id": "wall-opversions", "property": "data", "value": None}], "changedPropIds": ["wall-poll.n_intervals"]}
+                      {"id": "wall-opversions", "property": "data", "value": opversions}], "changedPropIds": ["wall-poll.n_intervals"]}
 
 
 def pct(values, p):
