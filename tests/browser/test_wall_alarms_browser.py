@@ -212,3 +212,32 @@ def test_with_reduced_motion_the_alarmed_tile_is_highlighted_without_flashing(wa
         assert ring == "none"
     finally:
         context.close()
+
+
+def test_acknowledging_in_the_console_stops_the_alarm_on_the_wall(wall_app, kiosk_browser):
+    """The operator's click in /console, not an engine call: the wall's banner, ring and tone
+    end within one poll."""
+    app, feed, alerts = wall_app
+    wall_context, wall = _page(kiosk_browser)
+    desk_context, desk = _page(kiosk_browser)
+    try:
+        open_wall(app, wall)
+        feed.write_bytes(calls_csv(("T0", "Informasi", 3), ("T1", "Kebakaran rumah", 1)))
+        wall.wait_for_selector("[role=alert] .alarm-row[data-uid='calls:T1']", timeout=BUDGET_MS)
+        wall.wait_for_function("window.dmy.alarms.status().sounding === 'critical'", timeout=10_000)
+
+        app.sign_in(desk, "operator", "/console")
+        first = desk.locator("#console-alarms .ag-center-cols-container .ag-row[row-index='0']")
+        first.wait_for(timeout=30_000)
+        first.click()
+        desk.wait_for_function("document.querySelector('#console-selection').innerText.includes('calls:T1')",
+                               timeout=15_000)
+        desk.click("#console-acknowledge")
+        wall.wait_for_selector("[role=alert] .alarm-row", state="detached", timeout=ONE_POLL_MS)
+        wall.wait_for_function("window.dmy.alarms.status().sounding === null", timeout=2000)
+        assert wall.locator(".dmy-pulse-ring").count() == 0
+        [alarm] = [a for a in alerts.alarms.active() if a["subject"] == "T1"]
+        assert alarm["state"] == "acknowledged" and alarm["acknowledged_by"] == "browser-operator"
+    finally:
+        desk_context.close()
+        wall_context.close()
