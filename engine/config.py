@@ -60,7 +60,7 @@ class MapConfig(_Strict):
 
 class WallConfig(_Strict):
     title: str = "Damamaya Denpasar Cyber Monitor"
-    poll_seconds: float = Field(default=2.0, ge=0.5, le=60)
+    poll_seconds: float = Field(default=1.0, ge=0.5, le=60)
     incident_list_size: int = Field(default=200, ge=10, le=2000)
     # map layers of more points than this are clustered by the server per viewport
     cluster_above: int = Field(default=20_000, ge=100, le=10_000_000)
