@@ -4,36 +4,25 @@ store; and once when the page loads), the active alarms and the incident overlay
 flashes the tiles, pulses the markers and sounds the tone from it."""
 from __future__ import annotations
 
-from typing import Annotated
-
 from dash import Input, Output, State
 from dash.exceptions import PreventUpdate
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from callbacks.refusal import refuse
+from callbacks.wall import OpVersions
 from damamaya import runtime
 from engine.alerts.live import OpsLive
 from engine.alerts.wall import wall_alarm_view
 
 PAGE = "wall"  # security.guard: this module's callbacks are the wall page's
 
-Version = Annotated[int, Field(ge=0, le=2**62)]
-
-
-class SeenVersions(BaseModel):
-    """The operator-data versions a screen last received (the `wall-alarms-seen` store)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-    alarms: Version = 0
-    ops: Version = 0
-
 
 def read_seen(data) -> dict[str, int] | None:
     if data is None:
         return None  # a screen's first poll: send what there is
     try:
-        return SeenVersions.model_validate(data).model_dump()
+        return OpVersions.model_validate(data).model_dump()  # the same counters the wall's poll holds
     except ValidationError as exc:
         refuse("wall alarms seen", exc)
 

@@ -12,6 +12,7 @@ import pytest
 from engine.live import LiveStore
 from engine.records import Incident
 from engine.wall.clusters import LayerIndex, Viewport
+from tests.test_wall import _poll_request, first_state  # the wall poll as the browser sends it
 
 LIST_SIZE = 100  # both 100 and 10,000 incidents fill the incident list: only the map could make a difference
 NOW = datetime.now(timezone.utc)
@@ -87,27 +88,6 @@ def layer_store(layout: bytes, source: str) -> dict:
     return store
 
 
-def poll_request(app, state: dict, sources: list[str]) -> dict:
-    key = next(k for k in app.callback_map if "wall-state.data" in k)
-    outputs = [{"id": "wall-state", "property": "data"},
-               [{"id": {"source": s, "type": "layer"}, "property": "data"} for s in sources],
-               {"id": "wall-tiles", "property": "data"}, {"id": "wall-health", "property": "data"},
-               {"id": "wall-grid-changes", "property": "data"}, {"id": "wall-opversions", "property": "data"}]
-    return {"output": key, "outputs": outputs,
-            "inputs": [{"id": "wall-poll", "property": "n_intervals", "value": 1},
-                       {"id": "wall-wake", "property": "data", "value": None}],
-            "state": [{"id": "wall-state", "property": "data", "value": state},
-                      {"id": "wall-opversions", "property": "data", "value": None}],
-            "changedPropIds": ["wall-poll.n_intervals"]}
-
-
-def first_state() -> dict:
-    from engine.wall.state import new_screen_id
-    from layouts.parts import wall as parts
-
-    return parts.model().snapshot(new_screen_id()).state.model_dump()
-
-
 # ---- the layout -------------------------------------------------------------------------------
 
 def test_the_layout_size_does_not_grow_with_the_number_of_live_incidents(dash_app, sign_in_as):
@@ -130,7 +110,7 @@ def test_a_change_to_one_of_10000_incidents_sends_only_that_feature_and_that_row
     wall_layout(client)  # a screen loads the wall: this layer version is built and cached
     state = first_state()
     live.apply("calls", [many[4321].model_copy(update={"status": "dispatched", "severity": "critical"})])
-    sent = client.post("/_dash-update-component", json=poll_request(dash_app, state, ["calls"]))
+    sent = client.post("/_dash-update-component", json=_poll_request(dash_app, state, ["calls"]))
     response = sent.get_json()["response"]
     layer = next(v for k, v in response.items() if '"layer"' in k)["data"]
     [op] = layer["pts"]
@@ -146,7 +126,7 @@ def test_a_screen_that_missed_a_version_is_sent_the_new_urls_to_fetch(dash_app, 
     state = first_state()
     live.apply("calls", [many[1].model_copy(update={"status": "closed"})])
     state = {**state, "versions": {"calls": 999}}  # a version the cache never held: no edits to make from it
-    layer = next(v for k, v in client.post("/_dash-update-component", json=poll_request(dash_app, state, ["calls"]))
+    layer = next(v for k, v in client.post("/_dash-update-component", json=_poll_request(dash_app, state, ["calls"]))
                  .get_json()["response"].items() if '"layer"' in k)["data"]
     assert layer["pts"] is None and layer["urls"]["points"].endswith(f"/{layer['v']}-{layer['tag']}.json")
 
