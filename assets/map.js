@@ -117,12 +117,15 @@ window.dmy = window.dmy || {};
 
 /* The wall's map data loader. Each source's layer store (layouts/wall.py, updated by the
    poll in callbacks/wall.py) names the URLs of the layer's current version; the features
-   are fetched from there (cacheable, gzip), and a poll's edits of the few features that
-   changed are applied to the copy held here. A layer clustered by the server is fetched
-   per viewport: its clusters again whenever the map moves. Each source's work runs one job
-   at a time, so its edits apply in the order the poll sent them; sources load side by side. */
+   are fetched from there (cacheable, gzip) into a copy held here, keyed by uid, and a poll's
+   edits of the records that changed are applied to that copy. A body holds the records as
+   of the change-stream id `as_of` (or newer than its URL's version): edits not newer than
+   that are already in it and skipped, so a record never goes back in time. A layer
+   clustered by the server is fetched per viewport: its clusters again whenever the map
+   moves. Each source's work runs one job at a time, so its edits apply in the order the
+   poll sent them; sources load side by side. */
 (function () {
-  const held = {};           // source -> {v, tag, mode, pts, shp, urls}
+  const held = {};           // source -> {v, tag, mode, pts, shp, urls}; pts/shp: {byUid: Map, asOf}
   let view = null;           // {zoom, bounds: [[south, west], [north, east]]}
   const queues = {};          // source -> the promise of its last job
   const RETRIES = 3;
@@ -142,21 +145,45 @@ window.dmy = window.dmy || {};
     });
   }
 
-  function edited(features, ops) {
-    const out = features.slice();
-    ops.forEach((op) => {
-      if (op[0] === "del") out.splice(op[1], 1);
-      else if (op[0] === "ins") out.splice(op[1], 0, op[2]);
-      else out[op[1]] = op[2];
-    });
-    return out;
+  // stream ids "ms-seq", compared as numbers
+  function newer(a, b) {
+    if (!b) return true;
+    const [am, as] = a.split("-").map(Number), [bm, bs] = b.split("-").map(Number);
+    return am > bm || (am === bm && as > bs);
   }
 
-  // the features of one part at the message's version: the held copy edited, or fetched whole
-  function part(h, msg, key, urlKey) {
-    const ops = msg[key];
-    if (ops && h.v === msg.from && h.mode === msg.mode && h[key]) return Promise.resolve(edited(h[key], ops));
-    return getJSON(msg.urls[urlKey]).then((fc) => fc.features);
+  function fromBody(body) {
+    const byUid = new Map();
+    (body.features || []).forEach((f) => byUid.set(f.properties.uid, f));
+    return {byUid: byUid, asOf: body.as_of || null};
+  }
+
+  // apply the poll's edits ["u", uid, rev, point, shape] / ["d", uid, rev] to one part
+  // (`at`: 3 for points, 4 for shapes); true when something shown changed
+  function applyOps(copy, ops, at) {
+    let changed = false;
+    ops.forEach((op) => {
+      if (!newer(op[2], copy.asOf)) return;
+      const feature = op[0] === "u" ? op[at] : null;
+      if (feature) { copy.byUid.set(op[1], feature); changed = true; }
+      else if (copy.byUid.delete(op[1])) changed = true;
+    });
+    return changed;
+  }
+
+  // one part at the message's version: [copy, changed]: the held copy edited, or fetched whole
+  function part(h, msg, key, urlKey, at) {
+    const ops = msg.ops;
+    if (ops && h.v === msg.from && h.mode === msg.mode && h[key]) return Promise.resolve([h[key], applyOps(h[key], ops, at)]);
+    return getJSON(msg.urls[urlKey]).then((body) => {
+      const copy = fromBody(body);
+      if (ops) applyOps(copy, ops, at);
+      return [copy, true];
+    });
+  }
+
+  function features(copy) {
+    return Array.from(copy.byUid.values());
   }
 
   function boundsAround(center, zoom) {
@@ -202,14 +229,14 @@ window.dmy = window.dmy || {};
       return Promise.resolve();
     }
     const wantPoints = msg.mode === "points";
-    return Promise.all([part(h, msg, "shp", "shapes"), wantPoints ? part(h, msg, "pts", "points") : null,
+    return Promise.all([part(h, msg, "shp", "shapes", 4), wantPoints ? part(h, msg, "pts", "points", 3) : null,
                         wantPoints ? null : fetchClusters(msg.urls)])
       .then(([shp, pts, clusters]) => {
         const before = h.mode;
-        Object.assign(h, {v: msg.v, tag: msg.tag, mode: msg.mode, urls: msg.urls, shp: shp, pts: pts});
-        show("shp", source, shp);
-        if (wantPoints) show("pts", source, pts);
-        else if (before === "points") show("pts", source, []);
+        Object.assign(h, {v: msg.v, tag: msg.tag, mode: msg.mode, urls: msg.urls, shp: shp[0], pts: pts ? pts[0] : null});
+        if (shp[1]) show("shp", source, features(shp[0]));
+        if (wantPoints && (pts[1] || before !== "points")) show("pts", source, features(pts[0]));
+        else if (!wantPoints && before === "points") show("pts", source, []);
         if (wantPoints && before === "clusters") show("cls", source, []);
         if (clusters) show("cls", source, clusters.features);
       })

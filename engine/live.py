@@ -16,11 +16,13 @@ Keys (prefix `dmy` by default):
                              Redis came back empty (restarted without data) and must be refilled
 - `{p}:lock:{source}`  string, the owner of a source's poll lock (expires)
 - `{p}:delivery:{source}:{id}` string, a pushed delivery already taken (expires)
+- `{p}:epoch`          string, this store's generation (random, made on first use; see `epoch`)
 - `{p}:wake`           pub/sub channel: {s: source or `health`, v: new version} after every bump
 Everything but the locks can be rebuilt from the history store (`damamaya rebuild-live`).
 """
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timezone
 from typing import Iterable
 
@@ -222,13 +224,21 @@ class LiveStore:
     def rejects(self, source: str, limit: int = 20) -> list[dict]:
         return [orjson.loads(v) for v in self.r.lrange(self.key("rejects", source), 0, limit - 1)]
 
+    def epoch(self) -> str:
+        """This store's generation: made when first asked, dropped by `clear` (and lost with the
+        store), so names built from versions (which count from 1 again) never repeat."""
+        key = self.key("epoch")
+        self.r.set(key, secrets.token_hex(8), nx=True)
+        return self.r.get(key).decode()
+
     def stream_head(self) -> str:
         """The id of the newest change, '0-0' when there is none."""
         last = self.r.xrevrange(self.key("changes"), count=1)
         return last[0][0].decode() if last else "0-0"
 
     def changes_since(self, last_id: str, limit: int = 2000) -> tuple[list[dict], str, bool]:
-        """Changes after `last_id`: (entries, newest id, complete). `complete` is False
+        """Changes after `last_id`: (entries, newest id, complete); each entry holds its own
+        stream id under "at". `complete` is False
         when the stream no longer reaches back to `last_id` or holds more than
         `limit` entries: the reader must then reload in full."""
         stream = self.key("changes")
@@ -239,7 +249,7 @@ class LiveStore:
                 return [], self.stream_head(), False
         if len(entries) > limit:
             return [], self.stream_head(), False
-        out = [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in entries]
+        out = [{**{k.decode(): v.decode() for k, v in fields.items()}, "at": sid.decode()} for sid, fields in entries]
         newest = entries[-1][0].decode() if entries else last_id
         return out, newest, True
 

@@ -147,8 +147,9 @@ def test_poll_sends_nothing_when_nothing_changed_and_little_when_something_did(d
     assert [r["uid"] for r in grid["upsert"]] == ["calls:c2"] and grid["remove"] == []
     layer = next(v for k, v in response.items() if '"layer"' in k)["data"]
     # the screen holds the layer it was first sent: only the new feature travels
-    [insert] = layer["pts"]
-    assert insert[0] == "ins" and "calls:c2" in json.dumps(insert) and "calls:c1" not in json.dumps(layer)
+    [insert] = layer["ops"]
+    assert insert[:2] == ["u", "calls:c2"] and insert[3]["properties"]["uid"] == "calls:c2" and insert[4] is None
+    assert "calls:c1" not in json.dumps(layer)
     assert "wall-health" not in response  # health did not change: not sent
     new_state = response["wall-state"]["data"]
     again = client.post("/_dash-update-component", json=_poll_request(dash_app, new_state, ["calls"]))
@@ -180,7 +181,6 @@ def test_an_alarm_change_moves_only_the_opversions_store_of_the_poll(dash_app, s
 
 def test_a_change_in_a_big_layer_is_sent_as_a_small_patch(dash_app, sign_in_as):
     from damamaya import runtime
-    from layouts import wall
 
     live: LiveStore = runtime.live()
     live.r.flushdb()
@@ -189,17 +189,15 @@ def test_a_change_in_a_big_layer_is_sent_as_a_small_patch(dash_app, sign_in_as):
     many = [Incident(id=f"c{i:04d}", source="calls", category="fire", reported_at=t, updated_at=t,
                      lat=-8.65 + i * 1e-5, lon=115.22) for i in range(2000)]
     live.apply("calls", many)
-    wall.layout()  # a screen loads the wall: the layer at this version is cached
     state = first_state()
     live.apply("calls", [many[7].model_copy(update={"status": "dispatched", "severity": "critical"})],
                removals=["c0003"])
     client = sign_in_as(dash_app.server, "operator")
     response = client.post("/_dash-update-component", json=_poll_request(dash_app, state, ["calls"])).get_json()["response"]
     layer = next(v for k, v in response.items() if '"layer"' in k)["data"]
-    ops = layer["pts"]
+    ops = layer["ops"]
     assert ops is not None, "expected feature edits, not a fetch of the whole layer"
-    assert len(ops) == 2
-    assert {op[0] for op in ops} == {"del", "set"}
+    assert sorted((op[0], op[1]) for op in ops) == [("d", "calls:c0003"), ("u", "calls:c0007")]
     assert len(json.dumps(layer)) < 2000
 
 

@@ -107,17 +107,64 @@ def test_the_layout_size_does_not_grow_with_the_number_of_live_incidents(dash_ap
 def test_a_change_to_one_of_10000_incidents_sends_only_that_feature_and_that_row(dash_app, sign_in_as):
     live, many = live_with(10_000)
     client = sign_in_as(dash_app.server, "operator")
-    wall_layout(client)  # a screen loads the wall: this layer version is built and cached
+    wall_layout(client)
     state = first_state()
     live.apply("calls", [many[4321].model_copy(update={"status": "dispatched", "severity": "critical"})])
     sent = client.post("/_dash-update-component", json=_poll_request(dash_app, state, ["calls"]))
     response = sent.get_json()["response"]
     layer = next(v for k, v in response.items() if '"layer"' in k)["data"]
-    [op] = layer["pts"]
-    assert op[0] == "set" and op[2]["properties"]["uid"] == "calls:c004321" and op[2]["properties"]["sev"] == "critical"
-    assert layer["shp"] == []  # no shapes changed: nothing to fetch either
+    [op] = layer["ops"]
+    assert op[:2] == ["u", "calls:c004321"] and op[3]["properties"]["sev"] == "critical"
+    assert op[4] is None  # it has no shape
+    assert layer["from"] == state["versions"]["calls"]
     assert [r["uid"] for r in response["wall-grid-changes"]["data"]["upsert"]] == ["calls:c004321"]
     assert len(sent.data) < 4000, len(sent.data)
+
+
+def test_a_changed_poll_reads_only_the_records_that_changed(dash_app, sign_in_as, monkeypatch):
+    """The poll after a change never reads a whole source: the tiles, counts and rows come from the
+    kept aggregates, the map's edits from the change stream (work in proportion to the change)."""
+    live, many = live_with(10_000)
+    client = sign_in_as(dash_app.server, "operator")
+    state = first_state()
+    for read_all in ("raw_records", "records", "raw_all", "ids"):
+        monkeypatch.setattr(LiveStore, read_all, lambda *a, **k: pytest.fail("a whole source was read on a poll"))
+    live.apply("calls", [many[7].model_copy(update={"status": "closed"})], removals=["c000008"])
+    response = client.post("/_dash-update-component", json=_poll_request(dash_app, state, ["calls"])).get_json()["response"]
+    layer = next(v for k, v in response.items() if '"layer"' in k)["data"]
+    assert sorted(op[:2] for op in layer["ops"]) == [["d", "calls:c000008"], ["u", "calls:c000007"]]
+    assert layer["count"] == 9_999
+
+
+def test_a_body_fetched_after_later_changes_holds_them_and_says_as_of_when(dash_app, sign_in_as):
+    """A version's body is built when first fetched: it may hold changes newer than its version, and
+    its `as_of` tells the browser which of the polls' edits it already holds (map.js skips those)."""
+    live, many = live_with(20)
+    client = sign_in_as(dash_app.server, "operator")
+    state = first_state()
+    urls = layer_store(wall_layout(client), "calls")["urls"]
+    live.apply("calls", [many[3].model_copy(update={"severity": "critical"})])
+    body = json.loads(gzip.decompress(client.get(urls["points"], headers={"Accept-Encoding": "gzip"}).data))
+    [third] = [f for f in body["features"] if f["properties"]["uid"] == "calls:c000003"]
+    assert third["properties"]["sev"] == "critical"  # newer than the URL's version
+    response = client.post("/_dash-update-component", json=_poll_request(dash_app, state, ["calls"])).get_json()["response"]
+    [edit] = next(v for k, v in response.items() if '"layer"' in k)["data"]["ops"]
+    as_tuple = lambda stream_id: tuple(map(int, stream_id.split("-")))  # noqa: E731
+    assert as_tuple(edit[2]) <= as_tuple(body["as_of"])  # already in the body: the browser skips it
+
+
+def test_a_url_of_a_version_the_store_never_had_or_of_another_store_is_404(dash_app, sign_in_as):
+    from engine.wall.model import layer_tag
+
+    live, _ = live_with(5)
+    client = sign_in_as(dash_app.server, "operator")
+    url = layer_store(wall_layout(client), "calls")["urls"]["points"]
+    version, tag = url.rsplit("/", 1)[1].removesuffix(".json").split("-")
+    later = url.replace(f"/{version}-{tag}", f"/{int(version) + 1}-{layer_tag(live.epoch(), 'calls', int(version) + 1)}")
+    assert client.get(later).status_code == 404  # a version the store does not have yet
+    assert client.get(url.replace(tag, "0123456789abcdef")).status_code == 404
+    live_with(5)  # the store flushed and filled again: versions count from 1 again, under a new epoch
+    assert client.get(url).status_code == 404
 
 
 def test_a_screen_that_missed_a_version_is_sent_the_new_urls_to_fetch(dash_app, sign_in_as):
@@ -125,10 +172,10 @@ def test_a_screen_that_missed_a_version_is_sent_the_new_urls_to_fetch(dash_app, 
     client = sign_in_as(dash_app.server, "operator")
     state = first_state()
     live.apply("calls", [many[1].model_copy(update={"status": "closed"})])
-    state = {**state, "versions": {"calls": 999}}  # a version the cache never held: no edits to make from it
+    state = {**state, "stream": "1-0"}  # a position the change stream no longer reaches: no edits to make from it
     layer = next(v for k, v in client.post("/_dash-update-component", json=_poll_request(dash_app, state, ["calls"]))
                  .get_json()["response"].items() if '"layer"' in k)["data"]
-    assert layer["pts"] is None and layer["urls"]["points"].endswith(f"/{layer['v']}-{layer['tag']}.json")
+    assert layer["ops"] is None and layer["urls"]["points"].endswith(f"/{layer['v']}-{layer['tag']}.json")
 
 
 # ---- the routes ----------------------------------------------------------------------------------

@@ -35,8 +35,9 @@ def random_record(rng: random.Random, source: str, rid: str):
                         severity=severity, title=f"q{rid}",
                         details={"magnitude": rng.randint(30, 70) / 10, "region": rng.choice(["Bali", "Lombok"])})
     if kind == "fire":
+        area = rng.choice([None, {"type": "Polygon", "coordinates": [[[115.2, -8.6], [115.3, -8.6], [115.3, -8.7], [115.2, -8.6]]]}])
         return Incident(id=rid, source=source, category=rng.choice(["flood", "traffic_accident"]), reported_at=t,
-                        updated_at=t, status=status, severity=severity, **where)
+                        updated_at=t, status=status, severity=severity, geometry=area, **where)
     if kind == "gauge":
         return Reading(id=rid, source=source, station=f"st{rng.randint(0, 5)}", station_name=rng.choice(["", "Badung"]),
                        quantity="water_level", value=1.0, alert_level=rng.randint(0, 4), observed_at=t)
@@ -55,8 +56,9 @@ def random_record(rng: random.Random, source: str, rid: str):
 
 def expected(live: LiveStore, source: str, now: datetime):
     records = live.raw_records(source)
+    points, shapes = views.layer_geojson(records)
     return (views.wall_tiles(records, now, KPI), views.source_headline(records),
-            views.incident_rows(records, 7, "en"))
+            {"points": len(points["features"]), "shapes": len(shapes["features"])}, views.incident_rows(records, 7, "en"))
 
 
 def kept(agg: SourceTiles, live: LiveStore, source: str, now: datetime):
@@ -212,4 +214,4 @@ def test_several_sources_asked_at_once_equal_each_asked_alone(live):
     change_randomly(rng, live, "a", ids["a"])  # a: one change to replay
     versions = live.versions()
     together = agg.summaries([(s, versions[s]) for s in "abc"], NOW)
-    assert together == {s: expected(live, s, NOW)[:2] for s in "abc"}
+    assert together == {s: expected(live, s, NOW)[:3] for s in "abc"}

@@ -1,10 +1,13 @@
-"""The wall's map data as the browser fetches it: versioned URLs, their bodies (computed
-once per layer version, gzipped, kept in the model's cache) and the messages that tell a
-screen which URL to fetch or which features to edit.
+"""The wall's map data as the browser fetches it: versioned URLs, their bodies and the
+messages that tell a screen which URL to fetch or which features to edit.
 
-A layer URL holds the source, the version and the layer's content tag
-(`model.layer_tag`), so one URL names one content for ever and the browser may cache it
-as immutable; a live store started afresh (versions counting from 1 again) makes new tags.
+A layer URL holds the source, the version and a tag naming the live store's generation
+(`model.layer_tag`): a live store started afresh (versions counting from 1 again) makes
+new tags. Its body is built from the source's records when first fetched (never on a
+poll's path), gzipped and kept in the model's cache for that version; it holds the records
+as of the change-stream id `as_of`, read before them, which is the version's or newer. A
+screen then applies, in order, the edits the polls send (model.layer_edits) that are newer
+than `as_of`, so a body a little newer than its URL's version never goes back in time.
 """
 from __future__ import annotations
 
@@ -18,8 +21,8 @@ from urllib.parse import quote
 import orjson
 
 from engine.geo import boundaries
-from engine.wall.clusters import LayerIndex, Viewport
-from engine.wall.model import LAYER_TTL, FeatureDelta, WallChanges, WallModel, body_key, table_key
+from engine.wall.clusters import LayerIndex, Viewport, point_table
+from engine.wall.model import LAYER_TTL, WallChanges, WallModel, body_key, table_key
 
 DATA_PREFIX = "/wall/data"
 PARTS = ("points", "shapes")
@@ -42,33 +45,31 @@ def boundary_url(kind: str) -> str:
 # ---- messages to a screen ------------------------------------------------------------------
 
 def layer_message(source: str, info: dict, clustered: bool, old_version: int | None = None,
-                  delta: tuple[FeatureDelta, FeatureDelta] | None = None) -> dict:
+                  edits: list | None = None) -> dict:
     """What a screen's layer store holds: the version, how to draw it, the URLs of its data,
-    and, when the screen holds `old_version`, the feature edits that turn it into this one
-    (`pts`/`shp`: the ops of views.features_diff; None: fetch the URL)."""
-    message = {"v": info["v"], "tag": info["tag"], "mode": "clusters" if clustered else "points",
-               "count": info["points"], "from": old_version, "pts": None, "shp": None,
-               "urls": {part: layer_url(part, source, info) for part in ("points", "shapes", "clusters")}}
-    if delta is not None and old_version:
-        points, shapes = delta
-        message["pts"] = None if clustered or points.full is not None else points.ops
-        message["shp"] = None if shapes.full is not None else shapes.ops
-    return message
+    and, when the screen holds `old_version` (`from`), the edits of model.layer_edits that
+    turn it into this one (`ops`; None: fetch the URLs)."""
+    return {"v": info["v"], "tag": info["tag"], "mode": "clusters" if clustered else "points",
+            "count": info["points"], "from": old_version if old_version and edits is not None else None,
+            "ops": edits if old_version else None,
+            "urls": {part: layer_url(part, source, info) for part in ("points", "shapes", "clusters")}}
 
 
 def gone_message() -> dict:
     """A source the store no longer has: the screen empties its layer."""
-    return {"v": 0, "tag": None, "mode": "gone", "count": 0, "from": None, "pts": None, "shp": None, "urls": None}
+    return {"v": 0, "tag": None, "mode": "gone", "count": 0, "from": None, "ops": None, "urls": None}
 
 
 def layer_update(model: WallModel, old_versions: dict[str, int], changes: WallChanges, source: str) -> dict | None:
     """A screen's layer store after `changes`, for a screen that held `old_versions`: the new
-    version's URLs and, for a layer the browser holds whole, the edits of the features that
-    changed; the gone message for a source the store lost; None when the layer is unchanged.
-    The poll (callbacks/wall.py) and the push fan-out (push/fanout.py) both send this."""
+    version's URLs and the edits of the features that changed; the gone message for a source
+    the store lost; None when the layer is unchanged. The poll (callbacks/wall.py) and the
+    push fan-out (push/fanout.py) both send this."""
+    if source in changes.gone:
+        return gone_message()
     info = changes.layer_info.get(source)
     if info is None:
-        return gone_message() if source in changes.layers else None
+        return None
     return layer_message(source, info, model.clustered(info), old_versions.get(source), changes.layers.get(source))
 
 
@@ -84,18 +85,27 @@ def boundary_body(kind: str) -> tuple[bytes, str]:
 
 
 def layer_body(model: WallModel, part: str, source: str, version: int, tag: str) -> bytes | None:
-    """The gzipped FeatureCollection of a layer part at `version` whose content has `tag`, built
-    once per version whichever worker asks first; None when no such layer is at hand."""
-    key = body_key(part, source, version, tag, model.language)
-    body = model.cache.get(key)
+    """The gzipped FeatureCollection of a layer part at `version` (or newer, see the module
+    doc) named by `tag`; None for a version the store never had or a tag not its own."""
+    body = model.cache.get(body_key(part, source, version, tag, model.language))
     if body is not None:
         return body
-    layer = model.stored_layer(source, version)
-    if layer is None or layer["info"]["tag"] != tag:
+    if tag != model.layer_tag(source, version) or not 0 < version <= model.live.versions().get(source, 0):
         return None
-    body = gzip.compress(orjson.dumps(layer[part]), GZIP_LEVEL, mtime=0)
-    model.cache.set(key, body, LAYER_TTL)
-    return body
+    return build_bodies(model, source, version, tag)[part]
+
+
+def build_bodies(model: WallModel, source: str, version: int, tag: str) -> dict[str, bytes]:
+    """Both parts' bodies from one read of the source's records, kept for `version`; beside
+    them, for a layer the server clusters, the compact table its cluster index is built from."""
+    as_of, points, shapes = model.current_layer(source)
+    bodies = {part: gzip.compress(orjson.dumps({**fc, "as_of": as_of}), GZIP_LEVEL, mtime=0)
+              for part, fc in (("points", points), ("shapes", shapes))}
+    kept = {body_key(part, source, version, tag, model.language): body for part, body in bodies.items()}
+    if model.clustered({"points": len(points["features"])}):
+        kept[table_key(source, version, tag, model.language)] = orjson.dumps(point_table(points["features"]))
+    model.cache.set_many(kept, LAYER_TTL)
+    return bodies
 
 
 class ClusterIndexes:
@@ -124,22 +134,24 @@ class ClusterIndexes:
 
 
 def _new_index(model: WallModel, source: str, version: int, tag: str) -> LayerIndex | None:
-    """From the compact point table kept beside the layer when there is one (the features are
-    read only if a view shows single points), else from the layer."""
+    """From the compact point table kept beside the layer's body when there is one (the features
+    are read only if a view shows single points), else from the body."""
     table = model.cache.get(table_key(source, version, tag, model.language))
+    if table is None:
+        if layer_body(model, "points", source, version, tag) is None:
+            return None
+        table = model.cache.get(table_key(source, version, tag, model.language))
     if table is not None:
         return LayerIndex.of_table(orjson.loads(table), lambda: _features(model, source, version, tag))
-    layer = model.stored_layer(source, version)
-    if layer is None or layer["info"]["tag"] != tag:
-        return None
-    return LayerIndex.of(layer["points"]["features"])
+    return LayerIndex.of(_features(model, source, version, tag))
 
 
 def _features(model: WallModel, source: str, version: int, tag: str) -> list[dict]:
-    layer = model.stored_layer(source, version)
-    if layer is None or layer["info"]["tag"] != tag:
+    """The points of the body kept for `version`: the same read as the table beside it."""
+    body = model.cache.get(body_key("points", source, version, tag, model.language))
+    if body is None:
         raise LookupError(f"layer {source} {version} is gone")
-    return layer["points"]["features"]
+    return orjson.loads(gzip.decompress(body))["features"]
 
 
 def clusters_body(index: LayerIndex, view: Viewport, points_zoom: int) -> bytes:

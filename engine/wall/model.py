@@ -3,21 +3,18 @@ what a screen holds to what changed. It knows no Dash and no Flask; the callback
 its answers into `Patch`, `no_update` and grid transactions, the layout calls it for
 a screen's first state.
 
-Every view is computed per source and per data version, once, whichever worker or
-screen asks first (kept in a `Cache`); a change in one source recomputes only that
-source's part. A map layer at a newer version is built from the cached older one by
-replaying the change stream, and a screen holding the previous version gets the edit
-operations of the features that changed. The tiles, headlines and incident rows come
-from per-source aggregates kept in Redis and advanced by the same stream
-(engine/wall/tiles.py): never recomputed from all of a source's records on a change.
+A change costs what changed, not what the store holds. The tiles, headlines, incident
+rows and each layer's feature counts come from per-source aggregates kept in Redis and
+advanced by the change stream (engine/wall/tiles.py), cached per source and version. A
+screen that holds a layer is sent the edits of the records that changed since its
+stream position, read from the stream (`layer_edits`); a screen that holds none fetches
+the layer's URL, whose body is built from the records only then, once per version
+asked for (engine/wall/layers.py). Nothing on the poll's path reads all of a source.
 
-One `WallModel` serves one request: it reads each source's records from Redis at
-most once (the tiles, headline, rows and layer of one version are often computed in
-the same poll).
+One `WallModel` serves one request: it reads each changed record at most once.
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -29,7 +26,6 @@ from engine.live import HEALTH, LiveStore, parts_status
 from engine.records import utcnow
 from engine.source_health import wall_health
 from engine.wall import views
-from engine.wall.clusters import point_table
 from engine.wall.tiles import SourceTiles
 from engine.cache import Cache
 from engine.wall.state import WallState
@@ -38,19 +34,6 @@ LAYER_TTL = 180  # seconds; the slowest wall polls every 60 s
 TILES_TTL = 600
 ROWS_TTL = 3600
 HEALTH_TTL = 600
-
-
-@dataclass
-class FeatureDelta:
-    """How a screen's FeatureCollection becomes the current one: `full` (send it all) or
-    `ops` (edit operations of views.features_diff; empty: nothing to send)."""
-
-    full: dict | None = None
-    ops: list[tuple] = field(default_factory=list)
-
-    @property
-    def empty(self) -> bool:
-        return self.full is None and not self.ops
 
 
 @dataclass
@@ -70,18 +53,17 @@ class WallChanges:
     """What changed since a screen's state. None fields: nothing to send for that part."""
 
     state: WallState
-    layers: dict[str, tuple[FeatureDelta, FeatureDelta]]  # source -> (points, shapes)
+    # source -> the edits of its features since the screen's state (layer_edits; None: fetch the
+    # layer's URL); an empty list for a source the store no longer has
+    layers: dict[str, list | None]
     layer_info: dict[str, dict] = field(default_factory=dict)  # source -> layer_info at its new version
+    gone: set[str] = field(default_factory=set)  # sources the screen holds and the store no longer has
     tiles: dict | None = None
     health: dict | None = None
     grid: dict | None = None  # {"full": rows} or {"upsert", "remove", "limit"}
     # with `health`: the edits turning the screen's health store into it (health_ops), when
     # the screen's one is still cached; None: send `health` whole
     health_ops: list[tuple] | None = None
-
-
-def empty_layer() -> dict:
-    return {"type": "FeatureCollection", "features": []}
 
 
 def map_sources(sources: dict[str, dict]) -> list[str]:
@@ -106,11 +88,10 @@ def table_key(source: str, version: int, tag: str, language: str) -> str:
     return f"wall:pointtable:{source}:{version}:{tag}:{language}"
 
 
-def layer_tag(points: dict, shapes: dict) -> str:
-    """A digest of a layer's content: equal layers (rebuilt by another worker) get equal tags."""
-    h = hashlib.blake2b(orjson.dumps(points), digest_size=8)
-    h.update(orjson.dumps(shapes))
-    return h.hexdigest()
+def layer_tag(epoch: str, source: str, version: int) -> str:
+    """A layer version's name in its URLs: the same in every worker, and new for a live store
+    started afresh (whose versions count from 1 again), so a URL never names two contents."""
+    return hashlib.blake2b(f"{epoch}:{source}:{version}".encode(), digest_size=8).hexdigest()
 
 
 class WallModel:
@@ -119,8 +100,9 @@ class WallModel:
         self.live, self.cache, self.language, self.list_size = live, cache, language, list_size
         self.cluster_above = cluster_above  # a layer of more points is clustered by the server: no feature diffs
         self.kpi = kpi  # engine.analytics.config.KpiConfig: complaint deadlines where a source gives none
-        self._records: dict[str, tuple[str, list[dict]]] = {}
-        self._layers: dict[tuple[str, int], dict] = {}  # cached layers already loaded in this request
+        self._now: dict[tuple[str, str], dict | None] = {}  # records read in this request, by (source, id)
+        self._summaries: dict[tuple[str, int], dict] = {}  # per (source, version): tiles, headline, map counts
+        self._epoch: str | None = None
         self.aggregates = SourceTiles(live, kpi)  # tiles, headlines and rows, kept by the change stream
 
     # ---- a screen's first state ------------------------------------------------------------
@@ -151,15 +133,17 @@ class WallModel:
         # read or cached for it, so names a client sends cannot make work
         gone = {s for s in old if s not in versions and s != HEALTH}
         new = state.model_copy(update={"versions": versions, "minute": minute})
-        infos = {s: self.layer_info(s, versions[s]) for s in changed}
-        layers = {s: self.layer_delta(s, old.get(s), versions[s]) for s in changed if not self.clustered(infos[s])}
-        layers.update({s: (FeatureDelta(full=empty_layer()), FeatureDelta(full=empty_layer())) for s in gone})
-        out = WallChanges(new, layers, layer_info=infos)
+        entries, complete = [], True
+        if changed:  # one read of the change stream, for the map's edits and the incident list
+            entries, new.stream, complete = self.live.changes_since(state.stream)
+        out = WallChanges(new, {s: [] for s in gone}, gone=gone)
 
         tiles = self.tiles(versions, minute)
         tiles_digest = digest(tiles)
         if tiles_digest != state.tiles:
             out.tiles, new.tiles = tiles, tiles_digest
+        out.layer_info = {s: self.layer_info(s, versions[s]) for s in changed}
+        out.layers.update({s: self.layer_edits(s, entries if complete else None, out.layer_info[s]) for s in changed})
 
         if versions.get(HEALTH) != old.get(HEALTH) or clock_due:
             out.health = self.health(self.live.sources())
@@ -173,13 +157,12 @@ class WallModel:
                 out.health_ops = None if held is None else health_ops(held, out.health)
 
         if changed:
-            out.grid = self._grid_changes(state.stream, versions, new)
+            out.grid = self._grid_changes(entries if complete else None, versions)
         return out
 
-    def _grid_changes(self, stream: str, versions: dict[str, int], new: WallState) -> dict | None:
-        entries, newest, complete = self.live.changes_since(stream)
-        new.stream = newest
-        if not complete:
+    def _grid_changes(self, entries: list[dict] | None, versions: dict[str, int]) -> dict | None:
+        """None `entries`: the stream no longer reaches back to the screen's state."""
+        if entries is None:
             return {"full": self.incident_rows(versions)}
         if not entries:
             return None
@@ -201,14 +184,6 @@ class WallModel:
         raw = self.cache.get(f"wall:health:{held}") if held else None
         return orjson.loads(raw) if raw is not None else None
 
-    def _read(self, source: str) -> tuple[str, list[dict]]:
-        """(as_of, records) of a source: `as_of` is the change-stream head read before
-        the records, so they hold every change up to it."""
-        if source not in self._records:
-            as_of = self.live.stream_head()
-            self._records[source] = (as_of, self.live.raw_records(source))
-        return self._records[source]
-
     def _cached(self, key: str, ttl: int, compute):
         raw = self.cache.get(key)
         if raw is not None:
@@ -217,118 +192,96 @@ class WallModel:
         self.cache.set(key, orjson.dumps(value), ttl)
         return value
 
-    def _layer_key(self, source: str, version: int) -> str:
-        return f"wall:layer:{source}:{version}:{self.language}"
+    # ---- map layers -----------------------------------------------------------------------
+    def epoch(self) -> str:
+        if self._epoch is None:
+            self._epoch = self.live.epoch()
+        return self._epoch
 
-    def _cached_layer(self, source: str, version: int | None) -> dict | None:
-        if not version:
-            return None
-        if (source, version) not in self._layers:
-            raw = self.cache.get(self._layer_key(source, version))
-            if raw is None:
-                return None
-            self._layers[(source, version)] = orjson.loads(raw)
-        return self._layers[(source, version)]
-
-    def _info_key(self, source: str, version: int) -> str:
-        return f"wall:layerinfo:{source}:{version}:{self.language}"
+    def layer_tag(self, source: str, version: int) -> str:
+        return layer_tag(self.epoch(), source, version)
 
     def layer_info(self, source: str, version: int) -> dict:
-        """What a screen needs to fetch a layer: {"v", "tag" (a digest of its content, so a URL
-        holding it names one content forever), "points", "shapes" (feature counts)}; kept apart
-        from the layer itself so that reading it costs a few bytes."""
-        raw = self.cache.get(self._info_key(source, version)) if version else None
-        if raw is not None:
-            return orjson.loads(raw)
-        return self.layer(source, version)["info"]
+        """What a screen needs to fetch a layer: {"v", "tag" (see layer_tag), "points", "shapes"
+        (feature counts, kept with the source's tiles by the change stream)}; nothing of the
+        layer itself is read or built."""
+        if not version:
+            return {"v": 0, "tag": None, "points": 0, "shapes": 0}
+        counts = self.summaries([(source, version)], current_minute())[(source, version)]["map"]
+        return {"v": version, "tag": self.layer_tag(source, version), **counts}
 
     def clustered(self, info: dict) -> bool:
         return self.cluster_above is not None and info["points"] > self.cluster_above
 
-    def stored_layer(self, source: str, version: int) -> dict | None:
-        """The layer at `version` if that is the source's current version or one still cached;
-        None for any other (a made-up or long-gone version is never built)."""
-        hit = self._cached_layer(source, version)
-        if hit is not None:
-            return hit
-        current = self.live.versions().get(source)
-        return self.layer(source, version) if current == version and version > 0 else None
+    def current_layer(self, source: str) -> tuple[str, dict, dict]:
+        """(as_of, points, shapes) of a source now: `as_of` is the change-stream head read before
+        the records, so they hold every change up to it (engine/wall/layers.py builds the bodies
+        the browser fetches from this, once per version asked for)."""
+        as_of = self.live.stream_head()
+        points, shapes = views.layer_geojson(self.live.raw_records(source), self.language)
+        return as_of, points, shapes
 
-    def _keep_beside(self, source: str, built: dict) -> None:
-        """What screens fetch of a new layer without reading all of it again: its shapes (few,
-        gzipped) and, when the server clusters it, the compact table its cluster index is built from."""
-        info = built["info"]
-        key = body_key("shapes", source, info["v"], info["tag"], self.language)
-        self.cache.set(key, gzip.compress(orjson.dumps(built["shapes"]), 6, mtime=0), LAYER_TTL)
-        if self.clustered(info):
-            self.cache.set(table_key(source, info["v"], info["tag"], self.language),
-                           orjson.dumps(point_table(built["points"]["features"])), LAYER_TTL)
-
-    def layer(self, source: str, version: int) -> dict:
-        """A source's map layer at `version`: {"points", "shapes", "as_of", "info"}, cached.
-
-        A newer version is built from the cached previous one by replaying the changes
-        after its `as_of` (work scales with what changed); replaying a change twice is
-        harmless because the current record is read."""
-        hit = self._cached_layer(source, version)
-        if hit is not None and "info" in hit:  # (a layer cached by an older release has no info: built again)
-            return hit
-        base = self._cached_layer(source, version - 1) if version > 1 else None
-        built = self._replay(base, source) if base is not None else None
-        if built is None:
-            as_of, records = self._read(source)
-            points, shapes = views.layer_geojson(records, self.language)
-            built = {"points": points, "shapes": shapes, "as_of": as_of}
-        built["info"] = {"v": version, "tag": layer_tag(built["points"], built["shapes"]),
-                         "points": len(built["points"]["features"]), "shapes": len(built["shapes"]["features"])}
-        self.cache.set(self._layer_key(source, version), orjson.dumps(built), LAYER_TTL)
-        self.cache.set(self._info_key(source, version), orjson.dumps(built["info"]), LAYER_TTL)
-        self._keep_beside(source, built)
-        self._layers[(source, version)] = built
-        return built
-
-    def _replay(self, base: dict, source: str) -> dict | None:
-        entries, newest, complete = self.live.changes_since(base["as_of"])
-        if not complete:
+    def layer_edits(self, source: str, entries: list[dict] | None, info: dict) -> list | None:
+        """The edits of a source's features since the screen's stream position, one per record that
+        changed: ["u", uid, rev, point feature or None, shape feature or None] or ["d", uid, rev],
+        `rev` being the stream id of the record's last change seen. They hold each record as it is
+        now, so a screen applies them in order to the features it holds, skipping those not newer
+        than the body it fetched (its `as_of`). None: the stream no longer reaches back, or so much
+        changed that fetching the layer is cheaper."""
+        if entries is None:
             return None
-        ids = list(dict.fromkeys(e["i"] for e in entries if e["s"] == source))
-        records = self.live.get_many([(source, i) for i in ids])
-        uids = {f"{source}:{i}" for i in ids}
-        points, shapes = views.layer_geojson([r for r in records if r is not None], self.language)
-        return {"points": views.replace_features(base["points"], uids, points["features"]),
-                "shapes": views.replace_features(base["shapes"], uids, shapes["features"]), "as_of": newest}
+        revs = {e["i"]: e["at"] for e in entries if e["s"] == source}
+        if len(revs) > max(20, (info["points"] + info["shapes"]) // 4):
+            return None
+        clustered = self.clustered(info)
+        edits = []
+        for (rid, rev), rec in zip(revs.items(), self.records_now([(source, i) for i in revs])):
+            uid = f"{source}:{rid}"
+            if rec is None:
+                edits.append(["d", uid, rev])
+            elif rec["kind"] != "price":
+                point, shape = views.record_features(rec, self.language)
+                edits.append(["u", uid, rev, None if clustered else point, shape])
+        return edits
 
-    def layer_delta(self, source: str, old_version: int | None, version: int) -> tuple[FeatureDelta, FeatureDelta]:
-        """(points, shapes) of a source's layer at `version` for a screen holding
-        `old_version`: the edit operations when that version is still cached, else in full."""
-        new = self.layer(source, version)
-        old = self._cached_layer(source, old_version)
-        if old is None:
-            return FeatureDelta(full=new["points"]), FeatureDelta(full=new["shapes"])
-        return tuple(_delta(old[which], new[which]) for which in ("points", "shapes"))
+    def records_now(self, pairs: list[tuple[str, str]]) -> list[dict | None]:
+        """The current records of (source, id) pairs, read once per request (None: gone)."""
+        missing = [p for p in dict.fromkeys(pairs) if p not in self._now]
+        if missing:
+            self._now.update(zip(missing, self.live.get_many(missing)))
+        return [self._now[p] for p in pairs]
 
+    # ---- tiles ------------------------------------------------------------------------------
     def tiles(self, versions: dict[str, int], minute: int) -> dict:
-        """The KPI tiles and each source's headline number, as the wall's tiles store holds them.
+        """The KPI tiles and each source's headline number, as the wall's tiles store holds them."""
+        current = sorted((s, v) for s, v in versions.items() if s != HEALTH)
+        summaries = self.summaries(current, minute)
+        parts, headlines = [], {}
+        for sv in current:
+            parts.append(summaries[sv]["tiles"])
+            if summaries[sv]["headline"]:
+                headlines[sv[0]] = summaries[sv]["headline"]
+        return {"tiles": views.merge_tiles(parts), "headlines": headlines}
+
+    def summaries(self, wanted: list[tuple[str, int]], minute: int) -> dict[tuple[str, int], dict]:
+        """Per (source, version): {"tiles", "headline", "map": its layer's feature counts}.
 
         Per source and version and minute, cached (one read for all sources); a source not
         cached yet is read from its kept aggregate (engine/wall/tiles.py), which costs what
         changed since, not what the source holds."""
-        current = sorted((s, v) for s, v in versions.items() if s != HEALTH)
-        keys = [f"wall:summary:{s}:{v}:{minute}" for s, v in current]
+        todo = [sv for sv in wanted if sv not in self._summaries]
+        keys = [f"wall:sum:{s}:{v}:{minute}" for s, v in todo]
         found = self.cache.get_many(keys) if keys else []
-        now = datetime.fromtimestamp(minute * 60, tz=timezone.utc)
-        missing = [(sv, key) for sv, key, raw in zip(current, keys, found) if raw is None]
-        kept = self.aggregates.summaries([sv for sv, _ in missing], now) if missing else {}
-        computed = {key: {"tiles": kept[s][0], "headline": kept[s][1]} for (s, _), key in missing}
-        parts, headlines = [], {}
-        for (source, _), key, raw in zip(current, keys, found):
-            summary = computed[key] if raw is None else orjson.loads(raw)
-            parts.append(summary["tiles"])
-            if summary["headline"]:
-                headlines[source] = summary["headline"]
-        if computed:
-            self.cache.set_many({k: orjson.dumps(v) for k, v in computed.items()}, TILES_TTL)
-        return {"tiles": views.merge_tiles(parts), "headlines": headlines}
+        missing = [sv for sv, raw in zip(todo, found) if raw is None]
+        self._summaries.update({sv: orjson.loads(raw) for sv, raw in zip(todo, found) if raw is not None})
+        if missing:
+            now = datetime.fromtimestamp(minute * 60, tz=timezone.utc)
+            kept = self.aggregates.summaries(missing, now)
+            computed = {sv: kept[sv[0]]._asdict() for sv in missing}
+            self._summaries.update(computed)
+            self.cache.set_many({f"wall:sum:{s}:{v}:{minute}": orjson.dumps(value)
+                                 for (s, v), value in computed.items()}, TILES_TTL)
+        return {sv: self._summaries[sv] for sv in wanted}
 
     def _source_rows(self, source: str, version: int) -> list[dict]:
         return self._cached(f"wall:rows:{source}:{version}:{self.list_size}:{self.language}", ROWS_TTL,
@@ -342,17 +295,12 @@ class WallModel:
     def rows_for(self, pairs: list[tuple[str, str]]) -> tuple[list[dict], list[str]]:
         """Rows for changed incidents and the uids of those gone (or no longer incidents)."""
         upsert, remove = [], []
-        for (source, rid), rec in zip(pairs, self.live.get_many(pairs)):
+        for (source, rid), rec in zip(pairs, self.records_now(pairs)):
             if rec is None:
                 remove.append(f"{source}:{rid}")
             elif rec["kind"] == "incident":
                 upsert.append(views.incident_row(rec, self.language))
         return upsert, remove
-
-
-def _delta(old: dict, new: dict) -> FeatureDelta:
-    ops = views.features_diff(old["features"], new["features"])
-    return FeatureDelta(full=new) if ops is None else FeatureDelta(ops=ops)
 
 
 def health_ops(old: dict, new: dict) -> list[tuple] | None:

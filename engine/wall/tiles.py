@@ -17,7 +17,8 @@ rebuilt from the source's records when missing, made for another `kpi` block, or
 far behind the change stream):
 - `{p}:tiles:{source}:c`      hash  counter -> n; `_as_of` (stream id the aggregate has
                                      every change up to), `_ver` (the source's version
-                                     then), `_form` (what it was made with)
+                                     then), `_form` (what it was made with); `mp`, `ms`
+                                     count the source's map points and shapes
 - `{p}:tiles:{source}:k`      hash  record id -> its contribution (compact JSON)
 - `{p}:tiles:{source}:z:{n}`  zset  record id -> time (rows, calls, emerg, quake),
                                      resolution deadline (due), minus alert level (galert)
@@ -29,6 +30,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 import orjson
 
@@ -36,7 +38,7 @@ from engine.live import LiveStore
 from engine.records import OPEN_STATUSES
 from engine.wall import views
 
-FORM = 1  # bump when a contribution's meaning changes: aggregates of another form are rebuilt
+FORM = 2  # bump when a contribution's meaning changes: aggregates of another form are rebuilt
 REPLAY_LIMIT = 2000  # more changes than this behind: rebuild from the records
 ZSETS = ("rows", "calls", "emerg", "due", "quake", "galert")
 REFS = ("sa", "sw")
@@ -147,19 +149,22 @@ def _ts(value: str) -> float:
 
 
 def contribution(rec: dict, kcfg=None) -> dict:
-    """What one record adds to its source's tiles and headline (see the module doc)."""
+    """What one record adds to its source's tiles, headline and map counts (see the module doc)."""
     kind = rec["kind"]
-    if kind == "incident":
-        return _incident(rec, kcfg)
-    if kind == "reading":
-        return _reading(rec)
-    if kind == "position":
-        boat = rec.get("vehicle_type") == "boat"
-        fishing = boat and bool((rec.get("details") or {}).get("engaged_in_fishing"))
-        return {"c": ["pos"] + (["boat"] if boat else []) + (["fish"] if fishing else [])}
     if kind == "price":
         return {"p": orjson.dumps([rec["commodity"], rec["market"], rec["date"], rec["value"]]).decode()}
-    return {}
+    if kind == "incident":
+        out = _incident(rec, kcfg)
+    elif kind == "reading":
+        out = _reading(rec)
+    elif kind == "position":
+        boat = rec.get("vehicle_type") == "boat"
+        fishing = boat and bool((rec.get("details") or {}).get("engaged_in_fishing"))
+        out = {"c": ["pos"] + (["boat"] if boat else []) + (["fish"] if fishing else [])}
+    else:
+        out = {"c": []}
+    out["c"] += ["mp"] * views.has_point(rec) + ["ms"] * views.has_shape(rec)  # the map layer's points, shapes
+    return out if out["c"] or len(out) > 1 else {}
 
 
 def _incident(rec: dict, kcfg) -> dict:
@@ -209,6 +214,12 @@ def encode(c: dict) -> str:
     return orjson.dumps(c).decode() if c else ""
 
 
+class Summary(NamedTuple):
+    tiles: list[dict]
+    headline: dict | None
+    map: dict  # {"points", "shapes"}: the features of the source's map layer
+
+
 class SourceTiles:
     """The aggregates of every source in one live store, for one `kpi` block."""
 
@@ -227,10 +238,10 @@ class SourceTiles:
             self._scripts[name] = self.live.r.register_script(text)
         return self._scripts[name]
 
-    def summary(self, source: str, version: int, now: datetime, reply: list | None = None) -> tuple[list[dict], dict | None]:
-        """(tiles at `now`, headline) of a source whose version is at least `version`, as
-        views.wall_tiles and views.source_headline over its records give them. Brings the
-        aggregate up first: replays the source's changes since it, or builds it. `reply`:
+    def summary(self, source: str, version: int, now: datetime, reply: list | None = None) -> Summary:
+        """(tiles at `now`, headline, map counts) of a source whose version is at least `version`, as
+        views.wall_tiles, views.source_headline and views.layer_geojson over its records give
+        them. Brings the aggregate up first: replays the source's changes since it, or builds it. `reply`:
         the summary script's answer when it was already asked (see `summaries`)."""
         window = _window(now)
         for attempt in range(4):
@@ -240,13 +251,13 @@ class SourceTiles:
             if reply[0] == b"replay":
                 reply = self._replay(source, reply[1:], window)
             if reply[0] == b"tiles":
-                return self._tiles(source, reply[1:]), self._headline(reply[1:])
+                return Summary(self._tiles(source, reply[1:]), self._headline(reply[1:]), _map_counts(reply[1]))
             if reply[0] == b"build":
                 self.build(source)
             reply = None
         raise RuntimeError(f"the tiles of {source} could not be read")  # never seen: three builds in a row moved
 
-    def summaries(self, wanted: list[tuple[str, int]], now: datetime) -> dict[str, tuple[list[dict], dict | None]]:
+    def summaries(self, wanted: list[tuple[str, int]], now: datetime) -> dict[str, Summary]:
         """`summary` of several sources, asked in one round trip (a minute's tick asks every source)."""
         pipe = self.live.r.pipeline(transaction=False)
         script, window = self._script("summary", _SUMMARY), _window(now)
@@ -357,6 +368,11 @@ def _counters(flat: list[bytes]) -> dict[str, int]:
     """A HGETALL's flat reply of the counters hash, without its `_` fields."""
     pairs = zip(flat[::2], flat[1::2])
     return {k.decode(): int(v) for k, v in pairs if not k.startswith(b"_")}
+
+
+def _map_counts(flat: list[bytes]) -> dict[str, int]:
+    n = _counters(flat)
+    return {"points": n.get("mp", 0), "shapes": n.get("ms", 0)}
 
 
 def _by_severity(n: dict[str, int], prefix: str) -> dict[str, int]:

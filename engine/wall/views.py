@@ -65,17 +65,34 @@ def _point_properties(rec: dict, language: str) -> dict:
     return props
 
 
+def has_point(rec: dict) -> bool:
+    """A record drawn on the map: located, and not a price."""
+    return rec.get("lat") is not None and rec["kind"] != "price"
+
+
+def has_shape(rec: dict) -> bool:
+    """A drawn record with a line or area besides its point."""
+    return has_point(rec) and bool(rec.get("geometry")) and rec["geometry"].get("type") != "Point"
+
+
+def record_features(rec: dict, language: str = "id") -> tuple[dict | None, dict | None]:
+    """(point feature, shape feature) of one record; None where it has none."""
+    if not has_point(rec):
+        return None, None
+    props = _point_properties(rec, language)
+    point = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [rec["lon"], rec["lat"]]}, "properties": props}
+    return point, ({"type": "Feature", "geometry": rec["geometry"], "properties": props} if has_shape(rec) else None)
+
+
 def layer_geojson(records: Iterable[dict], language: str = "id") -> tuple[dict, dict]:
-    """(points, shapes) FeatureCollections of one source's live records, in uid order
-    so that two versions of a layer can be diffed (see `layer_patch`)."""
+    """(points, shapes) FeatureCollections of one source's live records."""
     points, shapes = [], []
-    for rec in sorted(records, key=lambda r: r["id"]):  # == uid order within one source
-        if rec.get("lat") is None or rec["kind"] == "price":
-            continue
-        props = _point_properties(rec, language)
-        points.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [rec["lon"], rec["lat"]]}, "properties": props})
-        if rec.get("geometry") and rec["geometry"].get("type") != "Point":
-            shapes.append({"type": "Feature", "geometry": rec["geometry"], "properties": props})
+    for rec in records:
+        point, shape = record_features(rec, language)
+        if point is not None:
+            points.append(point)
+        if shape is not None:
+            shapes.append(shape)
     return {"type": "FeatureCollection", "features": points}, {"type": "FeatureCollection", "features": shapes}
 
 
@@ -299,29 +316,6 @@ def _add_n(merged: dict | None, detail: dict) -> dict:
 
 
 # ---- incident list ---------------------------------------------------------------------
-
-def replace_features(collection: dict, uids: set[str], features: list[dict]) -> dict:
-    """`collection` with the features of `uids` replaced by `features` (uid order kept)."""
-    kept = [f for f in collection["features"] if f["properties"]["uid"] not in uids]
-    merged = sorted(kept + features, key=lambda f: f["properties"]["uid"])
-    return {"type": "FeatureCollection", "features": merged}
-
-
-def features_diff(old: list[dict], new: list[dict]) -> list[tuple] | None:
-    """Edit operations turning `old` into `new` (both in uid order): ('del', i),
-    ('ins', j, feature) and ('set', j, feature), to apply in that order. None when
-    a full resend is cheaper."""
-    old_index = {f["properties"]["uid"]: i for i, f in enumerate(old)}
-    new_uids = {f["properties"]["uid"] for f in new}
-    ops: list[tuple] = [("del", i) for uid, i in sorted(old_index.items(), key=lambda kv: -kv[1]) if uid not in new_uids]
-    for j, feature in enumerate(new):
-        i = old_index.get(feature["properties"]["uid"])
-        if i is None:
-            ops.append(("ins", j, feature))
-        elif old[i] != feature:
-            ops.append(("set", j, feature))
-    return None if len(ops) > max(20, len(new) // 4) else ops
-
 
 def incident_row(rec: dict, language: str = "id", now: datetime | None = None) -> dict:
     reported = _time(rec["reported_at"]).astimezone(WITA)

@@ -71,3 +71,8 @@ def test_a_new_incident_arrives_as_an_edit_of_the_layer_the_browser_holds(start_
     live.apply("bulk", incidents[3:])
     page.wait_for_function("document.querySelectorAll('path.dmy-marker').length === 4", timeout=30_000)
     assert len(fetched) == 1
+
+    # a removal and an update: edits again, applied to the copy the browser holds
+    live.apply("bulk", [incidents[0].model_copy(update={"severity": "low"})], removals=["n1"])
+    page.wait_for_function("document.querySelectorAll('path.dmy-marker').length === 3", timeout=30_000)
+    assert len(fetched) == 1

@@ -46,9 +46,9 @@ def test_the_change_starts_from_the_state_a_freshly_loaded_screen_holds(live):
     assert change["to"]["versions"]["calls"] == version and "screen" not in change["to"]
     layer = change["out"]["layers"]["calls"]  # the layer message the poll sends (engine.wall.layers)
     assert layer["v"] == version and layer["from"] == screen.versions["calls"]
-    [insert] = layer["pts"]  # the edits of views.features_diff: only the new feature travels
-    assert insert[0] == "ins" and "calls:second" in json.dumps(insert) and "calls:first" not in json.dumps(insert)
-    assert layer["shp"] == []  # no shape changed
+    [insert] = layer["ops"]  # the edits of model.layer_edits: only the new feature travels
+    assert insert[:2] == ["u", "calls:second"] and "calls:first" not in json.dumps(insert)
+    assert insert[4] is None  # it has no shape
     assert [r["uid"] for r in change["out"]["grid"]["upsert"]] == ["calls:second"]
     assert change["out"]["tiles"]["tiles"][0]["value"] == 2
 
