@@ -75,7 +75,7 @@ def timed(parts: dict[str, float], name: str, method):
 def model(live: LiveStore, cache: RedisCache, parts: dict[str, float]) -> WallModel:
     m = WallModel(live, cache, "id", LIST_SIZE, KpiConfig())
     m.tiles = timed(parts, "tiles", m.tiles)
-    m.layer_delta = timed(parts, "layers", m.layer_delta)
+    m.layer_edits = timed(parts, "layers", m.layer_edits)
     m._grid_changes = timed(parts, "grid", m._grid_changes)
     return m
 
