@@ -241,3 +241,22 @@ def test_acknowledging_in_the_console_stops_the_alarm_on_the_wall(wall_app, kios
     finally:
         desk_context.close()
         wall_context.close()
+
+
+def test_on_a_scene_without_the_map_the_banner_covers_no_panel(wall_app, browser):
+    """Over the map the banner floats on the map's corner; on the tiles-only scene it takes a
+    place of its own above the tiles, which move down."""
+    app, feed, _ = wall_app
+    context, page = _page(browser)
+    try:
+        page.goto(app.screen_url())
+        page.wait_for_selector("#wall-main")
+        page.goto(f"{app.base_url}/wall?scene=kpi")
+        page.wait_for_selector("#wall-main[data-scene=kpi]")
+        feed.write_bytes(calls_csv(("T0", "Informasi", 3), ("T1", "Kebakaran rumah", 1)))
+        page.wait_for_selector("[role=alert] .alarm-row[data-uid='calls:T1']", timeout=BUDGET_MS)
+        banner = page.locator("[role=alert]").bounding_box()
+        first_tile = page.locator(".tiles > .tile").first.bounding_box()
+        assert banner["height"] > 0 and banner["y"] + banner["height"] <= first_tile["y"] + 1, (banner, first_tile)
+    finally:
+        context.close()
