@@ -40,6 +40,10 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
     return say("age.days", Math.floor(seconds / 86400));
   }
 
+  function ringSize() {
+    return Math.round(3 * (parseFloat(getComputedStyle(document.documentElement).fontSize) || 16));
+  }
+
   function level(value) {
     return LEVELS.indexOf(value) >= 0 ? value : "info";
   }
@@ -196,7 +200,7 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
       const pane = (context && context.hideout && context.hideout.pane) || "markerPane";
       const html = '<span class="dmy-pulse-ring" data-uid="' + escape(p.uid) + '"></span>';
       return L.marker(latlng, {pane: pane, interactive: false, keyboard: false,
-        icon: L.divIcon({html: html, className: "dmy-pulse level-" + level(p.level), iconSize: L.point(48, 48)})});
+        icon: L.divIcon({html: html, className: "dmy-pulse level-" + level(p.level), iconSize: L.point(ringSize(), ringSize())})});
     },
 
     /* For tests and the kiosk's own checks: what the wall is doing about alarms. */

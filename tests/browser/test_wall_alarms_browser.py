@@ -144,6 +144,9 @@ def test_a_critical_call_alarms_the_wall_until_acknowledged(wall_app, kiosk_brow
         assert banner.is_visible()
         assert "KRITIS" in banner.inner_text() and "Kebakaran rumah" in banner.inner_text()
         assert page.locator(".dmy-pulse .dmy-pulse-ring[data-uid='calls:T1']").count() == 1
+        ring_in_rem = page.evaluate("document.querySelector('.dmy-pulse').getBoundingClientRect().width / "
+                                    "parseFloat(getComputedStyle(document.documentElement).fontSize)")
+        assert abs(ring_in_rem - 3) < 0.1  # sized in rem: it grows with the screen, up to 4K
         assert page.locator(TILE.replace("{key}", "calls_hour")).get_attribute("data-alarm") == "critical"
         page.wait_for_function("window.dmy.alarms.status().tones >= 1", timeout=5000)
         assert status(page)["sounding"] == "critical"
@@ -193,6 +196,9 @@ def test_the_wall_says_when_the_browser_blocks_sound(wall_app, browser):
         notice.wait_for(state="visible", timeout=5000)
         assert "Suara diblokir browser" in notice.inner_text()
         assert status(page)["audio"] == "suspended"
+        # its muted-speaker sign is drawn (a mask of the text's colour), not an emoji a kiosk may lack a font for
+        icon = page.evaluate("getComputedStyle(document.querySelector('#wall-sound-notice'), '::before').maskImage")
+        assert icon.startswith('url("data:image/svg+xml'), icon
     finally:
         context.close()
 
