@@ -59,6 +59,14 @@ DOMAINS: dict[str, tuple[str, str]] = {
 }
 
 
+def known_categories(values: list[str]) -> list[str]:
+    """`values` when each is a category of CATEGORIES; a configuration validator's error otherwise."""
+    for c in values:
+        if c not in CATEGORIES:
+            raise ValueError(f"unknown category {c!r} (see engine/taxonomy.py)")
+    return values
+
+
 def domain_of(category: str) -> str:
     entry = CATEGORIES.get(category)
     return entry[0] if entry else "other"

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from engine.records import STATUSES, Severity
-from engine.taxonomy import CATEGORIES, DOMAINS
+from engine.taxonomy import DOMAINS, known_categories
 
 LEVELS = ("info", "warning", "critical")
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
@@ -144,10 +144,7 @@ class Match(_Strict):
     @field_validator("category")
     @classmethod
     def _categories(cls, v):
-        for c in v:
-            if c not in CATEGORIES:
-                raise ValueError(f"unknown category {c!r} (see engine/taxonomy.py)")
-        return v
+        return known_categories(v)
 
     @field_validator("status", mode="before")
     @classmethod

@@ -18,6 +18,8 @@ from typing import Annotated, Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from engine.taxonomy import known_categories
+
 PANELS = ("map", "incidents", "tiles", "cctv", "prices", "gauges")
 Panel = Literal["map", "incidents", "tiles", "cctv", "prices", "gauges"]
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"
@@ -52,12 +54,7 @@ class Scene(_Strict):
     @field_validator("categories")
     @classmethod
     def _categories(cls, v):
-        from engine.taxonomy import CATEGORIES
-
-        for c in v:
-            if c not in CATEGORIES:
-                raise ValueError(f"unknown category {c!r} (see engine/taxonomy.py)")
-        return v
+        return known_categories(v)
 
     @field_validator("map")
     @classmethod
