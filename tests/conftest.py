@@ -164,3 +164,27 @@ def sign_in_as():
         return client
 
     return make
+
+
+# ---- the Dash app on a configuration of a test module's own -------------------------------------
+
+def dash_app_on(tmp_path_factory, redis_url: str, prefix: str, wall: str = "poll_seconds: 1"):
+    """Yield the app (`app.app`) with the process-wide handles reading a configuration of its own:
+    the given Redis under `prefix`, a SQLite history in a temporary folder, the `wall` block's
+    YAML (one line per key). For a module-scoped `dash_app` fixture: `yield from dash_app_on(...)`."""
+    from damamaya import runtime
+
+    cfg = tmp_path_factory.mktemp("cfg") / "config.yaml"
+    wall_block = "".join(f"  {line.strip()}\n" for line in wall.splitlines() if line.strip())
+    cfg.write_text(f"redis:\n  url: {redis_url}\n  prefix: {prefix}\n"
+                   f"database:\n  url: sqlite:///{cfg.parent}/h.sqlite\nwall:\n{wall_block}")
+    handles = (runtime.config, runtime.redis_client, runtime.live, runtime.history)
+    os.environ["DAMAMAYA_CONFIG"] = str(cfg)
+    for f in handles:
+        f.cache_clear()
+    import app as app_module
+
+    yield app_module.app
+    os.environ.pop("DAMAMAYA_CONFIG")
+    for f in handles:
+        f.cache_clear()

@@ -7,6 +7,7 @@ import pytest
 from engine.wall import views
 from engine.live import LiveStore
 from engine.records import Incident, Price, Reading
+from tests.conftest import dash_app_on
 
 NOW = datetime(2026, 11, 27, 4, 30, tzinfo=timezone.utc)
 
@@ -88,20 +89,7 @@ def test_rows_newest_first_and_limited():
 
 @pytest.fixture(scope="module")
 def dash_app(tmp_path_factory, embedded_redis_url):
-    import os
-
-    cfg = tmp_path_factory.mktemp("cfg") / "config.yaml"
-    cfg.write_text(f"redis:\n  url: {embedded_redis_url}\n  prefix: walltest\n"
-                   f"database:\n  url: sqlite:///{cfg.parent}/h.sqlite\nwall:\n  poll_seconds: 1\n")
-    os.environ["DAMAMAYA_CONFIG"] = str(cfg)
-    from damamaya import runtime
-
-    for f in (runtime.config, runtime.redis_client, runtime.live, runtime.history):
-        f.cache_clear()
-    import app as app_module
-
-    yield app_module.app
-    os.environ.pop("DAMAMAYA_CONFIG")
+    yield from dash_app_on(tmp_path_factory, embedded_redis_url, "walltest")
 
 
 def _poll_request(app, state, sources):

@@ -7,26 +7,14 @@ import pytest
 
 from engine.alerts import open_alerts
 from engine.alerts.alarms import Firing
+from tests.conftest import dash_app_on
 
 PREFIX = "wallalarmtest"
 
 
 @pytest.fixture(scope="module")
 def dash_app(tmp_path_factory, embedded_redis_url):
-    import os
-
-    cfg = tmp_path_factory.mktemp("cfg") / "config.yaml"
-    cfg.write_text(f"redis:\n  url: {embedded_redis_url}\n  prefix: {PREFIX}\n"
-                   f"database:\n  url: sqlite:///{cfg.parent}/h.sqlite\nwall:\n  poll_seconds: 1\n")
-    os.environ["DAMAMAYA_CONFIG"] = str(cfg)
-    from damamaya import runtime
-
-    for f in (runtime.config, runtime.redis_client, runtime.live, runtime.history):
-        f.cache_clear()
-    import app as app_module
-
-    yield app_module.app
-    os.environ.pop("DAMAMAYA_CONFIG")
+    yield from dash_app_on(tmp_path_factory, embedded_redis_url, PREFIX)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 from engine.live import LiveStore
 from engine.records import Incident
 from engine.wall.clusters import LayerIndex, Viewport
+from tests.conftest import dash_app_on
 from tests.test_wall import _poll_request, first_state  # the wall poll as the browser sends it
 
 LIST_SIZE = 100  # both 100 and 10,000 incidents fill the incident list: only the map could make a difference
@@ -20,23 +21,8 @@ NOW = datetime.now(timezone.utc)
 
 @pytest.fixture(scope="module")
 def dash_app(tmp_path_factory, embedded_redis_url):
-    import os
-
-    cfg = tmp_path_factory.mktemp("cfg") / "config.yaml"
-    cfg.write_text(f"redis:\n  url: {embedded_redis_url}\n  prefix: mapdatatest\n"
-                   f"database:\n  url: sqlite:///{cfg.parent}/h.sqlite\n"
-                   f"wall:\n  poll_seconds: 1\n  incident_list_size: {LIST_SIZE}\n  cluster_above: 20000\n")
-    os.environ["DAMAMAYA_CONFIG"] = str(cfg)
-    from damamaya import runtime
-
-    for f in (runtime.config, runtime.redis_client, runtime.live, runtime.history):
-        f.cache_clear()
-    import app as app_module
-
-    yield app_module.app
-    os.environ.pop("DAMAMAYA_CONFIG")
-    for f in (runtime.config, runtime.redis_client, runtime.live, runtime.history):
-        f.cache_clear()
+    wall = f"poll_seconds: 1\nincident_list_size: {LIST_SIZE}\ncluster_above: 20000"
+    yield from dash_app_on(tmp_path_factory, embedded_redis_url, "mapdatatest", wall)
 
 
 def incident(i: int, **kw) -> Incident:
