@@ -9,11 +9,11 @@ made-up values get `BadInput`, never a computation.
 from __future__ import annotations
 
 import math
-import pickle
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterator
 
+from pydantic import TypeAdapter
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, SQLAlchemyError
 
@@ -81,6 +81,10 @@ class HistoryTimeline:
     granularity: str
 
 
+REPORT = TypeAdapter(KP.Report)
+AREA_VALUES = TypeAdapter(dict[str, float | None])
+
+
 class AnalyticsService:
     def __init__(self, engine: Engine, kpi_config: KpiConfig, cache: Cache | None = None):
         self.engine, self.kpi_config, self.cache = engine, kpi_config, cache
@@ -89,28 +93,29 @@ class AnalyticsService:
     # ---- /kpi ------------------------------------------------------------------------------
     def kpi_report(self, period: str, as_of: datetime) -> KP.Report:
         period = check_period(period)
-        return self._cached(f"kpi:report:{period}:{int(as_of.timestamp())}",
+        return self._cached(f"kpi:report:{period}:{int(as_of.timestamp())}", REPORT,
                             lambda: KP.compute(self.engine, self.kpi_config, period, as_of))
 
     def area_values(self, metric: str, level: str, period: str, as_of: datetime) -> dict[str, float | None]:
         metric, level = check_area(metric, level)
         period = check_period(period)
-        return self._cached(f"kpi:area:{metric}:{level}:{period}:{int(as_of.timestamp())}",
+        return self._cached(f"kpi:area:{metric}:{level}:{period}:{int(as_of.timestamp())}", AREA_VALUES,
                             lambda: KP.area_values(self.engine, self.kpi_config, metric, level, period, as_of))
 
-    def _cached(self, key: str, compute):
-        """The cache is a help, not a need: the screen still works (uncached) when it fails."""
+    def _cached(self, key: str, shape: TypeAdapter, compute):
+        """Kept as JSON of `shape` (never pickle: what Redis holds is read as data, not run).
+        The cache is a help, not a need: the screen still works (uncached) when it fails."""
         if self.cache is not None:
             try:
                 hit = self.cache.get(key)
                 if hit is not None:
-                    return pickle.loads(hit)  # noqa: S301 - our own Redis, our own writes
-            except Exception:  # noqa: BLE001
+                    return shape.validate_json(hit)
+            except Exception:  # noqa: BLE001 - a stale or foreign entry: computed again
                 pass
         value = compute()
         if self.cache is not None:
             try:
-                self.cache.set(key, pickle.dumps(value), REPORT_TTL)
+                self.cache.set(key, shape.dump_json(value), REPORT_TTL)
             except Exception:  # noqa: BLE001
                 pass
         return value
