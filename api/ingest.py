@@ -113,12 +113,15 @@ def ingest(source: str):
     if problem:
         return _answer(401, error=problem)
     delivery = request.headers["X-Damamaya-Delivery"]
-    first = _first_delivery(ctx, source, delivery, rules.window_seconds)
-    if first is None:
-        return _answer(503, error="cannot note the delivery id now (Redis and the database are down); retry later")
-    if not first:
-        return _answer(409, error=f"delivery {delivery} was taken before")
     result = parse_safely(adapter, body)
+    # the id is taken only by a delivery with something to store: one refused whole (422)
+    # may be sent again, corrected, under the same id
+    if result.records:
+        first = _first_delivery(ctx, source, delivery, rules.window_seconds)
+        if first is None:
+            return _answer(503, error="cannot note the delivery id now (Redis and the database are down); retry later")
+        if not first:
+            return _answer(409, error=f"delivery {delivery} was taken before")
     now = utcnow()
     stored = writer.write(result, now)
     _note_health(ctx, source, writer, stored, now)

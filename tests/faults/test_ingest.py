@@ -124,6 +124,16 @@ def test_nothing_usable_is_422_with_the_reasons_kept(ingest):
     assert post(client, garbage, headers(garbage)).status_code == 422
 
 
+def test_a_delivery_refused_whole_may_come_again_corrected_under_its_id(ingest):
+    client, _, history = ingest
+    bad = body_of({"status": "open"})
+    assert post(client, bad, headers(bad, delivery="fix-7")).status_code == 422
+    good = body_of(request_of(7))
+    assert post(client, good, headers(good, delivery="fix-7")).status_code == 202
+    assert post(client, good, headers(good, delivery="fix-7")).status_code == 409  # taken now
+    assert history.count("warga") == 1
+
+
 def test_no_secret_in_the_environment_refuses_every_delivery(ingest, monkeypatch):
     client, _, history = ingest
     monkeypatch.delenv("DMY_TEST_PUSH_SECRET")
