@@ -58,7 +58,7 @@ def prices_csv():
 
 @blueprint.get("/openapi.json")
 def openapi_json():
-    cfg = runtime.config().public
+    cfg = runtime.public_config()
     body = orjson.dumps(openapi.document(cfg))
     response = Response(body, mimetype="application/json")
     response.set_etag(digest(body))
@@ -73,7 +73,7 @@ def not_found(rest: str):
 # ---- serving ----------------------------------------------------------------------------------
 
 def _serve(name: str, mimetype: str, build):
-    cfg = runtime.config().public
+    cfg = runtime.public_config()
     now = datetime.now(timezone.utc)
     try:
         query = params.parse_query(request.args, params.endpoint_params(name, cfg))

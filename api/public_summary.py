@@ -17,7 +17,7 @@ PAGE_KINDS = {"incident", "reading", "price"}  # a source of positions only has 
 def summary_for(language: str) -> dict:
     """The page's data with its `etag` (changes exactly when the data does). Raises RedisError when
     the live store is down and nothing is cached."""
-    cfg = runtime.config().public
+    cfg = runtime.public_config()
     live = runtime.live()
     body, etag = PublicCache(live, cfg).get(f"summary:{language}", lambda: orjson.dumps(build(live, cfg, language)))
     return {**orjson.loads(body), "etag": etag}

@@ -22,7 +22,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Iterable
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from engine.geo import boundaries
 from engine.prices import change as price_change
@@ -58,8 +58,17 @@ class PublicConfig(BaseModel):
             raise ValueError(f"unknown domain {unknown[0]!r}; domains are: {', '.join(DOMAINS)}")
         return value
 
+    # the key of the public ids (public_id): a server secret, set by the web side (`keyed`), never in the file
+    _id_key: bytes = PrivateAttr(default=b"")
+
     def source_allowed(self, source: str) -> bool:
         return self.sources is None or source in self.sources
+
+    def keyed(self, key: bytes) -> "PublicConfig":
+        """This configuration with the key public ids are made with."""
+        out = self.model_copy()
+        out._id_key = key
+        return out
 
 
 # ---- places ----------------------------------------------------------------------------
@@ -119,9 +128,10 @@ def known_area(area: str) -> bool:
 
 # ---- records -----------------------------------------------------------------------------
 
-def public_id(rec: dict) -> str:
-    """A stable id that does not show the source's own record id."""
-    return hashlib.blake2b(f"{rec['source']}:{rec['id']}".encode(), digest_size=8).hexdigest()
+def public_id(rec: dict, key: bytes) -> str:
+    """A stable id that does not show the source's own record id, keyed with a server secret:
+    whoever knows or guesses a source's ids (ticket numbers) cannot find their public records."""
+    return hashlib.blake2b(f"{rec['source']}:{rec['id']}".encode(), digest_size=8, key=key[:64]).hexdigest()
 
 
 def is_warning(rec: dict) -> bool:
@@ -140,7 +150,7 @@ def public_incident(rec: dict, cfg: PublicConfig, language: str = "id") -> dict 
         return None
     category = rec["category"]
     return {
-        "id": public_id(rec), "source": rec["source"], "domain": rec.get("domain") or "other",
+        "id": public_id(rec, cfg._id_key), "source": rec["source"], "domain": rec.get("domain") or "other",
         "category": category, "category_label": category_label(category, language),
         "severity": rec.get("severity") or "medium", "status": rec.get("status") or "new",
         "open": rec.get("status") in OPEN_STATUSES,

@@ -36,6 +36,20 @@ def test_incidents_geojson_are_public_records_at_desa_points(client, fresh_cache
         assert str(lat) not in body and str(lon) not in body
 
 
+def test_public_ids_are_keyed_with_a_server_secret_and_stable(client, fresh_cache, public_env):
+    """Knowing a source's record ids (ticket numbers) does not find their public records: the id is
+    keyed with a secret of the server's, not a plain hash of source and id anyone could compute."""
+    import hashlib
+
+    _, by_source, _ = public_env
+    first = client.get("/api/v1/incidents.geojson?limit=5000").get_json()["features"]
+    again = client.get("/api/v1/incidents.geojson?limit=5000").get_json()["features"]
+    assert [f["properties"]["id"] for f in first] == [f["properties"]["id"] for f in again]
+    published = {f["properties"]["id"] for f in first}
+    plain = {hashlib.blake2b(f"{s}:{r.id}".encode(), digest_size=8).hexdigest() for s, recs in by_source.items() for r in recs}
+    assert published and not published & plain
+
+
 @pytest.mark.parametrize("query,check", [
     ("kind=complaint", lambda row: row["domain"] == "complaint"),
     ("category=waste", lambda row: row["category"] == "waste"),
