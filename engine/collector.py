@@ -42,7 +42,7 @@ from engine.geo import boundaries
 from engine.history import History
 from engine.live import LiveStore
 from engine.pipeline import (HISTORY_ERRORS, LIVE_ERRORS, STICKY_DOMAINS, PartsReport, ResultWriter, Slow,
-                             call_with_deadline, keep_live, parse_safely, short_error)
+                             call_with_deadline, keep_live, parse_safely, replay_into_history, short_error)
 from engine.records import utcnow
 from engine.spool import Spool
 
@@ -52,6 +52,7 @@ log = logging.getLogger("damamaya.collector")
 
 # How often a watched file source's file is looked at (a stat) between polls.
 WATCH_SECONDS = 0.2
+ADOPT_EVERY = 60.0  # seconds between two looks for spools of retired identities
 
 
 def next_delay(interval: float, failures: int, max_backoff: float, rng: random.Random | None = None) -> float:
@@ -84,6 +85,20 @@ def stable_identity(spool_dir: str | Path, key: str) -> tuple[str, object]:
             continue
         return name, handle
     raise RuntimeError(f"no free collector identity in {spool_dir}")
+
+
+def _unheld(lock: Path) -> bool:
+    """True when no process holds the identity whose lock file this is (a spool without one
+    was never a stable identity's: not ours to take)."""
+    if not lock.exists():
+        return False
+    with open(lock, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return True
 
 
 def file_safe(owner: str) -> str:
@@ -314,6 +329,8 @@ class Collector:
         self.threads: list[threading.Thread] = []
         self.polling: set[str] = set()
         self.identity_lock = None  # the flock of a stable identity, held while the process lives
+        self.kpi = kpi
+        self._next_adoption = 0.0
 
     def start(self) -> None:
         boundaries()  # loaded now, not by the first poll that brings located records (a burst waits for it)
@@ -430,6 +447,9 @@ class Collector:
                 self.parts.history_failed(short_error(exc), now)
         for writer in self.writers:
             writer.replay_soon()
+        if self.identity_lock is not None and time.monotonic() >= self._next_adoption:
+            self._next_adoption = time.monotonic() + ADOPT_EVERY
+            self.adopt_orphan_spools()
         try:
             if not self.live.is_marked_alive():
                 self.refill(now)
@@ -440,6 +460,31 @@ class Collector:
                     runner.publish_health(True)
         except LIVE_ERRORS as exc:
             log.debug("live store unreachable: %s", exc)
+
+    def adopt_orphan_spools(self) -> int:
+        """Replay into history the spools beside this one whose identity no collector holds (a
+        configuration changed, so the identity did): nobody else would. Sources polled here are
+        then resynced to the live store from history. Returns the entries replayed."""
+        folder, total = self.spool.path.parent, 0
+        for path in sorted(folder.glob("*.sqlite")):
+            if path == self.spool.path or not _unheld(path.with_suffix(".lock")):
+                continue
+            orphan = Spool(path)
+            try:
+                if not orphan.backlog():
+                    continue
+                done = replay_into_history(orphan, self.history, self.kpi)
+            except HISTORY_ERRORS as exc:
+                log.warning("spool %s of a retired identity: history unavailable (%s); retrying", path.name, short_error(exc))
+                continue
+            finally:
+                orphan.close()
+            total += sum(done.values())
+            log.info("spool %s of a retired identity: %d entries replayed into history", path.name, sum(done.values()))
+            for writer in self.writers:
+                if writer.source in done:
+                    writer.live_behind = True  # the caretaker brings its live copy up from history
+        return total
 
     def refill(self, now: datetime) -> int:
         """Redis came back empty (or is new): describe the sources, fill each source the

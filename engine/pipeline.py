@@ -166,6 +166,34 @@ class Stored:
     live_count: int | None = None
 
 
+def replay_into_history(spool: Spool, history: History, kpi=None) -> dict[str, int]:
+    """Replay a spool nobody writes any more (its collector's identity is gone: a changed
+    configuration or host) into history alone, in order: entries per source replayed. The live
+    store is then brought up from history by the collector that polls those sources now. An
+    entry history refuses is kept aside, as in ResultWriter.replay."""
+    from engine.analytics import update_rollups
+
+    done: dict[str, int] = {}
+
+    def apply(entry: Entry) -> None:
+        try:
+            if entry.kind == "outage_started":
+                history.outage_started(entry.source, entry.at, entry.body.get("error", ""))
+            elif entry.kind == "outage_ended":
+                history.outage_ended(entry.source, entry.at)
+            else:
+                applied = history.apply(entry.source, entry.records, entry.at)
+                history.add_rejects(entry.source, entry.rejects, entry.at)
+                update_rollups(history, applied.changed, kpi)
+        except REFUSED_ERRORS as exc:
+            log.error("history refuses entry %d of %s (%s); kept aside", entry.seq, spool.path, short_error(exc))
+            spool.bury(entry, short_error(exc))
+        done[entry.source] = done.get(entry.source, 0) + 1
+
+    spool.drain(apply)
+    return done
+
+
 @dataclass
 class ResultWriter:
     """Stores one source's results. Used by the collector for each poll and by the

@@ -356,3 +356,43 @@ def test_a_push_only_source_is_not_polled(live, sqlite_history):
     collector = Collector(make_adapters(config), live, sqlite_history)
     assert set(collector.runners) == {"both", "demo"}
     assert set(collector.descriptions) == {"warga", "both", "demo"}  # still listed on /sources
+
+
+def test_a_spool_left_by_a_retired_identity_is_replayed_by_the_collector_running_now(feed_server, live, sqlite_history, tmp_path):
+    """The configuration changed while history was down: the old identity's spool is nobody's any
+    more. The collector running now replays it into history and brings the live store up from
+    there; a spool whose identity a running collector holds is left to that collector."""
+    from engine.collector import file_safe, stable_identity
+    from engine.records import Incident
+    from engine.spool import Spool
+
+    folder = tmp_path / "spool"
+    now = utcnow().replace(microsecond=0)
+    quakes = [Incident(id=f"q{i}", source="quake", category="earthquake", reported_at=now, updated_at=now) for i in range(3)]
+
+    def identity_with_backlog(key: str, records: list):
+        name, lock = stable_identity(folder, key)
+        spool = Spool(folder / f"{file_safe(name)}.sqlite")
+        spool.append("quake", "outage_started", now, {"error": "timeout"})
+        spool.append_batch("quake", now, records, [])
+        spool.close()
+        return spool, lock
+
+    retired, retired_lock = identity_with_backlog("old configuration", quakes[:2])
+    retired_lock.close()  # its process is gone
+    running, running_lock = identity_with_backlog("another host's collector", quakes[2:])
+    name, lock = stable_identity(folder, "this configuration")
+    collector = Collector([quake_runner(feed_server.serve("/q.json", QUAKE), live, sqlite_history).adapter], live,
+                          sqlite_history, spool=Spool(folder / f"{file_safe(name)}.sqlite"))
+    collector.identity_lock = lock
+    try:
+        assert collector.adopt_orphan_spools() == 2  # its outage and its batch
+        assert sqlite_history.count("quake") == 2
+        assert sqlite_history.outages("quake") and Spool(retired.path).backlog() == 0
+        assert Spool(running.path).backlog() == 2  # held by a running collector: not ours
+        assert collector.writers[0].live_behind
+        collector.care_once()
+        assert {r.id for r in live.records("quake")} >= {"q0", "q1"}
+    finally:
+        running_lock.close()
+        lock.close()
