@@ -88,6 +88,7 @@ window.dmy = window.dmy || {};
     bindPopup: function (feature, layer) {
       const p = feature.properties;
       if (!p || !p.title) return;
+      if (p.uid && p.kind === "incident") layer.on("click", function () { window.dmy.wall.openIncident(p.uid); });
       // a function: the words are looked up when the tooltip opens, from the catalog wall.js was sent
       layer.bindTooltip(function () {
         const cat = p.siaga !== undefined ? word("siaga." + p.siaga) : (p.cat || "");

@@ -112,6 +112,16 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
       return [values, details, ages, classes, chips, summary, clock];
     },
 
+    // a person who may open /insiden (#wall.links, layouts/wall.py) opens an incident from the
+    // list or the map in a tab of its own; on a wall screen nothing happens
+    openIncident: function (uid) {
+      const wall = document.getElementById("wall");
+      if (uid && wall && wall.classList.contains("links")) {
+        window.open("/insiden?uid=" + encodeURIComponent(uid).replace(/%3A/g, ":"), "_blank", "noopener");
+      }
+      return window.dash_clientside.no_update;
+    },
+
     applyGridChanges: function (changes) {
       const nu = window.dash_clientside.no_update;
       if (!changes) return nu;

@@ -140,6 +140,13 @@ def register(app) -> None:
     )
 
     app.clientside_callback(
+        "function(cell) { return window.dmy.wall.openIncident(cell && cell.rowId); }",
+        Output("wall-incidents", "className"),
+        Input("wall-incidents", "cellClicked"),
+        prevent_initial_call=True,
+    )
+
+    app.clientside_callback(
         "function(changes) { return window.dmy.wall.applyGridChanges(changes); }",
         Output("wall-incidents", "id"),
         Input("wall-grid-changes", "data"),

@@ -117,6 +117,15 @@ def _flag(value) -> bool:
     return _last(value).lower() in ("1", "true", "yes")
 
 
+def _may_open_incidents() -> bool:
+    """The signed-in person may open /insiden: the list's rows and the map's markers open it
+    (assets/wall.js); never on a wall screen, whose role may not."""
+    from security import resolve
+    from security.roles import may_open
+
+    return may_open(resolve().role, "insiden")
+
+
 def _layer_names(value) -> set[str] | None:
     names = {n for n in _last(value).split(",") if n}
     return names or None
@@ -176,4 +185,4 @@ def layout(controls=None, layers=None, scene=None, playlist=None, **_query):
             ], className="wall-side"),
         ], className=scene_parts.main_class(config.scenes.scenes[shown].panels), id="wall-main", **{"data-scene": shown}),
         html.Footer(id="wall-sources", className="wall-sources"),
-    ], className="wall" + ("" if show_controls else " kiosk"), id="wall")
+    ], className="wall" + ("" if show_controls else " kiosk") + (" links" if _may_open_incidents() else ""), id="wall")

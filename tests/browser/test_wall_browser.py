@@ -108,3 +108,38 @@ def test_a_source_title_is_shown_as_text_and_never_runs(start_app, page, tmp_pat
     label = page.locator(".leaflet-control-layers-overlays label")
     label.first.wait_for(timeout=30_000)
     assert HOSTILE in label.first.inner_text()
+
+
+def test_a_dispatcher_opens_an_incident_from_the_wall_and_a_wall_screen_cannot(start_app, browser, tmp_path):
+    """A person who may open /insiden opens the incident of a row in a tab of its own; a wall
+    screen's rows open nothing (its role may not see private details)."""
+    feed = tmp_path / "autogempa.json"
+    feed.write_bytes(autogempa(datetime.now(timezone.utc), -8.6571, 115.2167, "4.1"))
+    app = start_app({"language": "id", "wall": {"poll_seconds": POLL_SECONDS},
+                     "sources": {"gempa": {"adapter": "bmkg-quake", "title": "BMKG Gempa", "path": str(feed),
+                                           "interval": SOURCE_INTERVAL, "stale_after": 60, "live_hours": 48}}})
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    try:
+        page = context.new_page()
+        app.sign_in(page, "dispatcher")
+        page.wait_for_selector("#wall.links .wall-grid .ag-row", timeout=30_000)
+        with context.expect_page(timeout=10_000) as opened:
+            page.click(".wall-grid .ag-row .ag-cell")
+        incident = opened.value
+        incident.wait_for_load_state()
+        assert "/insiden?uid=gempa:" in incident.url
+        assert "Pusat gempa di darat Denpasar" in incident.content()  # the record itself, from history
+    finally:
+        context.close()
+
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    try:
+        page = context.new_page()
+        page.goto(app.screen_url())
+        page.wait_for_selector(".wall-grid .ag-row", timeout=30_000)
+        assert page.locator("#wall.links").count() == 0
+        page.click(".wall-grid .ag-row .ag-cell")
+        page.wait_for_timeout(500)
+        assert len(context.pages) == 1
+    finally:
+        context.close()
