@@ -6,8 +6,8 @@ In one process, on an embedded Redis of its own: N live incidents in one source 
 small gauge source beside it), a screen's first state, then `repeats` times: one incident
 changes, and the first screen to poll (a new `WallModel`, the shared Redis cache, as a
 web request has them) asks what changed. Printed per N, p50 / p95 in ms:
-- first poll: all of `WallModel.changes` (map layers included);
-- its parts: tiles + headlines, grid rows, map layers;
+- first poll: all of `WallModel.changes` (the map's edits included);
+- its parts: tiles + headlines, grid rows, map edits;
 - main's way for the tiles + headline: every record of the changed source read and the
   views computed over them (what `WallModel` did per data version before);
 - the same poll without the map layers (the rest: tiles, headlines, grid rows, health);
@@ -95,7 +95,7 @@ def measure(client: redis.Redis, n: int, repeats: int) -> dict:
     live, cache = LiveStore(client, PREFIX), RedisCache(client, PREFIX)
     incidents = fill(live, n, rng)
     loading: dict[str, float] = {}
-    state = model(live, cache, loading).snapshot("b" * 32).state  # a screen loads the wall: kept tiles built, layers cached
+    state = model(live, cache, loading).snapshot("b" * 32).state  # a screen loads the wall: kept tiles built
     polls, parts_seen, before, grid_rows, pings = [], [], [], [], []
     for i in range(repeats):
         changed = incidents[rng.randrange(n)]
