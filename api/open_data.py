@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api import cap, openapi, params
 from api.cache import PublicCache, digest
+from api.public_summary import public_config
 from damamaya import runtime
 from engine.analytics.export import neutralize
 from engine.history import records
@@ -58,7 +59,7 @@ def prices_csv():
 
 @blueprint.get("/openapi.json")
 def openapi_json():
-    cfg = runtime.public_config()
+    cfg = public_config()
     body = orjson.dumps(openapi.document(cfg))
     response = Response(body, mimetype="application/json")
     response.set_etag(digest(body))
@@ -73,7 +74,7 @@ def not_found(rest: str):
 # ---- serving ----------------------------------------------------------------------------------
 
 def _serve(name: str, mimetype: str, build):
-    cfg = runtime.public_config()
+    cfg = public_config()
     now = datetime.now(timezone.utc)
     try:
         query = params.parse_query(request.args, params.endpoint_params(name, cfg))

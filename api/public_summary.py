@@ -3,6 +3,7 @@ most once per `public.cache_seconds` for every visitor (api/cache.py), whatever 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 
 import orjson
 
@@ -14,10 +15,24 @@ from engine.public import PublicConfig, summary
 PAGE_KINDS = {"incident", "reading", "price"}  # a source of positions only has nothing for the page
 
 
+def public_config() -> PublicConfig:
+    """The `public` block with the key its public ids are made with: a secret made once in the
+    history database, the same for every worker (engine.public.public_id)."""
+    cfg = runtime.config()
+    return cfg.public.keyed(_public_id_key(cfg.database.url))
+
+
+@lru_cache(maxsize=8)
+def _public_id_key(database_url: str) -> bytes:
+    from security.principal import accounts
+
+    return accounts().secret("public-ids").encode()
+
+
 def summary_for(language: str) -> dict:
     """The page's data with its `etag` (changes exactly when the data does). Raises RedisError when
     the live store is down and nothing is cached."""
-    cfg = runtime.public_config()
+    cfg = public_config()
     live = runtime.live()
     body, etag = PublicCache(live, cfg).get(f"summary:{language}", lambda: orjson.dumps(build(live, cfg, language)))
     return {**orjson.loads(body), "etag": etag}

@@ -1,7 +1,7 @@
 """The process-wide handles a web worker or collector needs, built once, lazily."""
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from functools import cache
 
 import redis
 
@@ -34,15 +34,3 @@ def live():
     cfg = config()
     return LiveStore(redis_client(), cfg.redis.prefix, cfg.collector.change_stream_length, cfg.collector.reject_list_length)
 
-
-def public_config():
-    """The `public` block with the key its public ids are made with: a secret made once in the
-    history database, the same for every worker (engine.public.public_id)."""
-    return config().public.keyed(_public_id_key(config().database.url))
-
-
-@lru_cache(maxsize=8)
-def _public_id_key(database_url: str) -> bytes:
-    from security.principal import accounts
-
-    return accounts().secret("public-ids").encode()
