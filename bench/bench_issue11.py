@@ -1,6 +1,6 @@
 """Issue 11's table in one command: each figure beside its floor measured in the same run.
 
-    .venv/bin/python bench/bench_issue11.py [--quakes 10] [--incidents 10000] [--push-screens 0]
+    .venv/bin/python bench/bench_issue11.py [--quakes 10] [--incidents 10000] [--push-screens 0] [--only-idle]
 
 Floors, measured here: an empty Dash callback on gunicorn with the wall's workers and
 threads (bench/floors.py), a bare SSE echo on uvicorn read by the same headless Chromium
@@ -265,14 +265,15 @@ def quake_config(path: Path, push: bool) -> dict:
 
 # ---- the app without sources: polls, 10,000 incidents -----------------------------------------
 
-def measure_polls(app: App, polls: int, incidents: int) -> dict:
-    from data_sources.demo import random_point
-    from engine.records import Incident
+def quiet_sources(app: App) -> list[str]:
+    app.live.describe_sources({"bench": {"title": "bench", "kinds": ["incident"], "interval": 5, "stale_after": 600}})
+    app.live.apply("bench", [])
+    return ["bench"]
 
-    live = app.live
-    live.describe_sources({"bench": {"title": "bench", "kinds": ["incident"], "interval": 5, "stale_after": 600}})
-    live.apply("bench", [])
-    sources = ["bench"]
+
+def measure_idle(app: App, polls: int) -> dict:
+    """The idle poll of one signed-in wall, and idle polls per second over 20 and 100 connections."""
+    sources = quiet_sources(app)
 
     async def run():
         http = app.http()
@@ -289,9 +290,19 @@ def measure_polls(app: App, polls: int, incidents: int) -> dict:
         idle = await sequential_ms(http, body, polls)
         logins = sign_in(app.base, app.config["database"]["url"], 4)
         make = lambda: Http("127.0.0.1", app.port, *random.choice(logins))  # noqa: E731
-        return state, idle, await per_second(make, body, 20, 5), await per_second(make, body, 100, 5)
+        return idle, await per_second(make, body, 20, 5), await per_second(make, body, 100, 5)
 
-    state, idle, c20, c100 = asyncio.run(run())
+    idle, c20, c100 = asyncio.run(run())
+    return {"idle": pct(idle, 50), "c20": c20, "c100": c100}
+
+
+def measure_polls(app: App, polls: int, incidents: int) -> dict:
+    from data_sources.demo import random_point
+    from engine.records import Incident
+
+    live = app.live
+    out = measure_idle(app, polls)
+    sources = ["bench"]
 
     before = live.r.info("memory")["used_memory"]
     rng = random.Random(7)
@@ -325,8 +336,8 @@ def measure_polls(app: App, polls: int, incidents: int) -> dict:
         return layout_ms, layout_bytes, changed
 
     layout_ms, layout_bytes, changed = asyncio.run(after_bulk())
-    return {"idle": pct(idle, 50), "c20": c20, "c100": c100, "memory": memory, "layout_ms": pct(layout_ms, 50),
-            "layout_bytes": layout_bytes, "changed": pct(changed, 50)}
+    return {**out, "memory": memory, "layout_ms": pct(layout_ms, 50), "layout_bytes": layout_bytes,
+            "changed": pct(changed, 50)}
 
 
 def measure_demo_bytes(app: App, seconds: float) -> dict:
@@ -379,6 +390,7 @@ def main() -> int:
     parser.add_argument("--demo-seconds", type=float, default=40)
     parser.add_argument("--push-screens", type=int, default=0, help="also run bench_push with this many screens")
     parser.add_argument("--only-demo", action="store_true", help="only the bytes per poll while the demo runs")
+    parser.add_argument("--only-idle", action="store_true", help="only the idle-poll rows and their floor")
     args = parser.parse_args()
 
     from damamaya.redis_server import EmbeddedRedis
@@ -400,6 +412,12 @@ def main() -> int:
             return 0
         print("floor: empty Dash callback ...", file=sys.stderr)
         results["floor"] = measure_floor_dash(tmp, workers, threads, args.polls)
+        if args.only_idle:
+            app = App(tmp, redis_url, "quiet", {"sources": {}})
+            with app.running():
+                results["polls"] = measure_idle(app, args.polls)
+            print_idle_rows(results)
+            return 0
         print("floor: bare SSE echo in chromium ...", file=sys.stderr)
         results["sse"] = measure_sse_floor(tmp, 30)
         for push in (True, False):
@@ -430,6 +448,34 @@ def main() -> int:
     return 0
 
 
+def idle_rows(floor: dict, polls: dict) -> list[tuple]:
+    return [
+        ("idle poll, one client (204)", f"p50 {polls['idle']:.2f} ms", f"empty Dash callback p50 {floor['p50']:.2f} ms",
+         f"{polls['idle'] / floor['p50']:.2f}x"),
+        ("idle polls per second, 20 connections", f"{polls['c20']:.0f}/s", f"{floor['c20']:.0f}/s",
+         f"{polls['c20'] / floor['c20']:.2f}x"),
+        ("idle polls per second, 100 connections", f"{polls['c100']:.0f}/s", f"{floor['c100']:.0f}/s",
+         f"{polls['c100'] / floor['c100']:.2f}x"),
+    ]
+
+
+def print_rows(rows: list[tuple]) -> None:
+    widths = [max(len(str(row[i])) for row in rows) for i in range(4)]
+    head = ("figure", "measured", "floor (same run)", "ratio")
+    print()
+    print(" | ".join(h.ljust(w) for h, w in zip(head, widths)))
+    print("-+-".join("-" * w for w in widths))
+    for row in rows:
+        print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+
+
+def print_idle_rows(r: dict) -> None:
+    print_rows(idle_rows(r["floor"], r["polls"]))
+    web = yaml.safe_load((ROOT / "config.yaml").read_text())["web"]
+    print(f"\n{os.cpu_count()} cores; gunicorn {web['workers']} workers x {web['threads']} threads for the app and the "
+          f"floor; load average {os.getloadavg()[0]:.1f} at the end")
+
+
 def print_table(r: dict, args) -> None:
     floor, sse, polls, demo = r["floor"], r["sse"], r["polls"], r["demo"]
     sse50 = pct(sse, 50)
@@ -441,12 +487,7 @@ def print_table(r: dict, args) -> None:
         ("live store written -> wall shows it (Chromium, push)", fmt_ms(r["wall1"]["live"]),
          f"bare SSE echo {fmt_ms(sse)}", f"{pct(r['wall1']['live'], 50) / sse50:.1f}x / "
          f"{pct(r['wall1']['live'], 95) / max(pct(sse, 95), 1e-9):.1f}x"),
-        ("idle poll, one client (204)", f"p50 {polls['idle']:.2f} ms", f"empty Dash callback p50 {floor['p50']:.2f} ms",
-         f"{polls['idle'] / floor['p50']:.2f}x"),
-        ("idle polls per second, 20 connections", f"{polls['c20']:.0f}/s", f"{floor['c20']:.0f}/s",
-         f"{polls['c20'] / floor['c20']:.2f}x"),
-        ("idle polls per second, 100 connections", f"{polls['c100']:.0f}/s", f"{floor['c100']:.0f}/s",
-         f"{polls['c100'] / floor['c100']:.2f}x"),
+        *idle_rows(floor, polls),
         (f"1 of {args.incidents:,} incidents changed: first screen's poll", f"p50 {polls['changed']:.1f} ms (client-side)",
          f"empty Dash callback {floor['p50']:.2f} ms", f"{polls['changed'] / floor['p50']:.1f}x (tiles: bench of the tiles work)"),
         (f"/wall layout with {args.incidents:,} live incidents", f"{polls['layout_bytes'] / 1e3:.0f} KB, {polls['layout_ms']:.0f} ms",
@@ -466,13 +507,7 @@ def print_table(r: dict, args) -> None:
     else:
         rows.append(("1,000 screens: store written -> screen (p95)", "see bench/bench_push.py --screens 1000", "-", "-"))
     rows.append(("unchanged feed CPU, ingest burst", "see the feeds bench (bench/)", "-", "-"))
-    widths = [max(len(str(row[i])) for row in rows) for i in range(4)]
-    head = ("figure", "measured", "floor (same run)", "ratio")
-    print()
-    print(" | ".join(h.ljust(w) for h, w in zip(head, widths)))
-    print("-+-".join("-" * w for w in widths))
-    for row in rows:
-        print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+    print_rows(rows)
     web = yaml.safe_load((ROOT / "config.yaml").read_text())["web"]
     print("bytes per poll while the demo runs, mean by output: "
           + ", ".join(f"{k} {v:.0f} B" for k, v in demo["parts"].items()))
