@@ -1,0 +1,125 @@
+"""The wall's idle check, GET /wall/idle (api/wall_idle.py): the counters the wall poll compares,
+answered 304 while the tag a screen holds is current; a change moves them to exactly what the
+poll then moves the wall's state to, so a wall that compares them never misses a change. Only
+wall roles and signed-in wall screens get it; the route writes the screen's heartbeat."""
+from datetime import datetime, timezone
+
+import pytest
+
+from engine.alerts.live import OpsLive
+from engine.live import LiveStore
+from engine.records import Incident
+from engine.wall.idle import read_counters
+from tests.test_wall import _poll_request, first_state  # the wall poll as the browser sends it
+
+PREFIX = "idletest"
+
+
+@pytest.fixture(scope="module")
+def dash_app(tmp_path_factory, embedded_redis_url):
+    import os
+
+    cfg = tmp_path_factory.mktemp("cfg") / "config.yaml"
+    cfg.write_text(f"redis:\n  url: {embedded_redis_url}\n  prefix: {PREFIX}\n"
+                   f"database:\n  url: sqlite:///{cfg.parent}/h.sqlite\nwall:\n  poll_seconds: 1\n")
+    os.environ["DAMAMAYA_CONFIG"] = str(cfg)
+    from damamaya import runtime
+
+    for f in (runtime.config, runtime.redis_client, runtime.live, runtime.history):
+        f.cache_clear()
+    import app as app_module
+
+    yield app_module.app
+    os.environ.pop("DAMAMAYA_CONFIG")
+    for f in (runtime.config, runtime.redis_client, runtime.live, runtime.history):
+        f.cache_clear()
+
+
+def incident(rid: str) -> Incident:
+    t = datetime.now(timezone.utc)
+    return Incident(id=rid, source="calls", category="fire", reported_at=t, updated_at=t, lat=-8.65, lon=115.22)
+
+
+@pytest.fixture
+def live(dash_app) -> LiveStore:
+    from damamaya import runtime
+
+    store: LiveStore = runtime.live()
+    store.r.flushdb()
+    store.describe_sources({"calls": {"title": "112", "kinds": ["incident"], "interval": 1}})
+    store.apply("calls", [incident("c1")])
+    return store
+
+
+def screen_client(app, name: str):
+    from security.principal import accounts
+
+    client = app.server.test_client()
+    assert client.get(f"/screen/{accounts().add_screen(name)}").status_code in (302, 303)
+    return client
+
+
+def test_an_idle_check_is_a_304_until_a_change_and_then_names_what_the_poll_brings(dash_app, live, sign_in_as):
+    state = first_state()
+    client = sign_in_as(dash_app.server, "operator")
+
+    first = client.get("/wall/idle")
+    assert first.status_code == 200 and first.headers["Cache-Control"] == "no-store"
+    assert first.get_json()["versions"] == state["versions"]  # what the wall holds: nothing newer
+    tag = first.headers["ETag"]
+    quiet = client.get("/wall/idle", headers={"If-None-Match": tag})
+    assert quiet.status_code == 304 and quiet.data == b"" and quiet.headers["ETag"] == tag
+
+    live.apply("calls", [incident("c2")])
+    moved = client.get("/wall/idle", headers={"If-None-Match": tag})
+    assert moved.status_code == 200 and moved.headers["ETag"] != tag
+    counters = moved.get_json()
+    assert counters["versions"] != state["versions"]  # the wall sees it is behind and runs its poll
+    poll = client.post("/_dash-update-component", json=_poll_request(dash_app, state, ["calls"]))
+    assert poll.status_code == 200
+    response = poll.get_json()["response"]
+    assert [r["uid"] for r in response["wall-grid-changes"]["data"]["upsert"]] == ["calls:c2"]
+    # after that poll the wall holds exactly the counters it was told: its next check is idle again
+    assert response["wall-state"]["data"]["versions"] == counters["versions"]
+    assert client.get("/wall/idle", headers={"If-None-Match": moved.headers["ETag"]}).status_code == 304
+
+
+def test_an_alarm_or_operator_action_moves_the_counters_the_poll_sends(dash_app, live, sign_in_as):
+    from damamaya import runtime
+    from layouts.parts import wall as parts
+
+    client = sign_in_as(dash_app.server, "operator")
+    before = client.get("/wall/idle")
+    OpsLive(runtime.redis_client(), PREFIX).clear()  # moves both counters, as a cleared alarm list does
+    after = client.get("/wall/idle", headers={"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200
+    assert after.get_json()["opversions"] == parts.opversions() != before.get_json()["opversions"]
+    assert read_counters(live).tag == after.headers["ETag"].strip('"')
+
+
+def test_the_idle_check_is_the_screens_heartbeat(dash_app, live):
+    client = screen_client(dash_app, "idle-lobby")
+    assert client.get("/wall/idle").status_code == 200
+    assert "screen:idle-lobby" in live.screens()
+
+
+def test_the_idle_check_refuses_the_unsigned_and_other_roles(dash_app, live, sign_in_as):
+    from security.principal import accounts
+
+    unsigned = dash_app.server.test_client().get("/wall/idle")
+    assert unsigned.status_code == 302 and unsigned.headers["Location"].startswith("/login")
+    for role in ("pimpinan", "analyst"):
+        refused = sign_in_as(dash_app.server, role).get("/wall/idle")
+        assert refused.status_code == 403 and b"versions" not in refused.data
+    revoked = screen_client(dash_app, "idle-revoked")
+    accounts().revoke_screen("idle-revoked")
+    gone = revoked.get("/wall/idle")
+    assert gone.status_code == 403 and b"versions" not in gone.data
+    assert "screen:idle-revoked" not in live.screens()
+
+
+def test_a_made_up_tag_gets_the_counters(dash_app, live, sign_in_as):
+    client = sign_in_as(dash_app.server, "operator")
+    for sent in ('"0000000000000000"', "*", "x" * 4000, ""):
+        answer = client.get("/wall/idle", headers={"If-None-Match": sent})
+        assert answer.status_code == 200 and set(answer.get_json()) == {"versions", "opversions"}
