@@ -9,9 +9,11 @@ runs it (`damamaya run`, its own embedded Redis for the bench, SQLite in a temp 
 - a quake file source polled every second, the wall in headless Chromium, with push and
   with push off: file written -> the quake's row on the wall (a MutationObserver's clock);
 - the same wall: a live-store write -> its row on the wall (push);
-- an app without sources: the idle poll (204) of one signed-in wall, idle polls per second
-  over 20 and 100 connections, 10,000 live incidents: the first poll after one changed,
-  /wall's layout, Redis memory per incident;
+- an app without sources: the idle tick of one signed-in wall (its conditional GET of
+  /wall/idle, answered 304, as assets/idle.js sends it; beside it the Dash poll answering
+  204, which every tick was before), idle ticks per second over 20 and 100 connections,
+  10,000 live incidents: the first poll after one changed, /wall's layout, Redis memory
+  per incident;
 - the demo config: the bytes of a wall's polls while the demo runs.
 Rows other benches own say where they are measured. `--push-screens N` adds the
 N-screen store-to-screen figures of bench/bench_push.py (1,000 takes minutes).
@@ -125,18 +127,32 @@ class App:
 
 # ---- HTTP measures ----------------------------------------------------------------------
 
-async def sequential_ms(http: Http, body_of, count: int) -> list[float]:
+def dash_post(body_of):
+    """A request as the browser's Dash renderer sends it: POST /_dash-update-component."""
+    async def send(http: Http) -> tuple[int, bytes]:
+        return await http.post("/_dash-update-component", orjson.dumps(body_of()))
+    return send
+
+
+def idle_get(etag: str):
+    """The wall's idle check as assets/idle.js sends it: GET /wall/idle with the tag it holds."""
+    async def send(http: Http) -> tuple[int, bytes]:
+        return await http.get("/wall/idle", f"If-None-Match: {etag}\r\n")
+    return send
+
+
+async def sequential_ms(http: Http, send, count: int, expect=(200, 204)) -> list[float]:
     times = []
     for _ in range(count):
-        body = orjson.dumps(body_of())
         t = time.perf_counter()
-        status, _ = await http.post("/_dash-update-component", body)
-        if status in (200, 204):
+        status, _ = await send(http)
+        if status in expect:
             times.append((time.perf_counter() - t) * 1000)
     return times
 
 
-async def per_second(make_http, body_of, connections: int, seconds: float) -> float:
+async def per_second(make_http, send, connections: int, seconds: float, expect=(200, 204)) -> float:
+    """Answers per second with a status in `expect` (any other is not counted)."""
     https = [make_http() for _ in range(connections)]
     done = 0
     stop = time.perf_counter() + seconds
@@ -144,8 +160,8 @@ async def per_second(make_http, body_of, connections: int, seconds: float) -> fl
     async def loop(http):
         nonlocal done
         while time.perf_counter() < stop:
-            await http.post("/_dash-update-component", orjson.dumps(body_of()))
-            done += 1
+            status, _ = await send(http)
+            done += status in expect
 
     start = time.perf_counter()
     await asyncio.gather(*(loop(h) for h in https))
@@ -161,7 +177,7 @@ def measure_floor_dash(tmp: Path, workers: int, threads: int, polls: int) -> dic
     with process(cmd, tmp / "floor.log"):
         wait_url(f"http://127.0.0.1:{port}/")
         make = lambda: Http("127.0.0.1", port, "", "")  # noqa: E731
-        body = lambda: EMPTY_CALLBACK  # noqa: E731
+        body = dash_post(lambda: EMPTY_CALLBACK)
 
         async def run():
             http = make()
@@ -272,7 +288,11 @@ def quiet_sources(app: App) -> list[str]:
 
 
 def measure_idle(app: App, polls: int) -> dict:
-    """The idle poll of one signed-in wall, and idle polls per second over 20 and 100 connections."""
+    """A quiet wall's idle tick as its browser now sends it (GET /wall/idle with the tag it holds:
+    304), one client and over 20 and 100 connections; and, beside it, the Dash poll that answers
+    204 (what every idle tick was before; now it runs only when the check says something moved)."""
+    from engine.wall.idle import read_counters
+
     sources = quiet_sources(app)
 
     async def run():
@@ -285,15 +305,25 @@ def measure_idle(app: App, polls: int) -> dict:
             response = orjson.loads(first[1])["response"]
             state = response.get("wall-state", {}).get("data", state)
             opv = response.get("wall-opversions", {}).get("data", opv)
-        body = lambda: poll_body(state, sources, opv)  # noqa: E731 - nothing changes: every answer is 204
-        await sequential_ms(http, body, 50)
-        idle = await sequential_ms(http, body, polls)
+        dash_idle = dash_post(lambda: poll_body(state, sources, opv))  # nothing changes: every answer is 204
+        await sequential_ms(http, dash_idle, 50)
+        dash_ms = await sequential_ms(http, dash_idle, polls)
+        status, _ = await http.get("/wall/idle")  # the browser's first check: the counters and their tag
+        if status != 200:
+            raise SystemExit(f"GET /wall/idle answered {status}")
+        check = idle_get(f'"{read_counters(app.live).tag}"')  # the tag that answer carried
+        await sequential_ms(http, check, 50, expect=(304,))
+        idle = await sequential_ms(http, check, polls, expect=(304,))
         logins = sign_in(app.base, app.config["database"]["url"], 4)
         make = lambda: Http("127.0.0.1", app.port, *random.choice(logins))  # noqa: E731
-        return idle, await per_second(make, body, 20, 5), await per_second(make, body, 100, 5)
+        c20, c100 = await per_second(make, check, 20, 5, (304,)), await per_second(make, check, 100, 5, (304,))
+        answered = await sequential_ms(http, check, 20, expect=(304,))  # still 304: nothing moved meanwhile
+        return idle, c20, c100, dash_ms, len(answered)
 
-    idle, c20, c100 = asyncio.run(run())
-    return {"idle": pct(idle, 50), "c20": c20, "c100": c100}
+    idle, c20, c100, dash_ms, answered = asyncio.run(run())
+    if answered < 20:
+        raise SystemExit("the idle check did not answer 304 throughout: the counters moved during the bench")
+    return {"idle": pct(idle, 50), "c20": c20, "c100": c100, "dash_204": pct(dash_ms, 50), "checks": len(idle)}
 
 
 def measure_polls(app: App, polls: int, incidents: int) -> dict:
@@ -450,12 +480,14 @@ def main() -> int:
 
 def idle_rows(floor: dict, polls: dict) -> list[tuple]:
     return [
-        ("idle poll, one client (204)", f"p50 {polls['idle']:.2f} ms", f"empty Dash callback p50 {floor['p50']:.2f} ms",
-         f"{polls['idle'] / floor['p50']:.2f}x"),
-        ("idle polls per second, 20 connections", f"{polls['c20']:.0f}/s", f"{floor['c20']:.0f}/s",
+        ("idle tick, one client (GET /wall/idle: 304)", f"p50 {polls['idle']:.2f} ms",
+         f"empty Dash callback p50 {floor['p50']:.2f} ms", f"{polls['idle'] / floor['p50']:.2f}x"),
+        ("idle ticks per second, 20 connections", f"{polls['c20']:.0f}/s", f"{floor['c20']:.0f}/s",
          f"{polls['c20'] / floor['c20']:.2f}x"),
-        ("idle polls per second, 100 connections", f"{polls['c100']:.0f}/s", f"{floor['c100']:.0f}/s",
+        ("idle ticks per second, 100 connections", f"{polls['c100']:.0f}/s", f"{floor['c100']:.0f}/s",
          f"{polls['c100'] / floor['c100']:.2f}x"),
+        ("  the Dash poll, nothing changed (204; run only on a change now)", f"p50 {polls['dash_204']:.2f} ms",
+         f"empty Dash callback p50 {floor['p50']:.2f} ms", f"{polls['dash_204'] / floor['p50']:.2f}x"),
     ]
 
 
