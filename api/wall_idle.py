@@ -1,8 +1,9 @@
 """`GET /wall/idle`: a wall's idle check, cheaper than its Dash poll.
 
-Answers the counters the wall poll compares with a screen's state (engine/wall/idle.py)
-with an ETag over them; a screen that sends back the tag it holds (`If-None-Match`) gets
-304 and no body while nothing moved. The screen compares the counters with its own
+Answers the counters the wall poll compares with a screen's state (engine/wall/idle.py:
+read from Redis once per change in each process, not once per check) with an ETag over
+them; a screen that sends back the tag it holds (`If-None-Match`) gets 304 and no body
+while nothing moved. The screen compares the counters with its own
 stores and runs the Dash poll (callbacks/wall.py) only when they differ or when the
 server's clock (the `Date` header) says the minute moved or a source turned late
 (assets/idle.js). The wall's heartbeat is written here: a screen with nothing to fetch
@@ -14,6 +15,7 @@ tag, compared as a string.
 """
 from __future__ import annotations
 
+import threading
 import time
 
 import orjson
@@ -21,12 +23,27 @@ from flask import Blueprint, Response, request
 from redis.exceptions import RedisError
 
 from damamaya import runtime
-from engine.wall.idle import read_counters
+from engine.wall.idle import CounterWatch
 from security import resolve, screen_identity
 from security.roles import may_open
 from security.views import denied_json
 
 blueprint = Blueprint("wall_idle", __name__)
+_watch: CounterWatch | None = None
+_watch_lock = threading.Lock()
+
+
+def watch() -> CounterWatch:
+    """This process's watch of the counters, on the running configuration's live store."""
+    global _watch
+    live = runtime.live()
+    if _watch is None or _watch.live is not live:
+        with _watch_lock:
+            if _watch is None or _watch.live is not live:
+                if _watch is not None:
+                    _watch.stop()
+                _watch = CounterWatch(live)
+    return _watch
 
 
 @blueprint.get("/wall/idle")
@@ -39,7 +56,7 @@ def idle() -> Response:
         identity = screen_identity()  # the server's name for this wall, never one the browser sends
         if identity:
             live.screen_seen(identity, time.time())
-        counters = read_counters(live)
+        counters = watch().read()
     except RedisError as exc:
         return _answer(orjson.dumps({"error": "unavailable", "message": f"the live store cannot be reached now "
                                                                         f"({type(exc).__name__})"}), 503)

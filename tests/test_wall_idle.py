@@ -1,7 +1,9 @@
 """The wall's idle check, GET /wall/idle (api/wall_idle.py): the counters the wall poll compares,
 answered 304 while the tag a screen holds is current; a change moves them to exactly what the
 poll then moves the wall's state to, so a wall that compares them never misses a change. Only
-wall roles and signed-in wall screens get it; the route writes the screen's heartbeat."""
+wall roles and signed-in wall screens get it; the route writes the screen's heartbeat. Each
+process reads the counters from Redis once per change (engine/wall/idle.py CounterWatch)."""
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -9,7 +11,8 @@ import pytest
 from engine.alerts.live import OpsLive
 from engine.live import LiveStore
 from engine.records import Incident
-from engine.wall.idle import read_counters
+from engine.wall import idle
+from engine.wall.idle import CounterWatch, read_counters
 from tests.test_wall import _poll_request, first_state  # the wall poll as the browser sends it
 
 PREFIX = "idletest"
@@ -47,8 +50,25 @@ def live(dash_app) -> LiveStore:
     store: LiveStore = runtime.live()
     store.r.flushdb()
     store.describe_sources({"calls": {"title": "112", "kinds": ["incident"], "interval": 1}})
-    store.apply("calls", [incident("c1")])
+    written(lambda: store.apply("calls", [incident("c1")]))  # (its wake also drops what the watch held before the flush)
     return store
+
+
+def until(predicate, what: str, timeout: float = 10):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(0.01)
+
+
+def written(write) -> None:
+    """`write()` to the live store, once this process's watch of the counters has its wake."""
+    from api.wall_idle import watch
+
+    until(lambda: watch().read() and watch().listening, "the watch subscribed")
+    before = watch().generation
+    write()
+    until(lambda: watch().generation > before, "the write's wake reached the watch")
 
 
 def screen_client(app, name: str):
@@ -70,7 +90,7 @@ def test_an_idle_check_is_a_304_until_a_change_and_then_names_what_the_poll_brin
     quiet = client.get("/wall/idle", headers={"If-None-Match": tag})
     assert quiet.status_code == 304 and quiet.data == b"" and quiet.headers["ETag"] == tag
 
-    live.apply("calls", [incident("c2")])
+    written(lambda: live.apply("calls", [incident("c2")]))
     moved = client.get("/wall/idle", headers={"If-None-Match": tag})
     assert moved.status_code == 200 and moved.headers["ETag"] != tag
     counters = moved.get_json()
@@ -90,11 +110,35 @@ def test_an_alarm_or_operator_action_moves_the_counters_the_poll_sends(dash_app,
 
     client = sign_in_as(dash_app.server, "operator")
     before = client.get("/wall/idle")
-    OpsLive(runtime.redis_client(), PREFIX).clear()  # moves both counters, as a cleared alarm list does
-    after = client.get("/wall/idle", headers={"If-None-Match": before.headers["ETag"]})
-    assert after.status_code == 200
+    # clearing the alarm list moves both counters and publishes no wake: seen when the held read ages
+    OpsLive(runtime.redis_client(), PREFIX).clear()
+    until(lambda: client.get("/wall/idle", headers={"If-None-Match": before.headers["ETag"]}).status_code == 200,
+          "the cleared alarms' counters reached the idle check")
+    after = client.get("/wall/idle")
     assert after.get_json()["opversions"] == parts.opversions() != before.get_json()["opversions"]
     assert read_counters(live).tag == after.headers["ETag"].strip('"')
+
+
+def test_the_watch_reads_redis_once_per_change_and_every_time_when_it_cannot_listen(dash_app, live, monkeypatch):
+    reads = []
+    monkeypatch.setattr(idle, "read_counters", lambda store: reads.append(1) or read_counters(store))
+    watch = CounterWatch(live, max_age=3600)
+    try:
+        until(lambda: watch.read() and watch.listening, "subscribed")
+        first = watch.read()
+        reads.clear()
+        assert all(watch.read() is first for _ in range(50)) and len(reads) == 0  # nothing moved: no Redis read
+        before = watch.generation
+        live.apply("calls", [incident("c3")])
+        until(lambda: watch.generation > before, "the wake")
+        assert watch.read().tag != first.tag and len(reads) == 1
+        watch.stop()  # not listening: every read is Redis's
+        reads.clear()
+        for _ in range(3):
+            watch.read()
+        assert len(reads) == 3
+    finally:
+        watch.stop()
 
 
 def test_the_idle_check_is_the_screens_heartbeat(dash_app, live):

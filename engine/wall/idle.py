@@ -11,6 +11,9 @@ or its clock says so. An idle tick is then a conditional GET answered 304.
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
+import time
 from dataclasses import dataclass
 
 from engine.live import LiveStore
@@ -46,3 +49,71 @@ def read_counters(live: LiveStore) -> WallCounters:
             for item in (key, part[key]):  # length-prefixed: no two contents read alike
                 h.update(len(item).to_bytes(4, "big") + item)
     return WallCounters(h.hexdigest(), versions, opversions)
+
+
+class CounterWatch:
+    """The counters for every idle check of this process, read from Redis again only after they
+    may have moved: every write that moves them publishes on the live store's wake channel
+    (LiveStore.wake, OpsLive), which a thread here listens to. While it is not subscribed (not
+    yet, or its connection broke) every check reads Redis. A write that publishes nothing
+    (LiveStore.clear, OpsLive.clear) is seen after `max_age` seconds at the latest.
+
+    The only window for a stale answer is between a write and its wake reaching this process
+    (sub-millisecond on one host): the wall's next check sees it, nothing is missed."""
+
+    def __init__(self, live: LiveStore, max_age: float = 0.5):
+        self.live, self.max_age = live, max_age
+        self.generation = 0  # moved by every wake (and every (re)subscription)
+        self.listening = False
+        self._held: tuple[WallCounters, float, int] | None = None  # counters, read at (monotonic), generation
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._pubsub = None
+        self._stopped = False
+
+    def read(self) -> WallCounters:
+        self._start()
+        held = self._held
+        if (held is not None and self.listening and held[2] == self.generation
+                and time.monotonic() - held[1] < self.max_age):
+            return held[0]
+        generation = self.generation  # before the read: a wake during it leaves the answer stale
+        counters = read_counters(self.live)
+        self._held = (counters, time.monotonic(), generation)
+        return counters
+
+    def stop(self) -> None:
+        self._stopped = True
+        self.listening = False
+        if self._pubsub is not None:
+            try:
+                self._pubsub.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                pass
+
+    def _start(self) -> None:
+        if self._pid == os.getpid() or self._stopped:
+            return
+        with self._lock:
+            if self._pid != os.getpid():  # first use in this process (a thread does not survive a fork)
+                self._pid = os.getpid()
+                self.listening = False
+                threading.Thread(target=self._listen, name="wall-idle-watch", daemon=True).start()
+
+    def _listen(self) -> None:
+        while not self._stopped:
+            try:
+                self._pubsub = self.live.r.pubsub()
+                self._pubsub.subscribe(self.live.key("wake"))
+                while not self._stopped:
+                    message = self._pubsub.get_message(timeout=1.0)  # waits without the client's socket timeout
+                    if message is None:
+                        continue
+                    self.generation += 1
+                    if message.get("type") == "subscribe":
+                        self.listening = True
+            except Exception:  # noqa: BLE001 - any failure: read Redis on every check until subscribed again
+                self.listening = False
+                self.generation += 1
+                if not self._stopped:
+                    time.sleep(1.0)
