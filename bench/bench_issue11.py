@@ -10,8 +10,9 @@ runs it (`damamaya run`, its own embedded Redis for the bench, SQLite in a temp 
   with push off: file written -> the quake's row on the wall (a MutationObserver's clock);
 - the same wall: a live-store write -> its row on the wall (push);
 - an app without sources: the idle tick of one signed-in wall (its conditional GET of
-  /wall/idle, answered 304, as assets/idle.js sends it; beside it the Dash poll answering
-  204, which every tick was before), idle ticks per second over 20 and 100 connections,
+  /wall/idle, answered 304, as assets/idle.js sends it, measured in turns with the empty
+  Dash callback; beside it the Dash poll answering 204, which every tick was before),
+  idle ticks per second over 20 and 100 connections,
   10,000 live incidents: the first poll after one changed, /wall's layout, Redis memory
   per incident;
 - the demo config: the bytes of a wall's polls while the demo runs.
@@ -30,7 +31,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -170,23 +171,50 @@ async def per_second(make_http, send, connections: int, seconds: float, expect=(
     return done / (time.perf_counter() - start)
 
 
-def measure_floor_dash(tmp: Path, workers: int, threads: int, polls: int) -> dict:
+@contextmanager
+def floor_running(tmp: Path, workers: int, threads: int):
+    """The empty Dash callback on gunicorn; yields a maker of connections to it."""
     port = free_port()
     cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads), "-b", f"127.0.0.1:{port}",
            "--control-socket", str(tmp / "floor.ctl"), "--chdir", str(ROOT / "bench"), "floors:floor_server"]
     with process(cmd, tmp / "floor.log"):
         wait_url(f"http://127.0.0.1:{port}/")
-        make = lambda: Http("127.0.0.1", port, "", "")  # noqa: E731
-        body = dash_post(lambda: EMPTY_CALLBACK)
+        yield lambda: Http("127.0.0.1", port, "", "")
 
-        async def run():
-            http = make()
-            await sequential_ms(http, body, 50)  # warm
-            seq = await sequential_ms(http, body, polls)
-            return seq, await per_second(make, body, 20, 5), await per_second(make, body, 100, 5)
 
-        seq, c20, c100 = asyncio.run(run())
+FLOOR_CALL = dash_post(lambda: EMPTY_CALLBACK)
+
+
+def measure_floor_dash(make_floor, polls: int) -> dict:
+    async def run():
+        http = make_floor()
+        await sequential_ms(http, FLOOR_CALL, 50)  # warm
+        seq = await sequential_ms(http, FLOOR_CALL, polls)
+        return seq, await per_second(make_floor, FLOOR_CALL, 20, 5), await per_second(make_floor, FLOOR_CALL, 100, 5)
+
+    seq, c20, c100 = asyncio.run(run())
     return {"p50": pct(seq, 50), "c20": c20, "c100": c100}
+
+
+async def beside_floor(make_floor, make_app, check, polls: int, blocks: int = 10, turns: int = 6,
+                       seconds: float = 1.5) -> dict:
+    """The idle check and the floor measured in turns, in short blocks, so that the load of a
+    shared machine weighs on both alike: one client's times (`blocks` blocks each), answers per
+    second over 20 and 100 connections (`turns` windows of `seconds` each)."""
+    floor_http, app_http = make_floor(), make_app()
+    await sequential_ms(floor_http, FLOOR_CALL, 50)
+    await sequential_ms(app_http, check, 50, expect=(304,))
+    out = {"floor_seq": [], "seq": [], "floor_c20": 0.0, "c20": 0.0, "floor_c100": 0.0, "c100": 0.0}
+    for _ in range(blocks):
+        out["floor_seq"] += await sequential_ms(floor_http, FLOOR_CALL, polls // blocks)
+        out["seq"] += await sequential_ms(app_http, check, polls // blocks, expect=(304,))
+    for connections in (20, 100):
+        for _ in range(turns):
+            out[f"floor_c{connections}"] += await per_second(make_floor, FLOOR_CALL, connections, seconds) / turns
+            out[f"c{connections}"] += await per_second(make_app, check, connections, seconds, (304,)) / turns
+    floor_http.close()
+    app_http.close()
+    return out
 
 
 # ---- the browser ----------------------------------------------------------------------------
@@ -287,10 +315,11 @@ def quiet_sources(app: App) -> list[str]:
     return ["bench"]
 
 
-def measure_idle(app: App, polls: int) -> dict:
+def measure_idle(app: App, polls: int, make_floor) -> dict:
     """A quiet wall's idle tick as its browser now sends it (GET /wall/idle with the tag it holds:
-    304), one client and over 20 and 100 connections; and, beside it, the Dash poll that answers
-    204 (what every idle tick was before; now it runs only when the check says something moved)."""
+    304), one client and over 20 and 100 connections, in turns with the empty Dash callback;
+    and the Dash poll that answers 204 (what every idle tick was before; now it runs only
+    when the check says something moved)."""
     from engine.wall.idle import read_counters
 
     sources = quiet_sources(app)
@@ -312,26 +341,25 @@ def measure_idle(app: App, polls: int) -> dict:
         if status != 200:
             raise SystemExit(f"GET /wall/idle answered {status}")
         check = idle_get(f'"{read_counters(app.live).tag}"')  # the tag that answer carried
-        await sequential_ms(http, check, 50, expect=(304,))
-        idle = await sequential_ms(http, check, polls, expect=(304,))
         logins = sign_in(app.base, app.config["database"]["url"], 4)
         make = lambda: Http("127.0.0.1", app.port, *random.choice(logins))  # noqa: E731
-        c20, c100 = await per_second(make, check, 20, 5, (304,)), await per_second(make, check, 100, 5, (304,))
+        measured = await beside_floor(make_floor, make, check, polls)
         answered = await sequential_ms(http, check, 20, expect=(304,))  # still 304: nothing moved meanwhile
-        return idle, c20, c100, dash_ms, len(answered)
+        return measured, dash_ms, len(answered)
 
-    idle, c20, c100, dash_ms, answered = asyncio.run(run())
+    m, dash_ms, answered = asyncio.run(run())
     if answered < 20:
         raise SystemExit("the idle check did not answer 304 throughout: the counters moved during the bench")
-    return {"idle": pct(idle, 50), "c20": c20, "c100": c100, "dash_204": pct(dash_ms, 50), "checks": len(idle)}
+    return {"idle": pct(m["seq"], 50), "c20": m["c20"], "c100": m["c100"], "dash_204": pct(dash_ms, 50),
+            "floor": {"p50": pct(m["floor_seq"], 50), "c20": m["floor_c20"], "c100": m["floor_c100"]}}
 
 
-def measure_polls(app: App, polls: int, incidents: int) -> dict:
+def measure_polls(app: App, polls: int, incidents: int, make_floor) -> dict:
     from data_sources.demo import random_point
     from engine.records import Incident
 
     live = app.live
-    out = measure_idle(app, polls)
+    out = measure_idle(app, polls, make_floor)
     sources = ["bench"]
 
     before = live.r.info("memory")["used_memory"]
@@ -431,6 +459,7 @@ def main() -> int:
     embedded = EmbeddedRedis()
     redis_url = embedded.start()
     results: dict = {}
+    stack = ExitStack()
     try:
         if args.only_demo:
             app = App(tmp, redis_url, "demo", {})
@@ -440,12 +469,13 @@ def main() -> int:
                   f"over {demo['polls']} polls; mean bytes per poll by output: "
                   + ", ".join(f"{k} {v:.0f} B" for k, v in demo["parts"].items()))
             return 0
+        floor = stack.enter_context(floor_running(tmp, workers, threads))  # up until the idle rows, measured beside it
         print("floor: empty Dash callback ...", file=sys.stderr)
-        results["floor"] = measure_floor_dash(tmp, workers, threads, args.polls)
+        results["floor"] = measure_floor_dash(floor, args.polls)
         if args.only_idle:
             app = App(tmp, redis_url, "quiet", {"sources": {}})
             with app.running():
-                results["polls"] = measure_idle(app, args.polls)
+                results["polls"] = measure_idle(app, args.polls, floor)
             print_idle_rows(results)
             return 0
         print("floor: bare SSE echo in chromium ...", file=sys.stderr)
@@ -461,12 +491,13 @@ def main() -> int:
         print("polls and 10,000 incidents ...", file=sys.stderr)
         app = App(tmp, redis_url, "quiet", {"sources": {}})
         with app.running():
-            results["polls"] = measure_polls(app, args.polls, args.incidents)
+            results["polls"] = measure_polls(app, args.polls, args.incidents, floor)
         print("bytes per poll while the demo runs ...", file=sys.stderr)
         app = App(tmp, redis_url, "demo", {})
         with app.running():
             results["demo"] = measure_demo_bytes(app, args.demo_seconds)
     finally:
+        stack.close()
         embedded.stop()
     if args.push_screens:
         from bench_push import floor_of, measure
@@ -478,7 +509,9 @@ def main() -> int:
     return 0
 
 
-def idle_rows(floor: dict, polls: dict) -> list[tuple]:
+def idle_rows(polls: dict) -> list[tuple]:
+    """The idle check beside the empty Dash callback measured in turns with it (`polls["floor"]`)."""
+    floor = polls["floor"]
     return [
         ("idle tick, one client (GET /wall/idle: 304)", f"p50 {polls['idle']:.2f} ms",
          f"empty Dash callback p50 {floor['p50']:.2f} ms", f"{polls['idle'] / floor['p50']:.2f}x"),
@@ -502,7 +535,7 @@ def print_rows(rows: list[tuple]) -> None:
 
 
 def print_idle_rows(r: dict) -> None:
-    print_rows(idle_rows(r["floor"], r["polls"]))
+    print_rows(idle_rows(r["polls"]))
     web = yaml.safe_load((ROOT / "config.yaml").read_text())["web"]
     print(f"\n{os.cpu_count()} cores; gunicorn {web['workers']} workers x {web['threads']} threads for the app and the "
           f"floor; load average {os.getloadavg()[0]:.1f} at the end")
@@ -519,7 +552,7 @@ def print_table(r: dict, args) -> None:
         ("live store written -> wall shows it (Chromium, push)", fmt_ms(r["wall1"]["live"]),
          f"bare SSE echo {fmt_ms(sse)}", f"{pct(r['wall1']['live'], 50) / sse50:.1f}x / "
          f"{pct(r['wall1']['live'], 95) / max(pct(sse, 95), 1e-9):.1f}x"),
-        *idle_rows(floor, polls),
+        *idle_rows(polls),
         (f"1 of {args.incidents:,} incidents changed: first screen's poll", f"p50 {polls['changed']:.1f} ms (client-side)",
          f"empty Dash callback {floor['p50']:.2f} ms", f"{polls['changed'] / floor['p50']:.1f}x (tiles: bench of the tiles work)"),
         (f"/wall layout with {args.incidents:,} live incidents", f"{polls['layout_bytes'] / 1e3:.0f} KB, {polls['layout_ms']:.0f} ms",
