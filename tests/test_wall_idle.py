@@ -13,6 +13,7 @@ from engine.live import LiveStore
 from engine.records import Incident
 from engine.wall import idle
 from engine.wall.idle import CounterWatch, read_counters
+from tests.conftest import dash_app_on
 from tests.test_wall import _poll_request, first_state  # the wall poll as the browser sends it
 
 PREFIX = "idletest"
@@ -20,22 +21,7 @@ PREFIX = "idletest"
 
 @pytest.fixture(scope="module")
 def dash_app(tmp_path_factory, embedded_redis_url):
-    import os
-
-    cfg = tmp_path_factory.mktemp("cfg") / "config.yaml"
-    cfg.write_text(f"redis:\n  url: {embedded_redis_url}\n  prefix: {PREFIX}\n"
-                   f"database:\n  url: sqlite:///{cfg.parent}/h.sqlite\nwall:\n  poll_seconds: 1\n")
-    os.environ["DAMAMAYA_CONFIG"] = str(cfg)
-    from damamaya import runtime
-
-    for f in (runtime.config, runtime.redis_client, runtime.live, runtime.history):
-        f.cache_clear()
-    import app as app_module
-
-    yield app_module.app
-    os.environ.pop("DAMAMAYA_CONFIG")
-    for f in (runtime.config, runtime.redis_client, runtime.live, runtime.history):
-        f.cache_clear()
+    yield from dash_app_on(tmp_path_factory, embedded_redis_url, PREFIX)
 
 
 def incident(rid: str) -> Incident:
