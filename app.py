@@ -8,7 +8,7 @@ from __future__ import annotations
 import dash
 from dash import html
 
-from api import open_data, wall_data
+from api import open_data, wall_data, wall_idle
 from api.ingest import ingest_api
 import security
 from callbacks import register_all
@@ -27,6 +27,7 @@ server.register_blueprint(open_data.blueprint)  # /api/v1 open data
 app.layout = html.Div(dash.page_container, id="root")
 server.register_blueprint(ingest_api)  # POST /api/v1/ingest/<source>
 server.register_blueprint(wall_data.blueprint)  # /wall/data: the wall's map layers, fetched by its browser
+server.register_blueprint(wall_idle.blueprint)  # /wall/idle: the wall's idle check (its Dash poll runs on a change)
 register_all(app)
 
 security.install(app)  # after every callback: the guard maps each one to its page

@@ -1,6 +1,6 @@
 """Issue 11's table in one command: each figure beside its floor measured in the same run.
 
-    .venv/bin/python bench/bench_issue11.py [--quakes 10] [--incidents 10000] [--push-screens 0]
+    .venv/bin/python bench/bench_issue11.py [--quakes 10] [--incidents 10000] [--push-screens 0] [--only-idle]
 
 Floors, measured here: an empty Dash callback on gunicorn with the wall's workers and
 threads (bench/floors.py), a bare SSE echo on uvicorn read by the same headless Chromium
@@ -9,9 +9,12 @@ runs it (`damamaya run`, its own embedded Redis for the bench, SQLite in a temp 
 - a quake file source polled every second, the wall in headless Chromium, with push and
   with push off: file written -> the quake's row on the wall (a MutationObserver's clock);
 - the same wall: a live-store write -> its row on the wall (push);
-- an app without sources: the idle poll (204) of one signed-in wall, idle polls per second
-  over 20 and 100 connections, 10,000 live incidents: the first poll after one changed,
-  /wall's layout, Redis memory per incident;
+- an app without sources: the idle tick of one signed-in wall (its conditional GET of
+  /wall/idle, answered 304, as assets/idle.js sends it, measured in turns with the empty
+  Dash callback; beside it the Dash poll answering 204, which every tick was before),
+  idle ticks per second over 20 and 100 connections,
+  10,000 live incidents: the first poll after one changed, /wall's layout, Redis memory
+  per incident;
 - the demo config: the bytes of a wall's polls while the demo runs.
 Rows other benches own say where they are measured. `--push-screens N` adds the
 N-screen store-to-screen figures of bench/bench_push.py (1,000 takes minutes).
@@ -28,7 +31,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -125,18 +128,32 @@ class App:
 
 # ---- HTTP measures ----------------------------------------------------------------------
 
-async def sequential_ms(http: Http, body_of, count: int) -> list[float]:
+def dash_post(body_of):
+    """A request as the browser's Dash renderer sends it: POST /_dash-update-component."""
+    async def send(http: Http) -> tuple[int, bytes]:
+        return await http.post("/_dash-update-component", orjson.dumps(body_of()))
+    return send
+
+
+def idle_get(etag: str):
+    """The wall's idle check as assets/idle.js sends it: GET /wall/idle with the tag it holds."""
+    async def send(http: Http) -> tuple[int, bytes]:
+        return await http.get("/wall/idle", f"If-None-Match: {etag}\r\n")
+    return send
+
+
+async def sequential_ms(http: Http, send, count: int, expect=(200, 204)) -> list[float]:
     times = []
     for _ in range(count):
-        body = orjson.dumps(body_of())
         t = time.perf_counter()
-        status, _ = await http.post("/_dash-update-component", body)
-        if status in (200, 204):
+        status, _ = await send(http)
+        if status in expect:
             times.append((time.perf_counter() - t) * 1000)
     return times
 
 
-async def per_second(make_http, body_of, connections: int, seconds: float) -> float:
+async def per_second(make_http, send, connections: int, seconds: float, expect=(200, 204)) -> float:
+    """Answers per second with a status in `expect` (any other is not counted)."""
     https = [make_http() for _ in range(connections)]
     done = 0
     stop = time.perf_counter() + seconds
@@ -144,8 +161,8 @@ async def per_second(make_http, body_of, connections: int, seconds: float) -> fl
     async def loop(http):
         nonlocal done
         while time.perf_counter() < stop:
-            await http.post("/_dash-update-component", orjson.dumps(body_of()))
-            done += 1
+            status, _ = await send(http)
+            done += status in expect
 
     start = time.perf_counter()
     await asyncio.gather(*(loop(h) for h in https))
@@ -154,23 +171,50 @@ async def per_second(make_http, body_of, connections: int, seconds: float) -> fl
     return done / (time.perf_counter() - start)
 
 
-def measure_floor_dash(tmp: Path, workers: int, threads: int, polls: int) -> dict:
+@contextmanager
+def floor_running(tmp: Path, workers: int, threads: int):
+    """The empty Dash callback on gunicorn; yields a maker of connections to it."""
     port = free_port()
     cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads), "-b", f"127.0.0.1:{port}",
            "--control-socket", str(tmp / "floor.ctl"), "--chdir", str(ROOT / "bench"), "floors:floor_server"]
     with process(cmd, tmp / "floor.log"):
         wait_url(f"http://127.0.0.1:{port}/")
-        make = lambda: Http("127.0.0.1", port, "", "")  # noqa: E731
-        body = lambda: EMPTY_CALLBACK  # noqa: E731
+        yield lambda: Http("127.0.0.1", port, "", "")
 
-        async def run():
-            http = make()
-            await sequential_ms(http, body, 50)  # warm
-            seq = await sequential_ms(http, body, polls)
-            return seq, await per_second(make, body, 20, 5), await per_second(make, body, 100, 5)
 
-        seq, c20, c100 = asyncio.run(run())
+FLOOR_CALL = dash_post(lambda: EMPTY_CALLBACK)
+
+
+def measure_floor_dash(make_floor, polls: int) -> dict:
+    async def run():
+        http = make_floor()
+        await sequential_ms(http, FLOOR_CALL, 50)  # warm
+        seq = await sequential_ms(http, FLOOR_CALL, polls)
+        return seq, await per_second(make_floor, FLOOR_CALL, 20, 5), await per_second(make_floor, FLOOR_CALL, 100, 5)
+
+    seq, c20, c100 = asyncio.run(run())
     return {"p50": pct(seq, 50), "c20": c20, "c100": c100}
+
+
+async def beside_floor(make_floor, make_app, check, polls: int, blocks: int = 10, turns: int = 6,
+                       seconds: float = 1.5) -> dict:
+    """The idle check and the floor measured in turns, in short blocks, so that the load of a
+    shared machine weighs on both alike: one client's times (`blocks` blocks each), answers per
+    second over 20 and 100 connections (`turns` windows of `seconds` each)."""
+    floor_http, app_http = make_floor(), make_app()
+    await sequential_ms(floor_http, FLOOR_CALL, 50)
+    await sequential_ms(app_http, check, 50, expect=(304,))
+    out = {"floor_seq": [], "seq": [], "floor_c20": 0.0, "c20": 0.0, "floor_c100": 0.0, "c100": 0.0}
+    for _ in range(blocks):
+        out["floor_seq"] += await sequential_ms(floor_http, FLOOR_CALL, polls // blocks)
+        out["seq"] += await sequential_ms(app_http, check, polls // blocks, expect=(304,))
+    for connections in (20, 100):
+        for _ in range(turns):
+            out[f"floor_c{connections}"] += await per_second(make_floor, FLOOR_CALL, connections, seconds) / turns
+            out[f"c{connections}"] += await per_second(make_app, check, connections, seconds, (304,)) / turns
+    floor_http.close()
+    app_http.close()
+    return out
 
 
 # ---- the browser ----------------------------------------------------------------------------
@@ -265,14 +309,20 @@ def quake_config(path: Path, push: bool) -> dict:
 
 # ---- the app without sources: polls, 10,000 incidents -----------------------------------------
 
-def measure_polls(app: App, polls: int, incidents: int) -> dict:
-    from data_sources.demo import random_point
-    from engine.records import Incident
+def quiet_sources(app: App) -> list[str]:
+    app.live.describe_sources({"bench": {"title": "bench", "kinds": ["incident"], "interval": 5, "stale_after": 600}})
+    app.live.apply("bench", [])
+    return ["bench"]
 
-    live = app.live
-    live.describe_sources({"bench": {"title": "bench", "kinds": ["incident"], "interval": 5, "stale_after": 600}})
-    live.apply("bench", [])
-    sources = ["bench"]
+
+def measure_idle(app: App, polls: int, make_floor) -> dict:
+    """A quiet wall's idle tick as its browser now sends it (GET /wall/idle with the tag it holds:
+    304), one client and over 20 and 100 connections, in turns with the empty Dash callback;
+    and the Dash poll that answers 204 (what every idle tick was before; now it runs only
+    when the check says something moved)."""
+    from engine.wall.idle import read_counters
+
+    sources = quiet_sources(app)
 
     async def run():
         http = app.http()
@@ -284,14 +334,33 @@ def measure_polls(app: App, polls: int, incidents: int) -> dict:
             response = orjson.loads(first[1])["response"]
             state = response.get("wall-state", {}).get("data", state)
             opv = response.get("wall-opversions", {}).get("data", opv)
-        body = lambda: poll_body(state, sources, opv)  # noqa: E731 - nothing changes: every answer is 204
-        await sequential_ms(http, body, 50)
-        idle = await sequential_ms(http, body, polls)
+        dash_idle = dash_post(lambda: poll_body(state, sources, opv))  # nothing changes: every answer is 204
+        await sequential_ms(http, dash_idle, 50)
+        dash_ms = await sequential_ms(http, dash_idle, polls)
+        status, _ = await http.get("/wall/idle")  # the browser's first check: the counters and their tag
+        if status != 200:
+            raise SystemExit(f"GET /wall/idle answered {status}")
+        check = idle_get(f'"{read_counters(app.live).tag}"')  # the tag that answer carried
         logins = sign_in(app.base, app.config["database"]["url"], 4)
         make = lambda: Http("127.0.0.1", app.port, *random.choice(logins))  # noqa: E731
-        return state, idle, await per_second(make, body, 20, 5), await per_second(make, body, 100, 5)
+        measured = await beside_floor(make_floor, make, check, polls)
+        answered = await sequential_ms(http, check, 20, expect=(304,))  # still 304: nothing moved meanwhile
+        return measured, dash_ms, len(answered)
 
-    state, idle, c20, c100 = asyncio.run(run())
+    m, dash_ms, answered = asyncio.run(run())
+    if answered < 20:
+        raise SystemExit("the idle check did not answer 304 throughout: the counters moved during the bench")
+    return {"idle": pct(m["seq"], 50), "c20": m["c20"], "c100": m["c100"], "dash_204": pct(dash_ms, 50),
+            "floor": {"p50": pct(m["floor_seq"], 50), "c20": m["floor_c20"], "c100": m["floor_c100"]}}
+
+
+def measure_polls(app: App, polls: int, incidents: int, make_floor) -> dict:
+    from data_sources.demo import random_point
+    from engine.records import Incident
+
+    live = app.live
+    out = measure_idle(app, polls, make_floor)
+    sources = ["bench"]
 
     before = live.r.info("memory")["used_memory"]
     rng = random.Random(7)
@@ -325,8 +394,8 @@ def measure_polls(app: App, polls: int, incidents: int) -> dict:
         return layout_ms, layout_bytes, changed
 
     layout_ms, layout_bytes, changed = asyncio.run(after_bulk())
-    return {"idle": pct(idle, 50), "c20": c20, "c100": c100, "memory": memory, "layout_ms": pct(layout_ms, 50),
-            "layout_bytes": layout_bytes, "changed": pct(changed, 50)}
+    return {**out, "memory": memory, "layout_ms": pct(layout_ms, 50), "layout_bytes": layout_bytes,
+            "changed": pct(changed, 50)}
 
 
 def measure_demo_bytes(app: App, seconds: float) -> dict:
@@ -379,6 +448,7 @@ def main() -> int:
     parser.add_argument("--demo-seconds", type=float, default=40)
     parser.add_argument("--push-screens", type=int, default=0, help="also run bench_push with this many screens")
     parser.add_argument("--only-demo", action="store_true", help="only the bytes per poll while the demo runs")
+    parser.add_argument("--only-idle", action="store_true", help="only the idle-poll rows and their floor")
     args = parser.parse_args()
 
     from damamaya.redis_server import EmbeddedRedis
@@ -389,6 +459,7 @@ def main() -> int:
     embedded = EmbeddedRedis()
     redis_url = embedded.start()
     results: dict = {}
+    stack = ExitStack()
     try:
         if args.only_demo:
             app = App(tmp, redis_url, "demo", {})
@@ -398,8 +469,15 @@ def main() -> int:
                   f"over {demo['polls']} polls; mean bytes per poll by output: "
                   + ", ".join(f"{k} {v:.0f} B" for k, v in demo["parts"].items()))
             return 0
+        floor = stack.enter_context(floor_running(tmp, workers, threads))  # up until the idle rows, measured beside it
         print("floor: empty Dash callback ...", file=sys.stderr)
-        results["floor"] = measure_floor_dash(tmp, workers, threads, args.polls)
+        results["floor"] = measure_floor_dash(floor, args.polls)
+        if args.only_idle:
+            app = App(tmp, redis_url, "quiet", {"sources": {}})
+            with app.running():
+                results["polls"] = measure_idle(app, args.polls, floor)
+            print_idle_rows(results)
+            return 0
         print("floor: bare SSE echo in chromium ...", file=sys.stderr)
         results["sse"] = measure_sse_floor(tmp, 30)
         for push in (True, False):
@@ -413,12 +491,13 @@ def main() -> int:
         print("polls and 10,000 incidents ...", file=sys.stderr)
         app = App(tmp, redis_url, "quiet", {"sources": {}})
         with app.running():
-            results["polls"] = measure_polls(app, args.polls, args.incidents)
+            results["polls"] = measure_polls(app, args.polls, args.incidents, floor)
         print("bytes per poll while the demo runs ...", file=sys.stderr)
         app = App(tmp, redis_url, "demo", {})
         with app.running():
             results["demo"] = measure_demo_bytes(app, args.demo_seconds)
     finally:
+        stack.close()
         embedded.stop()
     if args.push_screens:
         from bench_push import floor_of, measure
@@ -428,6 +507,38 @@ def main() -> int:
         results["push_floor"] = floor_of(results["push"])
     print_table(results, args)
     return 0
+
+
+def idle_rows(polls: dict) -> list[tuple]:
+    """The idle check beside the empty Dash callback measured in turns with it (`polls["floor"]`)."""
+    floor = polls["floor"]
+    return [
+        ("idle tick, one client (GET /wall/idle: 304)", f"p50 {polls['idle']:.2f} ms",
+         f"empty Dash callback p50 {floor['p50']:.2f} ms", f"{polls['idle'] / floor['p50']:.2f}x"),
+        ("idle ticks per second, 20 connections", f"{polls['c20']:.0f}/s", f"{floor['c20']:.0f}/s",
+         f"{polls['c20'] / floor['c20']:.2f}x"),
+        ("idle ticks per second, 100 connections", f"{polls['c100']:.0f}/s", f"{floor['c100']:.0f}/s",
+         f"{polls['c100'] / floor['c100']:.2f}x"),
+        ("  the Dash poll, nothing changed (204; run only on a change now)", f"p50 {polls['dash_204']:.2f} ms",
+         f"empty Dash callback p50 {floor['p50']:.2f} ms", f"{polls['dash_204'] / floor['p50']:.2f}x"),
+    ]
+
+
+def print_rows(rows: list[tuple]) -> None:
+    widths = [max(len(str(row[i])) for row in rows) for i in range(4)]
+    head = ("figure", "measured", "floor (same run)", "ratio")
+    print()
+    print(" | ".join(h.ljust(w) for h, w in zip(head, widths)))
+    print("-+-".join("-" * w for w in widths))
+    for row in rows:
+        print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+
+
+def print_idle_rows(r: dict) -> None:
+    print_rows(idle_rows(r["polls"]))
+    web = yaml.safe_load((ROOT / "config.yaml").read_text())["web"]
+    print(f"\n{os.cpu_count()} cores; gunicorn {web['workers']} workers x {web['threads']} threads for the app and the "
+          f"floor; load average {os.getloadavg()[0]:.1f} at the end")
 
 
 def print_table(r: dict, args) -> None:
@@ -441,12 +552,7 @@ def print_table(r: dict, args) -> None:
         ("live store written -> wall shows it (Chromium, push)", fmt_ms(r["wall1"]["live"]),
          f"bare SSE echo {fmt_ms(sse)}", f"{pct(r['wall1']['live'], 50) / sse50:.1f}x / "
          f"{pct(r['wall1']['live'], 95) / max(pct(sse, 95), 1e-9):.1f}x"),
-        ("idle poll, one client (204)", f"p50 {polls['idle']:.2f} ms", f"empty Dash callback p50 {floor['p50']:.2f} ms",
-         f"{polls['idle'] / floor['p50']:.2f}x"),
-        ("idle polls per second, 20 connections", f"{polls['c20']:.0f}/s", f"{floor['c20']:.0f}/s",
-         f"{polls['c20'] / floor['c20']:.2f}x"),
-        ("idle polls per second, 100 connections", f"{polls['c100']:.0f}/s", f"{floor['c100']:.0f}/s",
-         f"{polls['c100'] / floor['c100']:.2f}x"),
+        *idle_rows(polls),
         (f"1 of {args.incidents:,} incidents changed: first screen's poll", f"p50 {polls['changed']:.1f} ms (client-side)",
          f"empty Dash callback {floor['p50']:.2f} ms", f"{polls['changed'] / floor['p50']:.1f}x (tiles: bench of the tiles work)"),
         (f"/wall layout with {args.incidents:,} live incidents", f"{polls['layout_bytes'] / 1e3:.0f} KB, {polls['layout_ms']:.0f} ms",
@@ -466,13 +572,7 @@ def print_table(r: dict, args) -> None:
     else:
         rows.append(("1,000 screens: store written -> screen (p95)", "see bench/bench_push.py --screens 1000", "-", "-"))
     rows.append(("unchanged feed CPU, ingest burst", "see the feeds bench (bench/)", "-", "-"))
-    widths = [max(len(str(row[i])) for row in rows) for i in range(4)]
-    head = ("figure", "measured", "floor (same run)", "ratio")
-    print()
-    print(" | ".join(h.ljust(w) for h, w in zip(head, widths)))
-    print("-+-".join("-" * w for w in widths))
-    for row in rows:
-        print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+    print_rows(rows)
     web = yaml.safe_load((ROOT / "config.yaml").read_text())["web"]
     print("bytes per poll while the demo runs, mean by output: "
           + ", ".join(f"{k} {v:.0f} B" for k, v in demo["parts"].items()))

@@ -172,11 +172,18 @@ class Http:
         self.reader = self.writer = None
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        return await self.send(f"POST {path} HTTP/1.1\r\n{self.head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+
+    async def get(self, path: str, headers: str = "") -> tuple[int, bytes]:
+        """`headers`: more header lines, each ending in CRLF."""
+        return await self.send(f"GET {path} HTTP/1.1\r\n{self.head}{headers}\r\n".encode())
+
+    async def send(self, request: bytes) -> tuple[int, bytes]:
         for attempt in (0, 1):
             try:
                 if self.writer is None:
                     self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-                self.writer.write(f"POST {path} HTTP/1.1\r\n{self.head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                self.writer.write(request)
                 return await self._response()
             except (OSError, asyncio.IncompleteReadError, ConnectionError):
                 self.close()

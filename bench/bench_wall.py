@@ -84,10 +84,9 @@ def poll_body(state: dict, sources: list[str], opversions: dict | None = None) -
                {"id": "wall-grid-changes", "property": "data"}, {"id": "wall-opversions", "property": "data"}]
     key = ("..wall-state.data...{\"source\":[\"ALL\"],\"type\":\"layer\"}.data"
            "...wall-tiles.data...wall-health.data...wall-grid-changes.data...wall-opversions.data..")
-    return {"output": key, "outputs": outputs, "inputs": [{"id": "wall-poll", "property": "n_intervals", "value": 1},
-                       {"id": "wall-wake", "property": "data", "value": None}],
+    return {"output": key, "outputs": outputs, "inputs": [{"id": "wall-wake", "property": "data", "value": {"n": 1, "reason": "idle"}}],
             "state": [{"id": "wall-state", "property": "data", "value": state},
-                      {"id": "wall-opversions", "property": "data", "value": opversions}], "changedPropIds": ["wall-poll.n_intervals"]}
+                      {"id": "wall-opversions", "property": "data", "value": opversions}], "changedPropIds": ["wall-wake.data"]}
 
 
 def pct(values, p):

@@ -103,14 +103,24 @@ def register(app) -> None:
         Output("wall-health", "data"),
         Output("wall-grid-changes", "data"),
         Output("wall-opversions", "data"),
-        Input("wall-poll", "n_intervals"),
-        Input("wall-wake", "data"),  # the push stream's wake-up: poll now rather than at the next interval
+        # woken by the idle check (assets/idle.js: something is newer than the wall holds) and by
+        # the push stream (assets/push.js); an idle tick is a 304 of GET /wall/idle, not this request
+        Input("wall-wake", "data"),
         State("wall-state", "data"),
         State("wall-opversions", "data"),
         prevent_initial_call=True,
     )
-    def _poll(_n, _wake, state, opv):
+    def _poll(_wake, state, opv):
         return poll(state, opv)
+
+    app.clientside_callback(
+        "function(n, state, opv) { return window.dmy.idle.tick(n, state, opv); }",
+        Output("wall-idle", "data"),
+        Input("wall-poll", "n_intervals"),
+        State("wall-state", "data"),
+        State("wall-opversions", "data"),
+        prevent_initial_call=True,
+    )
 
     @app.callback(Output("wall-push", "data"), Input("wall-push-renew", "n_intervals"), State("wall-state", "data"),
                   prevent_initial_call=True)

@@ -153,11 +153,13 @@ def layout(controls=None, layers=None, scene=None, playlist=None, **_query):
         attributionControl=False, zoomSnap=0.25, trackViewport=True, style={"height": "100%", "width": "100%"},
     )
     return html.Div([
+        # each tick: the idle check (assets/idle.js), which wakes the wall's poll when something is newer
         dcc.Interval(id="wall-poll", interval=int(config.wall.poll_seconds * 1000)),
+        dcc.Store(id="wall-idle"),  # the idle check's callback output (nothing in it)
         dcc.Interval(id="wall-tick", interval=1000),
         dcc.Store(id="wall-state", data=snap.state.model_dump()),
         dcc.Store(id="wall-push", data=parts.push_store(snap.state.screen)),
-        dcc.Store(id="wall-wake"),  # set by assets/push.js when the push stream says something changed
+        dcc.Store(id="wall-wake"),  # set by assets/push.js and assets/idle.js: something changed, poll now
         dcc.Interval(id="wall-push-renew", interval=config.push.token_seconds * 1000 // 3, disabled=not config.push.enabled),
         dcc.Store(id="wall-tiles", data=parts.for_screen(snap.tiles, lang)),
         dcc.Store(id="wall-health", data=parts.for_screen(snap.health, lang)),

@@ -6,19 +6,25 @@ state is a POST guarded by the CSRF token, whose cookie is SameSite=Strict.
 """
 from __future__ import annotations
 
+import copy
 import hmac
 import os
 import secrets
+import threading
+import time
+from collections import OrderedDict
 from datetime import timedelta
 from functools import lru_cache
 
 from flask import Flask, Response, abort, request, session
 from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import BadSignature
 
 CSRF_COOKIE = "_csrf_token"  # the name dash-renderer reads and echoes as X-CSRFToken
 CSRF_HEADER = "X-CSRFToken"
 CSRF_FIELD = "csrf_token"  # the sign-in form's hidden field
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+VERIFIED_COOKIES = 2048  # session cookies remembered as verified, per process
 
 
 def _config():
@@ -48,11 +54,49 @@ def _stored_secret(database_url: str) -> str:
 
 class SessionCookies(SecureCookieSessionInterface):
     """Flask's signed cookie session with the key read at request time (the database and
-    environment are known then, not at import) and Secure following the request."""
+    environment are known then, not at import) and Secure following the request.
+
+    A cookie whose signature checked out is remembered per process (with the key it was
+    checked with, and when it was signed): a wall sends the same cookie with every check,
+    and verifying it again was a tenth of the check's time. Its age is still checked on
+    every request; a new key checks every cookie again."""
+
+    def __init__(self):
+        self._serializer: tuple[tuple, object] = ((), None)
+        self._verified: OrderedDict[tuple[str, str], tuple[dict, float]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get_signing_serializer(self, app: Flask):
         app.secret_key = session_secret()
-        return super().get_signing_serializer(app)
+        key = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        held_key, held = self._serializer
+        if held_key != key:
+            held = super().get_signing_serializer(app)
+            self._serializer = (key, held)
+        return held
+
+    def open_session(self, app: Flask, request):
+        serializer = self.get_signing_serializer(app)
+        value = request.cookies.get(self.get_cookie_name(app))
+        if not value:
+            return self.session_class()
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        key = (app.secret_key, value)
+        with self._lock:
+            hit = self._verified.get(key)
+        if hit is None:
+            try:
+                data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
+            except BadSignature:
+                return self.session_class()
+            hit = (data, signed_at.timestamp())
+            with self._lock:
+                self._verified[key] = hit
+                while len(self._verified) > VERIFIED_COOKIES:
+                    self._verified.popitem(last=False)
+        elif time.time() - hit[1] > max_age:
+            return self.session_class()  # expired since it was checked: as itsdangerous would say
+        return self.session_class(copy.deepcopy(hit[0]))
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return secure_wanted()

@@ -72,8 +72,10 @@ def push_origin(config, host: str, scheme: str) -> tuple[str, ...]:
 def add_headers(response: Response, script_hashes: tuple[str, ...], config, secure: bool) -> Response:
     connect = push_origin(config, request.host, request.scheme)
     response.headers["Content-Security-Policy"] = _policy_cached(script_hashes, config.map.tile_url, connect)
+    present = {name.lower() for name in response.headers.keys()}  # (one pass: Headers.setdefault scans each time)
     for name, value in STATIC_HEADERS.items():
-        response.headers.setdefault(name, value)
+        if name.lower() not in present:
+            response.headers.add(name, value)
     if secure and request.is_secure:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     return response

@@ -77,7 +77,9 @@ def resolve() -> Principal:
 
 
 def _resolve() -> Principal:
-    if current_user.is_authenticated:
+    # no user id in the session: nobody signed in (Flask-Login would say so after its own checks;
+    # no remember-me cookie is ever issued), and a wall screen's checks skip loading one
+    if "_user_id" in session and current_user.is_authenticated:
         return Principal("user", current_user.name, current_user.role)
     token = request.cookies.get(SCREEN_COOKIE)
     if token:

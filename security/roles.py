@@ -57,6 +57,7 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("/history/export.", "export", "history"),
     ("/analytics/topojson/", "pages", "kpi,history"),  # the area maps of /kpi and /history
     ("/wall/data/", "pages", "wall"),  # the wall's map layers, clusters and boundaries (api/wall_data.py)
+    ("/wall/idle", "pages", "wall"),  # the wall's idle check: anything newer than it holds? (api/wall_idle.py)
     ("/api/v1/", "export", "open-data"),
 )
 

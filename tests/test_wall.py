@@ -99,11 +99,10 @@ def _poll_request(app, state, sources):
                {"id": "wall-tiles", "property": "data"}, {"id": "wall-health", "property": "data"},
                {"id": "wall-grid-changes", "property": "data"}, {"id": "wall-opversions", "property": "data"}]
     return {"output": key, "outputs": outputs,
-            "inputs": [{"id": "wall-poll", "property": "n_intervals", "value": 1},
-                       {"id": "wall-wake", "property": "data", "value": None}],
+            "inputs": [{"id": "wall-wake", "property": "data", "value": {"n": 1, "reason": "idle"}}],
             "state": [{"id": "wall-state", "property": "data", "value": state},
                       {"id": "wall-opversions", "property": "data", "value": None}],
-            "changedPropIds": ["wall-poll.n_intervals"]}
+            "changedPropIds": ["wall-wake.data"]}
 
 
 def first_state() -> dict:

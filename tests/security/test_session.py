@@ -47,6 +47,25 @@ def test_sign_out_ends_the_session(secured):
     assert post_callback(client, _wall_poll(app_module.app)).headers["X-Damamaya-Denied"] == "signed-out"
 
 
+def test_a_session_cookie_once_verified_is_still_refused_when_expired_or_tampered(secured, monkeypatch):
+    import time
+    from types import SimpleNamespace
+
+    import security.cookies as cookies
+
+    app_module, _ = secured
+    client = client_as(app_module, "operator")
+    assert client.get("/wall").status_code == 200
+    assert client.get("/wall").status_code == 200  # the second time from the verified cookies it remembers
+    value = client.get_cookie("dmy_session").value
+    forged = app_module.server.test_client()
+    forged.set_cookie("dmy_session", value[:-4] + ("AAAA" if not value.endswith("AAAA") else "BBBB"))
+    assert forged.get("/wall").status_code == 302
+    later = time.time() + 400 * 24 * 3600  # past any auth.session_hours
+    monkeypatch.setattr(cookies, "time", SimpleNamespace(time=lambda: later))
+    assert client.get("/wall").status_code == 302
+
+
 # ---- cookies and headers ------------------------------------------------------------------------
 
 def _set_cookies(response) -> dict[str, str]:
