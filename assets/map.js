@@ -36,6 +36,20 @@ window.dmy = window.dmy || {};
     return String(s || "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
   }
 
+  /* A boundary's name at its centre, drawn while the boundary is on the map. A marker of
+     fixed HTML centred by CSS (style.css), not a permanent tooltip: Leaflet measures each
+     tooltip it places (a layout of the whole page per label, 47 of them on a first render). */
+  function label(layer, html, className) {
+    let marker = null;
+    layer.on("add", function () {
+      marker = L.marker(layer.getCenter(), {
+        icon: L.divIcon({html: "<span>" + html + "</span>", className: className, iconSize: null}),
+        pane: "tooltipPane", interactive: false, keyboard: false,
+      }).addTo(layer._map);
+    });
+    layer.on("remove", function () { if (marker) marker.remove(); marker = null; });
+  }
+
   // a cluster as a ring of its severity mix (counts per rank 0..4), largest rank first
   function ring(latlng, counts, total) {
     const sum = counts.reduce((a, b) => a + b, 0) || 1;
@@ -105,12 +119,12 @@ window.dmy = window.dmy || {};
       return {color: "#7fb3e0", weight: 2.5, fill: false};
     },
     desaLabel: function (feature, layer) {
-      layer.bindTooltip(escape(feature.properties.nama), {permanent: true, direction: "center", className: "desa-label"});
+      label(layer, escape(feature.properties.nama), "desa-label");
     },
     kecamatanLabel: function (feature, layer) {
       // the scenes (assets/scenes.js) fit and move this map: hand it over once it is on one
       layer.once("add", function () { if (window.dmy.scenes) window.dmy.scenes.mapReady(layer._map); });
-      layer.bindTooltip(escape(feature.properties.nama).toUpperCase(), {permanent: true, direction: "center", className: "kecamatan-label", offset: [0, -24]});
+      label(layer, escape(feature.properties.nama).toUpperCase(), "kecamatan-label");
     },
   };
 })();
