@@ -9,6 +9,7 @@ import re
 
 import dash
 from dash import html
+from flask import has_request_context, request
 
 from api import open_data, wall_data
 from api.ingest import ingest_api
@@ -21,9 +22,28 @@ from callbacks import register_all
 POLYFILL = re.compile(r'<script src="[^"]*/deps/polyfill@[^"]*"></script>\s*')
 
 
+# What /wall's first render waits for that the page only asks for once React has drawn the
+# components that need it: the map's lazy chunk, the grid's (870 KB), the boundaries. Asked for
+# while the bundles load instead.
+WALL_PRELOADS = [("script", "/_dash-component-suites/dash_leaflet/async-GeoJSON.js"),
+                 ("script", "/_dash-component-suites/dash_ag_grid/async-community.js")]
+
+
+def wall_preloads() -> str:
+    from engine.wall.layers import boundary_url
+
+    links = [*WALL_PRELOADS, *(("fetch", boundary_url(kind)) for kind in ("kecamatan", "desa"))]
+    # crossorigin: a same-origin fetch() (dash-leaflet's of a GeoJSON url) uses the preload only with it
+    return "".join(f'<link rel="preload" as="{kind}" href="{url}"{" crossorigin" if kind == "fetch" else ""}>'
+                   for kind, url in links)
+
+
 class App(dash.Dash):
     def interpolate_index(self, **kwargs):
-        return super().interpolate_index(**{**kwargs, "scripts": POLYFILL.sub("", kwargs.get("scripts", ""))})
+        kwargs["scripts"] = POLYFILL.sub("", kwargs.get("scripts", ""))
+        if has_request_context() and request.path == "/wall":
+            kwargs["css"] = wall_preloads() + kwargs.get("css", "")
+        return super().interpolate_index(**kwargs)
 
 
 app = App(
