@@ -259,6 +259,8 @@ def main() -> int:
          f"{statistics.median([c[1] for c in changed]) / 1e3:.0f} KB"),
         ("Redis memory with the demo + bench data", f"{mem:.1f} MB", ""),
         *renders,
+        # the renders are CPU-bound on a machine often shared: their figures mean little without it
+        ("load average (1 / 5 min) at the end", " / ".join(f"{x:.1f}" for x in os.getloadavg()[:2]), f"{os.cpu_count()} cores"),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}} | {'time':<34} | size")
