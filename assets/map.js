@@ -43,7 +43,7 @@ window.dmy = window.dmy || {};
     let marker = null;
     layer.on("add", function () {
       marker = L.marker(layer.getCenter(), {
-        icon: L.divIcon({html: "<span>" + html + "</span>", className: className, iconSize: null}),
+        icon: L.divIcon({html: html, className: className, iconSize: null}),
         pane: "tooltipPane", interactive: false, keyboard: false,
       }).addTo(layer._map);
     });
@@ -67,6 +67,25 @@ window.dmy = window.dmy || {};
     return L.marker(latlng, {icon: L.divIcon({html: html, className: "cluster-icon", iconSize: L.point(size, size)})});
   }
 
+  /* A browser cluster's counts per rank, summed from its children's and kept per cluster index
+     (a new one per layer version): each point is counted once per version, not once per
+     cluster drawn, and a zoom or pan redraws from what is known. */
+  const rankMemo = new WeakMap();
+  function rankCounts(index, clusterId) {
+    let known = rankMemo.get(index);
+    if (!known) rankMemo.set(index, known = new Map());
+    let counts = known.get(clusterId);
+    if (counts) return counts;
+    counts = [0, 0, 0, 0, 0];
+    index.getChildren(clusterId).forEach((child) => {
+      const p = child.properties;
+      if (p.cluster) rankCounts(index, p.cluster_id).forEach((n, r) => { counts[r] += n; });
+      else counts[Math.min(4, p.rank || 0)] += 1;
+    });
+    known.set(clusterId, counts);
+    return counts;
+  }
+
   window.dmy.map = {
     pointToLayer: function (feature, latlng) {
       const p = feature.properties;
@@ -77,10 +96,7 @@ window.dmy = window.dmy || {};
       });
     },
     clusterToLayer: function (feature, latlng, index) {
-      const leaves = index.getLeaves(feature.properties.cluster_id, Infinity);
-      const counts = [0, 0, 0, 0, 0];
-      leaves.forEach((l) => { counts[Math.min(4, l.properties.rank || 0)] += 1; });
-      return ring(latlng, counts, feature.properties.point_count);
+      return ring(latlng, rankCounts(index, feature.properties.cluster_id), feature.properties.point_count);
     },
     // a layer clustered by the server (api/wall_data.py): a cluster carries its counts per rank
     serverPointToLayer: function (feature, latlng) {
