@@ -22,11 +22,11 @@ from callbacks import register_all
 POLYFILL = re.compile(r'<script src="[^"]*/deps/polyfill@[^"]*"></script>\s*')
 
 
-# What /wall's first render waits for that the page only asks for once React has drawn the
-# components that need it: the map's lazy chunk, the grid's (870 KB), the boundaries. Asked for
-# while the bundles load instead.
-WALL_PRELOADS = [("script", "/_dash-component-suites/dash_leaflet/async-GeoJSON.js"),
-                 ("script", "/_dash-component-suites/dash_ag_grid/async-community.js")]
+# What /wall's map waits for that the page only asks for once React has drawn the components
+# that need it: the map layers' lazy chunk and the boundaries. Asked for while the bundles load
+# instead. (Not the grid's lazy chunk: ready sooner, the grid's set-up only came sooner, before
+# the map's data.)
+WALL_PRELOADS = [("script", "/_dash-component-suites/dash_leaflet/async-GeoJSON.js")]
 
 
 def wall_preloads() -> str:

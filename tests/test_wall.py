@@ -504,5 +504,5 @@ def test_the_wall_page_asks_early_for_what_its_first_render_waits_for(dash_app, 
     assert preloads[boundary_url("desa")] == preloads[boundary_url("kecamatan")] == "fetch"
     for chunk in [u for u, kind in preloads.items() if kind == "script"]:  # the lazy chunks exist where named
         assert client.get(chunk).status_code == 200
-    assert len(preloads) == 4
+    assert len(preloads) == 3
     assert 'rel="preload"' not in client.get("/console").get_data(as_text=True)  # only the wall's page
