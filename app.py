@@ -5,15 +5,48 @@ Screens are the modules of layouts/ that register themselves as Dash pages (/wal
 """
 from __future__ import annotations
 
+import re
+
 import dash
 from dash import html
+from flask import has_request_context, request
 
 from api import open_data, wall_data, wall_idle
 from api.ingest import ingest_api
 import security
 from callbacks import register_all
 
-app = dash.Dash(
+# Dash's @babel/polyfill (core-js 2, for browsers older than any this app supports) took 60 ms to
+# evaluate alone and about 340 ms on a loaded wall machine, before anything else could run; of it Dash's
+# own bundles need only regeneratorRuntime, which assets/regenerator-runtime.js defines.
+POLYFILL = re.compile(r'<script src="[^"]*/deps/polyfill@[^"]*"></script>\s*')
+
+
+# What /wall's map waits for that the page only asks for once React has drawn the components
+# that need it: the map layers' lazy chunk and the boundaries. Asked for while the bundles load
+# instead. (Not the grid's lazy chunk: ready sooner, the grid's set-up only came sooner, before
+# the map's data.)
+WALL_PRELOADS = [("script", "/_dash-component-suites/dash_leaflet/async-GeoJSON.js")]
+
+
+def wall_preloads() -> str:
+    from engine.wall.layers import boundary_url
+
+    links = [*WALL_PRELOADS, *(("fetch", boundary_url(kind)) for kind in ("kecamatan", "desa"))]
+    # crossorigin: a same-origin fetch() (dash-leaflet's of a GeoJSON url) uses the preload only with it
+    return "".join(f'<link rel="preload" as="{kind}" href="{url}"{" crossorigin" if kind == "fetch" else ""}>'
+                   for kind, url in links)
+
+
+class App(dash.Dash):
+    def interpolate_index(self, **kwargs):
+        kwargs["scripts"] = POLYFILL.sub("", kwargs.get("scripts", ""))
+        if has_request_context() and request.path == "/wall":
+            kwargs["css"] = wall_preloads() + kwargs.get("css", "")
+        return super().interpolate_index(**kwargs)
+
+
+app = App(
     __name__,
     use_pages=True,
     pages_folder="layouts",

@@ -36,6 +36,20 @@ window.dmy = window.dmy || {};
     return String(s || "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
   }
 
+  /* A boundary's name at its centre, drawn while the boundary is on the map. A marker of
+     fixed HTML centred by CSS (style.css), not a permanent tooltip: Leaflet measures each
+     tooltip it places (a layout of the whole page per label, 47 of them on a first render). */
+  function label(layer, html, className) {
+    let marker = null;
+    layer.on("add", function () {
+      marker = L.marker(layer.getCenter(), {
+        icon: L.divIcon({html: html, className: className, iconSize: null}),
+        pane: "tooltipPane", interactive: false, keyboard: false,
+      }).addTo(layer._map);
+    });
+    layer.on("remove", function () { if (marker) marker.remove(); marker = null; });
+  }
+
   // a cluster as a ring of its severity mix (counts per rank 0..4), largest rank first
   function ring(latlng, counts, total) {
     const sum = counts.reduce((a, b) => a + b, 0) || 1;
@@ -53,6 +67,25 @@ window.dmy = window.dmy || {};
     return L.marker(latlng, {icon: L.divIcon({html: html, className: "cluster-icon", iconSize: L.point(size, size)})});
   }
 
+  /* A browser cluster's counts per rank, summed from its children's and kept per cluster index
+     (a new one per layer version): each point is counted once per version, not once per
+     cluster drawn, and a zoom or pan redraws from what is known. */
+  const rankMemo = new WeakMap();
+  function rankCounts(index, clusterId) {
+    let known = rankMemo.get(index);
+    if (!known) rankMemo.set(index, known = new Map());
+    let counts = known.get(clusterId);
+    if (counts) return counts;
+    counts = [0, 0, 0, 0, 0];
+    index.getChildren(clusterId).forEach((child) => {
+      const p = child.properties;
+      if (p.cluster) rankCounts(index, p.cluster_id).forEach((n, r) => { counts[r] += n; });
+      else counts[Math.min(4, p.rank || 0)] += 1;
+    });
+    known.set(clusterId, counts);
+    return counts;
+  }
+
   window.dmy.map = {
     pointToLayer: function (feature, latlng) {
       const p = feature.properties;
@@ -63,10 +96,7 @@ window.dmy = window.dmy || {};
       });
     },
     clusterToLayer: function (feature, latlng, index) {
-      const leaves = index.getLeaves(feature.properties.cluster_id, Infinity);
-      const counts = [0, 0, 0, 0, 0];
-      leaves.forEach((l) => { counts[Math.min(4, l.properties.rank || 0)] += 1; });
-      return ring(latlng, counts, feature.properties.point_count);
+      return ring(latlng, rankCounts(index, feature.properties.cluster_id), feature.properties.point_count);
     },
     // a layer clustered by the server (api/wall_data.py): a cluster carries its counts per rank
     serverPointToLayer: function (feature, latlng) {
@@ -106,12 +136,12 @@ window.dmy = window.dmy || {};
       return {color: "#7fb3e0", weight: 2.5, fill: false};
     },
     desaLabel: function (feature, layer) {
-      layer.bindTooltip(escape(feature.properties.nama), {permanent: true, direction: "center", className: "desa-label"});
+      label(layer, escape(feature.properties.nama), "desa-label");
     },
     kecamatanLabel: function (feature, layer) {
       // the scenes (assets/scenes.js) fit and move this map: hand it over once it is on one
       layer.once("add", function () { if (window.dmy.scenes) window.dmy.scenes.mapReady(layer._map); });
-      layer.bindTooltip(escape(feature.properties.nama).toUpperCase(), {permanent: true, direction: "center", className: "kecamatan-label", offset: [0, -24]});
+      label(layer, escape(feature.properties.nama).toUpperCase(), "kecamatan-label");
     },
   };
 })();

@@ -63,7 +63,7 @@ class WallConfig(_Strict):
     poll_seconds: float = Field(default=1.0, ge=0.5, le=60)
     incident_list_size: int = Field(default=200, ge=10, le=2000)
     # map layers of more points than this are clustered by the server per viewport
-    cluster_above: int = Field(default=20_000, ge=100, le=10_000_000)
+    cluster_above: int = Field(default=5_000, ge=100, le=10_000_000)
     points_zoom: int = Field(default=17, ge=10, le=22)  # from this zoom on, clustered layers show every point
 
 

@@ -66,10 +66,13 @@ def source_overlays(sources: dict[str, dict], layers: dict[str, dict], shown: se
 
 
 def layer_stores(layers: dict[str, dict], cluster_above: int) -> list:
-    """Each source's layer store: what to fetch, then the poll's small updates (callbacks/wall.py)."""
+    """Each source's layer store: what to fetch, then the poll's small updates (callbacks/wall.py).
+    The largest layers first: assets/map.js asks for the layers in this order, so the one that
+    takes longest is not queued behind the requests and the drawing of all the small ones."""
+    biggest_first = sorted(layers.items(), key=lambda item: -item[1]["points"])
     stores = [dcc.Store(id={"type": "layer", "source": name},
                         data=layer_message(name, info, info["points"] > cluster_above) if info["v"] else gone_message())
-              for name, info in layers.items()]
+              for name, info in biggest_first]
     return [*stores, dcc.Store(id="wall-map-loader")]  # the output of map.js's loader callbacks (nothing in it)
 
 
