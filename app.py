@@ -5,7 +5,6 @@ Screens are the modules of layouts/ that register themselves as Dash pages (/wal
 """
 from __future__ import annotations
 
-import re
 
 import dash
 from dash import html
@@ -15,12 +14,6 @@ from api import open_data, wall_data, wall_idle
 from api.ingest import ingest_api
 import security
 from callbacks import register_all
-
-# Dash's @babel/polyfill (core-js 2, for browsers older than any this app supports) took 60 ms to
-# evaluate alone and about 340 ms on a loaded wall machine, before anything else could run; of it Dash's
-# own bundles need only regeneratorRuntime, which assets/regenerator-runtime.js defines.
-POLYFILL = re.compile(r'<script src="[^"]*/deps/polyfill@[^"]*"></script>\s*')
-
 
 # What /wall's map waits for that the page only asks for once React has drawn the components
 # that need it: the map layers' lazy chunk and the boundaries. Asked for while the bundles load
@@ -40,7 +33,6 @@ def wall_preloads() -> str:
 
 class App(dash.Dash):
     def interpolate_index(self, **kwargs):
-        kwargs["scripts"] = POLYFILL.sub("", kwargs.get("scripts", ""))
         if has_request_context() and request.path == "/wall":
             kwargs["css"] = wall_preloads() + kwargs.get("css", "")
         return super().interpolate_index(**kwargs)

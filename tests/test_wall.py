@@ -464,20 +464,6 @@ def test_one_closed_incident_of_ten_thousand_sends_its_row_and_the_tiles(dash_ap
     assert sent["wall-tiles"]["data"]["headlines"]["calls"]["value"] == "9999"
 
 
-def test_the_wall_page_loads_no_babel_polyfill_but_the_regenerator_dash_needs(dash_app, sign_in_as):
-    import re
-
-    page = sign_in_as(dash_app.server, "operator").get("/wall")
-    assert page.status_code == 200
-    scripts = re.findall(r'<script src="([^"]+)"', page.get_data(as_text=True))
-    assert not [s for s in scripts if "polyfill" in s]
-    runtime_js = next(s for s in scripts if "/assets/regenerator-runtime.js" in s)
-    # defined before Dash's renderer and its component bundles, whose lazy loaders call it
-    assert scripts.index(runtime_js) < next(i for i, s in enumerate(scripts) if "dash_renderer" in s)
-    body = sign_in_as(dash_app.server, "operator").get(runtime_js.split("?")[0]).get_data(as_text=True)
-    assert "regeneratorRuntime=e" in body
-
-
 def test_the_wall_page_asks_early_for_what_its_first_render_waits_for(dash_app, sign_in_as):
     import re
 
