@@ -205,6 +205,10 @@ window.dmy = window.dmy || {};
   // one part at the message's version: [copy, changed]: the held copy edited, or fetched whole
   function part(h, msg, key, urlKey, at) {
     const ops = msg.ops;
+    if (urlKey === "shapes" && msg.shapes === 0) {  // nothing to fetch: most layers have no shapes
+      const had = !h[key] || h[key].byUid.size > 0;
+      return Promise.resolve([{byUid: new Map(), asOf: null}, had]);
+    }
     if (ops && h.v === msg.from && h.mode === msg.mode && h[key]) return Promise.resolve([h[key], applyOps(h[key], ops, at)]);
     return getJSON(msg.urls[urlKey]).then((body) => {
       const copy = fromBody(body);
@@ -239,16 +243,24 @@ window.dmy = window.dmy || {};
     return urls.clusters + "?z=" + Math.max(0, Math.floor(view.zoom)) + "&bbox=" + bbox;
   }
 
-  function fetchClusters(urls) {
+  // the clusters the viewport shows: null when there is no viewport yet, or when `h` shows
+  // this very URL already (the map reports one view several times as it settles)
+  function fetchClusters(h, urls) {
     const url = clustersURL(urls);
-    return url ? getJSON(url) : Promise.resolve(null);
+    if (!url || url === h.clustersShown) return Promise.resolve(null);
+    return getJSON(url).then((fc) => ({url: url, features: fc.features}));
+  }
+
+  function showClusters(h, source, clusters) {
+    h.clustersShown = clusters.url;
+    show("cls", source, clusters.features);
   }
 
   function loadClusters(source) {
     const h = held[source];
     if (!h || h.mode !== "clusters") return Promise.resolve();
     const v = h.v;
-    return fetchClusters(h.urls).then((fc) => { if (fc && held[source].v === v) show("cls", source, fc.features); });
+    return fetchClusters(h, h.urls).then((clusters) => { if (clusters && held[source].v === v) showClusters(h, source, clusters); });
   }
 
   function load(source, msg, tries) {
@@ -256,12 +268,12 @@ window.dmy = window.dmy || {};
     if (h.v === msg.v && h.tag === msg.tag && h.mode === msg.mode) return Promise.resolve();
     if (msg.mode === "gone") {
       ["pts", "cls", "shp"].forEach((type) => show(type, source, []));
-      Object.assign(h, {v: 0, tag: null, mode: "gone", pts: null, shp: null, urls: null});
+      Object.assign(h, {v: 0, tag: null, mode: "gone", pts: null, shp: null, urls: null, clustersShown: null});
       return Promise.resolve();
     }
     const wantPoints = msg.mode === "points";
     return Promise.all([part(h, msg, "shp", "shapes", 4), wantPoints ? part(h, msg, "pts", "points", 3) : null,
-                        wantPoints ? null : fetchClusters(msg.urls)])
+                        wantPoints ? null : fetchClusters(h, msg.urls)])
       .then(([shp, pts, clusters]) => {
         const before = h.mode;
         Object.assign(h, {v: msg.v, tag: msg.tag, mode: msg.mode, urls: msg.urls, shp: shp[0], pts: pts ? pts[0] : null});
@@ -269,7 +281,8 @@ window.dmy = window.dmy || {};
         if (wantPoints && (pts[1] || before !== "points")) show("pts", source, features(pts[0]));
         else if (!wantPoints && before === "points") show("pts", source, []);
         if (wantPoints && before === "clusters") show("cls", source, []);
-        if (clusters) show("cls", source, clusters.features);
+        if (wantPoints) h.clustersShown = null;
+        if (clusters) showClusters(h, source, clusters);
       })
       .catch((err) => {
         // a failed fetch: keep what is shown, try again a little later (the next poll may also bring a newer version)

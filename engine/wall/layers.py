@@ -50,14 +50,14 @@ def layer_message(source: str, info: dict, clustered: bool, old_version: int | N
     and, when the screen holds `old_version` (`from`), the edits of model.layer_edits that
     turn it into this one (`ops`; None: fetch the URLs)."""
     return {"v": info["v"], "tag": info["tag"], "mode": "clusters" if clustered else "points",
-            "count": info["points"], "from": old_version if old_version and edits is not None else None,
+            "count": info["points"], "shapes": info["shapes"], "from": old_version if old_version and edits is not None else None,
             "ops": edits if old_version else None,
             "urls": {part: layer_url(part, source, info) for part in ("points", "shapes", "clusters")}}
 
 
 def gone_message() -> dict:
     """A source the store no longer has: the screen empties its layer."""
-    return {"v": 0, "tag": None, "mode": "gone", "count": 0, "from": None, "ops": None, "urls": None}
+    return {"v": 0, "tag": None, "mode": "gone", "count": 0, "shapes": 0, "from": None, "ops": None, "urls": None}
 
 
 def layer_update(model: WallModel, old_versions: dict[str, int], changes: WallChanges, source: str) -> dict | None:

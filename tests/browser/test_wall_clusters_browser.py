@@ -62,8 +62,9 @@ def test_a_new_incident_arrives_as_an_edit_of_the_layer_the_browser_holds(start_
                           lat=lat, lon=lon, in_city=True, desa="x") for i, (lat, lon) in enumerate(spots)]
     live.describe_sources({**live.sources(), "bulk": {"title": "Bulk", "kinds": ["incident"], "interval": 5, "stale_after": 600}})
     live.apply("bulk", incidents[:3])
-    fetched = []
+    fetched, shapes = [], []
     page.on("request", lambda r: fetched.append(r.url) if "/wall/data/points/bulk/" in r.url else None)
+    page.on("request", lambda r: shapes.append(r.url) if "/wall/data/shapes/" in r.url else None)
     page.goto(app.screen_url())
     page.wait_for_function("document.querySelectorAll('path.dmy-marker').length === 3", timeout=60_000)
     assert len(fetched) == 1
@@ -76,3 +77,4 @@ def test_a_new_incident_arrives_as_an_edit_of_the_layer_the_browser_holds(start_
     live.apply("bulk", [incidents[0].model_copy(update={"severity": "low"})], removals=["n1"])
     page.wait_for_function("document.querySelectorAll('path.dmy-marker').length === 3", timeout=30_000)
     assert len(fetched) == 1
+    assert shapes == []  # no layer here has lines or areas: their (empty) shapes are never fetched
