@@ -317,11 +317,31 @@ window.dmy = window.dmy || {};
     viewport: function (zoom, bounds, center) {
       if (zoom === undefined || zoom === null) return window.dash_clientside.no_update;
       bounds = bounds || (center ? boundsAround(center, zoom) : null);
-      if (!bounds) return window.dash_clientside.no_update;
-      view = {zoom: zoom, bounds: bounds};
-      // queued behind a source's pending load, so a layer still loading gets the new view too
-      Object.keys(held).forEach((source) => later(source, () => loadClusters(source)));
+      if (bounds) setView(zoom, bounds);
       return window.dash_clientside.no_update;
     },
   };
+
+  function setView(zoom, bounds) {
+    view = {zoom: zoom, bounds: bounds};
+    // queued behind a source's pending load, so a layer still loading gets the new view too
+    Object.keys(held).forEach((source) => later(source, () => loadClusters(source)));
+  }
+
+  // The wall's Leaflet map tells its view here as soon as it has one and whenever it settles,
+  // without waiting for Dash to carry its zoom and bounds to the callback above (at start that
+  // wait held a large layer's first clusters back by half a second behind the page's callbacks).
+  if (window.L && window.L.Map) {
+    window.L.Map.addInitHook(function () {
+      const map = this;
+      const here = () => {
+        const box = map.getContainer();
+        if (!box || box.id !== "wall-map" || !box.offsetWidth) return;
+        const b = map.getBounds();
+        setView(map.getZoom(), [[b.getSouth(), b.getWest()], [b.getNorth(), b.getEast()]]);
+      };
+      map.whenReady(here);
+      map.on("moveend", here);
+    });
+  }
 })();
