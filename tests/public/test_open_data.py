@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, time, timedelta, timezone
+from datetime import timedelta, timezone
 
 import pytest
 
@@ -67,11 +67,13 @@ def test_incident_filters(client, fresh_cache, public_env, query, check):
 
 def test_time_window_and_limit(client, fresh_cache, public_env):
     now, _, _ = public_env
-    midnight = datetime.combine(now.astimezone(WITA).date(), time(0), tzinfo=WITA)
-    recent = _csv(client.get(f"/api/v1/incidents.csv?since={midnight:%Y-%m-%dT%H:%M}&limit=5000"))
+    # three hours back, in Denpasar's time as a person types it (not midnight: just after it,
+    # "since midnight" held nothing); the fixture has incidents on both sides of it
+    since = (now - timedelta(hours=3)).astimezone(WITA).replace(second=0, microsecond=0)
+    recent = _csv(client.get(f"/api/v1/incidents.csv?since={since:%Y-%m-%dT%H:%M}&limit=5000"))
     week = _csv(client.get("/api/v1/incidents.csv?limit=5000"))
     assert 0 < len(recent) < len(week)
-    assert all(row["reported_at"] >= midnight.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") for row in recent)
+    assert all(row["reported_at"] >= since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") for row in recent)
     assert len(_csv(client.get("/api/v1/incidents.csv?limit=3"))) == 3
     times = [row["reported_at"] for row in week]
     assert times == sorted(times, reverse=True)
