@@ -65,13 +65,13 @@ def source_overlays(sources: dict[str, dict], layers: dict[str, dict], shown: se
     return overlays
 
 
-def layer_stores(layers: dict[str, dict], cluster_above: int) -> list:
+def layer_stores(layers: dict[str, dict], clustered) -> list:
     """Each source's layer store: what to fetch, then the poll's small updates (callbacks/wall.py).
     The largest layers first: assets/map.js asks for the layers in this order, so the one that
     takes longest is not queued behind the requests and the drawing of all the small ones."""
     biggest_first = sorted(layers.items(), key=lambda item: -item[1]["points"])
     stores = [dcc.Store(id={"type": "layer", "source": name},
-                        data=layer_message(name, info, info["points"] > cluster_above) if info["v"] else gone_message())
+                        data=layer_message(name, info, clustered(info)) if info["v"] else gone_message())
               for name, info in biggest_first]
     return [*stores, dcc.Store(id="wall-map-loader")]  # the output of map.js's loader callbacks (nothing in it)
 
@@ -141,7 +141,8 @@ def layout(controls=None, layers=None, scene=None, playlist=None, **_query):
     home = scene_parts.home_of(config.scenes, scene, playlist)
     if home.unknown:
         return html.Div(scene_parts.unknown_screen(home, config.scenes, lang), className="wall kiosk", id="wall")
-    snap = parts.model().snapshot(new_screen_id())
+    model = parts.model()
+    snap = model.snapshot(new_screen_id())
     event, alarms_version = scene_parts.current_event(config)
     shown = event["scene"] if event else home.first
     show_controls = _flag(controls)
@@ -168,7 +169,7 @@ def layout(controls=None, layers=None, scene=None, playlist=None, **_query):
         dcc.Store(id="wall-health", data=parts.for_screen(snap.health, lang)),
         dcc.Store(id="wall-grid-changes"),
         dcc.Store(id="wall-opversions", data=parts.opversions()),  # moved by the poll when alarms or actions change
-        *layer_stores(snap.layers, config.wall.cluster_above),
+        *layer_stores(snap.layers, model.clustered),  # the read model decides which layers the server clusters
         dcc.Store(id="wall-messages", data={"lang": lang, "m": parts.messages_for_screen(lang), "severities": SEVERITIES}),
         *scene_parts.stores(config, home, list(snap.layers), event, alarms_version),
         *alarm_parts.stores(lang),

@@ -60,7 +60,7 @@ def answer(model: WallModel, before: WallState, changes: WallChanges, language: 
     """The poll's outputs for these changes: {"layers": {source: layer message}, "tiles",
     "health", "grid"}; a missing key is an output left as it is."""
     out: dict = {}
-    sources = set(changes.layer_info) | set(changes.layers)
+    sources = set(changes.layer_info) | changes.gone
     layers = {s: m for s in sorted(sources) if (m := layer_update(model, before.versions, changes, s)) is not None}
     if layers:
         out["layers"] = layers

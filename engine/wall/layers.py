@@ -137,13 +137,12 @@ def _new_index(model: WallModel, source: str, version: int, tag: str) -> LayerIn
     """From the compact point table kept beside the layer's body when there is one (the features
     are read only if a view shows single points), else from the body."""
     table = model.cache.get(table_key(source, version, tag, model.language))
-    if table is None:
-        if layer_body(model, "points", source, version, tag) is None:
-            return None
-        table = model.cache.get(table_key(source, version, tag, model.language))
     if table is not None:
         return LayerIndex.of_table(orjson.loads(table), lambda: _features(model, source, version, tag))
-    return LayerIndex.of(_features(model, source, version, tag))
+    body = layer_body(model, "points", source, version, tag)  # built now if it was not (with its table)
+    if body is None:
+        return None
+    return LayerIndex.of(_points(body))  # the features in hand: no need to read the table back
 
 
 def _features(model: WallModel, source: str, version: int, tag: str) -> list[dict]:
@@ -151,6 +150,10 @@ def _features(model: WallModel, source: str, version: int, tag: str) -> list[dic
     body = model.cache.get(body_key("points", source, version, tag, model.language))
     if body is None:
         raise LookupError(f"layer {source} {version} is gone")
+    return _points(body)
+
+
+def _points(body: bytes) -> list[dict]:
     return orjson.loads(gzip.decompress(body))["features"]
 
 

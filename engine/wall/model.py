@@ -54,7 +54,7 @@ class WallChanges:
 
     state: WallState
     # source -> the edits of its features since the screen's state (layer_edits; None: fetch the
-    # layer's URL); an empty list for a source the store no longer has
+    # layer's URL), for each source that changed
     layers: dict[str, list | None]
     layer_info: dict[str, dict] = field(default_factory=dict)  # source -> layer_info at its new version
     gone: set[str] = field(default_factory=set)  # sources the screen holds and the store no longer has
@@ -136,14 +136,14 @@ class WallModel:
         entries, complete = [], True
         if changed:  # one read of the change stream, for the map's edits and the incident list
             entries, new.stream, complete = self.live.changes_since(state.stream)
-        out = WallChanges(new, {s: [] for s in gone}, gone=gone)
+        out = WallChanges(new, {}, gone=gone)
 
         tiles = self.tiles(versions, minute)
         tiles_digest = digest(tiles)
         if tiles_digest != state.tiles:
             out.tiles, new.tiles = tiles, tiles_digest
         out.layer_info = {s: self.layer_info(s, versions[s]) for s in changed}
-        out.layers.update({s: self.layer_edits(s, entries if complete else None, out.layer_info[s]) for s in changed})
+        out.layers = {s: self.layer_edits(s, entries if complete else None, out.layer_info[s]) for s in changed}
 
         if versions.get(HEALTH) != old.get(HEALTH) or clock_due:
             out.health = self.health(self.live.sources())
