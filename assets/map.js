@@ -158,6 +158,7 @@ window.dmy = window.dmy || {};
 (function () {
   const held = {};           // source -> {v, tag, mode, pts, shp, urls}; pts/shp: {byUid: Map, asOf}
   let view = null;           // {zoom, bounds: [[south, west], [north, east]]}
+  let hooked = false;        // the Leaflet hook at the end reports the wall map's views itself
   const queues = {};          // source -> the promise of its last job
   const RETRIES = 3;
 
@@ -315,7 +316,9 @@ window.dmy = window.dmy || {};
     // the map's zoom and bounds; Dash-leaflet sends no bounds until the map first moves, so at
     // start they are worked out from the centre, the zoom and the map's size
     viewport: function (zoom, bounds, center) {
-      if (zoom === undefined || zoom === null) return window.dash_clientside.no_update;
+      // the map's own hook below reports its views; Dash's copy of them can lag (at start it is
+      // the layout's `bounds`, not the view those bounds give at the screen's size)
+      if (hooked || zoom === undefined || zoom === null) return window.dash_clientside.no_update;
       bounds = bounds || (center ? boundsAround(center, zoom) : null);
       if (bounds) setView(zoom, bounds);
       return window.dash_clientside.no_update;
@@ -337,6 +340,7 @@ window.dmy = window.dmy || {};
       const here = () => {
         const box = map.getContainer();
         if (!box || box.id !== "wall-map" || !box.offsetWidth) return;
+        hooked = true;
         const b = map.getBounds();
         setView(map.getZoom(), [[b.getSouth(), b.getWest()], [b.getNorth(), b.getEast()]]);
       };

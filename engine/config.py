@@ -7,6 +7,7 @@ registry of `data_sources`).
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any, Callable, Literal
@@ -22,6 +23,8 @@ from engine.wall.scenes import ScenesConfig
 
 # adapter name -> its Config schema; raises KeyError with a readable message for an unknown name
 SchemaLookup = Callable[[str], type[SourceConfig]]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
 
@@ -45,17 +48,19 @@ class DatabaseConfig(_Strict):
 
 
 class MapConfig(_Strict):
-    center: tuple[float, float] = (-8.6705, 115.2126)
-    zoom: float = Field(default=13, ge=1, le=19)
     tile_url: str | None = None
     tile_attribution: str = ""
 
-    @field_validator("center")
+    @model_validator(mode="before")
     @classmethod
-    def _center(cls, v):
-        if not (-90 <= v[0] <= 90 and -180 <= v[1] <= 180):
-            raise ValueError("must be [latitude, longitude]")
-        return v
+    def _retired(cls, data):
+        """`center` and `zoom` of older configs: the wall opens on its scene's bounds instead (the
+        city, or the place a scene focuses on), so a screen's map has one view from the start."""
+        if isinstance(data, dict) and {"center", "zoom"} & data.keys():
+            log.warning("config.yaml: map.center and map.zoom are no longer used (the wall opens on its scene's "
+                        "bounds, scenes.*.map.focus); remove them")
+            data = {k: v for k, v in data.items() if k not in ("center", "zoom")}
+        return data
 
 
 class WallConfig(_Strict):

@@ -152,8 +152,9 @@ def layout(controls=None, layers=None, scene=None, playlist=None, **_query):
                           position="topright", collapsed=False),
          alarm_parts.pulse_layer(),
          *([dl.ZoomControl(position="bottomleft")] if show_controls else [])],
-        id="wall-map", center=list(config.map.center), zoom=config.map.zoom, zoomControl=False,
-        bounds=scene_parts.city_bounds(), boundsOptions={"padding": [8, 8]},
+        # opened where its first scene looks (assets/scenes.js), so it has one view from the
+        # start: a large layer's clusters are fetched once, for that view
+        id="wall-map", zoomControl=False, **scene_parts.opening_view(config.scenes, shown, event),
         attributionControl=False, zoomSnap=0.25, trackViewport=True, style={"height": "100%", "width": "100%"},
     )
     return html.Div([

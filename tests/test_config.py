@@ -24,13 +24,21 @@ def test_shipped_config_is_valid_and_enables_the_demo():
     ({"wall": {"poll_seconds": 0}}, "config.yaml: wall.poll_seconds:"),
     ({"languag": "en"}, "config.yaml: languag: unknown key"),
     ({"sources": {False: {"adapter": "demo"}}}, "config.yaml: sources: source name False is not text"),
-    ({"map": {"center": [200, 115]}}, "config.yaml: map.center: must be [latitude, longitude]"),
+    ({"map": {"tile_url": 3}}, "config.yaml: map.tile_url:"),
 ])
 def test_errors_name_the_key_in_one_line(data, message):
     with pytest.raises(ConfigError) as err:
         config_from_dict(data, "config.yaml")
     assert str(err.value).startswith(message)
     assert "\n" not in str(err.value)
+
+
+def test_retired_map_view_keys_are_dropped_with_a_warning(caplog):
+    """map.center and map.zoom of an older config.yaml: start-up goes on and says they are unused."""
+    with caplog.at_level("WARNING", logger="engine.config"):
+        config = config_from_dict({"map": {"center": [-8.6, 115.2], "zoom": 12, "tile_url": None}})
+    assert "map.center and map.zoom are no longer used" in caplog.text
+    assert not hasattr(config.map, "center") and config.map.tile_url is None
 
 
 def test_environment_overrides(monkeypatch):

@@ -153,6 +153,19 @@ def place_bounds(place: str) -> Bounds | None:
     return _as_bounds(*unary_union(shapes).bounds) if shapes else None
 
 
+def scene_bounds(scene: Scene) -> Bounds | None:
+    """Where a scene's map looks before any alarm picks a subject: the city, or its focus place."""
+    focus = scene.map.focus
+    return city_bounds() if focus in ("city", "subject") else place_bounds(focus)
+
+
+def opening_bounds(scenes: ScenesConfig, shown: str, event: dict | None) -> Bounds:
+    """The bounds a new screen's map opens on: those the scene it shows first fits to (an event's
+    subject first), so the map has its view from the start and never moves to it afterwards."""
+    bounds = (event or {}).get("bounds") or scene_bounds(scenes.scenes[shown])
+    return bounds or city_bounds()
+
+
 def record_bounds(record: dict | None) -> Bounds | None:
     """The desa a record lies in, else a small box around its point; None without either."""
     if not record:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from dash import dcc, html
 
-from engine.wall.scenes import PANELS, ScenesConfig, city_bounds, place_bounds, shown_sources, valid_name
+from engine.wall.scenes import PANELS, ScenesConfig, city_bounds, opening_bounds, scene_bounds, shown_sources, valid_name
 from layouts.messages import t
 
 MAX_QUERY = 100  # characters of a scene or playlist name kept for the message that says it is unknown
@@ -60,16 +60,24 @@ def panels_needed(config, home: Home) -> list[str]:
     return [p for p in PANELS if p in wanted]
 
 
+def opening_view(scenes: ScenesConfig, shown: str, event: dict | None) -> dict:
+    """The wall map's first view, as dl.Map props: fitted to the bounds the first scene fits to
+    when that scene shows the map (so the map never moves to them afterwards); else their centre,
+    since a hidden map has no size to fit anything to (assets/scenes.js fits it once it shows)."""
+    (south, west), (north, east) = bounds = opening_bounds(scenes, shown, event)
+    if "map" in scenes.scenes[shown].panels:
+        return {"bounds": bounds, "boundsOptions": {"padding": [8, 8]}}
+    return {"center": [(south + north) / 2, (west + east) / 2], "zoom": 13}
+
+
 def client_scenes(scenes: ScenesConfig, overlay_sources: list[str]) -> dict:
     """Each scene as scenes.js applies it: panels, overlay indexes shown, bounds, categories."""
     out = {}
     for name, scene in scenes.scenes.items():
         every = "*" in scene.map.layers  # all layers: the page's own choice (`?layers=`) stands
         shown = set(shown_sources(scene.map.layers, overlay_sources))
-        focus = scene.map.focus
-        bounds = city_bounds() if focus in ("city", "subject") else place_bounds(focus)
         out[name] = {"panels": list(scene.panels), "overlays": None if every else [s in shown for s in overlay_sources],
-                     "bounds": bounds, "categories": list(scene.categories)}
+                     "bounds": scene_bounds(scene), "categories": list(scene.categories)}
     return out
 
 

@@ -32,8 +32,12 @@ def test_a_layer_of_100000_incidents_shows_as_server_clusters(start_app, page, e
     app = start_app({"language": "id", "redis": {"url": embedded_redis_url, "prefix": PREFIX},
                      "wall": {"poll_seconds": 2, "cluster_above": 20_000, "points_zoom": 17}, "sources": {}})
     fill(embedded_redis_url, COUNT)
+    asked = []
+    page.on("request", lambda r: asked.append(r.url.split("?")[1]) if "/wall/data/clusters/bulk/" in r.url else None)
     page.goto(app.screen_url())
     page.wait_for_selector(".leaflet-container .cluster-icon", timeout=60_000)
+    page.wait_for_timeout(1500)  # a map that moved after opening would ask for its new view's clusters by now
+    assert len(set(asked)) == 1, asked  # the map opens where its scene looks: one view, asked for once
     clusters = page.locator(".cluster-icon").count()
     assert 0 < clusters < 2_000
     assert page.locator("path.dmy-marker").count() < 2_000  # the 100,000 points never all reach the browser
