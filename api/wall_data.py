@@ -112,13 +112,11 @@ def _clusters(source: str, version: int, tag: str):
         query = ClusterQuery.model_validate(request.args.to_dict())
     except ValidationError as exc:
         return _bad_parameter(exc)
-    index = INDEXES.get(parts.model(), source, version, tag)
+    model = parts.model()
+    index = INDEXES.get(model, source, version, tag)
     if index is None:
         return _not_found()
-    try:
-        body = clusters_body(index, query.viewport(), runtime.config().wall.points_zoom)
-    except LookupError:  # the layer's features expired under the index: the screen fetches a newer version
-        return _not_found()
+    body = clusters_body(model, index, source, query.viewport(), runtime.config().wall.points_zoom)
     compressed = gzip.compress(body, 5, mtime=0)
     return _gzipped(compressed, None, "application/geo+json")
 

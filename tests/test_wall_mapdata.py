@@ -4,6 +4,7 @@ cacheable, gzipped layers to wall roles only and refuse what they do not expect,
 layers are clustered on the server per viewport."""
 import gzip
 import json
+import random
 from datetime import datetime, timezone
 
 import orjson
@@ -266,30 +267,76 @@ def test_the_clusters_route_answers_the_viewport_in_clusters(dash_app, sign_in_a
     assert all(sum(f["properties"]["ranks"]) == f["properties"]["point_count"] for f in clusters)
 
 
+def test_the_clusters_of_a_newer_version_follow_the_changes(dash_app, sign_in_as, monkeypatch):
+    """After the first request, a newer version's clusters come from the records that changed
+    (the layer is not read whole again) and hold the layer as it is: removed incidents gone,
+    a moved one where it moved to, a new one counted."""
+    live, many = live_with(10_000)
+    client = sign_in_as(dash_app.server, "operator")
+    view = "?z=11&bbox=114.9,-9.0,115.5,-8.4"
+
+    def counted(url: str) -> tuple[int, list]:
+        features = json.loads(gzip.decompress(client.get(url + view, headers={"Accept-Encoding": "gzip"}).data))["features"]
+        return sum(f["properties"].get("point_count", 1) for f in features), features
+
+    assert counted(layer_store(wall_layout(client), "calls")["urls"]["clusters"])[0] == 10_000
+    far = many[200].model_copy(update={"lat": -8.45, "lon": 115.45, "updated_at": datetime.now(timezone.utc)})
+    live.apply("calls", [far, incident(10_000)], removals=[m.id for m in many[:100]])
+    url = layer_store(wall_layout(client), "calls")["urls"]["clusters"]
+    reads = []
+    monkeypatch.setattr(LiveStore, "raw_records", lambda self, source: reads.append(source) or [])
+    total, features = counted(url)
+    assert total == 10_000 - 100 + 1 and reads == []
+    assert any(f["geometry"]["coordinates"] == [115.45, -8.45] for f in features)
+
+
 # ---- the clustering ---------------------------------------------------------------------------
 
-def feature(i: int, lon: float, lat: float, rank: int) -> dict:
-    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
-            "properties": {"uid": f"s:{i}", "rank": rank}}
+def index_of(points: dict[str, tuple]):
+    """An index of `points` (id -> lon, lat, rank) and the features_of a view asks for single points."""
+    def features_of(ids):
+        return [{"type": "Feature", "geometry": {"type": "Point", "coordinates": list(points[i][:2])},
+                 "properties": {"uid": f"s:{i}", "rank": points[i][2]}} for i in ids]
+
+    return LayerIndex.of(points), features_of
 
 
 def test_clusters_at_low_zoom_keep_every_point_and_its_severity():
-    features = [feature(i, 115.2 + (i % 40) * 0.001, -8.65 + (i // 40) * 0.001, i % 5) for i in range(1000)]
-    index = LayerIndex.of(features)
-    view = index.view(Viewport(11, 115.0, -8.9, 115.4, -8.4), points_zoom=17)["features"]
+    index, features_of = index_of({str(i): (115.2 + (i % 40) * 0.001, -8.65 + (i // 40) * 0.001, i % 5) for i in range(1000)})
+    view = index.view(Viewport(11, 115.0, -8.9, 115.4, -8.4), 17, features_of)["features"]
     assert len(view) < 10
     assert sum(f["properties"]["point_count"] for f in view) == 1000
     assert [sum(col) for col in zip(*(f["properties"]["ranks"] for f in view))] == [200] * 5
 
 
 def test_from_the_points_zoom_every_point_of_the_viewport_is_itself():
-    features = [feature(i, 115.2 + i * 0.0001, -8.65, 4) for i in range(100)]
-    view = LayerIndex.of(features).view(Viewport(17, 115.2, -8.66, 115.20495, -8.64), points_zoom=17)["features"]
+    index, features_of = index_of({str(i): (115.2 + i * 0.0001, -8.65, 4) for i in range(100)})
+    view = index.view(Viewport(17, 115.2, -8.66, 115.20495, -8.64), 17, features_of)["features"]
     assert [f["properties"]["uid"] for f in view] == [f"s:{i}" for i in range(50)]
 
 
 def test_a_cluster_is_where_its_points_are():
-    features = [feature(0, 115.20, -8.65, 1), feature(1, 115.2002, -8.6502, 3)]
-    [cluster] = LayerIndex.of(features).view(Viewport(10, 115.0, -8.9, 115.4, -8.4), points_zoom=17)["features"]
+    index, features_of = index_of({"0": (115.20, -8.65, 1), "1": (115.2002, -8.6502, 3)})
+    [cluster] = index.view(Viewport(10, 115.0, -8.9, 115.4, -8.4), 17, features_of)["features"]
     assert cluster["geometry"]["coordinates"] == [115.2001, -8.6501]
     assert cluster["properties"]["ranks"] == [0, 1, 0, 1, 0]
+
+
+def test_an_updated_index_is_the_index_of_its_rows_built_afresh():
+    """Rows changed, moved, removed (first, middle, last) and added: the updated index clusters
+    exactly as one built from the resulting rows, and the index it came from is left as it was."""
+    rng = random.Random(3)
+    rows = {str(i): (115.15 + rng.random() * 0.15, -8.75 + rng.random() * 0.15, rng.randrange(5)) for i in range(500)}
+    old = LayerIndex.of(rows, version=1, as_of="1-0")
+    before = old.grid(12).count.copy()
+    changed = {"0": None, "250": None, "499": None, "7": (115.30, -8.60, 4), "new-1": (115.2, -8.7, 2), "nope": None}
+    new = old.updated(changed, version=2, as_of="2-0")
+    expected = {k: v for k, v in rows.items() if k not in ("0", "250", "499")} | {"7": (115.30, -8.60, 4), "new-1": (115.2, -8.7, 2)}
+    fresh = LayerIndex.of(expected)
+    assert sorted(new.ids) == sorted(fresh.ids) and new.version == 2 and new.as_of == "2-0"
+    assert {rid: (new.lon[i], new.lat[i], new.rank[i]) for rid, i in new.rows.items()} == expected
+    for zoom in (10, 12, 14):
+        got, want = new.grid(zoom), fresh.grid(zoom)
+        assert sorted(zip(got.count.tolist(), map(tuple, got.ranks.tolist()))) == \
+            sorted(zip(want.count.tolist(), map(tuple, want.ranks.tolist())))
+    assert (old.grid(12).count == before).all() and len(old.ids) == 500

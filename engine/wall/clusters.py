@@ -6,8 +6,8 @@ position, carrying how many points it holds of each severity rank (0..4) so the 
 draws the same severity ring as its own clusters. A cell of one point is that point's
 feature. From `points_zoom` on every point is sent as itself.
 
-`LayerIndex` holds one layer version's projected points (built once per version);
-its per-zoom grids are kept beside it, so a zoom is computed once per version.
+`LayerIndex` holds one layer version's projected points; its per-zoom grids are kept
+beside it, so a zoom is computed once per version.
 """
 from __future__ import annotations
 
@@ -64,42 +64,68 @@ class Grid:
     first: np.ndarray  # index of a feature of the cell
 
 
-def point_table(features: list[dict]) -> dict:
-    """What clustering needs of a layer's points, compact (a few bytes a point): kept beside the
-    layer so an index is built without reading the whole layer."""
-    return {"lon": [f["geometry"]["coordinates"][0] for f in features],
-            "lat": [f["geometry"]["coordinates"][1] for f in features],
-            "rank": [min(RANKS - 1, max(0, int(f["properties"].get("rank") or 0))) for f in features]}
+Row = tuple[float, float, int]  # lon, lat, severity rank of one point
+FeaturesOf = Callable[[list[str]], list[dict]]  # record ids -> their point features (gone ones left out)
 
 
 @dataclass
 class LayerIndex:
-    """`features` (in the table's order) is called only when a view shows single points."""
+    """A layer's points as clustering needs them, one row per record: its id, position and
+    severity rank, at the layer's `version`, holding every change of the live store's change
+    stream up to `as_of`. A newer version is made from an older one and the records that
+    changed in between (`updated`), so its cost follows the change, not the layer's size.
+    Features are built only for what a view shows as single points (`features_of`)."""
 
-    load_features: Callable[[], list[dict]]
-    x: np.ndarray
-    y: np.ndarray
+    ids: list[str]
     lon: np.ndarray
     lat: np.ndarray
     rank: np.ndarray
+    version: int = 0
+    as_of: str = "0-0"
     grids: dict[int, Grid] = field(default_factory=dict)
-    _features: list[dict] | None = None
+    _rows: dict[str, int] | None = None
+
+    def __post_init__(self):
+        self.x, self.y = mercator_x(self.lon), mercator_y(self.lat)
 
     @classmethod
-    def of(cls, features: list[dict]) -> "LayerIndex":
-        return cls.of_table(point_table(features), lambda: features)
+    def of(cls, points: dict[str, Row], version: int = 0, as_of: str = "0-0") -> "LayerIndex":
+        ids = list(points)
+        cols = list(zip(*points.values())) or [(), (), ()]
+        return cls(ids, np.asarray(cols[0], dtype=float), np.asarray(cols[1], dtype=float),
+                   _ranks(cols[2]), version, as_of)
 
-    @classmethod
-    def of_table(cls, table: dict, load_features: Callable[[], list[dict]]) -> "LayerIndex":
-        lon, lat = np.asarray(table["lon"], dtype=float), np.asarray(table["lat"], dtype=float)
-        ranks = np.asarray(table["rank"], dtype=np.int64)
-        return cls(load_features, mercator_x(lon), mercator_y(lat), lon, lat, ranks)
+    def updated(self, changed: dict[str, Row | None], version: int, as_of: str) -> "LayerIndex":
+        """A new index: this one with `changed` rows set (None: the record is gone or has no
+        point); this one is left as it is for the requests still reading it."""
+        ids, lon, lat, rank, rows = list(self.ids), self.lon.copy(), self.lat.copy(), self.rank.copy(), dict(self.rows)
+        size, added = len(ids), {}
+        for rid, row in changed.items():
+            at = rows.get(rid)
+            if row is None:
+                if at is None:
+                    continue
+                size -= 1  # the last row moves into the gone one's place
+                del rows[rid]
+                if at != size:
+                    ids[at], lon[at], lat[at], rank[at] = ids[size], lon[size], lat[size], rank[size]
+                    rows[ids[at]] = at
+            elif at is None:
+                added[rid] = row
+            else:
+                lon[at], lat[at], rank[at] = row[0], row[1], min(RANKS - 1, max(0, row[2]))
+        new = LayerIndex.of(added)
+        index = LayerIndex(ids[:size] + new.ids, np.concatenate([lon[:size], new.lon]), np.concatenate([lat[:size], new.lat]),
+                           np.concatenate([rank[:size], new.rank]), version, as_of)
+        index._rows = rows
+        index._rows.update((rid, size + i) for i, rid in enumerate(new.ids))
+        return index
 
     @property
-    def features(self) -> list[dict]:
-        if self._features is None:
-            self._features = self.load_features()
-        return self._features
+    def rows(self) -> dict[str, int]:
+        if self._rows is None:
+            self._rows = {rid: i for i, rid in enumerate(self.ids)}
+        return self._rows
 
     def grid(self, zoom: int) -> Grid:
         if zoom not in self.grids:
@@ -118,19 +144,23 @@ class LayerIndex:
         ranks = np.bincount(inverse * RANKS + self.rank, minlength=len(count) * RANKS).reshape(-1, RANKS)
         return Grid(lon, lat, count, ranks, first)
 
-    def view(self, view: Viewport, points_zoom: int) -> dict:
+    def view(self, view: Viewport, points_zoom: int, features_of: FeaturesOf) -> dict:
         """A FeatureCollection of what `view` shows: clusters below `points_zoom`, else points."""
         if view.zoom >= points_zoom:
             inside = _inside(self.lon, self.lat, view)
-            return _collection([self.features[i] for i in np.flatnonzero(inside)])
+            return _collection(features_of([self.ids[i] for i in np.flatnonzero(inside)]))
         g = self.grid(view.zoom)
-        out = []
+        clusters, singles = [], []
         for i in np.flatnonzero(_inside(g.lon, g.lat, view)):
             if g.count[i] == 1:
-                out.append(self.features[int(g.first[i])])
+                singles.append(self.ids[int(g.first[i])])
             else:
-                out.append(cluster_feature(float(g.lon[i]), float(g.lat[i]), int(g.count[i]), g.ranks[i].tolist()))
-        return _collection(out)
+                clusters.append(cluster_feature(float(g.lon[i]), float(g.lat[i]), int(g.count[i]), g.ranks[i].tolist()))
+        return _collection(clusters + features_of(singles))
+
+
+def _ranks(values) -> np.ndarray:
+    return np.clip(np.asarray(values, dtype=np.int64), 0, RANKS - 1)
 
 
 def cluster_feature(lon: float, lat: float, count: int, ranks: list[int]) -> dict:

@@ -14,21 +14,21 @@ from __future__ import annotations
 import gzip
 import threading
 from hashlib import blake2b
-from collections import OrderedDict
 from functools import cache
 from urllib.parse import quote
 
 import orjson
 
 from engine.geo import boundaries
-from engine.wall.clusters import LayerIndex, Viewport, point_table
-from engine.wall.model import LAYER_TTL, WallChanges, WallModel, body_key, table_key
+from engine.wall.clusters import LayerIndex, Viewport
+from engine.wall.model import LAYER_TTL, WallChanges, WallModel, body_key
+from engine.wall.views import point_row, record_features
 
 DATA_PREFIX = "/wall/data"
 PARTS = ("points", "shapes")
 BOUNDARY_KINDS = ("desa", "kecamatan")
 GZIP_LEVEL = 6
-INDEXES_KEPT = 6  # layer versions whose cluster index a worker keeps
+CHANGES_APPLIED = 5000  # a cluster index is updated from at most this many changes, else built again
 
 
 # ---- URLs ---------------------------------------------------------------------------------
@@ -96,66 +96,73 @@ def layer_body(model: WallModel, part: str, source: str, version: int, tag: str)
 
 
 def build_bodies(model: WallModel, source: str, version: int, tag: str) -> dict[str, bytes]:
-    """Both parts' bodies from one read of the source's records, kept for `version`; beside
-    them, for a layer the server clusters, the compact table its cluster index is built from."""
+    """Both parts' bodies from one read of the source's records, kept for `version`."""
     as_of, points, shapes = model.current_layer(source)
     bodies = {part: gzip.compress(orjson.dumps({**fc, "as_of": as_of}), GZIP_LEVEL, mtime=0)
               for part, fc in (("points", points), ("shapes", shapes))}
-    kept = {body_key(part, source, version, tag, model.language): body for part, body in bodies.items()}
-    if model.clustered({"points": len(points["features"])}):
-        kept[table_key(source, version, tag, model.language)] = orjson.dumps(point_table(points["features"]))
-    model.cache.set_many(kept, LAYER_TTL)
+    model.cache.set_many({body_key(part, source, version, tag, model.language): body for part, body in bodies.items()},
+                         LAYER_TTL)
     return bodies
 
 
 class ClusterIndexes:
-    """A worker's cluster indexes of the last few layer versions (a version's index and its
-    per-zoom grids are built once, on first request)."""
+    """A worker's cluster index of each server-clustered layer, kept current from the change
+    stream: the first request reads the layer's records once; after that a newer version is
+    made from the index in hand and the records changed since (their ids from the stream), so
+    the first screen after a change waits for the change, not for the whole layer. A request
+    for an older version is answered from the newer index: its screen asks again for the
+    version its next poll names anyway."""
 
-    def __init__(self, kept: int = INDEXES_KEPT):
-        self.kept = kept
-        self._items: OrderedDict[tuple, LayerIndex] = OrderedDict()
-        self._lock = threading.Lock()
+    def __init__(self):
+        self._latest: dict[tuple, LayerIndex] = {}
+        self._locks: dict[tuple, threading.Lock] = {}
+        self._guard = threading.Lock()
 
     def get(self, model: WallModel, source: str, version: int, tag: str) -> LayerIndex | None:
-        key = (source, version, tag, model.language)
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        index = _new_index(model, source, version, tag)
-        if index is None:
+        """The index at `version` or newer; None for a version the store never had or a tag not its own."""
+        if tag != model.layer_tag(source, version) or not 0 < version <= model.live.versions().get(source, 0):
             return None
-        with self._lock:
-            self._items[key] = index
-            while len(self._items) > self.kept:
-                self._items.popitem(last=False)
+        key = (source, model.live.epoch(), model.language)
+        index = self._latest.get(key)
+        if index is not None and index.version >= version:
+            return index
+        with self._lock(key):  # one build per layer at a time; the others wait for it and take it
+            index = self._latest.get(key)
+            if index is None:  # a new store generation: the indexes of an older one are of no use
+                self._latest = {k: v for k, v in self._latest.items() if k[1] == key[1]}
+            if index is None or index.version < version:
+                index = self._latest[key] = _next_index(model, source, index)
         return index
 
-
-def _new_index(model: WallModel, source: str, version: int, tag: str) -> LayerIndex | None:
-    """From the compact point table kept beside the layer's body when there is one (the features
-    are read only if a view shows single points), else from the body."""
-    table = model.cache.get(table_key(source, version, tag, model.language))
-    if table is not None:
-        return LayerIndex.of_table(orjson.loads(table), lambda: _features(model, source, version, tag))
-    body = layer_body(model, "points", source, version, tag)  # built now if it was not (with its table)
-    if body is None:
-        return None
-    return LayerIndex.of(_points(body))  # the features in hand: no need to read the table back
+    def _lock(self, key: tuple) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
 
 
-def _features(model: WallModel, source: str, version: int, tag: str) -> list[dict]:
-    """The points of the body kept for `version`: the same read as the table beside it."""
-    body = model.cache.get(body_key("points", source, version, tag, model.language))
-    if body is None:
-        raise LookupError(f"layer {source} {version} is gone")
-    return _points(body)
+def _next_index(model: WallModel, source: str, index: LayerIndex | None) -> LayerIndex:
+    """The layer's index now: `index` updated with the records changed since its `as_of`, or
+    built from all the records when there is none or the stream no longer reaches back."""
+    live = model.live
+    version = live.versions().get(source, 0)  # read first: the index holds at least this version
+    if index is not None:
+        entries, newest, complete = live.changes_since(index.as_of, limit=CHANGES_APPLIED)
+        if complete:
+            ids = list(dict.fromkeys(e["i"] for e in entries if e["s"] == source))
+            records = live.get_many([(source, rid) for rid in ids])
+            return index.updated({rid: point_row(rec) for rid, rec in zip(ids, records)}, version, newest)
+    as_of = live.stream_head()  # before the records: they hold every change up to it
+    rows = {}
+    for rec in live.raw_records(source):
+        row = point_row(rec)
+        if row is not None:
+            rows[rec["id"]] = row
+    return LayerIndex.of(rows, version, as_of)
 
 
-def _points(body: bytes) -> list[dict]:
-    return orjson.loads(gzip.decompress(body))["features"]
+def clusters_body(model: WallModel, index: LayerIndex, source: str, view: Viewport, points_zoom: int) -> bytes:
+    """What `view` shows of the layer: clusters, and the features of its single points read now."""
+    def features_of(ids: list[str]) -> list[dict]:
+        records = model.live.get_many([(source, rid) for rid in ids]) if ids else []
+        return [record_features(rec, model.language)[0] for rec in records if point_row(rec) is not None]
 
-
-def clusters_body(index: LayerIndex, view: Viewport, points_zoom: int) -> bytes:
-    return orjson.dumps(index.view(view, points_zoom))
+    return orjson.dumps(index.view(view, points_zoom, features_of))

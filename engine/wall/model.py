@@ -84,10 +84,6 @@ def body_key(part: str, source: str, version: int, tag: str, language: str) -> s
     return f"wall:body:{part}:{source}:{version}:{tag}:{language}"
 
 
-def table_key(source: str, version: int, tag: str, language: str) -> str:
-    return f"wall:pointtable:{source}:{version}:{tag}:{language}"
-
-
 def layer_tag(epoch: str, source: str, version: int) -> str:
     """A layer version's name in its URLs: the same in every worker, and new for a live store
     started afresh (whose versions count from 1 again), so a URL never names two contents."""

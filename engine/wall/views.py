@@ -44,22 +44,39 @@ def event_time(rec: dict) -> datetime:
 
 # ---- map layers -----------------------------------------------------------------------
 
+def point_rank(rec: dict) -> int:
+    """How alarming a drawn record is, 0..4: an incident's severity, a reading's alert level."""
+    if rec["kind"] == "incident":
+        return int(Severity[rec["severity"]])
+    if rec["kind"] == "reading":
+        return int(rec.get("alert_level") or 0)
+    return 0
+
+
+def point_row(rec: dict | None) -> tuple[float, float, int] | None:
+    """(lon, lat, rank) of a drawn record, as the server's clustering holds it; None if not drawn."""
+    if rec is None or not has_point(rec):
+        return None
+    return rec["lon"], rec["lat"], point_rank(rec)
+
+
 def _point_properties(rec: dict, language: str) -> dict:
     kind = rec["kind"]
     props = {"uid": f"{rec['source']}:{rec['id']}", "kind": kind, "source": rec["source"],
-             "desa": rec.get("desa") or "", "time": event_time(rec).astimezone(WITA).strftime("%d/%m %H:%M")}
+             "desa": rec.get("desa") or "", "time": event_time(rec).astimezone(WITA).strftime("%d/%m %H:%M"),
+             "rank": point_rank(rec)}
     if kind == "incident":
-        props.update(sev=rec["severity"], rank=int(Severity[rec["severity"]]), status=rec["status"],
+        props.update(sev=rec["severity"], status=rec["status"],
                      open=rec["status"] in OPEN_STATUSES, cat=category_label(rec["category"], language),
                      title=rec.get("title") or "")
     elif kind == "reading":
-        level = int(rec.get("alert_level") or 0)
-        props.update(rank=level, alert=level, title=rec.get("station_name") or rec["station"],
+        level = props["rank"]
+        props.update(alert=level, title=rec.get("station_name") or rec["station"],
                      value=f"{rec['value']:g} {rec.get('unit') or ''}".strip(), cat=rec["quantity"])
         if rec["quantity"] == "water_level":
             props["siaga"] = min(level, 3)  # the browser shows its catalog's word for the level
     elif kind == "position":
-        props.update(rank=0, title=rec.get("name") or rec["vehicle"], vtype=rec.get("vehicle_type", "vehicle"), value="")
+        props.update(title=rec.get("name") or rec["vehicle"], vtype=rec.get("vehicle_type", "vehicle"), value="")
         if rec.get("speed_kmh") is not None:
             props["speed"] = round(rec["speed_kmh"])
     return props
