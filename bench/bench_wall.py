@@ -11,7 +11,9 @@ embedded Redis, SQLite in a temp folder), then measures over HTTP on loopback:
 - at each count of `--render` (default 10,000 and 100,000 live incidents in one source): the
   layout's bytes and time, and the first map render in headless Chromium (Debian's, through
   Playwright), from opening a new wall screen's link until the markers and clusters on the
-  map hold half the bench incidents, cold and with the browser's cache (a reload).
+  map hold half the bench incidents: right after the layer changed (server cold), for the
+  next screen (server warm), on a reload (browser cache warm); beside the map floor measured
+  in the same run, the same points clustered by dash-leaflet alone (bench/render.py).
 The server's side of the changed poll, in parts and at 100,000 incidents: bench/bench_change.py.
 """
 from __future__ import annotations
@@ -131,35 +133,6 @@ def measure_layout(base: str, times: int = 5) -> tuple[float, int]:
     return statistics.median(r[2] for r in results), results[-1][1]
 
 
-# markers and clusters on the map holding at least this many incidents (the bench layer is drawn, not only the demo's)
-MAP_DRAWN = ("(n) => Array.from(document.querySelectorAll('.leaflet-container .cluster-icon span'))"
-             ".reduce((a, s) => a + (+s.innerText || 0), 0) + document.querySelectorAll('path.dmy-marker').length >= n")
-
-
-def first_render(base: str, database_url: str, browser, count: int, runs: int, debug: bool = False) -> tuple[float, float]:
-    """(median s from opening a new wall screen's link until the markers and clusters on the map hold
-    half the `count` bench incidents (cold browser cache), the same for a reload of /wall (warm cache))."""
-    cold, warm = [], []
-    for _ in range(runs):
-        # bypass_csp: wait_for_function evaluates its predicate with eval, which the app's policy forbids
-        context = browser.new_context(viewport={"width": 1920, "height": 1080}, bypass_csp=True)
-        page = context.new_page()
-        link = screen_link(base, database_url)
-        t = time.perf_counter()
-        if debug:
-            page.on("console", lambda m: print(f"{time.perf_counter() - t:6.2f} console:", m.text))
-            page.on("response", lambda r: print(f"{time.perf_counter() - t:6.2f} response:", r.status, r.url[:110]))
-        page.goto(link)
-        page.wait_for_function(MAP_DRAWN, arg=count // 2, timeout=120_000, polling=50)
-        cold.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        page.goto(f"{base}/wall")
-        page.wait_for_function(MAP_DRAWN, arg=count // 2, timeout=120_000, polling=50)
-        warm.append(time.perf_counter() - t)
-        context.close()
-    return statistics.median(cold), statistics.median(warm)
-
-
 def screen_link(base: str, database_url: str) -> str:
     from engine.accounts import Accounts
 
@@ -252,8 +225,7 @@ def main() -> int:
             changed.append((ms, size))
         mem = r.info("memory")["used_memory"] / 1e6
         if render_counts:
-            renders = measure_renders(base, config["database"]["url"], live, bulk, render_counts, args,
-                                      config["wall"]["cluster_above"])
+            renders = measure_renders(base, config["database"]["url"], live, bulk, render_counts, args, config, tmp)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(20)
@@ -268,39 +240,96 @@ def main() -> int:
          f"{statistics.median([c[0] for c in changed]):.0f} ms p50 / {pct([c[0] for c in changed], 95):.0f} ms p95",
          f"{statistics.median([c[1] for c in changed]) / 1e3:.0f} KB"),
         ("Redis memory with the demo + bench data", f"{mem:.1f} MB", ""),
-        *renders,
-        # the renders are CPU-bound on a machine often shared: their figures mean little without it
-        ("load average (1 / 5 min) at the end", " / ".join(f"{x:.1f}" for x in os.getloadavg()[:2]), f"{os.cpu_count()} cores"),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}} | {'time':<34} | size")
     print("-" * (width + 50))
     for name, value, size in rows:
         print(f"{name:<{width}} | {value:<34} | {size}")
+    if renders:
+        print(f"\nfirst map render ({args.render_runs} runs each; floor: the same count of points clustered by "
+              "dash-leaflet in the browser, bench/floors.py)")
+        print_rows(("measure", "wall", "floor (same run)", "ratio"), renders)
+    # the renders are CPU-bound on a machine often shared: their figures mean little without it
+    print(f"\nload average (1 / 5 min) at the end: {' / '.join(f'{x:.1f}' for x in os.getloadavg()[:2])}, "
+          f"{os.cpu_count()} cores")
     return 0
 
 
-def measure_renders(base: str, database_url: str, live, bulk: list, counts: list[int], args, cluster_above: int) -> list[tuple]:
-    """At each count of live incidents in the bench source: the layout and the first map render."""
-    from playwright.sync_api import sync_playwright
+def print_rows(head: tuple, rows: list[tuple]) -> None:
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    for r in [head, tuple("-" * w for w in widths), *rows]:
+        print(" | ".join(f"{str(c):<{w}}" for c, w in zip(r, widths)))
+
+
+CLUSTERS_VIEW = "?z=13&bbox=115.085358,-8.786495,115.361973,-8.557469"  # the wall's opening view at 1920x1080
+
+
+def layer_urls(layout: bytes, source: str) -> dict:
+    """The URLs of `source`'s layer store in a /wall layout response."""
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("props", {}).get("id") == {"type": "layer", "source": source}:
+                found.append(node["props"]["data"]["urls"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(orjson.loads(layout))
+    return found[0]
+
+
+def first_builds(base: str, count: int, requests: int = 8) -> tuple:
+    """After a bulk load, each web worker reads the layer whole once to build its cluster index
+    (from then on it follows the changes): the clusters URL asked `requests` times in a row, so
+    that every worker answers it; the slowest answer is a worker's build."""
+    data = orjson.dumps(LAYOUT_REQUEST)
+    csrf = next((c.value for c in JAR if c.name == "_csrf_token"), "")
+    req = urllib.request.Request(f"{base}/_dash-update-component", data=data,
+                                 headers={"Content-Type": "application/json", "X-CSRFToken": csrf})
+    with OPENER.open(req, timeout=30) as resp:
+        url = base + layer_urls(resp.read(), "bench")["clusters"] + CLUSTERS_VIEW
+    times = []
+    for _ in range(requests):
+        t = time.perf_counter()
+        with OPENER.open(url, timeout=120) as resp:
+            resp.read()
+        times.append((time.perf_counter() - t) * 1000)
+    return (f"clusters after loading {count:,} at once: a web worker's first build", f"{max(times):.0f} ms",
+            "-", f"then {statistics.median(times):.0f} ms p50")
+
+
+def measure_renders(base: str, database_url: str, live, bulk: list, counts: list[int], args, config: dict,
+                    tmp: Path) -> list[tuple]:
+    """At each count of live incidents in the bench source: the layout, and the first map render
+    beside the map floor (bench/render.py)."""
+    import render
 
     rows = []
-    chromium = os.environ.get("DAMAMAYA_CHROMIUM", "/usr/bin/chromium")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        try:
-            for count in sorted(counts):
-                have = len(live.ids("bench"))
-                for start in range(have, count, 20_000):
-                    live.apply("bench", bulk[start:min(count, start + 20_000)])
-                mode = "server clusters" if count > cluster_above else "browser clusters"
-                layout_ms, layout_size = measure_layout(base)
-                cold, warm = first_render(base, database_url, browser, count, args.render_runs, args.debug)
-                rows += [(f"/wall layout with {count:,} live incidents", f"{layout_ms:.0f} ms p50", f"{layout_size / 1e3:.1f} KB"),
-                         (f"first map render, {count:,} live incidents ({mode})", f"{cold:.2f} s p50 (cold cache)", ""),
-                         (f"reload of /wall, {count:,} live incidents", f"{warm:.2f} s p50 (browser cache)", "")]
-        finally:
-            browser.close()
+    changed = iter(range(10**9))
+
+    def change():  # one incident of the big layer changes: its next body and index are built for the next screen
+        i = next(changed) % len(bulk)
+        live.apply("bench", [bulk[i].model_copy(update={"updated_at": datetime.now(timezone.utc), "title": f"run {i}"})])
+
+    with render.chromium() as browser:
+        for count in sorted(counts):
+            have = len(live.ids("bench"))
+            for start in range(have, count, 20_000):
+                live.apply("bench", bulk[start:min(count, start + 20_000)])
+            mode = "server clusters" if count > config["wall"]["cluster_above"] else "browser clusters"
+            layout_ms, layout_size = measure_layout(base)
+            rows.append((f"/wall layout with {count:,} live incidents ({layout_size / 1e3:.1f} KB)", f"{layout_ms:.0f} ms p50",
+                         "-", "-"))
+            if mode == "server clusters":
+                rows.append(first_builds(base, count))
+            m = render.measure(browser, base, lambda: screen_link(base, database_url), count, change, args.render_runs,
+                               config["web"]["workers"], config["web"]["threads"], tmp, args.debug)
+            rows += render.rows(count, mode, m)
     return rows
 
 
