@@ -229,5 +229,8 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
     },
   });
 
-  context();  // at load: a kiosk started to allow sound is ready before the first alarm
+  // soon after load, once the page is drawn (making an audio context takes tens of ms of the main
+  // thread): a kiosk started to allow sound is ready before the first alarm; an alarm that
+  // fires earlier makes it on the spot
+  (window.requestIdleCallback || ((f) => setTimeout(f, 1500)))(context, {timeout: 3000});
 })();
