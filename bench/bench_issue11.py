@@ -15,6 +15,8 @@ runs it (`damamaya run`, its own embedded Redis for the bench, SQLite in a temp 
   idle ticks per second over 20 and 100 connections,
   10,000 live incidents: the first poll after one changed, /wall's layout, Redis memory
   per incident;
+- the same app at 10,000 and 100,000 live incidents (`--render`): the first map render in
+  headless Chromium, server cold and warm, beside the map floor (bench/render.py);
 - the demo config: the bytes of a wall's polls while the demo runs.
 Rows other benches own say where they are measured. `--push-screens N` adds the
 N-screen store-to-screen figures of bench/bench_push.py (1,000 takes minutes).
@@ -398,6 +400,37 @@ def measure_polls(app: App, polls: int, incidents: int, make_floor) -> dict:
             "changed": pct(changed, 50)}
 
 
+def measure_renders(app: App, counts: list[int], runs: int) -> list[tuple]:
+    """The first map render at each count of live bench incidents, beside the map floor (bench/render.py)."""
+    import render
+    from data_sources.demo import random_point
+    from engine.records import Incident
+
+    live, rng, rows = app.live, random.Random(11), []
+    now = datetime.now(timezone.utc)
+
+    def incident(i: int) -> Incident:
+        lat, lon = random_point(rng)
+        return Incident(id=f"b{i}", source="bench", category="medical", reported_at=now, updated_at=now, lat=lat, lon=lon,
+                        in_city=True, desa="x", severity=rng.choice(["low", "medium", "high", "critical"]))
+
+    def change():  # one incident changes just before a run: the first screen meets a new layer version
+        live.apply("bench", [incident(rng.randrange(len(live.ids("bench"))))])
+
+    with render.chromium() as browser:
+        for count in sorted(counts):
+            have = len(live.ids("bench"))
+            for start in range(have, count, 5000):
+                live.apply("bench", [incident(i) for i in range(start, min(count, start + 5000))])
+            # after a bulk load each web worker reads the layer whole once: not what this row is about
+            render.measure(browser, app.base, app.screen_link, count, change, 1, app.config["web"]["workers"],
+                           app.config["web"]["threads"], app.tmp)
+            m = render.measure(browser, app.base, app.screen_link, count, change, runs, app.config["web"]["workers"],
+                               app.config["web"]["threads"], app.tmp)
+            rows += render.rows(count, "server clusters" if count > app.config["wall"]["cluster_above"] else "browser clusters", m)
+    return rows
+
+
 def measure_demo_bytes(app: App, seconds: float) -> dict:
     async def run():
         http = app.http()
@@ -449,6 +482,8 @@ def main() -> int:
     parser.add_argument("--push-screens", type=int, default=0, help="also run bench_push with this many screens")
     parser.add_argument("--only-demo", action="store_true", help="only the bytes per poll while the demo runs")
     parser.add_argument("--only-idle", action="store_true", help="only the idle-poll rows and their floor")
+    parser.add_argument("--render", default="10000,100000", help="live incident counts of the first map render ('' to skip)")
+    parser.add_argument("--render-runs", type=int, default=3)
     args = parser.parse_args()
 
     from damamaya.redis_server import EmbeddedRedis
@@ -492,6 +527,9 @@ def main() -> int:
         app = App(tmp, redis_url, "quiet", {"sources": {}})
         with app.running():
             results["polls"] = measure_polls(app, args.polls, args.incidents, floor)
+            if args.render:
+                print("first map render ...", file=sys.stderr)
+                results["render"] = measure_renders(app, [int(n) for n in args.render.split(",")], args.render_runs)
         print("bytes per poll while the demo runs ...", file=sys.stderr)
         app = App(tmp, redis_url, "demo", {})
         with app.running():
@@ -557,7 +595,7 @@ def print_table(r: dict, args) -> None:
          f"empty Dash callback {floor['p50']:.2f} ms", f"{polls['changed'] / floor['p50']:.1f}x (tiles: bench of the tiles work)"),
         (f"/wall layout with {args.incidents:,} live incidents", f"{polls['layout_bytes'] / 1e3:.0f} KB, {polls['layout_ms']:.0f} ms",
          "-", "see the mapdata bench for the map's own data"),
-        ("first map render 10,000 / 100,000", "see the mapdata bench (bench/) ", "10k clustered 0.7 s", "-"),
+        *(r.get("render") or [("first map render", "skipped (--render '')", "-", "-")]),
         (f"Redis memory per live incident ({args.incidents:,} beyond an empty store)", f"{polls['memory'] / 1e3:.2f} KB",
          "-", "goal < 2 KB"),
         ("bytes per poll while the demo runs", f"p50 {demo['p50'] / 1e3:.2f} KB, mean {demo['mean'] / 1e3:.2f} KB, "

@@ -125,4 +125,6 @@ def map_floor_server():
             response.headers["Content-Encoding"] = "gzip"
         return response
 
+    with app.server.test_client() as warmup:  # Dash's lazy set-up races threaded first requests (as app.py says)
+        warmup.get("/")
     return app.server
