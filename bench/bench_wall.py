@@ -166,6 +166,10 @@ def main() -> int:
     config["web"] = {**config["web"], "port": port}
     if args.cluster_above is not None:
         config["wall"]["cluster_above"] = args.cluster_above
+    # the demo's floods and quakes call up event mode (the map zoomed to one desa) on every
+    # wall: the renders measure the wall's own scene, so the alarms here call up none
+    for rule in config.get("alerts", {}).get("rules", {}).values():
+        rule["scene"] = None
     cfg = tmp / "config.yaml"
     cfg.write_text(yaml.safe_dump(config))
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAMAMAYA_")}
