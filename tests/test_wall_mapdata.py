@@ -340,3 +340,34 @@ def test_an_updated_index_is_the_index_of_its_rows_built_afresh():
         assert sorted(zip(got.count.tolist(), map(tuple, got.ranks.tolist()))) == \
             sorted(zip(want.count.tolist(), map(tuple, want.ranks.tolist())))
     assert (old.grid(12).count == before).all() and len(old.ids) == 500
+
+
+def test_workers_read_a_layer_whole_once_between_them(redis_client, monkeypatch):
+    """Two web workers (two ClusterIndexes on one Redis) asked at once for a layer none of them
+    has: one reads the records whole, the other waits for it and starts from the index it
+    shared; both then answer the same clusters."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from engine.analytics.config import KpiConfig
+    from engine.cache import RedisCache
+    from engine.wall.layers import ClusterIndexes
+    from engine.wall.model import WallModel
+
+    live = LiveStore(redis_client, "shareidx")
+    live.describe_sources({"calls": {"title": "112", "kinds": ["incident"], "interval": 1}})
+    live.apply("calls", [incident(i) for i in range(3000)])
+    reads = []
+    whole = LiveStore.raw_records
+    monkeypatch.setattr(LiveStore, "raw_records", lambda self, source: reads.append(source) or whole(self, source))
+
+    def worker_asks(_):
+        model = WallModel(LiveStore(redis_client, "shareidx"), RedisCache(redis_client, "shareidx"), "id", 10, KpiConfig())
+        version = model.live.versions()["calls"]
+        return ClusterIndexes().get(model, "calls", version, model.layer_tag("calls", version))
+
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(worker_asks, range(2))
+    assert reads == ["calls"]
+    assert sorted(first.ids) == sorted(second.ids) and len(first.ids) == 3000
+    view = Viewport(12, 115.0, -8.9, 115.4, -8.4)
+    assert first.grid(view.zoom).count.tolist() == second.grid(view.zoom).count.tolist()

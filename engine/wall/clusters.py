@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+import orjson
 
 CELL_PX = 64
 TILE_PX = 256
@@ -94,6 +95,16 @@ class LayerIndex:
         cols = list(zip(*points.values())) or [(), (), ()]
         return cls(ids, np.asarray(cols[0], dtype=float), np.asarray(cols[1], dtype=float),
                    _ranks(cols[2]), version, as_of)
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps({"ids": self.ids, "lon": self.lon, "lat": self.lat, "rank": self.rank,
+                             "version": self.version, "as_of": self.as_of}, option=orjson.OPT_SERIALIZE_NUMPY)
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "LayerIndex":
+        d = orjson.loads(raw)
+        return cls(d["ids"], np.asarray(d["lon"], dtype=float), np.asarray(d["lat"], dtype=float),
+                   np.asarray(d["rank"], dtype=np.int64), d["version"], d["as_of"])
 
     def updated(self, changed: dict[str, Row | None], version: int, as_of: str) -> "LayerIndex":
         """A new index: this one with `changed` rows set (None: the record is gone or has no

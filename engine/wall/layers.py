@@ -18,6 +18,7 @@ from functools import cache
 from urllib.parse import quote
 
 import orjson
+from redis.exceptions import LockError
 
 from engine.geo import boundaries
 from engine.wall.clusters import LayerIndex, Viewport
@@ -29,6 +30,9 @@ PARTS = ("points", "shapes")
 BOUNDARY_KINDS = ("desa", "kecamatan")
 GZIP_LEVEL = 6
 CHANGES_APPLIED = 5000  # a cluster index is updated from at most this many changes, else built again
+SHARED_INDEX_TTL = 900  # seconds a layer's index read whole is kept for the other workers
+BUILD_WAIT_SECONDS = 30  # how long a worker waits for another's whole read of a layer before doing its own
+BUILD_HOLD_SECONDS = 120  # the lock of a whole read lapses after this (a worker killed while reading)
 
 
 # ---- URLs ---------------------------------------------------------------------------------
@@ -107,11 +111,13 @@ def build_bodies(model: WallModel, source: str, version: int, tag: str) -> dict[
 
 class ClusterIndexes:
     """A worker's cluster index of each server-clustered layer, kept current from the change
-    stream: the first request reads the layer's records once; after that a newer version is
-    made from the index in hand and the records changed since (their ids from the stream), so
-    the first screen after a change waits for the change, not for the whole layer. A request
-    for an older version is answered from the newer index: its screen asks again for the
-    version its next poll names anyway."""
+    stream: a newer version is made from the index in hand and the records changed since
+    (their ids from the stream), so the first screen after a change waits for the change,
+    not for the whole layer. The layer is read whole only when no index reaches back that far
+    (a bulk load, a trimmed stream): by one worker at a time, under a lock in Redis, which
+    shares what it built for the other workers to start from. A request for an older version
+    is answered from the newer index: its screen asks again for the version its next poll
+    names anyway."""
 
     def __init__(self):
         self._latest: dict[tuple, LayerIndex] = {}
@@ -140,23 +146,63 @@ class ClusterIndexes:
 
 
 def _next_index(model: WallModel, source: str, index: LayerIndex | None) -> LayerIndex:
-    """The layer's index now: `index` updated with the records changed since its `as_of`, or
-    built from all the records when there is none or the stream no longer reaches back."""
+    """The layer's index now: `index` (or, for a worker that has none, the one another worker
+    shared) updated with the records changed since its `as_of`; built from all the records
+    when there is none or the stream no longer reaches back."""
     live = model.live
     version = live.versions().get(source, 0)  # read first: the index holds at least this version
-    if index is not None:
-        entries, newest, complete = live.changes_since(index.as_of, limit=CHANGES_APPLIED)
-        if complete:
-            ids = list(dict.fromkeys(e["i"] for e in entries if e["s"] == source))
-            records = live.get_many([(source, rid) for rid in ids])
-            return index.updated({rid: point_row(rec) for rid, rec in zip(ids, records)}, version, newest)
-    as_of = live.stream_head()  # before the records: they hold every change up to it
+    updated = _updated(model, source, index or _shared_index(model, source), version)
+    if updated is not None:
+        return updated
+    # one worker at a time reads the layer whole; the others wait, then start from what it
+    # shared (one that waited too long builds its own)
+    lock = live.r.lock(live.key("wall", "clusterindex-build", source), timeout=BUILD_HOLD_SECONDS)
+    locked = lock.acquire(blocking_timeout=BUILD_WAIT_SECONDS)
+    try:
+        updated = _updated(model, source, _shared_index(model, source), version) if locked else None
+        if updated is not None:
+            return updated
+        index = _whole_index(model, source, version)
+        model.cache.set(_shared_key(model, source), index.to_bytes(), SHARED_INDEX_TTL)
+        return index
+    finally:
+        if locked:
+            try:
+                lock.release()
+            except LockError:  # held past its timeout: another worker may have it now
+                pass
+
+
+def _whole_index(model: WallModel, source: str, version: int) -> LayerIndex:
+    as_of = model.live.stream_head()  # before the records: they hold every change up to it
     rows = {}
-    for rec in live.raw_records(source):
+    for rec in model.live.raw_records(source):
         row = point_row(rec)
         if row is not None:
             rows[rec["id"]] = row
     return LayerIndex.of(rows, version, as_of)
+
+
+def _updated(model: WallModel, source: str, index: LayerIndex | None, version: int) -> LayerIndex | None:
+    """`index` with the records changed since its `as_of`; None when there is no index or the
+    change stream no longer reaches back to it (or too much changed)."""
+    if index is None:
+        return None
+    entries, newest, complete = model.live.changes_since(index.as_of, limit=CHANGES_APPLIED)
+    if not complete:
+        return None
+    ids = list(dict.fromkeys(e["i"] for e in entries if e["s"] == source))
+    records = model.live.get_many([(source, rid) for rid in ids])
+    return index.updated({rid: point_row(rec) for rid, rec in zip(ids, records)}, max(version, index.version), newest)
+
+
+def _shared_key(model: WallModel, source: str) -> str:
+    return f"wall:clusterindex:{source}:{model.live.epoch()}:{model.language}"
+
+
+def _shared_index(model: WallModel, source: str) -> LayerIndex | None:
+    raw = model.cache.get(_shared_key(model, source))
+    return LayerIndex.from_bytes(raw) if raw is not None else None
 
 
 def clusters_body(model: WallModel, index: LayerIndex, source: str, view: Viewport, points_zoom: int) -> bytes:
