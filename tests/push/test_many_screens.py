@@ -45,7 +45,8 @@ def test_one_process_holds_a_thousand_screens_and_wakes_them_all(push_server, re
             for _ in names:
                 await asyncio.wait_for(opened.get(), 120)
             health = (await client.get(f"{push_server.url}/health")).json()
-            assert health["screens"] >= SCREENS
+            # the push process's log says why, if it let screens go (it did once in a full run, not since)
+            assert health["screens"] >= SCREENS, push_server.log_path.read_text()[-3000:]
             now = utcnow()
             change = Incident(id="many", source="demo-112", category="fire", title="x", lat=-8.65, lon=115.21,
                               reported_at=now, updated_at=now)
