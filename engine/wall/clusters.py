@@ -87,6 +87,7 @@ class LayerIndex:
     _rows: dict[str, int] | None = None
 
     def __post_init__(self):
+        self.rank = np.clip(np.asarray(self.rank, dtype=np.int64), 0, RANKS - 1)
         self.x, self.y = mercator_x(self.lon), mercator_y(self.lat)
 
     @classmethod
@@ -94,7 +95,7 @@ class LayerIndex:
         ids = list(points)
         cols = list(zip(*points.values())) or [(), (), ()]
         return cls(ids, np.asarray(cols[0], dtype=float), np.asarray(cols[1], dtype=float),
-                   _ranks(cols[2]), version, as_of)
+                   np.asarray(cols[2], dtype=np.int64), version, as_of)
 
     def to_bytes(self) -> bytes:
         return orjson.dumps({"ids": self.ids, "lon": self.lon, "lat": self.lat, "rank": self.rank,
@@ -124,7 +125,7 @@ class LayerIndex:
             elif at is None:
                 added[rid] = row
             else:
-                lon[at], lat[at], rank[at] = row[0], row[1], min(RANKS - 1, max(0, row[2]))
+                lon[at], lat[at], rank[at] = row
         new = LayerIndex.of(added)
         index = LayerIndex(ids[:size] + new.ids, np.concatenate([lon[:size], new.lon]), np.concatenate([lat[:size], new.lat]),
                            np.concatenate([rank[:size], new.rank]), version, as_of)
@@ -168,10 +169,6 @@ class LayerIndex:
             else:
                 clusters.append(cluster_feature(float(g.lon[i]), float(g.lat[i]), int(g.count[i]), g.ranks[i].tolist()))
         return _collection(clusters + features_of(singles))
-
-
-def _ranks(values) -> np.ndarray:
-    return np.clip(np.asarray(values, dtype=np.int64), 0, RANKS - 1)
 
 
 def cluster_feature(lon: float, lat: float, count: int, ranks: list[int]) -> dict:

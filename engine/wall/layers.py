@@ -94,9 +94,15 @@ def layer_body(model: WallModel, part: str, source: str, version: int, tag: str)
     body = model.cache.get(body_key(part, source, version, tag, model.language))
     if body is not None:
         return body
-    if tag != model.layer_tag(source, version) or not 0 < version <= model.live.versions().get(source, 0):
+    if _current_version(model, source, version, tag) is None:
         return None
     return build_bodies(model, source, version, tag)[part]
+
+
+def _current_version(model: WallModel, source: str, version: int, tag: str) -> int | None:
+    """The source's version now, if `version` and `tag` name one of this store's versions of it; else None."""
+    current = model.live.versions().get(source, 0)
+    return current if tag == model.layer_tag(source, version) and 0 < version <= current else None
 
 
 def build_bodies(model: WallModel, source: str, version: int, tag: str) -> dict[str, bytes]:
@@ -126,9 +132,10 @@ class ClusterIndexes:
 
     def get(self, model: WallModel, source: str, version: int, tag: str) -> LayerIndex | None:
         """The index at `version` or newer; None for a version the store never had or a tag not its own."""
-        if tag != model.layer_tag(source, version) or not 0 < version <= model.live.versions().get(source, 0):
+        current = _current_version(model, source, version, tag)
+        if current is None:
             return None
-        key = (source, model.live.epoch(), model.language)
+        key = (source, model.epoch(), model.language)
         index = self._latest.get(key)
         if index is not None and index.version >= version:
             return index
@@ -137,7 +144,7 @@ class ClusterIndexes:
             if index is None:  # a new store generation: the indexes of an older one are of no use
                 self._latest = {k: v for k, v in self._latest.items() if k[1] == key[1]}
             if index is None or index.version < version:
-                index = self._latest[key] = _next_index(model, source, index)
+                index = self._latest[key] = _next_index(model, source, index, current)
         return index
 
     def _lock(self, key: tuple) -> threading.Lock:
@@ -145,12 +152,12 @@ class ClusterIndexes:
             return self._locks.setdefault(key, threading.Lock())
 
 
-def _next_index(model: WallModel, source: str, index: LayerIndex | None) -> LayerIndex:
+def _next_index(model: WallModel, source: str, index: LayerIndex | None, version: int) -> LayerIndex:
     """The layer's index now: `index` (or, for a worker that has none, the one another worker
     shared) updated with the records changed since its `as_of`; built from all the records
-    when there is none or the stream no longer reaches back."""
+    when there is none or the stream no longer reaches back. `version` is the source's version
+    read before any of that, so the index holds at least it."""
     live = model.live
-    version = live.versions().get(source, 0)  # read first: the index holds at least this version
     updated = _updated(model, source, index or _shared_index(model, source), version)
     if updated is not None:
         return updated
@@ -197,7 +204,7 @@ def _updated(model: WallModel, source: str, index: LayerIndex | None, version: i
 
 
 def _shared_key(model: WallModel, source: str) -> str:
-    return f"wall:clusterindex:{source}:{model.live.epoch()}:{model.language}"
+    return f"wall:clusterindex:{source}:{model.epoch()}:{model.language}"
 
 
 def _shared_index(model: WallModel, source: str) -> LayerIndex | None:
