@@ -229,8 +229,5 @@ window.dashAgGridFunctions = window.dashAgGridFunctions || {};
     },
   });
 
-  // soon after load, once the page is drawn (making an audio context takes tens of ms of the main
-  // thread): a kiosk started to allow sound is ready before the first alarm; an alarm that
-  // fires earlier makes it on the spot
-  (window.requestIdleCallback || ((f) => setTimeout(f, 1500)))(context, {timeout: 3000});
+  context();  // at load: a kiosk started to allow sound is ready before the first alarm
 })();
